@@ -1,0 +1,58 @@
+//! Findings: what a check says about a record — an error or warning with its rule id, the JSON
+//! Pointer of the field it concerns, and a message an operator can act on.
+
+use serde::{Deserialize, Serialize};
+
+/// How much a finding weighs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    /// Shown with the notice; never blocks it.
+    Info,
+    /// Published with the notice (`warnings: [rule ids]`); never blocks it.
+    Warn,
+    /// Blocks the notice: `invalid` (schema, parse, identifier) or `reject` (legal rule).
+    Error,
+}
+
+/// One thing a check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable rule id (`USCC-CHECK`, `W9`, …), documented in `rules/catalogue.toml`.
+    pub rule: String,
+    /// Severity after any regional override.
+    pub severity: Severity,
+    /// JSON Pointer into the canonical record (`/TENDER_CANDIDATE/1/BID_PRICE`); empty for the
+    /// whole record or document.
+    pub path: String,
+    /// The operator's message: field code with its Chinese label, what is wrong, the legal basis.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding with the given parts.
+    pub fn new(
+        rule: impl Into<String>,
+        severity: Severity,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            rule: rule.into(),
+            severity,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// True when the finding blocks the record.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Appends `name` to a JSON Pointer, escaping `~` and `/` (RFC 6901).
+pub fn pointer_child(parent: &str, name: &str) -> String {
+    let escaped = name.replace('~', "~0").replace('/', "~1");
+    format!("{parent}/{escaped}")
+}

@@ -1,0 +1,93 @@
+//! Identifier checks: 统一社会信用代码 (GB 32100-2015) and GB/T 2260 region codes, applied to
+//! every field whose schema type is `party_code` or `region`, in sub-records too.
+
+pub mod uscc;
+
+use crate::finding::{Finding, pointer_child};
+use crate::rules::Catalogue;
+use crate::schema::{FieldType, Schemas, TableSpec};
+use serde_json::{Map, Value};
+
+/// Checks the identifiers of a canonical record, appending findings.
+pub fn check(
+    schemas: &Schemas,
+    catalogue: &Catalogue,
+    table: &TableSpec,
+    record: &Map<String, Value>,
+    path: &str,
+    findings: &mut Vec<Finding>,
+) {
+    for spec in table.fields() {
+        let Some(value) = record.get(&spec.code) else { continue };
+        let field_path = pointer_child(path, &spec.code);
+        let label = table.labelled(&spec.code);
+        match (&spec.ty, value) {
+            (FieldType::PartyCode, Value::String(code)) => {
+                check_party_code(catalogue, code, &field_path, &label, findings);
+            }
+            (FieldType::Region, Value::String(code)) => {
+                if code.len() == 6
+                    && code.bytes().all(|b| b.is_ascii_digit())
+                    && crate::codes::region_name(code).is_none()
+                {
+                    findings.push(catalogue.finding(
+                        "REGION-UNKNOWN",
+                        field_path,
+                        format!(
+                            "{label} '{code}' 不在 GB/T 2260 行政区划代码表（{}）中 (unknown region code)",
+                            crate::codes::REGION_TABLE_REVISION
+                        ),
+                    ));
+                }
+            }
+            (FieldType::Records(sub), Value::Array(items)) => {
+                if let Some(sub_table) = schemas.table(sub) {
+                    for (i, item) in items.iter().enumerate() {
+                        if let Value::Object(child) = item {
+                            let child_path = pointer_child(&field_path, &i.to_string());
+                            check(schemas, catalogue, sub_table, child, &child_path, findings);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_party_code(catalogue: &Catalogue, code: &str, path: &str, label: &str, findings: &mut Vec<Finding>) {
+    use uscc::UsccProblem;
+    match uscc::check(code) {
+        Ok(parsed) => {
+            if !parsed.org_code_valid {
+                findings.push(catalogue.finding(
+                    "USCC-ORG-CHECK",
+                    path,
+                    format!("{label} '{code}' 第9–17位组织机构代码校验码不符 (embedded organisation code check fails)"),
+                ));
+            }
+            if crate::codes::region_name(parsed.region).is_none() {
+                findings.push(catalogue.finding(
+                    "USCC-REGION",
+                    path,
+                    format!("{label} '{code}' 第3–8位 '{}' 不是现行行政区划代码 (registration region not in current GB/T 2260)", parsed.region),
+                ));
+            }
+        }
+        Err(UsccProblem::NotEighteen(len)) => findings.push(catalogue.finding(
+            "USCC-NOT-18",
+            path,
+            format!("{label} '{code}' 为 {len} 位，不是统一社会信用代码，未校验 (not a USCC; kept as given)"),
+        )),
+        Err(UsccProblem::BadCharacter { position, ch }) => findings.push(catalogue.finding(
+            "USCC-CHARSET",
+            path,
+            format!("{label} '{code}' 第 {position} 位 '{ch}' 不是统一社会信用代码允许的字符 (character not allowed)"),
+        )),
+        Err(UsccProblem::CheckCharacter { expected, found }) => findings.push(catalogue.finding(
+            "USCC-CHECK",
+            path,
+            format!("{label} '{code}' 校验码应为 {expected}，实为 {found} (check character wrong)"),
+        )),
+    }
+}

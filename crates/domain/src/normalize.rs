@@ -1,0 +1,220 @@
+//! From a raw record to its canonical JSON: every value read by the type its schema gives it.
+//! Unknown fields go to `extra` (with a warning); values that cannot be read are kept as sent,
+//! with an error naming the field, so the operator sees what the platform sent.
+
+use crate::finding::{Finding, pointer_child};
+use crate::parse::{RawRecord, RawValue};
+use crate::rules::Catalogue;
+use crate::schema::{FieldType, Schemas, TableSpec};
+use crate::values::amount::{self, Unit};
+use crate::values::datetime::{self, DateOnly};
+use crate::values::text::{fold_full_width, non_empty, split_codes};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+
+/// Reads `raw` as a record of `table`; `path` is the record's JSON Pointer ("" at top level).
+pub fn normalize(
+    schemas: &Schemas,
+    catalogue: &Catalogue,
+    table: &TableSpec,
+    raw: &RawRecord,
+    path: &str,
+    findings: &mut Vec<Finding>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut extra = Map::new();
+    let mut seen = HashSet::new();
+
+    for field in &raw.fields {
+        let field_path = pointer_child(path, &field.name);
+        if !seen.insert(field.name.as_str()) {
+            findings.push(catalogue.finding(
+                "FIELD-REPEATED",
+                field_path,
+                format!("{} 出现多次，无法确定取值 (field sent more than once)", table.labelled(&field.name)),
+            ));
+            continue;
+        }
+        let Some(spec) = table.field(&field.name) else {
+            findings.push(catalogue.finding(
+                "FIELD-UNKNOWN",
+                pointer_child(&pointer_child(path, "extra"), &field.name),
+                format!("{} 不是 {} {} 的字段，已原样保留在 extra 中 (unknown field kept)", field.name, table.code, table.title),
+            ));
+            extra.insert(field.name.clone(), raw_json(&field.value));
+            continue;
+        };
+        let label = table.labelled(&field.name);
+        let value = match (&spec.ty, &field.value) {
+            (FieldType::CodeList, RawValue::Text(t)) => {
+                let codes = split_codes(t);
+                (!codes.is_empty()).then(|| Value::Array(codes.into_iter().map(Value::String).collect()))
+            }
+            (FieldType::CodeList, RawValue::List(items)) => {
+                let codes: Vec<Value> = items
+                    .iter()
+                    .filter_map(|s| non_empty(s))
+                    .map(|s| Value::String(fold_full_width(s)))
+                    .collect();
+                (!codes.is_empty()).then_some(Value::Array(codes))
+            }
+            (_, RawValue::List(items)) => {
+                findings.push(catalogue.finding(
+                    "FIELD-LIST",
+                    field_path.clone(),
+                    format!("{label} 是单值字段，却给出了 {} 个值 (list for a single-valued field)", items.len()),
+                ));
+                Some(raw_json(&field.value))
+            }
+            (ty, RawValue::Text(text)) => {
+                let Some(text) = non_empty(text) else { continue };
+                Some(read_scalar(catalogue, table, raw, ty, spec.code_table.as_deref(), &spec.code, text, &field_path, &label, findings))
+            }
+        };
+        if let Some(v) = value {
+            out.insert(field.name.clone(), v);
+        }
+    }
+
+    // Amounts whose unit field is absent: the amount is kept, and the error names both fields.
+    for spec in table.fields() {
+        if spec.ty == FieldType::Amount
+            && out.contains_key(&spec.code)
+            && let Some(unit_field) = &spec.unit_field
+            && !out.contains_key(unit_field)
+        {
+            findings.push(catalogue.finding(
+                "AMOUNT-UNIT-MISSING",
+                pointer_child(path, &spec.code),
+                format!("{} 没有单位：缺少 {} (amount without its unit)", table.labelled(&spec.code), table.labelled(unit_field)),
+            ));
+        }
+    }
+
+    for child in &raw.children {
+        match table.field(&child.table).map(|f| &f.ty) {
+            Some(FieldType::Records(sub)) => {
+                let Some(sub_table) = schemas.table(sub) else { continue };
+                let list = out
+                    .entry(child.table.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = list {
+                    let child_path = pointer_child(&pointer_child(path, &child.table), &items.len().to_string());
+                    let record = normalize(schemas, catalogue, sub_table, child, &child_path, findings);
+                    items.push(Value::Object(record));
+                }
+            }
+            _ => {
+                findings.push(catalogue.finding(
+                    "FIELD-UNKNOWN",
+                    pointer_child(&pointer_child(path, "extra"), &child.table),
+                    format!("子记录 {} 不属于 {} {}，已原样保留在 extra 中 (unknown sub-record kept)", child.table, table.code, table.title),
+                ));
+                let entry = extra.entry(child.table.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(items) = entry {
+                    items.push(raw_record_json(child));
+                }
+            }
+        }
+    }
+
+    if !extra.is_empty() {
+        out.insert("extra".into(), Value::Object(extra));
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_scalar(
+    catalogue: &Catalogue,
+    table: &TableSpec,
+    raw: &RawRecord,
+    ty: &FieldType,
+    code_table: Option<&str>,
+    code: &str,
+    text: &str,
+    path: &str,
+    label: &str,
+    findings: &mut Vec<Finding>,
+) -> Value {
+    let mut fail = |rule: &str, detail: String| {
+        findings.push(catalogue.finding(rule, path, format!("{label}: {detail}")));
+        Value::String(text.to_owned())
+    };
+    match ty {
+        FieldType::Text => Value::String(text.to_owned()),
+        FieldType::Code | FieldType::Region => {
+            let folded = fold_full_width(text).trim().to_owned();
+            match code_table {
+                Some(ct) => match crate::codes::lookup(ct, &folded) {
+                    Some(name) => Value::String(name.to_owned()),
+                    None => fail("FIELD-CODE-TABLE", format!("'{folded}' 不在代码表 {ct} 中 (not in code table)")),
+                },
+                None => Value::String(folded),
+            }
+        }
+        FieldType::PartyCode => Value::String(fold_full_width(text).trim().to_ascii_uppercase()),
+        FieldType::CodeList => Value::Array(split_codes(text).into_iter().map(Value::String).collect()),
+        FieldType::DateTime | FieldType::DateTimeEnd => {
+            let mode = if *ty == FieldType::DateTimeEnd { DateOnly::EndOfDay } else { DateOnly::StartOfDay };
+            match datetime::parse(text, mode) {
+                Ok(instant) => Value::String(datetime::canonical(&instant)),
+                Err(reason) => fail("FIELD-DATETIME", reason),
+            }
+        }
+        FieldType::Amount => {
+            let decimal = match amount::parse_decimal(text) {
+                Ok(d) => d,
+                Err(reason) => return fail("FIELD-AMOUNT", reason),
+            };
+            if decimal.is_sign_negative() && !decimal.is_zero() {
+                return fail("AMOUNT-NEGATIVE", format!("'{text}' 为负数 (negative amount)"));
+            }
+            let unit_field = table.field(code).and_then(|f| f.unit_field.as_deref());
+            let unit = unit_field.and_then(|u| raw.text(u)).and_then(non_empty).and_then(Unit::parse);
+            match unit.and_then(|u| amount::to_yuan(decimal, u)) {
+                Some(yuan) => Value::String(yuan.to_string()),
+                // Missing or unknown unit: reported once, at the unit or by the pass above.
+                None => Value::String(decimal.normalize().to_string()),
+            }
+        }
+        FieldType::Unit => match Unit::parse(text) {
+            Some(_) => Value::String("元".into()),
+            None => fail("AMOUNT-UNIT-UNKNOWN", format!("'{text}' 不是 元/万元 (或代码 1/2) (unknown unit)")),
+        },
+        FieldType::Flag => match text {
+            "1" | "是" | "true" | "Y" | "y" => Value::String("1".into()),
+            "0" | "否" | "false" | "N" | "n" => Value::String("0".into()),
+            other => fail("FIELD-FLAG", format!("'{other}' 应为 0 或 1 (expected 0 or 1)")),
+        },
+        FieldType::Integer => {
+            let folded = fold_full_width(text);
+            match folded.trim().parse::<u64>() {
+                Ok(n) => Value::String(n.to_string()),
+                Err(_) => fail("FIELD-INTEGER", format!("'{text}' 不是整数 (not a whole number)")),
+            }
+        }
+        FieldType::Records(_) => fail("FIELD-LIST", "应为子记录，却是文本 (expected sub-records, got text)".into()),
+    }
+}
+
+fn raw_json(value: &RawValue) -> Value {
+    match value {
+        RawValue::Text(t) => Value::String(t.clone()),
+        RawValue::List(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+    }
+}
+
+fn raw_record_json(record: &RawRecord) -> Value {
+    let mut map = Map::new();
+    for f in &record.fields {
+        map.insert(f.name.clone(), raw_json(&f.value));
+    }
+    for c in &record.children {
+        let entry = map.entry(c.table.clone()).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(items) = entry {
+            items.push(raw_record_json(c));
+        }
+    }
+    Value::Object(map)
+}

@@ -1,0 +1,206 @@
+//! The data standard's XML, read as a stream: one record's fields are held at a time, never the
+//! whole batch. A document is one record (root element = table code) or `<BATCH>` of records.
+
+use super::{DocumentError, Limits, RawField, RawRecord, RawValue, line_column};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+const BATCH: &str = "BATCH";
+
+/// An element being read: it becomes a field (text only) or a (sub-)record (child elements).
+struct Frame {
+    name: String,
+    text: String,
+    fields: Vec<RawField>,
+    children: Vec<RawRecord>,
+    has_elements: bool,
+    line: usize,
+}
+
+impl Frame {
+    fn new(name: String, line: usize) -> Self {
+        Self {
+            name,
+            text: String::new(),
+            fields: Vec::new(),
+            children: Vec::new(),
+            has_elements: false,
+            line,
+        }
+    }
+
+    fn into_record(self) -> RawRecord {
+        RawRecord {
+            table: self.name,
+            fields: self.fields,
+            children: self.children,
+            line: self.line,
+        }
+    }
+}
+
+/// Counts lines incrementally so that finding a record's line stays linear in the document.
+struct LineTracker<'a> {
+    text: &'a str,
+    pos: usize,
+    line: usize,
+}
+
+impl LineTracker<'_> {
+    fn line_at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        if offset >= self.pos {
+            self.line += self.text.as_bytes()[self.pos..offset]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.pos = offset;
+        }
+        self.line
+    }
+}
+
+/// Reads every record of `text`, handing each to `emit` as soon as its end tag is read.
+pub fn read_records(
+    text: &str,
+    limits: Limits,
+    mut emit: impl FnMut(RawRecord),
+) -> Result<(), DocumentError> {
+    let mut reader = Reader::from_str(text);
+    let mut lines = LineTracker { text, pos: 0, line: 1 };
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut record_depth: Option<usize> = None;
+    let mut root_done = false;
+    let err_at = |offset: u64, message: String| {
+        let (line, column) = line_column(text, usize::try_from(offset).unwrap_or(usize::MAX));
+        DocumentError::Xml { line, column, message }
+    };
+
+    loop {
+        let before = reader.buffer_position();
+        let event = reader
+            .read_event()
+            .map_err(|e| err_at(reader.error_position(), format!("XML 格式错误 (malformed XML): {e}")))?;
+        match event {
+            Event::Start(start) | Event::Empty(start) if root_done => {
+                let name = start.name().as_ref().to_owned();
+                return Err(err_at(before, format!("根元素之后又出现元素 <{name}> (a second root element)")));
+            }
+            ev @ (Event::Start(_) | Event::Empty(_)) => {
+                let is_empty = matches!(ev, Event::Empty(_));
+                let (Event::Start(start) | Event::Empty(start)) = ev else { unreachable!() };
+                let name = start.name().as_ref().to_owned();
+                if stack.len() >= limits.max_depth {
+                    return Err(err_at(before, format!("元素嵌套超过 {} 层 (nesting too deep)", limits.max_depth)));
+                }
+                if stack.is_empty() {
+                    record_depth = Some(usize::from(name == BATCH));
+                } else if let Some(parent) = stack.last_mut() {
+                    parent.has_elements = true;
+                }
+                let line = lines.line_at(usize::try_from(before).unwrap_or(usize::MAX));
+                stack.push(Frame::new(name, line));
+                if is_empty {
+                    close(&mut stack, record_depth, &mut emit, &mut root_done)
+                        .map_err(|m| err_at(reader.buffer_position(), m))?;
+                }
+            }
+            Event::End(_) => {
+                close(&mut stack, record_depth, &mut emit, &mut root_done)
+                    .map_err(|m| err_at(reader.buffer_position(), m))?;
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                push_text(&mut stack, &content).map_err(|m| err_at(before, m))?;
+            }
+            Event::CData(c) => {
+                let content = c.xml10_content();
+                push_text(&mut stack, &content).map_err(|m| err_at(before, m))?;
+            }
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(ch)) => ch.to_string(),
+                    Ok(None) => match r.as_ref() {
+                        "lt" => "<".into(),
+                        "gt" => ">".into(),
+                        "amp" => "&".into(),
+                        "apos" => "'".into(),
+                        "quot" => "\"".into(),
+                        other => {
+                            return Err(err_at(before, format!("未定义的实体 &{other}; (undefined entity)")));
+                        }
+                    },
+                    Err(e) => return Err(err_at(before, format!("无效的字符引用 (invalid character reference): {e}"))),
+                };
+                push_text(&mut stack, &resolved).map_err(|m| err_at(before, m))?;
+            }
+            Event::Eof => {
+                if let Some(open) = stack.last() {
+                    return Err(err_at(
+                        reader.buffer_position(),
+                        format!("文档在元素 <{}> 结束前终止 (document ends inside <{}>)", open.name, open.name),
+                    ));
+                }
+                if !root_done {
+                    return Err(err_at(reader.buffer_position(), "文档没有根元素 (no root element)".into()));
+                }
+                return Ok(());
+            }
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
+    }
+}
+
+fn push_text(stack: &mut [Frame], content: &str) -> Result<(), String> {
+    match stack.last_mut() {
+        Some(frame) => {
+            frame.text.push_str(content);
+            Ok(())
+        }
+        None if content.trim().is_empty() => Ok(()),
+        None => Err("根元素之外出现文本 (text outside the root element)".into()),
+    }
+}
+
+fn close(
+    stack: &mut Vec<Frame>,
+    record_depth: Option<usize>,
+    emit: &mut impl FnMut(RawRecord),
+    root_done: &mut bool,
+) -> Result<(), String> {
+    let frame = stack.pop().ok_or("多余的结束标签 (unexpected end tag)")?;
+    let depth = stack.len();
+    if frame.has_elements && !frame.text.trim().is_empty() {
+        return Err(format!(
+            "元素 <{}> 同时含有文本和子元素 (mixed text and elements)",
+            frame.name
+        ));
+    }
+    if depth == 0 {
+        *root_done = true;
+    }
+    match record_depth {
+        Some(rd) if depth == rd => {
+            emit(frame.into_record());
+            Ok(())
+        }
+        Some(rd) if depth < rd => {
+            // The BATCH element itself closing.
+            Ok(())
+        }
+        _ => {
+            let parent = stack
+                .last_mut()
+                .ok_or("记录结构错误 (record structure broken)")?;
+            if frame.has_elements {
+                parent.children.push(frame.into_record());
+            } else {
+                parent.fields.push(RawField {
+                    name: frame.name,
+                    value: RawValue::Text(frame.text),
+                });
+            }
+            Ok(())
+        }
+    }
+}

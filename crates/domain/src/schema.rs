@@ -1,0 +1,370 @@
+//! The table schemas (`schemas/tables/*.schema.json`) as the single source of truth for each
+//! table's fields: their Chinese labels, value types (the `common.schema.json` type a property
+//! refers to), units, personal-data marks, and the compiled JSON Schema validator.
+
+use crate::finding::{Finding, Severity, pointer_child};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// The schema files compiled into the binary: `(table code, file text)`. Adding a table is adding
+/// its file here and under `schemas/tables/`.
+const SCHEMA_FILES: &[(&str, &str)] = &[
+    ("TENDER_ANN_QUA_INQUERY_ANN", include_str!("../../../schemas/tables/TENDER_ANN_QUA_INQUERY_ANN.schema.json")),
+    ("TENDER_FILE_CLARI_MODI", include_str!("../../../schemas/tables/TENDER_FILE_CLARI_MODI.schema.json")),
+    ("TENDER_CANDIDATE_ANNOUNCE", include_str!("../../../schemas/tables/TENDER_CANDIDATE_ANNOUNCE.schema.json")),
+    ("TENDER_CANDIDATE", include_str!("../../../schemas/tables/TENDER_CANDIDATE.schema.json")),
+    ("WIN_RESULT_ANNO", include_str!("../../../schemas/tables/WIN_RESULT_ANNO.schema.json")),
+    ("TENDER_TERMINATION", include_str!("../../../schemas/tables/TENDER_TERMINATION.schema.json")),
+    ("PURCHASE_QUALI_INQUERY_ANN", include_str!("../../../schemas/tables/PURCHASE_QUALI_INQUERY_ANN.schema.json")),
+    ("CORRECTION_ITEM", include_str!("../../../schemas/tables/CORRECTION_ITEM.schema.json")),
+    ("BID_DEAL_ANNOUNCE", include_str!("../../../schemas/tables/BID_DEAL_ANNOUNCE.schema.json")),
+];
+
+const COMMON: &str = include_str!("../../../schemas/tables/common.schema.json");
+const BASE_URI: &str = "https://gongshi.invalid/schemas/tables/";
+
+/// How a field's wire text becomes its canonical value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    /// Free text.
+    Text,
+    /// An identifier or code-table value.
+    Code,
+    /// A `;`/`,`-separated list of codes.
+    CodeList,
+    /// A party's code (USCC when 18 characters).
+    PartyCode,
+    /// A GB/T 2260 region code.
+    Region,
+    /// An instant; date-only means 00:00.
+    DateTime,
+    /// The end of a period; date-only means 24:00.
+    DateTimeEnd,
+    /// An amount, converted to 元 by its unit field.
+    Amount,
+    /// A unit field (元 / 万元).
+    Unit,
+    /// 0/1.
+    Flag,
+    /// A whole number.
+    Integer,
+    /// Nested sub-records of the named table.
+    Records(String),
+}
+
+/// One field of a table.
+#[derive(Debug, Clone)]
+pub struct FieldSpec {
+    /// The field code.
+    pub code: String,
+    /// Its Chinese label (the schema's `title`).
+    pub label: String,
+    /// How its value is read.
+    pub ty: FieldType,
+    /// For amounts: the sibling unit field.
+    pub unit_field: Option<String>,
+    /// Personal data: never leaves the private store.
+    pub personal: bool,
+    /// A code table (under `codes/`) mapping codes to canonical names.
+    pub code_table: Option<String>,
+}
+
+/// Which legal regime a table belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Regime {
+    /// 工程建设项目招标投标.
+    Works,
+    /// 政府采购.
+    Procurement,
+}
+
+/// The stage a notice stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// 招标公告 / 资格预审公告 / 采购公告.
+    Tender,
+    /// 澄清/修改 / 更正公告.
+    Amendment,
+    /// 中标候选人公示.
+    Candidates,
+    /// 中标结果公告 / 中标（成交）结果公告.
+    Award,
+    /// 终止/流标公告.
+    Termination,
+}
+
+/// A table: its fields, its identity fields, and its compiled validator.
+pub struct TableSpec {
+    /// Table code.
+    pub code: String,
+    /// Chinese name of the notice.
+    pub title: String,
+    /// Regime (absent for sub-record tables).
+    pub regime: Option<Regime>,
+    /// Notice kind (absent for sub-record tables).
+    pub kind: Option<Kind>,
+    /// The project-code field.
+    pub project_field: Option<String>,
+    /// The section-code field (single or list).
+    pub sections_field: Option<String>,
+    /// The field holding the notice's publication instant.
+    pub sent_at_field: Option<String>,
+    /// Title field.
+    pub title_field: Option<String>,
+    /// Body field.
+    pub body_field: Option<String>,
+    /// Region field.
+    pub region_field: Option<String>,
+    fields: HashMap<String, FieldSpec>,
+    order: Vec<String>,
+    validator: Option<jsonschema::Validator>,
+}
+
+impl std::fmt::Debug for TableSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableSpec").field("code", &self.code).finish_non_exhaustive()
+    }
+}
+
+impl TableSpec {
+    /// A field by code.
+    pub fn field(&self, code: &str) -> Option<&FieldSpec> {
+        self.fields.get(code)
+    }
+
+    /// Fields in schema order.
+    pub fn fields(&self) -> impl Iterator<Item = &FieldSpec> {
+        self.order.iter().filter_map(|c| self.fields.get(c))
+    }
+
+    /// `CODE 中文名` for messages; the code alone when unknown.
+    pub fn labelled(&self, code: &str) -> String {
+        match self.fields.get(code) {
+            Some(f) if !f.label.is_empty() => format!("{code} {}", f.label),
+            _ => code.to_owned(),
+        }
+    }
+}
+
+/// Every table schema, loaded and compiled once.
+#[derive(Debug)]
+pub struct Schemas {
+    tables: HashMap<String, TableSpec>,
+}
+
+/// Why the embedded schemas could not be loaded (a build defect, caught by tests).
+#[derive(Debug, thiserror::Error)]
+#[error("schema {file}: {message}")]
+pub struct SchemaError {
+    file: String,
+    message: String,
+}
+
+impl Schemas {
+    /// The embedded schemas, compiled on first use.
+    pub fn embedded() -> &'static Schemas {
+        static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
+        SCHEMAS.get_or_init(|| match Schemas::load() {
+            Ok(s) => s,
+            // The schemas are compiled into the binary and loaded by every test: a failure here is
+            // a defect of the build, not of input.
+            Err(e) => panic!("embedded schemas are broken: {e}"),
+        })
+    }
+
+    /// Loads and compiles the embedded schemas.
+    pub fn load() -> Result<Schemas, SchemaError> {
+        let err = |file: &str, message: String| SchemaError { file: file.to_owned(), message };
+        let common: Value = serde_json::from_str(COMMON).map_err(|e| err("common", e.to_string()))?;
+        let mut documents = vec![(format!("{BASE_URI}common.schema.json"), common)];
+        let mut parsed = Vec::new();
+        for (code, text) in SCHEMA_FILES {
+            let value: Value = serde_json::from_str(text).map_err(|e| err(code, e.to_string()))?;
+            documents.push((format!("{BASE_URI}{code}.schema.json"), value.clone()));
+            parsed.push((*code, value));
+        }
+        let mut registry = jsonschema::Registry::new();
+        for (uri, doc) in &documents {
+            registry = registry
+                .add(uri.as_str(), doc.clone())
+                .map_err(|e| err(uri, e.to_string()))?;
+        }
+        let registry = registry.prepare().map_err(|e| err("registry", e.to_string()))?;
+        let mut tables = HashMap::new();
+        for (code, value) in parsed {
+            let validator = jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft202012)
+                .with_registry(&registry)
+                .build(&value)
+                .map_err(|e| err(code, e.to_string()))?;
+            let mut spec = table_spec(code, &value).map_err(|m| err(code, m))?;
+            spec.validator = Some(validator);
+            tables.insert(code.to_owned(), spec);
+        }
+        Ok(Schemas { tables })
+    }
+
+    /// A table by code.
+    pub fn table(&self, code: &str) -> Option<&TableSpec> {
+        self.tables.get(code)
+    }
+
+    /// Table codes of top-level notice tables (those with a kind).
+    pub fn notice_tables(&self) -> impl Iterator<Item = &TableSpec> {
+        self.tables.values().filter(|t| t.kind.is_some())
+    }
+
+    /// Validates a canonical record against its table's schema; findings point at the failing
+    /// field (for `required`, at the missing property itself).
+    pub fn validate(&self, table: &TableSpec, instance: &Value) -> Vec<Finding> {
+        let Some(validator) = &table.validator else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for error in validator.iter_errors(instance) {
+            let base = error.instance_path().to_string();
+            let keyword = error.kind().keyword().to_owned();
+            let rule = format!("SCHEMA-{}", keyword.to_ascii_uppercase());
+            match error.kind() {
+                jsonschema::error::ValidationErrorKind::Required { property } => {
+                    let name = property.as_str().unwrap_or_default();
+                    let path = pointer_child(&base, name);
+                    let label = self.label_at(table, &path);
+                    out.push(Finding::new(
+                        rule,
+                        Severity::Error,
+                        path,
+                        format!("缺少必填字段 {label} (required field missing; wire-format.md, 《公共资源交易平台系统数据规范》)"),
+                    ));
+                }
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    for name in unexpected {
+                        out.push(Finding::new(
+                            rule.clone(),
+                            Severity::Error,
+                            pointer_child(&base, name),
+                            format!("{name} 不是 {} 的字段 (not a field of this table)", table.code),
+                        ));
+                    }
+                }
+                _ => {
+                    let label = self.label_at(table, &base);
+                    out.push(Finding::new(
+                        rule,
+                        Severity::Error,
+                        base,
+                        format!("{label}: {} ({keyword})", error.masked()),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// `CODE 中文名` of the field a pointer names, looking into sub-record tables.
+    pub fn label_at(&self, table: &TableSpec, pointer: &str) -> String {
+        let mut current = table;
+        let mut label = String::new();
+        for segment in pointer.split('/').skip(1) {
+            if segment.chars().all(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            label = current.labelled(segment);
+            if let Some(FieldType::Records(sub)) = current.field(segment).map(|f| &f.ty)
+                && let Some(next) = self.tables.get(sub)
+            {
+                current = next;
+            }
+        }
+        if label.is_empty() { format!("{} {}", table.code, table.title) } else { label }
+    }
+}
+
+fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
+    let meta = schema.get("x-table").cloned().unwrap_or(Value::Null);
+    let meta_str = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_owned);
+    let regime = match meta_str("regime").as_deref() {
+        None => None,
+        Some("works") => Some(Regime::Works),
+        Some("procurement") => Some(Regime::Procurement),
+        Some(other) => return Err(format!("unknown regime {other}")),
+    };
+    let kind = match meta_str("kind").as_deref() {
+        None => None,
+        Some(k) => Some(
+            serde_json::from_value::<Kind>(Value::String(k.to_owned()))
+                .map_err(|_| format!("unknown kind {k}"))?,
+        ),
+    };
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .ok_or("no properties")?;
+    let mut fields = HashMap::new();
+    let mut order = Vec::new();
+    for (name, prop) in properties {
+        if name == "TABLE" || name == "extra" {
+            continue;
+        }
+        let ty = field_type(prop).ok_or_else(|| format!("property {name} has no known type"))?;
+        fields.insert(
+            name.clone(),
+            FieldSpec {
+                code: name.clone(),
+                label: prop.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                ty,
+                unit_field: prop.get("x-unit-field").and_then(Value::as_str).map(str::to_owned),
+                personal: prop.get("x-personal").and_then(Value::as_bool).unwrap_or(false),
+                code_table: prop.get("x-code-table").and_then(Value::as_str).map(str::to_owned),
+            },
+        );
+        order.push(name.clone());
+    }
+    for (name, f) in &fields {
+        if f.ty == FieldType::Amount && f.unit_field.as_ref().is_none_or(|u| !fields.contains_key(u)) {
+            return Err(format!("amount {name} names no unit field of this table"));
+        }
+    }
+    Ok(TableSpec {
+        code: code.to_owned(),
+        title: schema.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        regime,
+        kind,
+        project_field: meta_str("project"),
+        sections_field: meta_str("sections"),
+        sent_at_field: meta_str("sent_at"),
+        title_field: meta_str("title"),
+        body_field: meta_str("body"),
+        region_field: meta_str("region"),
+        fields,
+        order,
+        validator: None,
+    })
+}
+
+fn field_type(prop: &Value) -> Option<FieldType> {
+    if prop.get("type").and_then(Value::as_str) == Some("array")
+        && let Some(r) = prop.pointer("/items/$ref").and_then(Value::as_str)
+    {
+        return Some(FieldType::Records(r.strip_suffix(".schema.json")?.to_owned()));
+    }
+    let reference = prop.get("$ref")?.as_str()?;
+    let name = reference.strip_prefix("common.schema.json#/$defs/")?;
+    Some(match name {
+        "text" => FieldType::Text,
+        "code" => FieldType::Code,
+        "code_list" => FieldType::CodeList,
+        "party_code" => FieldType::PartyCode,
+        "region" => FieldType::Region,
+        "datetime" => FieldType::DateTime,
+        "datetime_end" => FieldType::DateTimeEnd,
+        "amount" => FieldType::Amount,
+        "unit" => FieldType::Unit,
+        "flag" => FieldType::Flag,
+        "integer" => FieldType::Integer,
+        _ => return None,
+    })
+}
