@@ -34,12 +34,16 @@ impl CheckedRecord {
 
     /// Error findings.
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity == Severity::Error)
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
     }
 
     /// Warning and info findings.
     pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity != Severity::Error)
+        self.findings
+            .iter()
+            .filter(|f| f.severity != Severity::Error)
     }
 }
 
@@ -52,21 +56,33 @@ pub fn check_record(schemas: &Schemas, catalogue: &Catalogue, raw: &RawRecord) -
             "",
             format!("数据表 {} 不在支持范围内 (table not supported)", raw.table),
         ));
-        return CheckedRecord { table: raw.table.clone(), line: raw.line, canonical: None, notice: None, findings };
+        return CheckedRecord {
+            table: raw.table.clone(),
+            line: raw.line,
+            canonical: None,
+            notice: None,
+            findings,
+        };
     };
     let mut canonical = normalize(schemas, catalogue, table, raw, "", &mut findings);
     canonical.insert("TABLE".into(), Value::String(table.code.clone()));
 
     // A value that could not be read was already reported at its path; the schema's view of the
     // same value adds nothing for the operator.
-    let reported: HashSet<String> = findings.iter().filter(|f| f.is_error()).map(|f| f.path.clone()).collect();
+    let reported: HashSet<String> = findings
+        .iter()
+        .filter(|f| f.is_error())
+        .map(|f| f.path.clone())
+        .collect();
     let instance = Value::Object(canonical);
     for f in schemas.validate(table, &instance) {
         if !reported.contains(&f.path) {
             findings.push(catalogue.finding(&f.rule, f.path, f.message));
         }
     }
-    let Value::Object(canonical) = instance else { unreachable!("built as an object") };
+    let Value::Object(canonical) = instance else {
+        unreachable!("built as an object")
+    };
 
     let mut notice = None;
     if !findings.iter().any(Finding::is_error) {
@@ -76,5 +92,11 @@ pub fn check_record(schemas: &Schemas, catalogue: &Catalogue, raw: &RawRecord) -
             Err(e) => findings.push(catalogue.finding("SCHEMA-MODEL", "", e.to_string())),
         }
     }
-    CheckedRecord { table: table.code.clone(), line: raw.line, canonical: Some(canonical), notice, findings }
+    CheckedRecord {
+        table: table.code.clone(),
+        line: raw.line,
+        canonical: Some(canonical),
+        notice,
+        findings,
+    }
 }

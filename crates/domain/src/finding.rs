@@ -27,6 +27,9 @@ pub struct Finding {
     pub path: String,
     /// The operator's message: field code with its Chinese label, what is wrong, the legal basis.
     pub message: String,
+    /// The figures behind it (instants, counted days, limits), for operators and audits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<serde_json::Value>,
 }
 
 impl Finding {
@@ -42,7 +45,14 @@ impl Finding {
             severity,
             path: path.into(),
             message: message.into(),
+            evidence: None,
         }
+    }
+
+    /// The same finding carrying its evidence.
+    pub fn with_evidence(mut self, evidence: serde_json::Value) -> Self {
+        self.evidence = Some(evidence);
+        self
     }
 
     /// True when the finding blocks the record.

@@ -9,6 +9,7 @@ pub mod ident;
 pub mod normalize;
 pub mod notice;
 pub mod parse;
+pub mod period;
 pub mod rules;
 pub mod schema;
 pub mod values;

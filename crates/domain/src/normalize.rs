@@ -31,7 +31,10 @@ pub fn normalize(
             findings.push(catalogue.finding(
                 "FIELD-REPEATED",
                 field_path,
-                format!("{} 出现多次，无法确定取值 (field sent more than once)", table.labelled(&field.name)),
+                format!(
+                    "{} 出现多次，无法确定取值 (field sent more than once)",
+                    table.labelled(&field.name)
+                ),
             ));
             continue;
         }
@@ -39,7 +42,10 @@ pub fn normalize(
             findings.push(catalogue.finding(
                 "FIELD-UNKNOWN",
                 pointer_child(&pointer_child(path, "extra"), &field.name),
-                format!("{} 不是 {} {} 的字段，已原样保留在 extra 中 (unknown field kept)", field.name, table.code, table.title),
+                format!(
+                    "{} 不是 {} {} 的字段，已原样保留在 extra 中 (unknown field kept)",
+                    field.name, table.code, table.title
+                ),
             ));
             extra.insert(field.name.clone(), raw_json(&field.value));
             continue;
@@ -48,7 +54,8 @@ pub fn normalize(
         let value = match (&spec.ty, &field.value) {
             (FieldType::CodeList, RawValue::Text(t)) => {
                 let codes = split_codes(t);
-                (!codes.is_empty()).then(|| Value::Array(codes.into_iter().map(Value::String).collect()))
+                (!codes.is_empty())
+                    .then(|| Value::Array(codes.into_iter().map(Value::String).collect()))
             }
             (FieldType::CodeList, RawValue::List(items)) => {
                 let codes: Vec<Value> = items
@@ -62,13 +69,29 @@ pub fn normalize(
                 findings.push(catalogue.finding(
                     "FIELD-LIST",
                     field_path.clone(),
-                    format!("{label} 是单值字段，却给出了 {} 个值 (list for a single-valued field)", items.len()),
+                    format!(
+                        "{label} 是单值字段，却给出了 {} 个值 (list for a single-valued field)",
+                        items.len()
+                    ),
                 ));
                 Some(raw_json(&field.value))
             }
             (ty, RawValue::Text(text)) => {
-                let Some(text) = non_empty(text) else { continue };
-                Some(read_scalar(catalogue, table, raw, ty, spec.code_table.as_deref(), &spec.code, text, &field_path, &label, findings))
+                let Some(text) = non_empty(text) else {
+                    continue;
+                };
+                Some(read_scalar(
+                    catalogue,
+                    table,
+                    raw,
+                    ty,
+                    spec.code_table.as_deref(),
+                    &spec.code,
+                    text,
+                    &field_path,
+                    &label,
+                    findings,
+                ))
             }
         };
         if let Some(v) = value {
@@ -86,7 +109,11 @@ pub fn normalize(
             findings.push(catalogue.finding(
                 "AMOUNT-UNIT-MISSING",
                 pointer_child(path, &spec.code),
-                format!("{} 没有单位：缺少 {} (amount without its unit)", table.labelled(&spec.code), table.labelled(unit_field)),
+                format!(
+                    "{} 没有单位：缺少 {} (amount without its unit)",
+                    table.labelled(&spec.code),
+                    table.labelled(unit_field)
+                ),
             ));
         }
     }
@@ -94,13 +121,17 @@ pub fn normalize(
     for child in &raw.children {
         match table.field(&child.table).map(|f| &f.ty) {
             Some(FieldType::Records(sub)) => {
-                let Some(sub_table) = schemas.table(sub) else { continue };
+                let Some(sub_table) = schemas.table(sub) else {
+                    continue;
+                };
                 let list = out
                     .entry(child.table.clone())
                     .or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(items) = list {
-                    let child_path = pointer_child(&pointer_child(path, &child.table), &items.len().to_string());
-                    let record = normalize(schemas, catalogue, sub_table, child, &child_path, findings);
+                    let child_path =
+                        pointer_child(&pointer_child(path, &child.table), &items.len().to_string());
+                    let record =
+                        normalize(schemas, catalogue, sub_table, child, &child_path, findings);
                     items.push(Value::Object(record));
                 }
             }
@@ -108,9 +139,14 @@ pub fn normalize(
                 findings.push(catalogue.finding(
                     "FIELD-UNKNOWN",
                     pointer_child(&pointer_child(path, "extra"), &child.table),
-                    format!("子记录 {} 不属于 {} {}，已原样保留在 extra 中 (unknown sub-record kept)", child.table, table.code, table.title),
+                    format!(
+                        "子记录 {} 不属于 {} {}，已原样保留在 extra 中 (unknown sub-record kept)",
+                        child.table, table.code, table.title
+                    ),
                 ));
-                let entry = extra.entry(child.table.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let entry = extra
+                    .entry(child.table.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(items) = entry {
                     items.push(raw_record_json(child));
                 }
@@ -148,15 +184,24 @@ fn read_scalar(
             match code_table {
                 Some(ct) => match crate::codes::lookup(ct, &folded) {
                     Some(name) => Value::String(name.to_owned()),
-                    None => fail("FIELD-CODE-TABLE", format!("'{folded}' 不在代码表 {ct} 中 (not in code table)")),
+                    None => fail(
+                        "FIELD-CODE-TABLE",
+                        format!("'{folded}' 不在代码表 {ct} 中 (not in code table)"),
+                    ),
                 },
                 None => Value::String(folded),
             }
         }
         FieldType::PartyCode => Value::String(fold_full_width(text).trim().to_ascii_uppercase()),
-        FieldType::CodeList => Value::Array(split_codes(text).into_iter().map(Value::String).collect()),
+        FieldType::CodeList => {
+            Value::Array(split_codes(text).into_iter().map(Value::String).collect())
+        }
         FieldType::DateTime | FieldType::DateTimeEnd => {
-            let mode = if *ty == FieldType::DateTimeEnd { DateOnly::EndOfDay } else { DateOnly::StartOfDay };
+            let mode = if *ty == FieldType::DateTimeEnd {
+                DateOnly::EndOfDay
+            } else {
+                DateOnly::StartOfDay
+            };
             match datetime::parse(text, mode) {
                 Ok(instant) => Value::String(datetime::canonical(&instant)),
                 Err(reason) => fail("FIELD-DATETIME", reason),
@@ -168,10 +213,16 @@ fn read_scalar(
                 Err(reason) => return fail("FIELD-AMOUNT", reason),
             };
             if decimal.is_sign_negative() && !decimal.is_zero() {
-                return fail("AMOUNT-NEGATIVE", format!("'{text}' 为负数 (negative amount)"));
+                return fail(
+                    "AMOUNT-NEGATIVE",
+                    format!("'{text}' 为负数 (negative amount)"),
+                );
             }
             let unit_field = table.field(code).and_then(|f| f.unit_field.as_deref());
-            let unit = unit_field.and_then(|u| raw.text(u)).and_then(non_empty).and_then(Unit::parse);
+            let unit = unit_field
+                .and_then(|u| raw.text(u))
+                .and_then(non_empty)
+                .and_then(Unit::parse);
             match unit.and_then(|u| amount::to_yuan(decimal, u)) {
                 Some(yuan) => Value::String(yuan.to_string()),
                 // Missing or unknown unit: reported once, at the unit or by the pass above.
@@ -180,21 +231,33 @@ fn read_scalar(
         }
         FieldType::Unit => match Unit::parse(text) {
             Some(_) => Value::String("元".into()),
-            None => fail("AMOUNT-UNIT-UNKNOWN", format!("'{text}' 不是 元/万元 (或代码 1/2) (unknown unit)")),
+            None => fail(
+                "AMOUNT-UNIT-UNKNOWN",
+                format!("'{text}' 不是 元/万元 (或代码 1/2) (unknown unit)"),
+            ),
         },
         FieldType::Flag => match text {
             "1" | "是" | "true" | "Y" | "y" => Value::String("1".into()),
             "0" | "否" | "false" | "N" | "n" => Value::String("0".into()),
-            other => fail("FIELD-FLAG", format!("'{other}' 应为 0 或 1 (expected 0 or 1)")),
+            other => fail(
+                "FIELD-FLAG",
+                format!("'{other}' 应为 0 或 1 (expected 0 or 1)"),
+            ),
         },
         FieldType::Integer => {
             let folded = fold_full_width(text);
             match folded.trim().parse::<u64>() {
                 Ok(n) => Value::String(n.to_string()),
-                Err(_) => fail("FIELD-INTEGER", format!("'{text}' 不是整数 (not a whole number)")),
+                Err(_) => fail(
+                    "FIELD-INTEGER",
+                    format!("'{text}' 不是整数 (not a whole number)"),
+                ),
             }
         }
-        FieldType::Records(_) => fail("FIELD-LIST", "应为子记录，却是文本 (expected sub-records, got text)".into()),
+        FieldType::Records(_) => fail(
+            "FIELD-LIST",
+            "应为子记录，却是文本 (expected sub-records, got text)".into(),
+        ),
     }
 }
 
@@ -211,7 +274,9 @@ fn raw_record_json(record: &RawRecord) -> Value {
         map.insert(f.name.clone(), raw_json(&f.value));
     }
     for c in &record.children {
-        let entry = map.entry(c.table.clone()).or_insert_with(|| Value::Array(Vec::new()));
+        let entry = map
+            .entry(c.table.clone())
+            .or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(items) = entry {
             items.push(raw_record_json(c));
         }

@@ -223,23 +223,43 @@ pub struct ModelError(String);
 
 impl Notice {
     /// Builds the typed notice from a schema-valid canonical record of a notice table.
-    pub fn from_canonical(table: &TableSpec, canonical: Map<String, Value>) -> Result<Notice, ModelError> {
+    pub fn from_canonical(
+        table: &TableSpec,
+        canonical: Map<String, Value>,
+    ) -> Result<Notice, ModelError> {
         let (Some(regime), Some(kind)) = (table.regime, table.kind) else {
             return Err(ModelError(format!("{} is not a notice table", table.code)));
         };
         let text = |field: &Option<String>| -> Option<String> {
-            field.as_ref().and_then(|f| canonical.get(f)).and_then(Value::as_str).map(str::to_owned)
+            field
+                .as_ref()
+                .and_then(|f| canonical.get(f))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
         };
-        let platform = canonical.get("PLATFORM_CODE").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let platform = canonical
+            .get("PLATFORM_CODE")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let project = text(&table.project_field).unwrap_or_default();
-        let sections: Vec<String> = match table.sections_field.as_ref().and_then(|f| canonical.get(f)) {
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => Vec::new(),
-        };
+        let sections: Vec<String> =
+            match table.sections_field.as_ref().and_then(|f| canonical.get(f)) {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                Some(Value::String(s)) => vec![s.clone()],
+                _ => Vec::new(),
+            };
         let procedures: Vec<ProcedureKey> = sections
             .iter()
-            .map(|section| ProcedureKey { platform: platform.clone(), project: project.clone(), section: section.clone() })
+            .map(|section| ProcedureKey {
+                platform: platform.clone(),
+                project: project.clone(),
+                section: section.clone(),
+            })
             .collect();
         let procedure = procedures
             .first()
@@ -276,22 +296,30 @@ impl Notice {
 }
 
 /// Removes every field marked `x-personal` (in sub-records too).
-pub fn strip_personal(schemas: &Schemas, table: &str, record: &Map<String, Value>) -> Map<String, Value> {
-    let Some(spec) = schemas.table(table) else { return record.clone() };
+pub fn strip_personal(
+    schemas: &Schemas,
+    table: &str,
+    record: &Map<String, Value>,
+) -> Map<String, Value> {
+    let Some(spec) = schemas.table(table) else {
+        return record.clone();
+    };
     record
         .iter()
         .filter(|(k, _)| !spec.field(k).is_some_and(|f| f.personal))
         .map(|(k, v)| {
             let v = match (spec.field(k).map(|f| &f.ty), v) {
-                (Some(crate::schema::FieldType::Records(sub)), Value::Array(items)) => Value::Array(
-                    items
-                        .iter()
-                        .map(|item| match item {
-                            Value::Object(m) => Value::Object(strip_personal(schemas, sub, m)),
-                            other => other.clone(),
-                        })
-                        .collect(),
-                ),
+                (Some(crate::schema::FieldType::Records(sub)), Value::Array(items)) => {
+                    Value::Array(
+                        items
+                            .iter()
+                            .map(|item| match item {
+                                Value::Object(m) => Value::Object(strip_personal(schemas, sub, m)),
+                                other => other.clone(),
+                            })
+                            .collect(),
+                    )
+                }
                 _ => v.clone(),
             };
             (k.clone(), v)
@@ -302,7 +330,10 @@ pub fn strip_personal(schemas: &Schemas, table: &str, record: &Map<String, Value
 /// SHA-256 over the canonical JSON (keys sorted) without `DATA_TIMESTAMP`.
 pub fn content_hash(canonical: &Map<String, Value>) -> String {
     let mut text = String::new();
-    let mut entries: Vec<_> = canonical.iter().filter(|(k, _)| *k != "DATA_TIMESTAMP").collect();
+    let mut entries: Vec<_> = canonical
+        .iter()
+        .filter(|(k, _)| *k != "DATA_TIMESTAMP")
+        .collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     text.push('{');
     for (k, v) in entries {
@@ -346,7 +377,13 @@ fn write_sorted(out: &mut String, value: &Value) {
 /// The notice id: the first 32 hex digits of SHA-256(procedure, table, content hash).
 pub fn notice_id(procedure: &ProcedureKey, table: &str, content_hash: &str) -> String {
     let mut h = Sha256::new();
-    for part in [&procedure.platform, &procedure.project, &procedure.section, &table.to_owned(), &content_hash.to_owned()] {
+    for part in [
+        &procedure.platform,
+        &procedure.project,
+        &procedure.section,
+        &table.to_owned(),
+        &content_hash.to_owned(),
+    ] {
         h.update(part.as_bytes());
         h.update([0u8]);
     }

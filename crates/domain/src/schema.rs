@@ -10,15 +10,42 @@ use std::sync::OnceLock;
 /// The schema files compiled into the binary: `(table code, file text)`. Adding a table is adding
 /// its file here and under `schemas/tables/`.
 const SCHEMA_FILES: &[(&str, &str)] = &[
-    ("TENDER_ANN_QUA_INQUERY_ANN", include_str!("../../../schemas/tables/TENDER_ANN_QUA_INQUERY_ANN.schema.json")),
-    ("TENDER_FILE_CLARI_MODI", include_str!("../../../schemas/tables/TENDER_FILE_CLARI_MODI.schema.json")),
-    ("TENDER_CANDIDATE_ANNOUNCE", include_str!("../../../schemas/tables/TENDER_CANDIDATE_ANNOUNCE.schema.json")),
-    ("TENDER_CANDIDATE", include_str!("../../../schemas/tables/TENDER_CANDIDATE.schema.json")),
-    ("WIN_RESULT_ANNO", include_str!("../../../schemas/tables/WIN_RESULT_ANNO.schema.json")),
-    ("TENDER_TERMINATION", include_str!("../../../schemas/tables/TENDER_TERMINATION.schema.json")),
-    ("PURCHASE_QUALI_INQUERY_ANN", include_str!("../../../schemas/tables/PURCHASE_QUALI_INQUERY_ANN.schema.json")),
-    ("CORRECTION_ITEM", include_str!("../../../schemas/tables/CORRECTION_ITEM.schema.json")),
-    ("BID_DEAL_ANNOUNCE", include_str!("../../../schemas/tables/BID_DEAL_ANNOUNCE.schema.json")),
+    (
+        "TENDER_ANN_QUA_INQUERY_ANN",
+        include_str!("../../../schemas/tables/TENDER_ANN_QUA_INQUERY_ANN.schema.json"),
+    ),
+    (
+        "TENDER_FILE_CLARI_MODI",
+        include_str!("../../../schemas/tables/TENDER_FILE_CLARI_MODI.schema.json"),
+    ),
+    (
+        "TENDER_CANDIDATE_ANNOUNCE",
+        include_str!("../../../schemas/tables/TENDER_CANDIDATE_ANNOUNCE.schema.json"),
+    ),
+    (
+        "TENDER_CANDIDATE",
+        include_str!("../../../schemas/tables/TENDER_CANDIDATE.schema.json"),
+    ),
+    (
+        "WIN_RESULT_ANNO",
+        include_str!("../../../schemas/tables/WIN_RESULT_ANNO.schema.json"),
+    ),
+    (
+        "TENDER_TERMINATION",
+        include_str!("../../../schemas/tables/TENDER_TERMINATION.schema.json"),
+    ),
+    (
+        "PURCHASE_QUALI_INQUERY_ANN",
+        include_str!("../../../schemas/tables/PURCHASE_QUALI_INQUERY_ANN.schema.json"),
+    ),
+    (
+        "CORRECTION_ITEM",
+        include_str!("../../../schemas/tables/CORRECTION_ITEM.schema.json"),
+    ),
+    (
+        "BID_DEAL_ANNOUNCE",
+        include_str!("../../../schemas/tables/BID_DEAL_ANNOUNCE.schema.json"),
+    ),
 ];
 
 const COMMON: &str = include_str!("../../../schemas/tables/common.schema.json");
@@ -68,6 +95,8 @@ pub struct FieldSpec {
     pub personal: bool,
     /// A code table (under `codes/`) mapping codes to canonical names.
     pub code_table: Option<String>,
+    /// The value assumed when the field is absent (schema `default`).
+    pub default: Option<String>,
 }
 
 /// Which legal regime a table belongs to.
@@ -125,7 +154,9 @@ pub struct TableSpec {
 
 impl std::fmt::Debug for TableSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TableSpec").field("code", &self.code).finish_non_exhaustive()
+        f.debug_struct("TableSpec")
+            .field("code", &self.code)
+            .finish_non_exhaustive()
     }
 }
 
@@ -177,8 +208,12 @@ impl Schemas {
 
     /// Loads and compiles the embedded schemas.
     pub fn load() -> Result<Schemas, SchemaError> {
-        let err = |file: &str, message: String| SchemaError { file: file.to_owned(), message };
-        let common: Value = serde_json::from_str(COMMON).map_err(|e| err("common", e.to_string()))?;
+        let err = |file: &str, message: String| SchemaError {
+            file: file.to_owned(),
+            message,
+        };
+        let common: Value =
+            serde_json::from_str(COMMON).map_err(|e| err("common", e.to_string()))?;
         let mut documents = vec![(format!("{BASE_URI}common.schema.json"), common)];
         let mut parsed = Vec::new();
         for (code, text) in SCHEMA_FILES {
@@ -192,7 +227,9 @@ impl Schemas {
                 .add(uri.as_str(), doc.clone())
                 .map_err(|e| err(uri, e.to_string()))?;
         }
-        let registry = registry.prepare().map_err(|e| err("registry", e.to_string()))?;
+        let registry = registry
+            .prepare()
+            .map_err(|e| err("registry", e.to_string()))?;
         let mut tables = HashMap::new();
         for (code, value) in parsed {
             let validator = jsonschema::options()
@@ -246,7 +283,10 @@ impl Schemas {
                             rule.clone(),
                             Severity::Error,
                             pointer_child(&base, name),
-                            format!("{name} 不是 {} 的字段 (not a field of this table)", table.code),
+                            format!(
+                                "{name} 不是 {} 的字段 (not a field of this table)",
+                                table.code
+                            ),
                         ));
                     }
                 }
@@ -279,7 +319,11 @@ impl Schemas {
                 current = next;
             }
         }
-        if label.is_empty() { format!("{} {}", table.code, table.title) } else { label }
+        if label.is_empty() {
+            format!("{} {}", table.code, table.title)
+        } else {
+            label
+        }
     }
 }
 
@@ -314,23 +358,48 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
             name.clone(),
             FieldSpec {
                 code: name.clone(),
-                label: prop.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                label: prop
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
                 ty,
-                unit_field: prop.get("x-unit-field").and_then(Value::as_str).map(str::to_owned),
-                personal: prop.get("x-personal").and_then(Value::as_bool).unwrap_or(false),
-                code_table: prop.get("x-code-table").and_then(Value::as_str).map(str::to_owned),
+                unit_field: prop
+                    .get("x-unit-field")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                personal: prop
+                    .get("x-personal")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                code_table: prop
+                    .get("x-code-table")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                default: prop
+                    .get("default")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
             },
         );
         order.push(name.clone());
     }
     for (name, f) in &fields {
-        if f.ty == FieldType::Amount && f.unit_field.as_ref().is_none_or(|u| !fields.contains_key(u)) {
+        if f.ty == FieldType::Amount
+            && f.unit_field
+                .as_ref()
+                .is_none_or(|u| !fields.contains_key(u))
+        {
             return Err(format!("amount {name} names no unit field of this table"));
         }
     }
     Ok(TableSpec {
         code: code.to_owned(),
-        title: schema.get("title").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        title: schema
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         regime,
         kind,
         project_field: meta_str("project"),
@@ -349,7 +418,9 @@ fn field_type(prop: &Value) -> Option<FieldType> {
     if prop.get("type").and_then(Value::as_str) == Some("array")
         && let Some(r) = prop.pointer("/items/$ref").and_then(Value::as_str)
     {
-        return Some(FieldType::Records(r.strip_suffix(".schema.json")?.to_owned()));
+        return Some(FieldType::Records(
+            r.strip_suffix(".schema.json")?.to_owned(),
+        ));
     }
     let reference = prop.get("$ref")?.as_str()?;
     let name = reference.strip_prefix("common.schema.json#/$defs/")?;

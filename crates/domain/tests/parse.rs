@@ -7,7 +7,9 @@ use gongshi_domain::{CheckedRecord, Document, DocumentError, Limits, Schemas, ch
 use std::path::Path;
 
 fn sample(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/notices").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/notices")
+        .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -20,32 +22,57 @@ fn check_all(bytes: &[u8]) -> Vec<CheckedRecord> {
 }
 
 fn field<'a>(record: &'a CheckedRecord, name: &str) -> &'a serde_json::Value {
-    record.canonical.as_ref().and_then(|c| c.get(name)).unwrap_or(&serde_json::Value::Null)
+    record
+        .canonical
+        .as_ref()
+        .and_then(|c| c.get(name))
+        .unwrap_or(&serde_json::Value::Null)
 }
 
 #[test]
 fn a_batch_of_three_stages_reads_in_document_order_with_nested_candidates() {
     let records = check_all(&sample("works-procedure.xml"));
     let tables: Vec<&str> = records.iter().map(|r| r.table.as_str()).collect();
-    assert_eq!(tables, ["TENDER_ANN_QUA_INQUERY_ANN", "TENDER_CANDIDATE_ANNOUNCE", "WIN_RESULT_ANNO"]);
+    assert_eq!(
+        tables,
+        [
+            "TENDER_ANN_QUA_INQUERY_ANN",
+            "TENDER_CANDIDATE_ANNOUNCE",
+            "WIN_RESULT_ANNO"
+        ]
+    );
     for r in &records {
         assert!(r.is_valid(), "{}: {:#?}", r.table, r.findings);
     }
     let tender = &records[0];
-    assert_eq!(field(tender, "BID_SECTION_CODES"), &serde_json::json!(["E3203010319005778001", "E3203010319005778002"]));
+    assert_eq!(
+        field(tender, "BID_SECTION_CODES"),
+        &serde_json::json!(["E3203010319005778001", "E3203010319005778002"])
+    );
     assert_eq!(field(tender, "CONTRACT_RECKON_PRICE"), "11531700");
     assert_eq!(field(tender, "PRICE_UNIT"), "元");
-    assert_eq!(field(tender, "DOC_GET_START_TIME"), "2025-03-03T09:00:00+08:00");
+    assert_eq!(
+        field(tender, "DOC_GET_START_TIME"),
+        "2025-03-03T09:00:00+08:00"
+    );
     // A date-only end of a period is 24:00 of that day.
-    assert_eq!(field(tender, "DOC_GET_END_TIME"), "2025-03-11T00:00:00+08:00");
+    assert_eq!(
+        field(tender, "DOC_GET_END_TIME"),
+        "2025-03-11T00:00:00+08:00"
+    );
     // Full-width USCC folded to half-width before checking.
     assert_eq!(field(tender, "TENDERER_CODE"), "91320300MA1MXK7Q09");
     assert_eq!(tender.notice.as_ref().expect("notice").procedures.len(), 2);
 
     let candidates = &records[1];
-    let list = field(candidates, "TENDER_CANDIDATE").as_array().expect("candidates");
+    let list = field(candidates, "TENDER_CANDIDATE")
+        .as_array()
+        .expect("candidates");
     assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["BID_PRICE"], "10876543.21", "1087.654321 万元 in 元, exact");
+    assert_eq!(
+        list[0]["BID_PRICE"], "10876543.21",
+        "1087.654321 万元 in 元, exact"
+    );
     assert_eq!(list[1]["BID_PRICE"], "10912000");
 }
 
@@ -54,24 +81,41 @@ fn unknown_fields_are_kept_and_warned_and_personal_fields_are_marked() {
     let records = check_all(&sample("works-procedure.xml"));
     let award = &records[2];
     assert_eq!(field(award, "extra")["M_PLATFORM_SEQ"], "884213");
-    let warning = award.warnings().find(|f| f.rule == "FIELD-UNKNOWN").expect("unknown field warned");
+    let warning = award
+        .warnings()
+        .find(|f| f.rule == "FIELD-UNKNOWN")
+        .expect("unknown field warned");
     assert_eq!(warning.path, "/extra/M_PLATFORM_SEQ");
     let notice = award.notice.as_ref().expect("valid");
     assert!(notice.canonical.contains_key("PROJECT_LEAD_ID"));
     let public = notice.public_record(Schemas::embedded());
     assert!(!public.contains_key("PROJECT_LEAD_ID") && !public.contains_key("PROJECT_LEAD"));
-    assert!(!serde_json::to_string(&public).expect("json").contains("320303198001011234"));
+    assert!(
+        !serde_json::to_string(&public)
+            .expect("json")
+            .contains("320303198001011234")
+    );
 }
 
 #[test]
 fn gbk_documents_are_transcoded() {
     let bytes = sample("procurement-tender-gbk.xml");
-    assert!(std::str::from_utf8(&bytes).is_err(), "the sample really is GBK");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the sample really is GBK"
+    );
     let records = check_all(&bytes);
     assert_eq!(records.len(), 1);
     assert!(records[0].is_valid(), "{:#?}", records[0].findings);
-    assert_eq!(field(&records[0], "BULLETIN_TITLE"), "山东省立医院医用耗材集中采购项目公开招标公告");
-    assert_eq!(field(&records[0], "PURCHASER_MODE"), "公开招标", "code 1 read through the code table");
+    assert_eq!(
+        field(&records[0], "BULLETIN_TITLE"),
+        "山东省立医院医用耗材集中采购项目公开招标公告"
+    );
+    assert_eq!(
+        field(&records[0], "PURCHASER_MODE"),
+        "公开招标",
+        "code 1 read through the code table"
+    );
     assert_eq!(field(&records[0], "PROGRAM_BUDGET"), "3865000");
 }
 
@@ -96,14 +140,25 @@ fn the_same_notice_hashes_alike_whatever_the_field_order_or_timestamp() {
     assert_eq!(na.content_hash, nb.content_hash);
     assert_eq!(na.id, nb.id);
     let c = a.replace("\"c\"", "\"changed\"");
-    assert_ne!(check_all(c.as_bytes()).remove(0).notice.expect("valid c").id, na.id);
+    assert_ne!(
+        check_all(c.as_bytes())
+            .remove(0)
+            .notice
+            .expect("valid c")
+            .id,
+        na.id
+    );
 }
 
 #[test]
 fn malformed_xml_reports_line_and_column() {
     let doc = "<BATCH>\n  <WIN_RESULT_ANNO>\n    <NOTICE_NAME>x</NOTICE_NAM>\n  </WIN_RESULT_ANNO>\n</BATCH>";
     match Document::parse(doc.as_bytes(), Limits::default()) {
-        Err(DocumentError::Xml { line, column, message }) => {
+        Err(DocumentError::Xml {
+            line,
+            column,
+            message,
+        }) => {
             assert_eq!(line, 3, "{message}");
             assert!(column > 1, "{column}");
         }
@@ -118,7 +173,10 @@ fn malformed_xml_reports_line_and_column() {
         ("", "empty"),
         ("<BATCH></BATCH>", "no records"),
     ] {
-        assert!(Document::parse(bad.as_bytes(), Limits::default()).is_err(), "{why}");
+        assert!(
+            Document::parse(bad.as_bytes(), Limits::default()).is_err(),
+            "{why}"
+        );
     }
 }
 
@@ -128,17 +186,29 @@ fn malformed_json_reports_line_and_column() {
         Err(DocumentError::Json { line, column, .. }) => assert_eq!((line, column), (3, 7)),
         other => panic!("expected a JSON error, got {other:?}"),
     }
-    assert!(Document::parse(br#"[{"A":1}]"#, Limits::default()).is_err(), "no TABLE");
-    assert!(Document::parse(br#"[1,2]"#, Limits::default()).is_err(), "not objects");
+    assert!(
+        Document::parse(br#"[{"A":1}]"#, Limits::default()).is_err(),
+        "no TABLE"
+    );
+    assert!(
+        Document::parse(br#"[1,2]"#, Limits::default()).is_err(),
+        "not objects"
+    );
 }
 
 #[test]
 fn the_size_limit_is_checked_before_parsing() {
-    let limits = Limits { max_document_bytes: 64, ..Limits::default() };
+    let limits = Limits {
+        max_document_bytes: 64,
+        ..Limits::default()
+    };
     let big = format!("<A>{}</A>", "x".repeat(100));
     assert_eq!(
         Document::parse(big.as_bytes(), limits).expect_err("too large"),
-        DocumentError::TooLarge { size: big.len(), limit: 64 }
+        DocumentError::TooLarge {
+            size: big.len(),
+            limit: 64
+        }
     );
 }
 
@@ -150,7 +220,11 @@ fn entities_cdata_and_empty_elements() {
     assert_eq!(raw.fields[0].value, RawValue::Text("a & b 中<c>".into()));
     let checked = check_record(Schemas::embedded(), Catalogue::embedded(), &raw);
     // Empty elements mean absent: they are reported as missing, not as empty strings.
-    assert!(checked.errors().any(|f| f.path == "/NOTICE_NAME" && f.rule == "SCHEMA-REQUIRED"));
+    assert!(
+        checked
+            .errors()
+            .any(|f| f.path == "/NOTICE_NAME" && f.rule == "SCHEMA-REQUIRED")
+    );
     assert!(field(&checked, "URL").is_null());
 }
 
@@ -162,19 +236,50 @@ fn field_level_errors_name_field_label_and_rule() {
       <BID_AMOUNT>-5</BID_AMOUNT><PLATFORM_CODE>P</PLATFORM_CODE><DATA_TIMESTAMP>2025-01-02</DATA_TIMESTAMP>
       <REGION_CODE>999999</REGION_CODE></WIN_RESULT_ANNO>"#;
     let r = check_all(doc.as_bytes()).remove(0);
-    let rules: Vec<(&str, &str)> = r.errors().map(|f| (f.rule.as_str(), f.path.as_str())).collect();
-    assert!(rules.contains(&("FIELD-DATETIME", "/NOTICE_SEND_TIME")), "{rules:?}");
-    assert!(rules.contains(&("AMOUNT-NEGATIVE", "/BID_AMOUNT")), "{rules:?}");
-    let dt = r.errors().find(|f| f.rule == "FIELD-DATETIME").expect("datetime error");
-    assert!(dt.message.contains("NOTICE_SEND_TIME 公告发布时间"), "{}", dt.message);
+    let rules: Vec<(&str, &str)> = r
+        .errors()
+        .map(|f| (f.rule.as_str(), f.path.as_str()))
+        .collect();
+    assert!(
+        rules.contains(&("FIELD-DATETIME", "/NOTICE_SEND_TIME")),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&("AMOUNT-NEGATIVE", "/BID_AMOUNT")),
+        "{rules:?}"
+    );
+    let dt = r
+        .errors()
+        .find(|f| f.rule == "FIELD-DATETIME")
+        .expect("datetime error");
+    assert!(
+        dt.message.contains("NOTICE_SEND_TIME 公告发布时间"),
+        "{}",
+        dt.message
+    );
     assert!(dt.message.contains("依据"), "{}", dt.message);
 
     // With the field errors fixed, identifier checks speak.
-    let fixed = doc.replace("2025/01/02", "2025-01-02").replace("-5", "5").replace("<PLATFORM_CODE>", "<PRICE_UNIT>元</PRICE_UNIT><PLATFORM_CODE>");
+    let fixed = doc
+        .replace("2025/01/02", "2025-01-02")
+        .replace("-5", "5")
+        .replace(
+            "<PLATFORM_CODE>",
+            "<PRICE_UNIT>元</PRICE_UNIT><PLATFORM_CODE>",
+        );
     let r = check_all(fixed.as_bytes()).remove(0);
-    let rules: Vec<(&str, &str)> = r.errors().map(|f| (f.rule.as_str(), f.path.as_str())).collect();
-    assert!(rules.contains(&("USCC-CHECK", "/WIN_BIDDER_CODE")), "{rules:?}");
-    assert!(rules.contains(&("REGION-UNKNOWN", "/REGION_CODE")), "{rules:?}");
+    let rules: Vec<(&str, &str)> = r
+        .errors()
+        .map(|f| (f.rule.as_str(), f.path.as_str()))
+        .collect();
+    assert!(
+        rules.contains(&("USCC-CHECK", "/WIN_BIDDER_CODE")),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&("REGION-UNKNOWN", "/REGION_CODE")),
+        "{rules:?}"
+    );
     let uscc = r.errors().find(|f| f.rule == "USCC-CHECK").expect("uscc");
     assert!(uscc.message.contains("应为 A"), "{}", uscc.message);
 }
@@ -183,7 +288,10 @@ fn field_level_errors_name_field_label_and_rule() {
 fn an_amount_without_unit_is_an_error_at_the_amount() {
     let doc = r#"{"TABLE":"BID_DEAL_ANNOUNCE","PURCHASE_PROJECT_CODE":"P1","PURCHASE_SECTION_CODE":"P1-1","WIN_BID_BULLETIN_TITLE":"t","WIN_BID_BULLETIN_CONTENT":"c","WIN_BID_BULLETIN_START_TIME":"2025-01-02 09:00","WINNINGBIDDER_NAME":"w","WINNINGBIDDER_CODE":"9113082810924237XA","WIN_BID_PRICE":"12.5","PLATFORM_CODE":"P","DATA_TIMESTAMP":"2025-01-02"}"#;
     let r = check_all(doc.as_bytes()).remove(0);
-    let f = r.errors().find(|f| f.rule == "AMOUNT-UNIT-MISSING").expect("unit missing");
+    let f = r
+        .errors()
+        .find(|f| f.rule == "AMOUNT-UNIT-MISSING")
+        .expect("unit missing");
     assert_eq!(f.path, "/WIN_BID_PRICE");
     assert!(f.message.contains("PRICE_UNIT"), "{}", f.message);
 }

@@ -26,8 +26,16 @@ fn every_notice_table_has_valid_and_invalid_examples() {
     let schemas = Schemas::embedded();
     for table in schemas.notice_tables() {
         let dir = examples_root().join(&table.code);
-        assert!(json_files(&dir.join("valid")).len() >= 2, "{}: needs 2 valid examples", table.code);
-        assert!(json_files(&dir.join("invalid")).len() >= 3, "{}: needs 3 invalid examples", table.code);
+        assert!(
+            json_files(&dir.join("valid")).len() >= 2,
+            "{}: needs 2 valid examples",
+            table.code
+        );
+        assert!(
+            json_files(&dir.join("invalid")).len() >= 3,
+            "{}: needs 3 invalid examples",
+            table.code
+        );
     }
 }
 
@@ -47,7 +55,11 @@ fn valid_examples_pass_schema_and_full_check() {
                 let checked = check_record(schemas, catalogue, &raw);
                 let errors: Vec<_> = checked.errors().collect();
                 assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
-                assert!(checked.notice.is_some(), "{}: no typed notice", file.display());
+                assert!(
+                    checked.notice.is_some(),
+                    "{}: no typed notice",
+                    file.display()
+                );
             }
         }
     }
@@ -73,7 +85,12 @@ fn invalid_examples_fail_at_exactly_their_expected_paths() {
             let actual: BTreeSet<String> = findings.iter().map(|f| f.path.clone()).collect();
             assert_eq!(actual, expected, "{}: {findings:#?}", file.display());
             for f in &findings {
-                assert!(f.rule.starts_with("SCHEMA-"), "{}: {}", file.display(), f.rule);
+                assert!(
+                    f.rule.starts_with("SCHEMA-"),
+                    "{}: {}",
+                    file.display(),
+                    f.rule
+                );
                 assert!(!f.message.is_empty());
             }
             seen += 1;
@@ -93,19 +110,47 @@ fn a_missing_field_message_names_code_and_chinese_label() {
         .find(|f| f.path == "/BID_DOC_REFER_END_TIME")
         .expect("deadline reported");
     assert_eq!(f.rule, "SCHEMA-REQUIRED");
-    assert!(f.message.contains("BID_DOC_REFER_END_TIME 投标文件递交截止时间"), "{}", f.message);
+    assert!(
+        f.message
+            .contains("BID_DOC_REFER_END_TIME 投标文件递交截止时间"),
+        "{}",
+        f.message
+    );
 }
 
 #[test]
 fn catalogue_knows_every_rule_id_used_by_checks() {
     let catalogue = Catalogue::embedded();
     for id in [
-        "DOC-TOO-LARGE", "DOC-EMPTY", "DOC-ENCODING", "DOC-XML", "DOC-JSON", "DOC-FORMAT",
-        "TABLE-UNSUPPORTED", "FIELD-UNKNOWN", "FIELD-REPEATED", "FIELD-DATETIME", "FIELD-AMOUNT",
-        "AMOUNT-NEGATIVE", "AMOUNT-UNIT-MISSING", "AMOUNT-UNIT-UNKNOWN", "FIELD-FLAG",
-        "FIELD-INTEGER", "FIELD-CODE-TABLE", "FIELD-LIST", "SCHEMA-REQUIRED", "USCC-CHECK",
-        "USCC-CHARSET", "USCC-NOT-18", "USCC-ORG-CHECK", "USCC-REGION", "REGION-UNKNOWN",
+        "DOC-TOO-LARGE",
+        "DOC-EMPTY",
+        "DOC-ENCODING",
+        "DOC-XML",
+        "DOC-JSON",
+        "DOC-FORMAT",
+        "TABLE-UNSUPPORTED",
+        "FIELD-UNKNOWN",
+        "FIELD-REPEATED",
+        "FIELD-DATETIME",
+        "FIELD-AMOUNT",
+        "AMOUNT-NEGATIVE",
+        "AMOUNT-UNIT-MISSING",
+        "AMOUNT-UNIT-UNKNOWN",
+        "FIELD-FLAG",
+        "FIELD-INTEGER",
+        "FIELD-CODE-TABLE",
+        "FIELD-LIST",
+        "SCHEMA-REQUIRED",
+        "USCC-CHECK",
+        "USCC-CHARSET",
+        "USCC-NOT-18",
+        "USCC-ORG-CHECK",
+        "USCC-REGION",
+        "REGION-UNKNOWN",
     ] {
-        assert!(catalogue.get(id).is_some(), "{id} missing from rules/catalogue.toml");
+        assert!(
+            catalogue.get(id).is_some(),
+            "{id} missing from rules/catalogue.toml"
+        );
     }
 }

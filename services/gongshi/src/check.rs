@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use clap::{Args, ValueEnum};
+use gongshi_domain::period::{Engine, Ledger, Outcome, Verdict};
 use gongshi_domain::rules::Catalogue;
 use gongshi_domain::values::datetime::{self, DateOnly, Instant};
 use gongshi_domain::{Document, Finding, Limits, Schemas, check_record};
@@ -30,6 +31,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// Folder of regional rule overrides (`<prefix>.toml`, see rules/README.md).
+    #[arg(long, value_name = "DIR", env = "GONGSHI_REGION_RULES")]
+    region_rules: Option<PathBuf>,
     /// Largest document accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_document_bytes, env = "GONGSHI_MAX_DOCUMENT_BYTES")]
     max_document_bytes: usize,
@@ -42,32 +46,23 @@ fn parse_now(s: &str) -> Result<Instant, String> {
     datetime::parse(s, DateOnly::StartOfDay)
 }
 
-/// What a record came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// Publish now.
-    Publish,
-    /// Publish by itself at `hold_until`.
-    Hold,
-    /// Its parent stage is unknown yet.
-    Park,
-    /// A legal rule failed.
-    Reject,
-    /// Parse, schema or identifier failure.
-    Invalid,
-}
-
 #[derive(Debug, Serialize)]
 struct ReportFinding {
     rule: String,
     path: String,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    evidence: Option<serde_json::Value>,
 }
 
 impl From<&Finding> for ReportFinding {
     fn from(f: &Finding) -> Self {
-        Self { rule: f.rule.clone(), path: f.path.clone(), message: f.message.clone() }
+        Self {
+            rule: f.rule.clone(),
+            path: f.path.clone(),
+            message: f.message.clone(),
+            evidence: f.evidence.clone(),
+        }
     }
 }
 
@@ -92,38 +87,82 @@ struct RecordReport {
     windows: BTreeMap<String, Window>,
 }
 
-/// Runs the command; exit 0 when nothing is `reject` or `invalid`, 1 otherwise, 2 on I/O errors.
+/// Runs the command; exit 0 when nothing is `reject` or `invalid`, 1 otherwise, 2 on usage or
+/// I/O errors.
 pub fn run(args: &CheckArgs) -> ExitCode {
-    let _now = args.now.unwrap_or_else(|| Utc::now().with_timezone(&datetime::shanghai()));
-    let files = match expand(&args.files) {
-        Ok(f) => f,
+    let now = args
+        .now
+        .unwrap_or_else(|| Utc::now().with_timezone(&datetime::shanghai()));
+    match judge_files(args, now) {
+        Ok(reports) => match print(args.format, &reports) {
+            Ok(()) => ExitCode::from(u8::from(
+                reports
+                    .iter()
+                    .any(|r| matches!(r.outcome, Outcome::Reject | Outcome::Invalid)),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(0),
+            Err(e) => {
+                eprintln!("gongshi check: {e}");
+                ExitCode::from(2)
+            }
+        },
         Err(e) => {
             eprintln!("gongshi check: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
+    }
+}
+
+/// The catalogue with the regional overrides of `dir` added.
+fn catalogue(dir: Option<&Path>) -> Result<&'static Catalogue, String> {
+    let Some(dir) = dir else {
+        return Ok(Catalogue::embedded());
     };
-    let limits = Limits { max_document_bytes: args.max_document_bytes, ..Limits::default() };
+    let mut catalogue =
+        Catalogue::parse(gongshi_domain::rules::CATALOGUE_TOML).map_err(|e| e.to_string())?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for file in files {
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        catalogue
+            .add_region(&text)
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    // One catalogue per process run: leaking it gives the engine the same 'static lifetime as the
+    // embedded one.
+    Ok(Box::leak(Box::new(catalogue)))
+}
+
+fn judge_files(args: &CheckArgs, now: Instant) -> Result<Vec<RecordReport>, String> {
+    let files = expand(&args.files).map_err(|e| e.to_string())?;
+    let limits = Limits {
+        max_document_bytes: args.max_document_bytes,
+        ..Limits::default()
+    };
     let schemas = Schemas::embedded();
-    let catalogue = Catalogue::embedded();
-    let mut out = std::io::stdout().lock();
-    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut failed = false;
+    let catalogue = catalogue(args.region_rules.as_deref())?;
+    let engine = Engine {
+        catalogue,
+        ..Engine::embedded()
+    };
+    let mut ledger = Ledger::new();
+    let mut reports: Vec<RecordReport> = Vec::new();
 
     for file in &files {
         let name = file.display().to_string();
-        let bytes = match std::fs::read(file) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("gongshi check: {name}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        let mut reports = Vec::new();
+        let bytes = std::fs::read(file).map_err(|e| format!("{name}: {e}"))?;
         match Document::parse(&bytes, limits) {
             Err(e) => {
                 let (line, path) = match &e {
                     gongshi_domain::DocumentError::Xml { line, column, .. }
-                    | gongshi_domain::DocumentError::Json { line, column, .. } => (*line, format!("{line}:{column}")),
+                    | gongshi_domain::DocumentError::Json { line, column, .. } => {
+                        (*line, format!("{line}:{column}"))
+                    }
                     _ => (0, String::new()),
                 };
                 let finding = catalogue.finding(e.rule(), path, format!("{name}: {e}"));
@@ -145,7 +184,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                 let mut index = 0;
                 doc.for_each_record(|raw| {
                     let checked = check_record(schemas, catalogue, &raw);
-                    let outcome = if checked.is_valid() { Outcome::Publish } else { Outcome::Invalid };
+                    let position = reports.len();
                     reports.push(RecordReport {
                         file: name.clone(),
                         index,
@@ -153,53 +192,86 @@ pub fn run(args: &CheckArgs) -> ExitCode {
                         table: Some(checked.table.clone()),
                         procedure: checked.notice.as_ref().map(|n| n.procedure.to_string()),
                         notice_id: checked.notice.as_ref().map(|n| n.id.clone()),
-                        outcome,
+                        outcome: Outcome::Invalid,
                         hold_until: None,
                         errors: checked.errors().map(Into::into).collect(),
                         warnings: checked.warnings().map(Into::into).collect(),
                         windows: BTreeMap::new(),
                     });
                     index += 1;
+                    if checked.is_valid()
+                        && let Some(notice) = checked.notice
+                    {
+                        for (at, verdict) in ledger.submit(&engine, position, notice, now) {
+                            apply(&mut reports[at], &verdict);
+                        }
+                    }
                 });
             }
         }
-        for report in &reports {
-            failed |= matches!(report.outcome, Outcome::Reject | Outcome::Invalid);
-            *counts.entry(outcome_name(report.outcome)).or_default() += 1;
-            let written = match args.format {
-                Format::Json => serde_json::to_string(report)
-                    .map_err(std::io::Error::other)
-                    .and_then(|line| writeln!(out, "{line}")),
-                Format::Text => write_text(&mut out, report),
-            };
-            if let Err(e) = written {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::from(if failed { 1 } else { 0 });
-                }
-                eprintln!("gongshi check: {e}");
-                return ExitCode::from(2);
-            }
+    }
+    Ok(reports)
+}
+
+/// Puts a verdict into a record's report, replacing an earlier verdict (a released park).
+fn apply(report: &mut RecordReport, verdict: &Verdict) {
+    report.outcome = verdict.outcome;
+    report.hold_until = verdict.hold_until.map(|h| datetime::canonical(&h));
+    report.errors.retain(|f| !is_period_rule(&f.rule));
+    report.warnings.retain(|f| !is_period_rule(&f.rule));
+    for f in &verdict.findings {
+        if f.is_error() {
+            report.errors.push(f.into());
+        } else {
+            report.warnings.push(f.into());
         }
     }
-    if let Format::Text = args.format {
-        let total: usize = counts.values().sum();
+    report.windows = verdict
+        .windows
+        .iter()
+        .map(|(k, w)| {
+            (
+                k.clone(),
+                Window {
+                    start: datetime::canonical(&w.start),
+                    end: datetime::canonical(&w.end),
+                },
+            )
+        })
+        .collect();
+}
+
+fn is_period_rule(id: &str) -> bool {
+    Catalogue::embedded().get(id).is_some_and(|r| {
+        matches!(
+            r.stage,
+            gongshi_domain::rules::Stage::Period | gongshi_domain::rules::Stage::Publication
+        )
+    })
+}
+
+fn print(format: Format, reports: &[RecordReport]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for report in reports {
+        *counts.entry(report.outcome.as_str()).or_default() += 1;
+        match format {
+            Format::Json => writeln!(
+                out,
+                "{}",
+                serde_json::to_string(report).map_err(std::io::Error::other)?
+            )?,
+            Format::Text => write_text(&mut out, report)?,
+        }
+    }
+    if let Format::Text = format {
         let parts: Vec<String> = ["publish", "hold", "park", "reject", "invalid"]
             .iter()
             .map(|k| format!("{} {k}", counts.get(k).copied().unwrap_or(0)))
             .collect();
-        let _ = writeln!(out, "{total} records: {}", parts.join(", "));
+        writeln!(out, "{} records: {}", reports.len(), parts.join(", "))?;
     }
-    ExitCode::from(if failed { 1 } else { 0 })
-}
-
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Publish => "publish",
-        Outcome::Hold => "hold",
-        Outcome::Park => "park",
-        Outcome::Reject => "reject",
-        Outcome::Invalid => "invalid",
-    }
+    out.flush()
 }
 
 fn write_text(out: &mut impl Write, r: &RecordReport) -> std::io::Result<()> {
@@ -215,7 +287,7 @@ fn write_text(out: &mut impl Write, r: &RecordReport) -> std::io::Result<()> {
         head.push(' ');
         head.push_str(p);
     }
-    writeln!(out, "{head}: {}", outcome_name(r.outcome).to_uppercase())?;
+    writeln!(out, "{head}: {}", r.outcome.as_str().to_uppercase())?;
     if let Some(h) = &r.hold_until {
         writeln!(out, "  hold until {h}")?;
     }
@@ -238,7 +310,8 @@ fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
         if path.is_dir() {
             collect_dir(path, &mut out)?;
         } else {
-            std::fs::metadata(path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            std::fs::metadata(path)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             out.push(path.clone());
         }
     }
@@ -246,7 +319,9 @@ fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     entries.sort();
     for p in entries {
         if p.is_dir() {

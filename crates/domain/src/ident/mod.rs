@@ -18,27 +18,28 @@ pub fn check(
     findings: &mut Vec<Finding>,
 ) {
     for spec in table.fields() {
-        let Some(value) = record.get(&spec.code) else { continue };
+        let Some(value) = record.get(&spec.code) else {
+            continue;
+        };
         let field_path = pointer_child(path, &spec.code);
         let label = table.labelled(&spec.code);
         match (&spec.ty, value) {
             (FieldType::PartyCode, Value::String(code)) => {
                 check_party_code(catalogue, code, &field_path, &label, findings);
             }
-            (FieldType::Region, Value::String(code)) => {
+            (FieldType::Region, Value::String(code))
                 if code.len() == 6
                     && code.bytes().all(|b| b.is_ascii_digit())
-                    && crate::codes::region_name(code).is_none()
-                {
-                    findings.push(catalogue.finding(
-                        "REGION-UNKNOWN",
-                        field_path,
-                        format!(
-                            "{label} '{code}' 不在 GB/T 2260 行政区划代码表（{}）中 (unknown region code)",
-                            crate::codes::REGION_TABLE_REVISION
-                        ),
-                    ));
-                }
+                    && crate::codes::region_name(code).is_none() =>
+            {
+                findings.push(catalogue.finding(
+                    "REGION-UNKNOWN",
+                    field_path,
+                    format!(
+                        "{label} '{code}' 不在 GB/T 2260 行政区划代码表（{}）中 (unknown region code)",
+                        crate::codes::REGION_TABLE_REVISION
+                    ),
+                ));
             }
             (FieldType::Records(sub), Value::Array(items)) => {
                 if let Some(sub_table) = schemas.table(sub) {
@@ -55,7 +56,13 @@ pub fn check(
     }
 }
 
-fn check_party_code(catalogue: &Catalogue, code: &str, path: &str, label: &str, findings: &mut Vec<Finding>) {
+fn check_party_code(
+    catalogue: &Catalogue,
+    code: &str,
+    path: &str,
+    label: &str,
+    findings: &mut Vec<Finding>,
+) {
     use uscc::UsccProblem;
     match uscc::check(code) {
         Ok(parsed) => {

@@ -4,7 +4,9 @@
 
 /// The GB 32100 alphabet: digits and capitals without I, O, S, V, Z; a symbol's value is its index.
 const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 
 /// Why a code is not a valid USCC.
@@ -38,7 +40,10 @@ pub struct Uscc<'a> {
 }
 
 fn value(c: u8) -> Option<u32> {
-    ALPHABET.iter().position(|a| *a == c).and_then(|i| u32::try_from(i).ok())
+    ALPHABET
+        .iter()
+        .position(|a| *a == c)
+        .and_then(|i| u32::try_from(i).ok())
 }
 
 /// The check character for 17 leading characters, if they are all in the alphabet.
@@ -52,7 +57,9 @@ pub fn check_character(first17: &str) -> Option<char> {
         sum += value(*b)? * w;
     }
     let index = (31 - sum % 31) % 31;
-    ALPHABET.get(usize::try_from(index).ok()?).map(|b| char::from(*b))
+    ALPHABET
+        .get(usize::try_from(index).ok()?)
+        .map(|b| char::from(*b))
 }
 
 /// Checks a normalised (half-width, upper-case) code.
@@ -63,11 +70,17 @@ pub fn check(code: &str) -> Result<Uscc<'_>, UsccProblem> {
     }
     for (i, ch) in code.chars().enumerate() {
         if !ch.is_ascii() || value(ch as u8).is_none() {
-            return Err(UsccProblem::BadCharacter { position: i + 1, ch });
+            return Err(UsccProblem::BadCharacter {
+                position: i + 1,
+                ch,
+            });
         }
     }
     // All 18 characters are ASCII from here on, so byte slicing is safe.
-    let expected = check_character(&code[..17]).ok_or(UsccProblem::BadCharacter { position: 1, ch: '?' })?;
+    let expected = check_character(&code[..17]).ok_or(UsccProblem::BadCharacter {
+        position: 1,
+        ch: '?',
+    })?;
     let found = char::from(code.as_bytes()[17]);
     if expected != found {
         return Err(UsccProblem::CheckCharacter { expected, found });
@@ -142,15 +155,27 @@ mod tests {
     fn the_check_error_names_the_expected_character() {
         assert_eq!(
             check("9113082810924237XB"),
-            Err(UsccProblem::CheckCharacter { expected: 'A', found: 'B' })
+            Err(UsccProblem::CheckCharacter {
+                expected: 'A',
+                found: 'B'
+            })
         );
     }
 
     #[test]
     fn letters_outside_the_alphabet_and_short_codes() {
-        assert!(matches!(check("9113082810924237IA"), Err(UsccProblem::BadCharacter { position: 17, ch: 'I' })));
+        assert!(matches!(
+            check("9113082810924237IA"),
+            Err(UsccProblem::BadCharacter {
+                position: 17,
+                ch: 'I'
+            })
+        ));
         assert_eq!(check("110108000000016"), Err(UsccProblem::NotEighteen(15)));
-        assert!(matches!(check("９１１３０８２８１０９２４２３７ＸＡ"), Err(UsccProblem::BadCharacter { .. })));
+        assert!(matches!(
+            check("９１１３０８２８１０９２４２３７ＸＡ"),
+            Err(UsccProblem::BadCharacter { .. })
+        ));
     }
 
     #[test]

@@ -11,10 +11,12 @@ pub fn decode(bytes: &[u8]) -> Result<String, DocumentError> {
     let label = declared_encoding(bytes);
     let enc = match label.as_deref() {
         None => UTF_8,
-        Some(label) => Encoding::for_label(label.as_bytes()).ok_or_else(|| DocumentError::Encoding {
-            encoding: label.to_owned(),
-            detail: "未知的字符编码 (unknown encoding label)".into(),
-        })?,
+        Some(label) => {
+            Encoding::for_label(label.as_bytes()).ok_or_else(|| DocumentError::Encoding {
+                encoding: label.to_owned(),
+                detail: "未知的字符编码 (unknown encoding label)".into(),
+            })?
+        }
     };
     strict(enc, bytes)
 }
@@ -33,7 +35,9 @@ fn strict(enc: &'static Encoding, bytes: &[u8]) -> Result<String, DocumentError>
 
 fn first_bad_offset(enc: &'static Encoding, bytes: &[u8]) -> usize {
     if enc == UTF_8 {
-        return std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to());
+        return std::str::from_utf8(bytes)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
     }
     let mut decoder = enc.new_decoder_without_bom_handling();
     let mut out = String::with_capacity(bytes.len() * 3);
@@ -65,7 +69,8 @@ mod tests {
 
     #[test]
     fn gbk_declared_documents_are_transcoded() {
-        let (bytes, _, _) = encoding_rs::GBK.encode("<?xml version=\"1.0\" encoding=\"GBK\"?><A><B>招标公告</B></A>");
+        let (bytes, _, _) = encoding_rs::GBK
+            .encode("<?xml version=\"1.0\" encoding=\"GBK\"?><A><B>招标公告</B></A>");
         let text = decode(&bytes).expect("decodes");
         assert!(text.contains("招标公告"));
     }
@@ -81,7 +86,10 @@ mod tests {
     #[test]
     fn bad_utf8_is_reported_with_its_offset() {
         let err = decode(b"<A>\xff</A>").expect_err("invalid utf-8");
-        assert!(matches!(err, DocumentError::Encoding { ref detail, .. } if detail.contains('3')), "{err}");
+        assert!(
+            matches!(err, DocumentError::Encoding { ref detail, .. } if detail.contains('3')),
+            "{err}"
+        );
     }
 
     #[test]

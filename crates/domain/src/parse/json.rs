@@ -15,7 +15,11 @@ pub fn parse(text: &str) -> Result<Value, DocumentError> {
 }
 
 fn shape_error(message: String) -> DocumentError {
-    DocumentError::Json { line: 0, column: 0, message }
+    DocumentError::Json {
+        line: 0,
+        column: 0,
+        message,
+    }
 }
 
 /// Checks the document's shape and counts its records.
@@ -26,7 +30,9 @@ pub fn record_count(value: &Value) -> Result<usize, DocumentError> {
     };
     for (index, item) in objects.iter().enumerate() {
         let Value::Object(map) = item else {
-            return Err(shape_error(format!("第 {index} 项不是对象 (item {index} is not an object)")));
+            return Err(shape_error(format!(
+                "第 {index} 项不是对象 (item {index} is not an object)"
+            )));
         };
         match map.get("TABLE") {
             Some(Value::String(t)) if !t.trim().is_empty() => {}
@@ -70,7 +76,10 @@ fn record(table: &str, map: &serde_json::Map<String, Value>) -> RawRecord {
                 // the fields they were.
                 for (k, v) in child {
                     if let Some(v) = scalar_or_list(v) {
-                        out.fields.push(RawField { name: k.clone(), value: v });
+                        out.fields.push(RawField {
+                            name: k.clone(),
+                            value: v,
+                        });
                     }
                 }
             }
@@ -84,7 +93,10 @@ fn record(table: &str, map: &serde_json::Map<String, Value>) -> RawRecord {
             }
             other => {
                 if let Some(v) = scalar_or_list(other) {
-                    out.fields.push(RawField { name: key.clone(), value: v });
+                    out.fields.push(RawField {
+                        name: key.clone(),
+                        value: v,
+                    });
                 }
             }
         }
@@ -105,7 +117,9 @@ fn scalar_text(value: &Value) -> Option<String> {
 
 fn scalar_or_list(value: &Value) -> Option<RawValue> {
     match value {
-        Value::Array(items) => Some(RawValue::List(items.iter().filter_map(scalar_text).collect())),
+        Value::Array(items) => Some(RawValue::List(
+            items.iter().filter_map(scalar_text).collect(),
+        )),
         other => scalar_text(other).map(RawValue::Text),
     }
 }

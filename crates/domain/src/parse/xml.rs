@@ -67,31 +67,50 @@ pub fn read_records(
     mut emit: impl FnMut(RawRecord),
 ) -> Result<(), DocumentError> {
     let mut reader = Reader::from_str(text);
-    let mut lines = LineTracker { text, pos: 0, line: 1 };
+    let mut lines = LineTracker {
+        text,
+        pos: 0,
+        line: 1,
+    };
     let mut stack: Vec<Frame> = Vec::new();
     let mut record_depth: Option<usize> = None;
     let mut root_done = false;
     let err_at = |offset: u64, message: String| {
         let (line, column) = line_column(text, usize::try_from(offset).unwrap_or(usize::MAX));
-        DocumentError::Xml { line, column, message }
+        DocumentError::Xml {
+            line,
+            column,
+            message,
+        }
     };
 
     loop {
         let before = reader.buffer_position();
-        let event = reader
-            .read_event()
-            .map_err(|e| err_at(reader.error_position(), format!("XML 格式错误 (malformed XML): {e}")))?;
+        let event = reader.read_event().map_err(|e| {
+            err_at(
+                reader.error_position(),
+                format!("XML 格式错误 (malformed XML): {e}"),
+            )
+        })?;
         match event {
             Event::Start(start) | Event::Empty(start) if root_done => {
                 let name = start.name().as_ref().to_owned();
-                return Err(err_at(before, format!("根元素之后又出现元素 <{name}> (a second root element)")));
+                return Err(err_at(
+                    before,
+                    format!("根元素之后又出现元素 <{name}> (a second root element)"),
+                ));
             }
             ev @ (Event::Start(_) | Event::Empty(_)) => {
                 let is_empty = matches!(ev, Event::Empty(_));
-                let (Event::Start(start) | Event::Empty(start)) = ev else { unreachable!() };
+                let (Event::Start(start) | Event::Empty(start)) = ev else {
+                    unreachable!()
+                };
                 let name = start.name().as_ref().to_owned();
                 if stack.len() >= limits.max_depth {
-                    return Err(err_at(before, format!("元素嵌套超过 {} 层 (nesting too deep)", limits.max_depth)));
+                    return Err(err_at(
+                        before,
+                        format!("元素嵌套超过 {} 层 (nesting too deep)", limits.max_depth),
+                    ));
                 }
                 if stack.is_empty() {
                     record_depth = Some(usize::from(name == BATCH));
@@ -127,10 +146,18 @@ pub fn read_records(
                         "apos" => "'".into(),
                         "quot" => "\"".into(),
                         other => {
-                            return Err(err_at(before, format!("未定义的实体 &{other}; (undefined entity)")));
+                            return Err(err_at(
+                                before,
+                                format!("未定义的实体 &{other}; (undefined entity)"),
+                            ));
                         }
                     },
-                    Err(e) => return Err(err_at(before, format!("无效的字符引用 (invalid character reference): {e}"))),
+                    Err(e) => {
+                        return Err(err_at(
+                            before,
+                            format!("无效的字符引用 (invalid character reference): {e}"),
+                        ));
+                    }
                 };
                 push_text(&mut stack, &resolved).map_err(|m| err_at(before, m))?;
             }
@@ -138,11 +165,17 @@ pub fn read_records(
                 if let Some(open) = stack.last() {
                     return Err(err_at(
                         reader.buffer_position(),
-                        format!("文档在元素 <{}> 结束前终止 (document ends inside <{}>)", open.name, open.name),
+                        format!(
+                            "文档在元素 <{}> 结束前终止 (document ends inside <{}>)",
+                            open.name, open.name
+                        ),
                     ));
                 }
                 if !root_done {
-                    return Err(err_at(reader.buffer_position(), "文档没有根元素 (no root element)".into()));
+                    return Err(err_at(
+                        reader.buffer_position(),
+                        "文档没有根元素 (no root element)".into(),
+                    ));
                 }
                 return Ok(());
             }

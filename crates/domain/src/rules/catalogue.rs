@@ -5,7 +5,8 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-const CATALOGUE_TOML: &str = include_str!("../../../../rules/catalogue.toml");
+/// The catalogue file compiled in (`rules/catalogue.toml`).
+pub const CATALOGUE_TOML: &str = include_str!("../../../../rules/catalogue.toml");
 
 /// Where in processing a rule speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -46,6 +47,67 @@ pub struct RuleDef {
     /// Unverified source ([M] in domain.md): shipped as WARN at most.
     #[serde(default)]
     pub unverified: bool,
+    /// The check that implements it (period and publication rules): `min_period`, `max_delay`, …
+    #[serde(default)]
+    pub check: Option<String>,
+    /// Tables it applies to (all when empty).
+    #[serde(default)]
+    pub tables: Vec<String>,
+    /// Field values a record must have for the rule to apply (a list means any of them).
+    #[serde(default)]
+    pub when: toml::Table,
+}
+
+impl RuleDef {
+    /// An integer parameter.
+    pub fn param_u32(&self, name: &str) -> Option<u32> {
+        self.params
+            .get(name)
+            .and_then(toml::Value::as_integer)
+            .and_then(|v| u32::try_from(v).ok())
+    }
+
+    /// A string parameter.
+    pub fn param_str(&self, name: &str) -> Option<&str> {
+        self.params.get(name).and_then(toml::Value::as_str)
+    }
+
+    /// A parameter that is a string or a list of strings, as a list.
+    pub fn param_list(&self, name: &str) -> Vec<&str> {
+        match self.params.get(name) {
+            Some(toml::Value::String(s)) => vec![s.as_str()],
+            Some(toml::Value::Array(items)) => {
+                items.iter().filter_map(toml::Value::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One region's changes to the catalogue (`rules/regions/<prefix>.toml`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegionOverride {
+    /// GB/T 2260 prefix: 2 digits (province) or 4 (prefecture).
+    pub region: String,
+    /// Where the stricter rule comes from.
+    pub source: String,
+    /// Changed rules.
+    #[serde(default, rename = "override")]
+    pub overrides: Vec<RuleOverride>,
+}
+
+/// A change to one rule in a region: severity and/or parameters (merged key by key).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuleOverride {
+    /// Rule id.
+    pub rule: String,
+    /// New severity.
+    pub severity: Option<Severity>,
+    /// Parameters replacing the catalogue's, key by key.
+    #[serde(default)]
+    pub params: toml::Table,
+    /// Replaces the citation (the regional rule's own source).
+    pub citation: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +120,7 @@ struct CatalogueFile {
 pub struct Catalogue {
     rules: HashMap<String, RuleDef>,
     order: Vec<String>,
+    regions: Vec<RegionOverride>,
 }
 
 /// A catalogue file that cannot be used.
@@ -69,6 +132,9 @@ pub enum CatalogueError {
     /// The same id twice.
     #[error("rule catalogue: rule {0} is defined twice")]
     Duplicate(String),
+    /// An override names a rule the catalogue does not have.
+    #[error("region {1}: override of unknown rule {0}")]
+    UnknownRule(String, String),
     /// An unverified rule may not block notices.
     #[error("rule catalogue: rule {0} is marked unverified but has severity ERROR")]
     UnverifiedError(String),
@@ -89,7 +155,60 @@ impl Catalogue {
                 return Err(CatalogueError::Duplicate(dup.id));
             }
         }
-        Ok(Catalogue { rules, order })
+        Ok(Catalogue {
+            rules,
+            order,
+            regions: Vec::new(),
+        })
+    }
+
+    /// Adds a region's overrides (a `rules/regions/<prefix>.toml` file).
+    pub fn add_region(&mut self, text: &str) -> Result<(), CatalogueError> {
+        let region: RegionOverride = toml::from_str(text)?;
+        for o in &region.overrides {
+            if !self.rules.contains_key(&o.rule) {
+                return Err(CatalogueError::UnknownRule(
+                    o.rule.clone(),
+                    region.region.clone(),
+                ));
+            }
+        }
+        self.regions.push(region);
+        // Province first, then prefecture: the longer prefix is applied last and wins.
+        self.regions.sort_by_key(|r| r.region.len());
+        Ok(())
+    }
+
+    /// The rule as it applies in `region` (a GB/T 2260 code): regional overrides merged in.
+    pub fn effective(
+        &self,
+        id: &str,
+        region: Option<&str>,
+    ) -> Option<std::borrow::Cow<'_, RuleDef>> {
+        let base = self.get(id)?;
+        let Some(region) = region else {
+            return Some(std::borrow::Cow::Borrowed(base));
+        };
+        let mut rule: Option<RuleDef> = None;
+        for r in self
+            .regions
+            .iter()
+            .filter(|r| region.starts_with(&r.region))
+        {
+            for o in r.overrides.iter().filter(|o| o.rule == id) {
+                let target = rule.get_or_insert_with(|| base.clone());
+                if let Some(sev) = o.severity {
+                    target.severity = sev;
+                }
+                for (k, v) in &o.params {
+                    target.params.insert(k.clone(), v.clone());
+                }
+                if let Some(c) = &o.citation {
+                    target.citation = format!("{c}（{}）", r.source);
+                }
+            }
+        }
+        Some(rule.map_or(std::borrow::Cow::Borrowed(base), std::borrow::Cow::Owned))
     }
 
     /// The catalogue compiled into the binary.
@@ -118,8 +237,19 @@ impl Catalogue {
     /// A finding for rule `id` at `path`: the rule's severity, and a message ending with the
     /// rule's title and citation so the operator sees the legal basis.
     pub fn finding(&self, id: &str, path: impl Into<String>, detail: impl AsRef<str>) -> Finding {
+        self.finding_in(id, None, path, detail)
+    }
+
+    /// As [`Catalogue::finding`], with the rule as it applies in `region`.
+    pub fn finding_in(
+        &self,
+        id: &str,
+        region: Option<&str>,
+        path: impl Into<String>,
+        detail: impl AsRef<str>,
+    ) -> Finding {
         let detail = detail.as_ref();
-        match self.get(id) {
+        match self.effective(id, region).as_deref() {
             Some(rule) => Finding::new(
                 id,
                 rule.severity,

@@ -2,4 +2,6 @@
 
 mod catalogue;
 
-pub use catalogue::{Catalogue, CatalogueError, RuleDef, Stage};
+pub use catalogue::{
+    CATALOGUE_TOML, Catalogue, CatalogueError, RegionOverride, RuleDef, RuleOverride, Stage,
+};

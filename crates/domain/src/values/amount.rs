@@ -35,7 +35,9 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, String> {
     let s = crate::values::text::fold_full_width(text.trim());
     let plain = if s.contains(',') {
         if !well_grouped(&s) {
-            return Err(format!("'{s}' 的千分位分隔不正确 (misplaced thousands separators)"));
+            return Err(format!(
+                "'{s}' 的千分位分隔不正确 (misplaced thousands separators)"
+            ));
         }
         s.replace(',', "")
     } else {
@@ -48,7 +50,8 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, String> {
     {
         return Err(format!("'{plain}' 不是十进制数 (not a decimal number)"));
     }
-    Decimal::from_str(&plain).map_err(|e| format!("'{plain}' 不是十进制数 (not a decimal number: {e})"))
+    Decimal::from_str(&plain)
+        .map_err(|e| format!("'{plain}' 不是十进制数 (not a decimal number: {e})"))
 }
 
 fn well_grouped(s: &str) -> bool {
@@ -58,7 +61,8 @@ fn well_grouped(s: &str) -> bool {
     let first_ok = groups
         .next()
         .is_some_and(|g| (1..=3).contains(&g.len()) && g.chars().all(|c| c.is_ascii_digit()));
-    first_ok && groups.all(|g| g.len() == 3 && g.chars().all(|c| c.is_ascii_digit()))
+    first_ok
+        && groups.all(|g| g.len() == 3 && g.chars().all(|c| c.is_ascii_digit()))
         && !s.split('.').nth(1).is_some_and(|frac| frac.contains(','))
 }
 
@@ -74,14 +78,23 @@ mod tests {
     #[test]
     fn wan_yuan_becomes_exact_yuan() {
         let d = parse_decimal("1153.17").expect("decimal");
-        assert_eq!(to_yuan(d, Unit::TenThousandYuan).expect("fits").to_string(), "11531700");
+        assert_eq!(
+            to_yuan(d, Unit::TenThousandYuan).expect("fits").to_string(),
+            "11531700"
+        );
         let d = parse_decimal("33751823.010000").expect("decimal");
-        assert_eq!(to_yuan(d, Unit::Yuan).expect("fits").to_string(), "33751823.01");
+        assert_eq!(
+            to_yuan(d, Unit::Yuan).expect("fits").to_string(),
+            "33751823.01"
+        );
     }
 
     #[test]
     fn separators_and_garbage() {
-        assert_eq!(parse_decimal("1,234,567.5").expect("ok").to_string(), "1234567.5");
+        assert_eq!(
+            parse_decimal("1,234,567.5").expect("ok").to_string(),
+            "1234567.5"
+        );
         assert!(parse_decimal("12,34").is_err());
         assert!(parse_decimal("壹佰元").is_err());
         assert!(parse_decimal("1e5").is_err());

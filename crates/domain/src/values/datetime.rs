@@ -92,24 +92,59 @@ mod tests {
 
     #[test]
     fn every_wire_form_is_read_as_shanghai_time() {
-        assert_eq!(c("2021-06-23 09:00:00", DateOnly::StartOfDay), "2021-06-23T09:00:00+08:00");
-        assert_eq!(c("2021-06-23 09:00", DateOnly::StartOfDay), "2021-06-23T09:00:00+08:00");
-        assert_eq!(c("2021-06-23", DateOnly::StartOfDay), "2021-06-23T00:00:00+08:00");
-        assert_eq!(c("2021-06-23T01:00:00Z", DateOnly::StartOfDay), "2021-06-23T09:00:00+08:00");
-        assert_eq!(c("2021-06-23T09:00:00+08:00", DateOnly::EndOfDay), "2021-06-23T09:00:00+08:00");
-        assert_eq!(c("2021-06-23 09:00:00.750", DateOnly::StartOfDay), "2021-06-23T09:00:00+08:00");
+        assert_eq!(
+            c("2021-06-23 09:00:00", DateOnly::StartOfDay),
+            "2021-06-23T09:00:00+08:00"
+        );
+        assert_eq!(
+            c("2021-06-23 09:00", DateOnly::StartOfDay),
+            "2021-06-23T09:00:00+08:00"
+        );
+        assert_eq!(
+            c("2021-06-23", DateOnly::StartOfDay),
+            "2021-06-23T00:00:00+08:00"
+        );
+        assert_eq!(
+            c("2021-06-23T01:00:00Z", DateOnly::StartOfDay),
+            "2021-06-23T09:00:00+08:00"
+        );
+        assert_eq!(
+            c("2021-06-23T09:00:00+08:00", DateOnly::EndOfDay),
+            "2021-06-23T09:00:00+08:00"
+        );
+        assert_eq!(
+            c("2021-06-23 09:00:00.750", DateOnly::StartOfDay),
+            "2021-06-23T09:00:00+08:00"
+        );
     }
 
     #[test]
     fn a_date_only_end_is_midnight_after_that_day() {
-        assert_eq!(c("2021-06-30", DateOnly::EndOfDay), "2021-07-01T00:00:00+08:00");
-        assert_eq!(c("2024-12-31", DateOnly::EndOfDay), "2025-01-01T00:00:00+08:00");
+        assert_eq!(
+            c("2021-06-30", DateOnly::EndOfDay),
+            "2021-07-01T00:00:00+08:00"
+        );
+        assert_eq!(
+            c("2024-12-31", DateOnly::EndOfDay),
+            "2025-01-01T00:00:00+08:00"
+        );
     }
 
     #[test]
     fn other_forms_are_refused_not_guessed() {
-        for bad in ["2021/06/23", "23-06-2021", "2021-6-3", "2021-02-30", "明天", "", "2021-06-23 25:00"] {
-            assert!(parse(bad, DateOnly::StartOfDay).is_err(), "{bad} should be refused");
+        for bad in [
+            "2021/06/23",
+            "23-06-2021",
+            "2021-6-3",
+            "2021-02-30",
+            "明天",
+            "",
+            "2021-06-23 25:00",
+        ] {
+            assert!(
+                parse(bad, DateOnly::StartOfDay).is_err(),
+                "{bad} should be refused"
+            );
         }
     }
 }

@@ -40,7 +40,10 @@ mod tests {
 
     #[test]
     fn splits_on_both_separators() {
-        assert_eq!(split_codes("A001; A002,A003；；"), vec!["A001", "A002", "A003"]);
+        assert_eq!(
+            split_codes("A001; A002,A003；；"),
+            vec!["A001", "A002", "A003"]
+        );
         assert!(split_codes(" ; ").is_empty());
     }
 }

@@ -1,0 +1,29 @@
+//! The period engine: the legal clock. Given what is known of a notice's procedures and the time
+//! now, decide whether it is published, held, parked or rejected, with evidence, and compute the
+//! windows bidders need (`documents`, `bid`, `publicity`, `announcement`, `challenge`).
+//! Pure and deterministic: state in, verdict out; time is an argument.
+
+pub mod calendar;
+mod checks;
+pub mod counting;
+mod engine;
+mod ledger;
+mod state;
+
+pub use calendar::{Calendar, UnknownYear};
+pub use checks::{CHECKS, parent_of};
+pub use engine::{Engine, Outcome, Verdict};
+pub use ledger::{Judged, Ledger};
+pub use state::{ProcedureState, Stage, StageStatus};
+
+use crate::values::datetime::Instant;
+use serde::{Deserialize, Serialize};
+
+/// A legal window: from `start` to `end` (RFC 3339, +08:00 when serialised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// When it opens.
+    pub start: Instant,
+    /// When it closes.
+    pub end: Instant,
+}
