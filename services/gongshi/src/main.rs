@@ -1,6 +1,9 @@
-//! `gongshi`: the one binary. Each subcommand runs one part of the pipeline, or an offline tool.
+//! `gongshi`: the one binary. Each subcommand runs one service, all of them (`run`), or an
+//! offline tool (`check`, `import`).
 
 mod check;
+mod import;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,13 +19,48 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Every service in one process, talking through the broker (the default for one machine).
+    Run(serve::RunArgs),
+    /// The ingest HTTP endpoint alone (`POST /v1/notices`).
+    Ingest(serve::IngestArgs),
+    /// The validate consumer alone.
+    Validate(serve::CommonArgs),
+    /// The enforce consumer, timers and outbox relay alone.
+    Enforce(serve::EnforceArgs),
+    /// The publish consumer alone.
+    Publish(serve::CommonArgs),
+    /// The HTTP gateway alone (read API, ingest route, health, metrics).
+    Gateway(serve::IngestArgs),
     /// Parse, validate and apply the period rules to files, offline (no servers).
     Check(check::CheckArgs),
+    /// Send files or folders of notices to a running gateway.
+    Import(import::ImportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(&args),
+        other => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("gongshi: cannot start the async runtime: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime.block_on(async move {
+                match other {
+                    Command::Import(args) => import::run(args).await,
+                    Command::Run(args) => serve::report(serve::run_all(args).await),
+                    Command::Ingest(args) => serve::report(serve::ingest(args).await),
+                    Command::Validate(args) => serve::report(serve::validate(args).await),
+                    Command::Enforce(args) => serve::report(serve::enforce(args).await),
+                    Command::Publish(args) => serve::report(serve::publish(args).await),
+                    Command::Gateway(args) => serve::report(serve::gateway(args).await),
+                    Command::Check(_) => unreachable!("handled above"),
+                }
+            })
+        }
     }
 }

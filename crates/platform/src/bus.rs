@@ -1,0 +1,296 @@
+//! The Kafka bus: topic names in one place, the event envelope, an idempotent producer
+//! (`enable.idempotence`, `acks=all`) whose `publish` returns only once the broker has the event,
+//! and an at-least-once consumer loop that stores a message's offset only after its handler's
+//! effect succeeded, retries transient failures with back-off, and stops between messages.
+
+use chrono::{DateTime, Utc};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Topic names and versions. A breaking change to an event is a new `vN` topic.
+pub mod topics {
+    /// Raw documents as accepted by ingest (key: receipt id).
+    pub const RECEIVED: &str = "gongshi.notices.received.v1";
+    /// Valid canonical records, personal data stripped (key: procedure key).
+    pub const VALID: &str = "gongshi.notices.valid.v1";
+    /// Invalid documents or records with their errors and raw payload (key: receipt id).
+    pub const REJECTED: &str = "gongshi.notices.rejected.v1";
+    /// Publication events: publish, window closed, withdrawn (key: procedure key).
+    pub const PUBLIC: &str = "gongshi.notices.public.v1";
+    /// Every topic gongshi uses.
+    pub const ALL: &[&str] = &[RECEIVED, VALID, REJECTED, PUBLIC];
+}
+
+/// The envelope of every event on the bus.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Unique event id; every consumer dedupes its effects on it.
+    pub id: String,
+    /// Event type, e.g. `notice.received`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The Kafka key: procedure key, or receipt id before a record is parsed.
+    pub key: String,
+    /// When the event happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The event's body (schema per topic under `schemas/topics/`).
+    pub payload: serde_json::Value,
+}
+
+impl Envelope {
+    /// A new event with a deterministic id (so a retried producer step re-sends the same event).
+    pub fn new(
+        id: impl Into<String>,
+        event_type: &str,
+        key: impl Into<String>,
+        payload: serde_json::Value,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            event_type: event_type.to_owned(),
+            key: key.into(),
+            occurred_at: Utc::now(),
+            payload,
+        }
+    }
+}
+
+/// How a handler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// An outage (database, broker, index): retried with back-off, offset not stored.
+    #[error("transient: {0:#}")]
+    Transient(anyhow::Error),
+    /// The event can never be handled: logged and counted, offset stored so processing moves on.
+    #[error("permanent: {0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        HandlerError::Transient(e.into())
+    }
+}
+
+impl From<BusError> for HandlerError {
+    fn from(e: BusError) -> Self {
+        HandlerError::Transient(e.into())
+    }
+}
+
+/// A bus failure.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// librdkafka said no.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// An envelope that is not JSON.
+    #[error("envelope: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The producer side of the bus, and the factory for consumers.
+#[derive(Clone)]
+pub struct Bus {
+    brokers: String,
+    prefix: String,
+    producer: FutureProducer,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("brokers", &self.brokers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bus {
+    /// An idempotent producer (`acks=all`) for `brokers`; `prefix` goes before every topic and
+    /// consumer-group name.
+    pub fn connect(brokers: &str, prefix: &str) -> Result<Bus, BusError> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        Ok(Bus {
+            brokers: brokers.to_owned(),
+            prefix: prefix.to_owned(),
+            producer,
+        })
+    }
+
+    /// The broker-side name of a topic (or group).
+    pub fn name(&self, topic: &str) -> String {
+        format!("{}{topic}", self.prefix)
+    }
+
+    /// Creates missing topics; existing ones are left as they are.
+    pub async fn ensure_topics(
+        &self,
+        names: &[&str],
+        partitions: i32,
+        replication: i32,
+    ) -> Result<(), BusError> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()?;
+        let full: Vec<String> = names.iter().map(|n| self.name(n)).collect();
+        let new: Vec<NewTopic<'_>> = full
+            .iter()
+            .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(replication)))
+            .collect();
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        for result in admin.create_topics(&new, &opts).await? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(BusError::Kafka(rdkafka::error::KafkaError::AdminOp(code)))
+                        .inspect_err(|_| {
+                            tracing::error!(topic, ?code, message = "topic creation failed")
+                        });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends an event and waits until the broker has it (all in-sync replicas).
+    pub async fn publish(&self, topic: &str, event: &Envelope) -> Result<(), BusError> {
+        let body = serde_json::to_vec(event)?;
+        let name = self.name(topic);
+        let record = FutureRecord::to(&name)
+            .key(event.key.as_bytes())
+            .payload(&body);
+        self.producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| BusError::Kafka(e))?;
+        metrics::counter!("gongshi_bus_events_produced_total", "topic" => topic.to_owned())
+            .increment(1);
+        Ok(())
+    }
+
+    /// Whether the broker answers (for readiness).
+    pub async fn ping(&self) -> bool {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Duration::from_secs(3))
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// A consumer in `group` subscribed to `topics`, storing offsets only when told to.
+    pub fn consumer(&self, group: &str, topics: &[&str]) -> Result<StreamConsumer, BusError> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", self.name(group))
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .create()?;
+        let names: Vec<String> = topics.iter().map(|t| self.name(t)).collect();
+        consumer.subscribe(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+        Ok(consumer)
+    }
+}
+
+/// Runs `handler` on every event of `consumer` in partition order until `shutdown`: the offset
+/// of a message is stored only after its handler succeeded; transient failures are retried with
+/// exponential back-off (up to 30 s) without storing; permanent ones are logged and skipped.
+pub async fn consume<F, Fut>(
+    consumer: StreamConsumer,
+    name: &str,
+    shutdown: CancellationToken,
+    handler: F,
+) -> Result<(), BusError>
+where
+    F: Fn(Envelope) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => break,
+            m = consumer.recv() => m,
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(consumer = name, error = %e, message = "receive failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let span = tracing::info_span!(
+            "message",
+            consumer = name,
+            topic = message.topic(),
+            partition = message.partition(),
+            offset = message.offset()
+        );
+        let _guard = span.enter();
+        let envelope: Envelope = match message.payload().map(serde_json::from_slice) {
+            Some(Ok(e)) => e,
+            other => {
+                tracing::error!(consumer = name, problem = ?other.map(|r| r.err()), message = "undecodable event skipped");
+                metrics::counter!("gongshi_bus_events_undecodable_total", "consumer" => name.to_owned()).increment(1);
+                consumer.store_offset_from_message(&message)?;
+                continue;
+            }
+        };
+        drop(_guard);
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match handler(envelope.clone()).await {
+                Ok(()) => {
+                    consumer.store_offset_from_message(&message)?;
+                    metrics::counter!("gongshi_events_handled_total", "consumer" => name.to_owned()).increment(1);
+                    break;
+                }
+                Err(HandlerError::Permanent(e)) => {
+                    tracing::error!(consumer = name, event = %envelope.id, error = %format!("{e:#}"), message = "event failed permanently; skipped");
+                    metrics::counter!("gongshi_events_failed_total", "consumer" => name.to_owned())
+                        .increment(1);
+                    consumer.store_offset_from_message(&message)?;
+                    break;
+                }
+                Err(HandlerError::Transient(e)) => {
+                    tracing::warn!(consumer = name, event = %envelope.id, error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, message = "transient failure; retrying");
+                    metrics::counter!("gongshi_events_retried_total", "consumer" => name.to_owned()).increment(1);
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            // The effect did not happen: leave the offset so the next run redoes it.
+                            let _ = consumer.commit_consumer_state(CommitMode::Sync);
+                            return Ok(());
+                        }
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        // Nothing stored since the last commit is also fine (NoOffset).
+        tracing::debug!(consumer = name, error = %e, message = "final commit");
+    }
+    Ok(())
+}

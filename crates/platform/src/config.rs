@@ -1,0 +1,31 @@
+//! Configuration every service shares. Each option also reads a `GONGSHI_*` (or `DATABASE_URL`)
+//! environment variable, shown in `--help`.
+
+use clap::Args;
+use std::path::PathBuf;
+
+/// Connection settings shared by every service.
+#[derive(Debug, Clone, Args)]
+pub struct CommonConfig {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Kafka bootstrap servers (comma-separated host:port).
+    #[arg(long, env = "GONGSHI_KAFKA_BROKERS", default_value = "127.0.0.1:19092")]
+    pub kafka_brokers: String,
+    /// Prefix for topic names and consumer groups (several pipelines on one broker, tests).
+    #[arg(long, env = "GONGSHI_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+    /// Partitions for topics gongshi creates at start (existing topics are left as they are).
+    #[arg(long, env = "GONGSHI_TOPIC_PARTITIONS", default_value_t = 4)]
+    pub topic_partitions: i32,
+    /// Replication factor for topics gongshi creates.
+    #[arg(long, env = "GONGSHI_TOPIC_REPLICATION", default_value_t = 1)]
+    pub topic_replication: i32,
+    /// Local data folder (search index, files).
+    #[arg(long, env = "GONGSHI_DATA_DIR", default_value = ".data/gongshi")]
+    pub data_dir: PathBuf,
+    /// Log as JSON lines (default) or human-readable text.
+    #[arg(long, env = "GONGSHI_LOG_FORMAT", default_value = "json")]
+    pub log_format: crate::telemetry::LogFormat,
+}

@@ -1,0 +1,15 @@
+//! gongshi's adapters and runtime pieces shared by the services: the Kafka bus (topics, event
+//! envelope, idempotent producer, at-least-once consumer), the PostgreSQL store, configuration,
+//! telemetry and graceful shutdown.
+
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+
+pub use bus::{Bus, Envelope, HandlerError};
+pub use clock::Clock;
+pub use config::CommonConfig;
+pub use store::Store;

@@ -1,0 +1,312 @@
+//! Notices, procedure state and durable timers: what the enforcement service decides and the
+//! gateway shows.
+
+use chrono::{DateTime, Utc};
+use gongshi_domain::period::ProcedureState;
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Row};
+
+/// A notice row as enforcement writes it.
+#[derive(Debug, Clone)]
+pub struct NoticeRow<'a> {
+    /// Notice id.
+    pub notice_id: &'a str,
+    /// `platform/project/section` of its first section.
+    pub procedure_key: &'a str,
+    /// Platform code.
+    pub platform: &'a str,
+    /// Project code.
+    pub project: &'a str,
+    /// Section code.
+    pub section: &'a str,
+    /// Table code.
+    pub table_code: &'a str,
+    /// Kind (tender, amendment, …).
+    pub kind: &'a str,
+    /// works / procurement.
+    pub regime: &'a str,
+    /// Content hash.
+    pub content_hash: &'a str,
+    /// DATA_TIMESTAMP.
+    pub data_timestamp: Option<DateTime<Utc>>,
+    /// published, held, parked, rejected.
+    pub status: &'a str,
+    /// The verdict (outcome, findings, windows).
+    pub outcome: Value,
+    /// The notice (public canonical record and typed body).
+    pub notice: Value,
+    /// For held notices.
+    pub hold_until: Option<DateTime<Utc>>,
+}
+
+/// The status of a known notice, or `None`.
+pub async fn status(
+    conn: &mut PgConnection,
+    notice_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT status FROM notices WHERE notice_id = $1")
+        .bind(notice_id)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
+/// Inserts or updates a notice's row.
+pub async fn upsert(conn: &mut PgConnection, row: &NoticeRow<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO notices (notice_id, procedure_key, platform, project, section, table_code, kind, regime, \
+           content_hash, data_timestamp, status, outcome, notice, hold_until, published_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, CASE WHEN $11 = 'published' THEN now() END) \
+         ON CONFLICT (notice_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, \
+           hold_until = EXCLUDED.hold_until, updated_at = now(), \
+           published_at = COALESCE(notices.published_at, EXCLUDED.published_at)",
+    )
+    .bind(row.notice_id)
+    .bind(row.procedure_key)
+    .bind(row.platform)
+    .bind(row.project)
+    .bind(row.section)
+    .bind(row.table_code)
+    .bind(row.kind)
+    .bind(row.regime)
+    .bind(row.content_hash)
+    .bind(row.data_timestamp)
+    .bind(row.status)
+    .bind(&row.outcome)
+    .bind(&row.notice)
+    .bind(row.hold_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a notice's status (published stamps `published_at` once).
+pub async fn set_status(
+    conn: &mut PgConnection,
+    notice_id: &str,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE notices SET status = $2, updated_at = now(), \
+         published_at = CASE WHEN $2 = 'published' THEN COALESCE(published_at, now()) ELSE published_at END \
+         WHERE notice_id = $1",
+    )
+    .bind(notice_id)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the private canonical record (personal fields included).
+pub async fn store_private(
+    conn: &mut PgConnection,
+    notice_id: &str,
+    canonical: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO notices_private (notice_id, canonical) VALUES ($1, $2) ON CONFLICT (notice_id) DO NOTHING")
+        .bind(notice_id)
+        .bind(canonical)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Locks and loads a procedure's state (empty when new).
+pub async fn lock_procedure(
+    conn: &mut PgConnection,
+    key: &gongshi_domain::ProcedureKey,
+) -> Result<ProcedureState, sqlx::Error> {
+    let k = key.to_string();
+    sqlx::query(
+        "INSERT INTO procedures (procedure_key, state) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(&k)
+    .bind(sqlx::types::Json(ProcedureState::new(key.clone())))
+    .execute(&mut *conn)
+    .await?;
+    let state: sqlx::types::Json<ProcedureState> =
+        sqlx::query_scalar("SELECT state FROM procedures WHERE procedure_key = $1 FOR UPDATE")
+            .bind(&k)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(state.0)
+}
+
+/// Saves a procedure's state.
+pub async fn save_procedure(
+    conn: &mut PgConnection,
+    state: &ProcedureState,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE procedures SET state = $2, updated_at = now() WHERE procedure_key = $1")
+        .bind(state.key.to_string())
+        .bind(sqlx::types::Json(state))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Parked notices of these procedures, oldest first, locked.
+pub async fn parked_in(
+    conn: &mut PgConnection,
+    keys: &[String],
+) -> Result<Vec<(String, Value)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT notice_id, notice FROM notices WHERE status = 'parked' AND procedure_key = ANY($1) \
+         ORDER BY first_seen, notice_id FOR UPDATE",
+    )
+    .bind(keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("notice_id")?, r.try_get("notice")?)))
+        .collect()
+}
+
+/// The stored notice document of a notice id.
+pub async fn notice_json(
+    conn: &mut PgConnection,
+    notice_id: &str,
+) -> Result<Option<Value>, sqlx::Error> {
+    sqlx::query_scalar("SELECT notice FROM notices WHERE notice_id = $1")
+        .bind(notice_id)
+        .fetch_optional(&mut *conn)
+        .await
+}
+
+/// Adds a durable timer (a repeated id is ignored).
+pub async fn add_timer(
+    conn: &mut PgConnection,
+    timer_id: &str,
+    kind: &str,
+    notice_id: &str,
+    due_at: DateTime<Utc>,
+    payload: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO timers (timer_id, kind, notice_id, due_at, payload) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING")
+        .bind(timer_id)
+        .bind(kind)
+        .bind(notice_id)
+        .bind(due_at)
+        .bind(payload)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A timer that is due.
+#[derive(Debug, Clone)]
+pub struct DueTimer {
+    /// Timer id.
+    pub timer_id: String,
+    /// hold or window.
+    pub kind: String,
+    /// Its notice.
+    pub notice_id: String,
+    /// When it was due.
+    pub due_at: DateTime<Utc>,
+    /// Extra data (window name).
+    pub payload: Value,
+}
+
+/// Locks up to `limit` timers due at `now` that no other instance holds.
+pub async fn due_timers(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<DueTimer>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT timer_id, kind, notice_id, due_at, payload FROM timers WHERE fired_at IS NULL AND due_at <= $1 \
+         ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(DueTimer {
+                timer_id: r.try_get("timer_id")?,
+                kind: r.try_get("kind")?,
+                notice_id: r.try_get("notice_id")?,
+                due_at: r.try_get("due_at")?,
+                payload: r.try_get("payload")?,
+            })
+        })
+        .collect()
+}
+
+/// Marks a timer fired.
+pub async fn fire_timer(conn: &mut PgConnection, timer_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE timers SET fired_at = now() WHERE timer_id = $1")
+        .bind(timer_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A notice as the gateway shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PublicNotice {
+    /// Notice id.
+    pub notice_id: String,
+    /// Procedure key.
+    pub procedure_key: String,
+    /// Table code.
+    pub table: String,
+    /// Kind.
+    pub kind: String,
+    /// published, held, …
+    pub status: String,
+    /// The verdict (findings, windows).
+    pub outcome: Value,
+    /// The notice (public canonical record).
+    pub notice: Value,
+    /// When it was published.
+    pub published_at: Option<DateTime<Utc>>,
+    /// DATA_TIMESTAMP.
+    pub data_timestamp: Option<DateTime<Utc>>,
+}
+
+fn public_from(r: &sqlx::postgres::PgRow) -> Result<PublicNotice, sqlx::Error> {
+    Ok(PublicNotice {
+        notice_id: r.try_get("notice_id")?,
+        procedure_key: r.try_get("procedure_key")?,
+        table: r.try_get("table_code")?,
+        kind: r.try_get("kind")?,
+        status: r.try_get("status")?,
+        outcome: r.try_get("outcome")?,
+        notice: r.try_get("notice")?,
+        published_at: r.try_get("published_at")?,
+        data_timestamp: r.try_get("data_timestamp")?,
+    })
+}
+
+const PUBLIC_COLUMNS: &str = "notice_id, procedure_key, table_code, kind, status, outcome, notice, published_at, data_timestamp";
+
+/// A published notice by id.
+pub async fn published(
+    pool: &PgPool,
+    notice_id: &str,
+) -> Result<Option<PublicNotice>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {PUBLIC_COLUMNS} FROM notices WHERE notice_id = $1 AND published_at IS NOT NULL"
+    ))
+    .bind(notice_id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(public_from).transpose()
+}
+
+/// Every published notice of a procedure (any of whose sections is this one), in publication order.
+pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL AND \
+         (procedure_key = $1 OR notice->'procedures' @> jsonb_build_array(jsonb_build_object( \
+            'platform', split_part($1, '/', 1), 'project', split_part($1, '/', 2), 'section', split_part($1, '/', 3)))) \
+         ORDER BY published_at, notice_id"
+    ))
+    .bind(key)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(public_from).collect()
+}

@@ -1,0 +1,62 @@
+//! The transactional outbox: events written in the same transaction as the state that decided
+//! them, then relayed to the bus.
+
+use crate::bus::{Bus, Envelope};
+use sqlx::{PgConnection, PgPool, Row};
+
+/// Queues an event in the caller's transaction (a repeated id is ignored).
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    topic: &str,
+    event: &Envelope,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (event_id, topic, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(&event.id)
+    .bind(topic)
+    .bind(sqlx::types::Json(event))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Sends queued events in order and removes them; returns how many were sent. Stops at the first
+/// send failure, leaving the rest for the next call.
+pub async fn relay(pool: &PgPool, bus: &Bus) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT event_id, topic, envelope FROM outbox ORDER BY created_at, event_id LIMIT 200 FOR UPDATE SKIP LOCKED",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(sent);
+        }
+        let mut done: Vec<String> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let topic: String = row.try_get("topic")?;
+            let envelope: sqlx::types::Json<Envelope> = row.try_get("envelope")?;
+            if let Err(e) = bus.publish(&topic, &envelope.0).await {
+                tracing::warn!(error = %e, message = "outbox relay: send failed; will retry");
+                break;
+            }
+            done.push(row.try_get("event_id")?);
+        }
+        sqlx::query("DELETE FROM outbox WHERE event_id = ANY($1)")
+            .bind(&done)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        sent += done.len();
+        if done.len() < rows.len() {
+            anyhow::bail!(
+                "outbox relay stopped after {} of {} events",
+                done.len(),
+                rows.len()
+            );
+        }
+    }
+}

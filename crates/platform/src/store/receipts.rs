@@ -1,0 +1,144 @@
+//! Receipts: each ingested document and where each of its records is.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool, Row};
+
+/// A record's place in the pipeline, as `GET /v1/receipts/{id}` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordStatus {
+    /// Position in the document.
+    pub index: i32,
+    /// Table code.
+    pub table: String,
+    /// received, invalid, rejected, parked, held, published or duplicate.
+    pub status: String,
+    /// The notice it became, when valid.
+    pub notice_id: Option<String>,
+    /// Errors (rule, path, message).
+    pub errors: Value,
+    /// Warnings.
+    pub warnings: Value,
+    /// For held records.
+    pub hold_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Stores a received document with one `received` row per record, in one transaction.
+pub async fn insert(
+    pool: &PgPool,
+    receipt_id: &str,
+    content_type: &str,
+    document: &[u8],
+    source: &str,
+    tables: &[String],
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT INTO receipts (receipt_id, content_type, size_bytes, document, source) VALUES ($1, $2, $3, $4, $5)")
+        .bind(receipt_id)
+        .bind(content_type)
+        .bind(i32::try_from(document.len()).unwrap_or(i32::MAX))
+        .bind(document)
+        .bind(source)
+        .execute(&mut *tx)
+        .await?;
+    for (idx, table) in tables.iter().enumerate() {
+        sqlx::query("INSERT INTO receipt_records (receipt_id, idx, table_code, status) VALUES ($1, $2, $3, 'received')")
+            .bind(receipt_id)
+            .bind(i32::try_from(idx).unwrap_or(i32::MAX))
+            .bind(table)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// The stored document of a receipt.
+pub async fn document(pool: &PgPool, receipt_id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT document FROM receipts WHERE receipt_id = $1")
+        .bind(receipt_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Sets one record's status (and what goes with it); never moves a record back to `received`.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_status(
+    conn: &mut PgConnection,
+    receipt_id: &str,
+    idx: i32,
+    status: &str,
+    notice_id: Option<&str>,
+    errors: &Value,
+    warnings: &Value,
+    hold_until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE receipt_records SET status = $3, notice_id = COALESCE($4, notice_id), errors = $5, warnings = $6, \
+         hold_until = $7, updated_at = now() WHERE receipt_id = $1 AND idx = $2 \
+         AND (status = 'received' OR $3 <> 'received')",
+    )
+    .bind(receipt_id)
+    .bind(idx)
+    .bind(status)
+    .bind(notice_id)
+    .bind(errors)
+    .bind(warnings)
+    .bind(hold_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves every record that became `notice_id` (except duplicates) to `status`.
+pub async fn set_status_by_notice(
+    conn: &mut PgConnection,
+    notice_id: &str,
+    status: &str,
+    hold_until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE receipt_records SET status = $2, hold_until = $3, updated_at = now() \
+         WHERE notice_id = $1 AND status <> 'duplicate'",
+    )
+    .bind(notice_id)
+    .bind(status)
+    .bind(hold_until)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Every record of a receipt, in document order; `None` for an unknown receipt.
+pub async fn records(
+    pool: &PgPool,
+    receipt_id: &str,
+) -> Result<Option<Vec<RecordStatus>>, sqlx::Error> {
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM receipts WHERE receipt_id = $1")
+        .bind(receipt_id)
+        .fetch_optional(pool)
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query(
+        "SELECT idx, table_code, status, notice_id, errors, warnings, hold_until FROM receipt_records \
+         WHERE receipt_id = $1 ORDER BY idx",
+    )
+    .bind(receipt_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RecordStatus {
+                index: r.try_get("idx")?,
+                table: r.try_get("table_code")?,
+                status: r.try_get("status")?,
+                notice_id: r.try_get("notice_id")?,
+                errors: r.try_get("errors")?,
+                warnings: r.try_get("warnings")?,
+                hold_until: r.try_get("hold_until")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map(Some)
+}

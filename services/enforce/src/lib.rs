@@ -1,0 +1,405 @@
+//! The enforce service: applies the period engine to every valid notice with its procedures'
+//! state from PostgreSQL, and decides publish, hold, park or reject. Decisions, state, durable
+//! timers and the events they cause are written in one transaction (events through the outbox),
+//! so a crash anywhere loses nothing and repeats nothing. Holds and window closings are timers
+//! polled with `FOR UPDATE SKIP LOCKED`; parked notices are re-judged when a parent arrives.
+
+use chrono::{DateTime, Utc};
+use gongshi_domain::period::{Engine, Outcome, StageStatus, Verdict};
+use gongshi_domain::values::datetime::shanghai;
+use gongshi_domain::{Notice, Severity};
+use gongshi_platform::bus::{self, topics};
+use gongshi_platform::store::{self, notices};
+use gongshi_platform::{Bus, Clock, Envelope, HandlerError, Store};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Consumer group of the enforce service.
+pub const GROUP: &str = "gongshi-enforce";
+
+/// The service's parts.
+#[derive(Debug, Clone)]
+pub struct Enforce {
+    /// Store.
+    pub store: Store,
+    /// Bus.
+    pub bus: Bus,
+    /// Clock.
+    pub clock: Clock,
+    /// How often timers and the outbox are polled.
+    pub tick: Duration,
+}
+
+impl Enforce {
+    /// Runs the consumer, the timer loop and the outbox relay until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let consumer = self.bus.consumer(GROUP, &[topics::VALID])?;
+        tracing::info!(message = "enforce consuming", topic = topics::VALID);
+        let timers = {
+            let this = self.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { this.timer_loop(shutdown).await })
+        };
+        let this = self.clone();
+        bus::consume(consumer, "enforce", shutdown.clone(), |event| {
+            let this = this.clone();
+            async move {
+                this.handle(&event).await?;
+                this.relay().await;
+                Ok(())
+            }
+        })
+        .await?;
+        shutdown.cancel();
+        timers.await??;
+        Ok(())
+    }
+
+    async fn relay(&self) {
+        if let Err(e) = store::outbox::relay(&self.store.pool, &self.bus).await {
+            tracing::warn!(error = %format!("{e:#}"), message = "outbox relay incomplete; retried on the next tick");
+        }
+    }
+
+    async fn timer_loop(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        loop {
+            if let Err(e) = self.fire_due_timers().await {
+                tracing::warn!(error = %format!("{e:#}"), message = "timer tick failed; retrying");
+            }
+            self.relay().await;
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(self.tick) => {}
+            }
+        }
+    }
+
+    /// Handles one `valid` event.
+    pub async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
+        let notice: Notice =
+            serde_json::from_value(event.payload["notice"].clone()).map_err(|e| {
+                HandlerError::Permanent(anyhow::anyhow!("valid event without a notice: {e}"))
+            })?;
+        let receipt = event.payload["receipt"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let idx = event.payload["index"]
+            .as_i64()
+            .and_then(|i| i32::try_from(i).ok())
+            .unwrap_or(0);
+        let warnings = event.payload["warnings"].clone();
+        let now = self.clock.now();
+        let engine = Engine::embedded();
+
+        let mut tx = self.store.pool.begin().await?;
+        if !store::first_time(&mut tx, "enforce", &event.id).await? {
+            return Ok(());
+        }
+        if notices::status(&mut tx, &notice.id).await?.is_some() {
+            store::receipts::set_status(
+                &mut tx,
+                &receipt,
+                idx,
+                "duplicate",
+                Some(&notice.id),
+                &json!([]),
+                &warnings,
+                None,
+            )
+            .await?;
+            tx.commit().await?;
+            metrics::counter!("gongshi_notices_duplicate_total").increment(1);
+            return Ok(());
+        }
+        let verdict = judge_and_record(&mut tx, &engine, &notice, now).await?;
+        record_receipt(&mut tx, &receipt, idx, &notice.id, &verdict, &warnings).await?;
+        if matches!(verdict.outcome, Outcome::Publish | Outcome::Hold) {
+            release_parked(&mut tx, &engine, &notice, now).await?;
+        }
+        tx.commit().await?;
+        metrics::counter!("gongshi_notices_judged_total", "outcome" => verdict.outcome.as_str())
+            .increment(1);
+        Ok(())
+    }
+
+    /// Fires due timers: holds publish their notice; window ends announce themselves.
+    pub async fn fire_due_timers(&self) -> anyhow::Result<usize> {
+        let now = self.clock.now();
+        let mut tx = self.store.pool.begin().await?;
+        let due = notices::due_timers(&mut tx, now, 100).await?;
+        for timer in &due {
+            match timer.kind.as_str() {
+                "hold" => {
+                    if notices::status(&mut tx, &timer.notice_id).await?.as_deref() == Some("held")
+                        && let Some(doc) = notices::notice_json(&mut tx, &timer.notice_id).await?
+                    {
+                        let notice: Notice = serde_json::from_value(doc)?;
+                        notices::set_status(&mut tx, &notice.id, "published").await?;
+                        for key in &notice.procedures {
+                            let mut state = notices::lock_procedure(&mut tx, key).await?;
+                            if let Some(stage) =
+                                state.stages.iter_mut().find(|s| s.notice_id == notice.id)
+                            {
+                                stage.status = StageStatus::Published;
+                            }
+                            notices::save_procedure(&mut tx, &state).await?;
+                        }
+                        let outcome: Value =
+                            sqlx::query_scalar("SELECT outcome FROM notices WHERE notice_id = $1")
+                                .bind(&notice.id)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                        let verdict: Verdict = serde_json::from_value(outcome)?;
+                        store::outbox::enqueue(
+                            &mut tx,
+                            topics::PUBLIC,
+                            &published_event(&notice, &verdict, now),
+                        )
+                        .await?;
+                        metrics::counter!("gongshi_holds_released_total").increment(1);
+                    }
+                }
+                "window" => {
+                    let event = Envelope::new(
+                        format!(
+                            "window:{}:{}",
+                            timer.notice_id,
+                            timer.payload["window"].as_str().unwrap_or_default()
+                        ),
+                        "window.closed",
+                        timer.payload["procedure"].as_str().unwrap_or_default(),
+                        json!({"notice_id": timer.notice_id, "window": timer.payload["window"], "start": timer.payload["start"],
+                               "end": timer.payload["end"], "procedure": timer.payload["procedure"], "title": timer.payload["title"],
+                               "closed_at": timer.due_at}),
+                    );
+                    store::outbox::enqueue(&mut tx, topics::PUBLIC, &event).await?;
+                }
+                other => {
+                    tracing::error!(kind = other, timer = %timer.timer_id, message = "unknown timer kind")
+                }
+            }
+            notices::fire_timer(&mut tx, &timer.timer_id).await?;
+        }
+        tx.commit().await?;
+        Ok(due.len())
+    }
+}
+
+fn status_of(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Publish => "published",
+        Outcome::Hold => "held",
+        Outcome::Park => "parked",
+        Outcome::Reject | Outcome::Invalid => "rejected",
+    }
+}
+
+/// Judges a notice against its locked procedures, saves their state, the notice row, its timers,
+/// and queues its publication when published now.
+async fn judge_and_record(
+    tx: &mut PgConnection,
+    engine: &Engine<'_>,
+    notice: &Notice,
+    now: DateTime<Utc>,
+) -> Result<Verdict, sqlx::Error> {
+    let mut keys = notice.procedures.clone();
+    keys.sort();
+    keys.dedup();
+    let mut states = Vec::with_capacity(keys.len());
+    for key in &keys {
+        states.push(notices::lock_procedure(tx, key).await?);
+    }
+    let verdict = engine.judge(
+        notice,
+        &states.iter().collect::<Vec<_>>(),
+        now.with_timezone(&shanghai()),
+    );
+    let stage_status = match verdict.outcome {
+        Outcome::Publish => StageStatus::Published,
+        Outcome::Hold => StageStatus::Held,
+        Outcome::Park => StageStatus::AwaitingParent,
+        Outcome::Reject | Outcome::Invalid => StageStatus::Rejected,
+    };
+    for state in &mut states {
+        state.record(notice, stage_status, verdict.windows.clone());
+        notices::save_procedure(tx, state).await?;
+    }
+    let verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
+    let notice_json = serde_json::to_value(notice).unwrap_or(Value::Null);
+    let procedure = notice.procedure.to_string();
+    let kind = serde_json::to_value(notice.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let regime = serde_json::to_value(notice.regime)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let hold_until = verdict.hold_until.map(|h| h.with_timezone(&Utc));
+    notices::upsert(
+        tx,
+        &notices::NoticeRow {
+            notice_id: &notice.id,
+            procedure_key: &procedure,
+            platform: &notice.procedure.platform,
+            project: &notice.procedure.project,
+            section: &notice.procedure.section,
+            table_code: &notice.table,
+            kind: &kind,
+            regime: &regime,
+            content_hash: &notice.content_hash,
+            data_timestamp: notice.data_timestamp.map(|t| t.with_timezone(&Utc)),
+            status: status_of(verdict.outcome),
+            outcome: verdict_json,
+            notice: notice_json,
+            hold_until,
+        },
+    )
+    .await?;
+    match verdict.outcome {
+        Outcome::Publish => {
+            store::outbox::enqueue(tx, topics::PUBLIC, &published_event(notice, &verdict, now))
+                .await?
+        }
+        Outcome::Hold => {
+            if let Some(due) = hold_until {
+                notices::add_timer(
+                    tx,
+                    &format!("hold:{}", notice.id),
+                    "hold",
+                    &notice.id,
+                    due,
+                    &json!({}),
+                )
+                .await?;
+            }
+        }
+        _ => {}
+    }
+    if matches!(verdict.outcome, Outcome::Publish | Outcome::Hold) {
+        for (name, window) in &verdict.windows {
+            let end = window.end.with_timezone(&Utc);
+            if end > now {
+                let payload = json!({"window": name, "start": window.start, "end": window.end, "procedure": procedure, "title": notice.title});
+                notices::add_timer(
+                    tx,
+                    &format!("window:{}:{name}", notice.id),
+                    "window",
+                    &notice.id,
+                    end,
+                    &payload,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(verdict)
+}
+
+fn findings_json(verdict: &Verdict, errors: bool) -> Value {
+    Value::Array(
+        verdict
+            .findings
+            .iter()
+            .filter(|f| f.is_error() == errors)
+            .map(|f| json!({"rule": f.rule, "path": f.path, "message": f.message, "severity": f.severity, "evidence": f.evidence}))
+            .collect(),
+    )
+}
+
+async fn record_receipt(
+    tx: &mut PgConnection,
+    receipt: &str,
+    idx: i32,
+    notice_id: &str,
+    verdict: &Verdict,
+    warnings: &Value,
+) -> Result<(), sqlx::Error> {
+    let mut all_warnings = warnings.as_array().cloned().unwrap_or_default();
+    if let Value::Array(more) = findings_json(verdict, false) {
+        all_warnings.extend(more);
+    }
+    // A published notice becomes `published` once the feed has it (the publish service).
+    let status = match verdict.outcome {
+        Outcome::Publish => "received",
+        other => status_of(other),
+    };
+    store::receipts::set_status(
+        tx,
+        receipt,
+        idx,
+        status,
+        Some(notice_id),
+        &findings_json(verdict, true),
+        &Value::Array(all_warnings),
+        verdict.hold_until.map(|h| h.with_timezone(&Utc)),
+    )
+    .await
+}
+
+/// Re-judges the parked notices of this notice's procedures until none moves.
+async fn release_parked(
+    tx: &mut PgConnection,
+    engine: &Engine<'_>,
+    notice: &Notice,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let keys: Vec<String> = notice.procedures.iter().map(ToString::to_string).collect();
+    loop {
+        let mut progressed = false;
+        for (notice_id, doc) in notices::parked_in(tx, &keys).await? {
+            let Ok(parked) = serde_json::from_value::<Notice>(doc) else {
+                tracing::error!(notice = %notice_id, message = "parked notice unreadable");
+                continue;
+            };
+            let verdict = judge_and_record(tx, engine, &parked, now).await?;
+            if verdict.outcome != Outcome::Park {
+                progressed = true;
+                let status = match verdict.outcome {
+                    Outcome::Publish => "received",
+                    other => status_of(other),
+                };
+                store::receipts::set_status_by_notice(
+                    tx,
+                    &parked.id,
+                    status,
+                    verdict.hold_until.map(|h| h.with_timezone(&Utc)),
+                )
+                .await?;
+                tracing::info!(notice = %parked.id, outcome = verdict.outcome.as_str(), message = "parked notice released");
+            }
+        }
+        if !progressed {
+            return Ok(());
+        }
+    }
+}
+
+/// The `notice.published` event: the public record, its windows and warnings.
+fn published_event(notice: &Notice, verdict: &Verdict, now: DateTime<Utc>) -> Envelope {
+    let warnings: Vec<&str> = verdict
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warn)
+        .map(|f| f.rule.as_str())
+        .collect();
+    let windows: serde_json::Map<String, Value> = verdict
+        .windows
+        .iter()
+        .map(|(k, w)| (k.clone(), json!({"start": w.start, "end": w.end})))
+        .collect();
+    Envelope::new(
+        format!("publish:{}", notice.id),
+        "notice.published",
+        notice.procedure.to_string(),
+        json!({
+            "notice_id": notice.id, "procedure": notice.procedure, "procedures": notice.procedures,
+            "table": notice.table, "kind": notice.kind, "regime": notice.regime, "title": notice.title,
+            "region": notice.region, "sent_at": notice.sent_at, "published_at": now,
+            "record": notice.canonical, "windows": windows, "warnings": warnings,
+        }),
+    )
+}

@@ -1,0 +1,175 @@
+//! The gateway: one HTTP listener for the public read API (receipts, notices, procedures), the
+//! ingest route, health, readiness and Prometheus metrics. Feeds, search and the operators'
+//! dashboard join it with their own issues.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use gongshi_ingest::{Ingest, error};
+use gongshi_platform::store::{notices, receipts};
+use gongshi_platform::{Bus, Store};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// Gateway state.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// Store.
+    pub store: Store,
+    /// Bus (readiness).
+    pub bus: Bus,
+}
+
+impl Gateway {
+    /// Every route, the ingest route included.
+    pub fn router(self, ingest: Ingest) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .route("/v1/receipts/{receipt}", get(receipt))
+            .route("/v1/notices/{id}", get(notice))
+            .route(
+                "/v1/procedures/{platform}/{project}/{section}",
+                get(procedure),
+            )
+            .fallback(|| async {
+                error(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "没有这个地址 (no such route)",
+                )
+            })
+            .with_state(self)
+            .merge(ingest.router())
+    }
+
+    /// Serves on `listen` until `shutdown`.
+    pub async fn run(
+        self,
+        ingest: Ingest,
+        listen: &str,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        tracing::info!(listen, message = "gateway listening");
+        axum::serve(listener, self.router(ingest))
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await?;
+        Ok(())
+    }
+}
+
+fn store_error(e: &sqlx::Error) -> Response {
+    tracing::error!(error = %e, message = "store unavailable");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "存储暂不可用 (store unavailable)",
+    )
+}
+
+async fn readyz(State(gw): State<Gateway>) -> Response {
+    let (store, bus) = tokio::join!(gw.store.ping(), gw.bus.ping());
+    let status = if store && bus {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({"store": store, "bus": bus}))).into_response()
+}
+
+async fn metrics() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        gongshi_platform::telemetry::metrics().render(),
+    )
+        .into_response()
+}
+
+async fn receipt(State(gw): State<Gateway>, Path(id): Path<String>) -> Response {
+    match receipts::records(&gw.store.pool, &id).await {
+        Ok(Some(records)) => Json(json!({"receipt": id, "records": records})).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "receipt-not-found",
+            format!("没有回执 {id} (no such receipt)"),
+        ),
+        Err(e) => store_error(&e),
+    }
+}
+
+fn notice_view(n: &notices::PublicNotice) -> serde_json::Value {
+    let verdict = &n.outcome;
+    let warnings: Vec<&serde_json::Value> = verdict["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["severity"] == "WARN")
+        .map(|f| &f["rule"])
+        .collect();
+    json!({
+        "id": n.notice_id,
+        "table": n.table,
+        "kind": n.kind,
+        "procedure": n.notice["procedure"],
+        "procedures": n.notice["procedures"],
+        "title": n.notice["title"],
+        "region": n.notice["region"],
+        "record": n.notice["canonical"],
+        "status": n.status,
+        "published_at": n.published_at,
+        "data_timestamp": n.data_timestamp,
+        "warnings": warnings,
+        "findings": verdict["findings"],
+        "windows": verdict["windows"],
+    })
+}
+
+async fn notice(State(gw): State<Gateway>, Path(id): Path<String>) -> Response {
+    match notices::published(&gw.store.pool, &id).await {
+        Ok(Some(n)) => Json(notice_view(&n)).into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "notice-not-found",
+            format!("没有已发布的公告 {id} (no such published notice)"),
+        ),
+        Err(e) => store_error(&e),
+    }
+}
+
+async fn procedure(
+    State(gw): State<Gateway>,
+    Path((platform, project, section)): Path<(String, String, String)>,
+) -> Response {
+    let key = format!("{platform}/{project}/{section}");
+    match notices::of_procedure(&gw.store.pool, &key).await {
+        Ok(list) if list.is_empty() => error(
+            StatusCode::NOT_FOUND,
+            "procedure-not-found",
+            format!("没有已发布的程序 {key}"),
+        ),
+        Ok(mut list) => {
+            list.sort_by_key(|n| (stage_rank(&n.kind), n.published_at));
+            let notices: Vec<_> = list.iter().map(notice_view).collect();
+            Json(json!({"procedure": {"platform": platform, "project": project, "section": section}, "notices": notices})).into_response()
+        }
+        Err(e) => store_error(&e),
+    }
+}
+
+/// Stage order of a procedure: tender, amendments, candidates, award, termination.
+fn stage_rank(kind: &str) -> u8 {
+    match kind {
+        "tender" => 0,
+        "amendment" => 1,
+        "candidates" => 2,
+        "award" => 3,
+        _ => 4,
+    }
+}

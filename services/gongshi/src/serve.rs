@@ -1,0 +1,204 @@
+//! Starting services: connect the store (migrating it) and the bus (creating topics), then run
+//! one service or all of them until SIGINT/SIGTERM.
+
+use clap::Args;
+use gongshi_enforce::Enforce;
+use gongshi_gateway::Gateway;
+use gongshi_ingest::{Ingest, IngestConfig};
+use gongshi_platform::bus::topics;
+use gongshi_platform::{Bus, Clock, CommonConfig, Store, shutdown, telemetry};
+use gongshi_publish::Publish;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Options every service takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    common: CommonConfig,
+}
+
+/// Options of services that listen for HTTP.
+#[derive(Debug, Clone, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    common: CommonConfig,
+    #[command(flatten)]
+    ingest: IngestConfig,
+    /// Address to listen on.
+    #[arg(long, env = "GONGSHI_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+}
+
+/// Options of the enforce service.
+#[derive(Debug, Clone, Args)]
+pub struct EnforceArgs {
+    #[command(flatten)]
+    common: CommonConfig,
+    /// How often due timers and the outbox are polled, in milliseconds.
+    #[arg(long, env = "GONGSHI_TICK_MS", default_value_t = 500)]
+    tick_ms: u64,
+}
+
+/// Options of `gongshi run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    http: IngestArgs,
+    /// How often due timers and the outbox are polled, in milliseconds.
+    #[arg(long, env = "GONGSHI_TICK_MS", default_value_t = 500)]
+    tick_ms: u64,
+}
+
+/// Exit code from a service's result, logging the error chain.
+pub fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), message = "service failed");
+            eprintln!("gongshi: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn connect(common: &CommonConfig) -> anyhow::Result<(Store, Bus)> {
+    telemetry::init(common.log_format);
+    let _ = telemetry::metrics();
+    let store = Store::connect(&common.database_url).await?;
+    let bus = Bus::connect(&common.kafka_brokers, &common.topic_prefix)?;
+    // The broker may still be starting: retry topic creation for a while before giving up.
+    let mut attempt = 0;
+    loop {
+        match bus
+            .ensure_topics(
+                topics::ALL,
+                common.topic_partitions,
+                common.topic_replication,
+            )
+            .await
+        {
+            Ok(()) => break,
+            Err(e) if attempt < 20 => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, message = "broker not ready; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "creating topics on {}: {e}",
+                    common.kafka_brokers
+                ));
+            }
+        }
+    }
+    Ok((store, bus))
+}
+
+/// `gongshi run`: every service in one process.
+pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
+    let (store, bus) = connect(&args.http.common).await?;
+    let token = shutdown::on_signals();
+    let ingest = Ingest::new(store.clone(), bus.clone(), &args.http.ingest);
+    let enforce = Enforce {
+        store: store.clone(),
+        bus: bus.clone(),
+        clock: Clock::from_env()?,
+        tick: Duration::from_millis(args.tick_ms),
+    };
+    let publish = Publish {
+        store: store.clone(),
+        bus: bus.clone(),
+        indexers: Vec::new(),
+    };
+    let gateway = Gateway {
+        store: store.clone(),
+        bus: bus.clone(),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    let listen = args.http.listen.clone();
+    let t = token.clone();
+    tasks.spawn(async move { gateway.run(ingest, &listen, t).await });
+    let (s, b, t) = (store.clone(), bus.clone(), token.clone());
+    tasks.spawn(async move { gongshi_validate::run(s, b, t).await });
+    let t = token.clone();
+    tasks.spawn(async move { enforce.run(t).await });
+    let t = token.clone();
+    tasks.spawn(async move { publish.run(t).await });
+    supervise(tasks, token).await
+}
+
+/// Waits for every task; the first failure stops the others.
+async fn supervise(
+    mut tasks: tokio::task::JoinSet<anyhow::Result<()>>,
+    token: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut first_error = None;
+    while let Some(result) = tasks.join_next().await {
+        let failed = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e),
+            Err(e) => Some(anyhow::anyhow!("task panicked: {e}")),
+        };
+        if let Some(e) = failed {
+            tracing::error!(error = %format!("{e:#}"), message = "a service stopped; stopping the others");
+            token.cancel();
+            first_error.get_or_insert(e);
+        } else {
+            // A service that returns without error does so because of shutdown.
+            token.cancel();
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// `gongshi ingest`.
+pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let (store, bus) = connect(&args.common).await?;
+    gongshi_ingest::run(
+        Ingest::new(store, bus, &args.ingest),
+        &args.listen,
+        shutdown::on_signals(),
+    )
+    .await
+}
+
+/// `gongshi validate`.
+pub async fn validate(args: CommonArgs) -> anyhow::Result<()> {
+    let (store, bus) = connect(&args.common).await?;
+    gongshi_validate::run(store, bus, shutdown::on_signals()).await
+}
+
+/// `gongshi enforce`.
+pub async fn enforce(args: EnforceArgs) -> anyhow::Result<()> {
+    let (store, bus) = connect(&args.common).await?;
+    let enforce = Enforce {
+        store,
+        bus,
+        clock: Clock::from_env()?,
+        tick: Duration::from_millis(args.tick_ms),
+    };
+    enforce.run(shutdown::on_signals()).await
+}
+
+/// `gongshi publish`.
+pub async fn publish(args: CommonArgs) -> anyhow::Result<()> {
+    let (store, bus) = connect(&args.common).await?;
+    Publish {
+        store,
+        bus,
+        indexers: Vec::new(),
+    }
+    .run(shutdown::on_signals())
+    .await
+}
+
+/// `gongshi gateway`.
+pub async fn gateway(args: IngestArgs) -> anyhow::Result<()> {
+    let (store, bus) = connect(&args.common).await?;
+    let ingest = Ingest::new(store.clone(), bus.clone(), &args.ingest);
+    Gateway { store, bus }
+        .run(ingest, &args.listen, shutdown::on_signals())
+        .await
+}

@@ -1,0 +1,78 @@
+//! The publish service: writes every publication event (a notice published, a window closed) to
+//! the feed store, exactly once per event id, and marks the notice's receipt records published.
+//! Indexers (the search index, coming with its own issue) plug in behind [`Indexer`].
+
+use gongshi_platform::bus::{self, topics};
+use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Consumer group of the publish service.
+pub const GROUP: &str = "gongshi-publish";
+
+/// Something that must see every feed entry after it is stored (a search index). It must be
+/// idempotent: the same entry can arrive more than once.
+pub trait Indexer: Send + Sync + std::fmt::Debug {
+    /// Applies one entry; an error is retried.
+    fn apply(&self, entry: &Envelope) -> anyhow::Result<()>;
+}
+
+/// The publish service's parts.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    /// Store.
+    pub store: Store,
+    /// Bus.
+    pub bus: Bus,
+    /// Indexers fed after the feed store.
+    pub indexers: Vec<Arc<dyn Indexer>>,
+}
+
+impl Publish {
+    /// Runs the consumer until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let consumer = self.bus.consumer(GROUP, &[topics::PUBLIC])?;
+        tracing::info!(message = "publish consuming", topic = topics::PUBLIC);
+        bus::consume(consumer, "publish", shutdown, |event| {
+            let this = self.clone();
+            async move { this.handle(&event).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Handles one publication event.
+    pub async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
+        let notice_id = event.payload["notice_id"].as_str().unwrap_or_default();
+        if notice_id.is_empty() {
+            return Err(HandlerError::Permanent(anyhow::anyhow!(
+                "event {} names no notice",
+                event.id
+            )));
+        }
+        let mut tx = self.store.pool.begin().await?;
+        let entry = serde_json::to_value(event).map_err(|e| HandlerError::Permanent(e.into()))?;
+        let added = store::feed::append(
+            &mut tx,
+            &event.id,
+            notice_id,
+            &event.key,
+            &event.event_type,
+            &entry,
+        )
+        .await?;
+        if event.event_type == "notice.published" {
+            store::notices::set_status(&mut tx, notice_id, "published").await?;
+            store::receipts::set_status_by_notice(&mut tx, notice_id, "published", None).await?;
+        }
+        tx.commit().await?;
+        for indexer in &self.indexers {
+            indexer.apply(event).map_err(HandlerError::Transient)?;
+        }
+        if added {
+            metrics::counter!("gongshi_feed_entries_total", "type" => event.event_type.clone())
+                .increment(1);
+        }
+        Ok(())
+    }
+}

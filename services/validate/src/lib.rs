@@ -1,0 +1,129 @@
+//! The validate service: reads each received document from the store, checks every record
+//! (schema, identifiers), and sends valid ones on `valid` (canonical, personal fields stripped;
+//! the full record is kept in the private table) and invalid ones on `rejected` with their errors.
+//! Event ids are derived from the receipt and record index, so a redelivered document produces
+//! the same events and downstream dedupe keeps effects single.
+
+use anyhow::Context as _;
+use gongshi_domain::rules::Catalogue;
+use gongshi_domain::{Document, Limits, Schemas, check_record};
+use gongshi_platform::bus::{self, topics};
+use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// Consumer group of the validate service.
+pub const GROUP: &str = "gongshi-validate";
+
+/// Runs the validate consumer until `shutdown`.
+pub async fn run(store: Store, bus: Bus, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let consumer = bus.consumer(GROUP, &[topics::RECEIVED])?;
+    tracing::info!(message = "validate consuming", topic = topics::RECEIVED);
+    bus::consume(consumer, "validate", shutdown, |event| {
+        let (store, bus) = (store.clone(), bus.clone());
+        async move { handle(&store, &bus, &event).await }
+    })
+    .await?;
+    Ok(())
+}
+
+fn findings_json<'a>(findings: impl Iterator<Item = &'a gongshi_domain::Finding>) -> Value {
+    Value::Array(
+        findings
+            .map(|f| json!({"rule": f.rule, "path": f.path, "message": f.message, "severity": f.severity}))
+            .collect(),
+    )
+}
+
+/// Handles one `received` event.
+pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), HandlerError> {
+    let receipt = event.payload["receipt"].as_str().ok_or_else(|| {
+        HandlerError::Permanent(anyhow::anyhow!("received event without receipt"))
+    })?;
+    let Some(bytes) = store::receipts::document(&store.pool, receipt).await? else {
+        return Err(HandlerError::Permanent(anyhow::anyhow!(
+            "receipt {receipt} not in the store"
+        )));
+    };
+    let schemas = Schemas::embedded();
+    let catalogue = Catalogue::embedded();
+    // Ingest refused documents over its limit already; here the stored document is read whole.
+    let limits = Limits {
+        max_document_bytes: bytes.len().max(1),
+        ..Limits::default()
+    };
+    let document = match Document::parse(&bytes, limits) {
+        Ok(d) => d,
+        Err(e) => {
+            let errors = json!([{"rule": e.rule(), "path": "", "message": e.to_string()}]);
+            sqlx::query("UPDATE receipts SET error = $2 WHERE receipt_id = $1")
+                .bind(receipt)
+                .bind(&errors)
+                .execute(&store.pool)
+                .await?;
+            let rejected = Envelope::new(
+                format!("rejected:{receipt}"),
+                "document.rejected",
+                receipt,
+                json!({"receipt": receipt, "errors": errors}),
+            );
+            bus.publish(topics::REJECTED, &rejected).await?;
+            return Ok(());
+        }
+    };
+    for (index, raw) in document.records().iter().enumerate() {
+        let idx = i32::try_from(index).unwrap_or(i32::MAX);
+        let checked = check_record(schemas, catalogue, raw);
+        let errors = findings_json(checked.errors());
+        let warnings = findings_json(checked.warnings());
+        let mut conn = store.pool.acquire().await?;
+        match (&checked.notice, checked.is_valid()) {
+            (Some(notice), true) => {
+                let private = Value::Object(notice.canonical.clone());
+                store::notices::store_private(&mut conn, &notice.id, &private).await?;
+                let mut public = notice.clone();
+                public.canonical = notice.public_record(schemas);
+                let payload = json!({"receipt": receipt, "index": idx, "notice": public, "warnings": warnings});
+                let valid = Envelope::new(
+                    format!("valid:{receipt}:{idx}"),
+                    "notice.valid",
+                    notice.procedure.to_string(),
+                    payload,
+                );
+                store::receipts::set_status(
+                    &mut conn,
+                    receipt,
+                    idx,
+                    "received",
+                    Some(&notice.id),
+                    &errors,
+                    &warnings,
+                    None,
+                )
+                .await?;
+                bus.publish(topics::VALID, &valid).await?;
+                metrics::counter!("gongshi_records_valid_total").increment(1);
+            }
+            _ => {
+                store::receipts::set_status(
+                    &mut conn, receipt, idx, "invalid", None, &errors, &warnings, None,
+                )
+                .await?;
+                let payload = json!({"receipt": receipt, "index": idx, "table": checked.table, "errors": errors, "warnings": warnings,
+                                     "canonical": checked.canonical.map(|c| gongshi_domain::notice::strip_personal(schemas, &checked.table, &c))});
+                let rejected = Envelope::new(
+                    format!("rejected:{receipt}:{idx}"),
+                    "record.invalid",
+                    receipt,
+                    payload,
+                );
+                bus.publish(topics::REJECTED, &rejected)
+                    .await
+                    .context("sending rejected event")
+                    .map_err(HandlerError::Transient)?;
+                metrics::counter!("gongshi_records_invalid_total", "table" => checked.table.clone()).increment(1);
+            }
+        }
+    }
+    Ok(())
+}

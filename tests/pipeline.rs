@@ -1,0 +1,248 @@
+//! The pipeline end to end on the real broker and PostgreSQL: HTTP contract of ingest, a works
+//! procedure posted out of order, duplicates, invalid and rejected records, and a hold that
+//! survives a restart of the enforce service.
+
+use gongshi_tests::{Pipeline, TOKEN, sample};
+use serde_json::Value;
+
+const PROJECT: &str = "E3203010319005778";
+const SECTION: &str = "E3203010319005778001";
+
+fn tender() -> String {
+    format!(
+        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE>\
+         <BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES><NOTICE_NAME>徐州市三环东路快速化改造工程施工招标公告</NOTICE_NAME>\
+         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
+         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
+         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
+         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>320300</REGION_CODE>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
+    )
+}
+
+fn candidates(end: &str) -> String {
+    format!(
+        "<TENDER_CANDIDATE_ANNOUNCE><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES>\
+         <PUBLICITY_NAME>001标段中标候选人公示</PUBLICITY_NAME><PUBLICITY_CONTENT>第一中标候选人：江苏淮海路桥工程有限公司</PUBLICITY_CONTENT>\
+         <PUBLICITY_START_TIME>2025-04-08 09:00</PUBLICITY_START_TIME><PUBLICITY_END_TIME>{end}</PUBLICITY_END_TIME>\
+         <OBJECTION_METHOD>书面</OBJECTION_METHOD><PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-08 08:40</DATA_TIMESTAMP>\
+         <TENDER_CANDIDATE><WIN_CANDIDATE_NAME>江苏淮海路桥工程有限公司</WIN_CANDIDATE_NAME><WIN_CANDIDATE_CODE>913203826683892551</WIN_CANDIDATE_CODE>\
+         <WIN_CANDIDATE_ORDER>1</WIN_CANDIDATE_ORDER><BID_PRICE>10876543.21</BID_PRICE><PRICE_UINT>元</PRICE_UINT></TENDER_CANDIDATE>\
+         </TENDER_CANDIDATE_ANNOUNCE>"
+    )
+}
+
+fn award(sent: &str) -> String {
+    format!(
+        "<WIN_RESULT_ANNO><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{SECTION}</BID_SECTION_CODE>\
+         <NOTICE_NAME>001标段中标结果公告</NOTICE_NAME><NOTICE_CONTENT>中标人：江苏淮海路桥工程有限公司</NOTICE_CONTENT>\
+         <NOTICE_SEND_TIME>{sent}</NOTICE_SEND_TIME><WIN_BIDDER_NAME>江苏淮海路桥工程有限公司</WIN_BIDDER_NAME>\
+         <WIN_BIDDER_CODE>913203826683892551</WIN_BIDDER_CODE><BID_AMOUNT>10876543.21</BID_AMOUNT><PRICE_UNIT>元</PRICE_UNIT>\
+         <PROJECT_LEAD>张伟</PROJECT_LEAD><PROJECT_LEAD_ID>320303198001011234</PROJECT_LEAD_ID>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-10 08:50</DATA_TIMESTAMP></WIN_RESULT_ANNO>"
+    )
+}
+
+fn statuses(receipt: &Value) -> Vec<String> {
+    receipt["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["status"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn ingest_answers_the_http_contract() {
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    let xml = tender();
+    assert_eq!(p.post("application/xml", xml.clone(), None).await.0, 401);
+    assert_eq!(
+        p.post("application/xml", xml.clone(), Some("wrong"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(p.post("text/plain", xml.clone(), Some(TOKEN)).await.0, 415);
+    let (status, body) = p.post("application/xml", "<A><B>x</A>", Some(TOKEN)).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "DOC-XML", "{body}");
+    let big = format!("<A><B>{}</B></A>", "x".repeat(3 * 1024 * 1024));
+    assert_eq!(p.post("application/xml", big, Some(TOKEN)).await.0, 413);
+    let (status, body) = p
+        .post("application/xml; charset=utf-8", xml, Some(TOKEN))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(body["receipt"].is_string());
+    let (status, body) = p.get("/v1/receipts/no-such-receipt").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("receipt-not-found"))
+    );
+    assert_eq!(p.get("/healthz").await.0, 200);
+    let metrics = reqwest::get(format!("{}/metrics", p.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("gongshi_documents_received_total"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_works_procedure_posted_out_of_order_is_published_in_stage_order() {
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    // The award is sent during the candidate publicity, before either of its parents arrives.
+    let award_receipt = p.submit(&award("2025-04-10 09:00")).await;
+    let body = p.wait_receipt(&award_receipt, |s| s == "parked").await;
+    assert_eq!(statuses(&body), ["parked"]);
+    let cand_receipt = p.submit(&candidates("2025-04-11 18:00")).await;
+    p.wait_receipt(&cand_receipt, |s| s == "parked").await;
+
+    let tender_receipt = p.submit(&tender()).await;
+    p.wait_receipt(&tender_receipt, |s| s == "published").await;
+    p.wait_receipt(&cand_receipt, |s| s == "published").await;
+    let held = p.wait_receipt(&award_receipt, |s| s == "held").await;
+    assert_eq!(
+        held["records"][0]["hold_until"]
+            .as_str()
+            .map(|s| s.starts_with("2025-04-11T10:00:00")),
+        Some(true),
+        "{held}"
+    );
+
+    // The publicity ends at 18:00 Beijing time: at 18:01 the award publishes itself.
+    p.set_now("2025-04-11T18:01:00+08:00");
+    let published = p.wait_receipt(&award_receipt, |s| s == "published").await;
+    let award_id = published["records"][0]["notice_id"]
+        .as_str()
+        .expect("notice id")
+        .to_owned();
+
+    let (status, procedure) = p
+        .get(&format!("/v1/procedures/JSGGZY/{PROJECT}/{SECTION}"))
+        .await;
+    assert_eq!(status, 200, "{procedure}");
+    let kinds: Vec<&str> = procedure["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["tender", "candidates", "award"]);
+
+    let (status, notice) = p.get(&format!("/v1/notices/{award_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        notice["record"]["WIN_BIDDER_NAME"],
+        "江苏淮海路桥工程有限公司"
+    );
+    let text = notice.to_string();
+    assert!(
+        !text.contains("320303198001011234") && !text.contains("PROJECT_LEAD"),
+        "personal data leaked: {text}"
+    );
+
+    // The publicity window's closing reached the feed as its own entry.
+    let db = p.db().await;
+    let windows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM feed_entries WHERE event_type = 'window.closed'")
+            .fetch_one(&db)
+            .await
+            .expect("count");
+    assert!(windows >= 1, "no window.closed entry");
+}
+
+#[tokio::test]
+async fn a_resent_document_is_published_once() {
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    let doc = sample("works-procedure.xml");
+    let first = p.submit(&doc).await;
+    let first_body = p.wait_receipt(&first, |s| s != "received").await;
+    let second = p.submit(&doc).await;
+    let second_body = p.wait_receipt(&second, |s| s != "received").await;
+    assert_eq!(
+        statuses(&second_body),
+        ["duplicate", "duplicate", "duplicate"],
+        "{second_body}"
+    );
+    for (a, b) in first_body["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .zip(second_body["records"].as_array().expect("records"))
+    {
+        assert_eq!(a["notice_id"], b["notice_id"]);
+    }
+    let db = p.db().await;
+    let per_notice: Vec<i64> = sqlx::query_scalar(
+        "SELECT count(*) FROM feed_entries WHERE event_type = 'notice.published' GROUP BY notice_id",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("query");
+    assert!(
+        !per_notice.is_empty() && per_notice.iter().all(|c| *c == 1),
+        "{per_notice:?}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_and_rejected_records_show_their_errors_in_the_receipt() {
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    let bad_code = award("2025-04-10 09:00").replace("913203826683892551", "913203826683892552");
+    let receipt = p.submit(&bad_code).await;
+    let body = p.wait_receipt(&receipt, |s| s == "invalid").await;
+    let errors = body["records"][0]["errors"].as_array().expect("errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["rule"] == "USCC-CHECK" && e["path"] == "/WIN_BIDDER_CODE"),
+        "{body}"
+    );
+
+    // A candidate publicity of one day fails W9: rejected, with the rule, evidence and basis.
+    p.submit(&tender()).await;
+    let short = p.submit(&candidates("2025-04-09 18:00")).await;
+    let body = p.wait_receipt(&short, |s| s == "rejected").await;
+    let w9 = body["records"][0]["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .find(|e| e["rule"] == "W9")
+        .cloned()
+        .expect("W9");
+    assert!(
+        w9["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("实施条例")),
+        "{w9}"
+    );
+    assert_eq!(w9["evidence"]["counted"], 1);
+}
+
+#[tokio::test]
+async fn a_hold_survives_a_restart_of_the_enforce_service() {
+    let mut p = Pipeline::new("2025-03-01T12:00:00+08:00").await;
+    for service in ["gateway", "validate", "enforce", "publish"] {
+        p.spawn(service);
+    }
+    p.wait_ready().await;
+    // Sent for 2025-03-03 09:00: held until then.
+    let receipt = p.submit(&tender()).await;
+    p.wait_receipt(&receipt, |s| s == "held").await;
+    p.kill("enforce");
+    p.set_now("2025-03-03T09:00:01+08:00");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (_, body) = p.get(&format!("/v1/receipts/{receipt}")).await;
+    assert_eq!(
+        statuses(&body),
+        ["held"],
+        "nothing fires while enforce is down"
+    );
+    p.spawn("enforce");
+    p.wait_receipt(&receipt, |s| s == "published").await;
+}

@@ -1,0 +1,243 @@
+//! Test support: start gongshi as real processes against the real local stack, each test with
+//! its own database, topic prefix, port and clock file, and talk to it over HTTP.
+//!
+//! Needs `DATABASE_URL` and `GONGSHI_KAFKA_BROKERS` (what `eval "$(scripts/stack up)"` exports);
+//! the `gongshi` binary is taken from the same target folder as the test binary.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The ingest token every test pipeline accepts.
+pub const TOKEN: &str = "test-ingest-token";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test (it starts the local stack)")
+    })
+}
+
+/// The `gongshi` binary next to the test binary (`target/<profile>/gongshi`), or `GONGSHI_BIN`.
+pub fn gongshi_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("GONGSHI_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("gongshi");
+    assert!(
+        bin.exists(),
+        "{} not built: run `cargo build -p gongshi` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// One isolated gongshi deployment: its own database, topics, port and clock.
+pub struct Pipeline {
+    /// Gateway base URL.
+    pub url: String,
+    /// This pipeline's database.
+    pub database_url: String,
+    /// Scratch folder (clock file, logs).
+    pub dir: PathBuf,
+    prefix: String,
+    port: u16,
+    children: Vec<(String, Child)>,
+    client: reqwest::Client,
+}
+
+impl Pipeline {
+    /// Creates the database and prepares (but does not start) the processes.
+    pub async fn new(now: &str) -> Pipeline {
+        let server_url = env("DATABASE_URL");
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let db = format!("gongshi_test_{}", &id[..12]);
+        let admin = sqlx::PgPool::connect(&server_url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        admin.close().await;
+        let base = server_url
+            .rsplit_once('/')
+            .map_or(server_url.as_str(), |(b, _)| b)
+            .to_owned();
+        let dir = std::env::temp_dir().join(format!("gongshi-test-{}", &id[..12]));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let port = free_port();
+        let p = Pipeline {
+            url: format!("http://127.0.0.1:{port}"),
+            database_url: format!("{base}/{db}"),
+            dir,
+            prefix: format!("t{}.", &id[..10]),
+            port,
+            children: Vec::new(),
+            client: reqwest::Client::new(),
+        };
+        p.set_now(now);
+        p
+    }
+
+    /// Starts `gongshi run` and waits until it is ready.
+    pub async fn start(now: &str) -> Pipeline {
+        let mut p = Pipeline::new(now).await;
+        p.spawn("run");
+        p.wait_ready().await;
+        p
+    }
+
+    /// Starts one subcommand (`run`, `gateway`, `validate`, `enforce`, `publish`) as a process.
+    pub fn spawn(&mut self, service: &str) {
+        let log_path = self
+            .dir
+            .join(format!("{service}-{}.log", self.children.len()));
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let child = Command::new(gongshi_bin())
+            .arg(service)
+            .env("DATABASE_URL", &self.database_url)
+            .env("GONGSHI_KAFKA_BROKERS", env("GONGSHI_KAFKA_BROKERS"))
+            .env("GONGSHI_TOPIC_PREFIX", &self.prefix)
+            .env("GONGSHI_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("GONGSHI_INGEST_TOKENS", TOKEN)
+            .env("GONGSHI_CLOCK_FILE", self.dir.join("now"))
+            .env("GONGSHI_TICK_MS", "100")
+            .env("GONGSHI_DATA_DIR", self.dir.join("data"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn gongshi");
+        self.children.push((service.to_owned(), child));
+    }
+
+    /// Kills a running service with SIGKILL: no shutdown, no final commit.
+    pub fn kill(&mut self, service: &str) {
+        for (name, child) in &mut self.children {
+            if name == service {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        self.children.retain(|(name, _)| name != service);
+    }
+
+    /// Sets the pipeline's clock (RFC 3339).
+    pub fn set_now(&self, now: &str) {
+        std::fs::write(self.dir.join("now"), now).expect("clock file");
+    }
+
+    /// Waits until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Ok(r) = self.client.get(format!("{}/readyz", self.url)).send().await
+                && r.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!(
+            "gongshi not ready after 60 s; logs in {}",
+            self.dir.display()
+        );
+    }
+
+    /// POSTs a document; returns status and JSON body.
+    pub async fn post(
+        &self,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}/v1/notices", self.url))
+            .header("content-type", content_type)
+            .body(body.into());
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("post");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs an XML document with the test token and returns its receipt id.
+    pub async fn submit(&self, xml: &str) -> String {
+        let (status, body) = self
+            .post("application/xml", xml.as_bytes().to_vec(), Some(TOKEN))
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body["receipt"].as_str().expect("receipt").to_owned()
+    }
+
+    /// GETs a path; returns status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("get");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls a receipt until every record's status satisfies `done`.
+    pub async fn wait_receipt(&self, receipt: &str, done: impl Fn(&str) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let (status, body) = self.get(&format!("/v1/receipts/{receipt}")).await;
+            let all_done = body["records"].as_array().is_some_and(|r| {
+                !r.is_empty()
+                    && r.iter()
+                        .all(|rec| done(rec["status"].as_str().unwrap_or("")))
+            });
+            if status == 200 && all_done {
+                return body;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "receipt {receipt} not done: {body}; logs in {}",
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// A connection pool on this pipeline's database.
+    pub async fn db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.database_url)
+            .await
+            .expect("connect")
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads a sample notice file from `examples/notices/`.
+pub fn sample(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/notices")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
