@@ -80,6 +80,71 @@ pub enum NoticeBody {
     ProcurementResult(ProcurementResult),
 }
 
+impl NoticeBody {
+    /// Reads the typed fields of a table's canonical record, borrowing it (no copy of the map).
+    pub fn from_canonical(
+        table: &str,
+        canonical: &Map<String, Value>,
+    ) -> Result<NoticeBody, serde_json::Error> {
+        use serde::Deserialize as _;
+        use serde::de::Error as _;
+        let value = MapRef(canonical);
+        Ok(match table {
+            "TENDER_ANN_QUA_INQUERY_ANN" => {
+                NoticeBody::WorksTender(WorksTender::deserialize(value)?)
+            }
+            "TENDER_FILE_CLARI_MODI" => {
+                NoticeBody::WorksAmendment(WorksAmendment::deserialize(value)?)
+            }
+            "TENDER_CANDIDATE_ANNOUNCE" => {
+                NoticeBody::WorksCandidates(WorksCandidates::deserialize(value)?)
+            }
+            "WIN_RESULT_ANNO" => NoticeBody::WorksAward(WorksAward::deserialize(value)?),
+            "TENDER_TERMINATION" => {
+                NoticeBody::WorksTermination(WorksTermination::deserialize(value)?)
+            }
+            "PURCHASE_QUALI_INQUERY_ANN" => {
+                NoticeBody::ProcurementTender(ProcurementTender::deserialize(value)?)
+            }
+            "CORRECTION_ITEM" => {
+                NoticeBody::ProcurementAmendment(ProcurementAmendment::deserialize(value)?)
+            }
+            "BID_DEAL_ANNOUNCE" => {
+                NoticeBody::ProcurementResult(ProcurementResult::deserialize(value)?)
+            }
+            other => {
+                return Err(serde_json::Error::custom(format!(
+                    "no typed model for table {other}"
+                )));
+            }
+        })
+    }
+}
+
+/// A borrowed JSON object as a serde deserializer.
+#[derive(Clone, Copy)]
+struct MapRef<'a>(&'a Map<String, Value>);
+
+impl<'de> serde::Deserializer<'de> for MapRef<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        use serde::de::IntoDeserializer as _;
+        let iter = self.0.iter().map(|(k, v)| (k.as_str(), v));
+        visitor.visit_map(serde::de::value::MapDeserializer::new(
+            iter.map(|(k, v)| (k, v.into_deserializer())),
+        ))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit unit_struct
+        newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
 fn is_one(flag: &Option<String>, default: bool) -> bool {
     flag.as_deref().map_or(default, |f| f == "1")
 }
@@ -270,7 +335,7 @@ impl Notice {
         let instant = |field: &Option<String>| {
             text(field).and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
         };
-        let body: NoticeBody = serde_json::from_value(Value::Object(canonical.clone()))
+        let body = NoticeBody::from_canonical(&table.code, &canonical)
             .map_err(|e| ModelError(format!("{}: {e}", table.code)))?;
         Ok(Notice {
             id,
@@ -329,48 +394,68 @@ pub fn strip_personal(
 
 /// SHA-256 over the canonical JSON (keys sorted) without `DATA_TIMESTAMP`.
 pub fn content_hash(canonical: &Map<String, Value>) -> String {
-    let mut text = String::new();
+    let mut hasher = Sha256::new();
     let mut entries: Vec<_> = canonical
         .iter()
         .filter(|(k, _)| *k != "DATA_TIMESTAMP")
         .collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
-    text.push('{');
+    hasher.update(b"{");
     for (k, v) in entries {
-        write_sorted(&mut text, &Value::String(k.clone()));
-        text.push(':');
-        write_sorted(&mut text, v);
-        text.push(',');
+        write_key(&mut hasher, k);
+        write_sorted(&mut hasher, v);
     }
-    text.push('}');
-    hex::encode(Sha256::digest(text.as_bytes()))
+    hasher.update(b"}");
+    hex::encode(hasher.finalize())
 }
 
-/// Writes JSON with object keys sorted at every level, whatever map order serde_json was built
-/// with, so the hash does not depend on the order fields were sent in.
-fn write_sorted(out: &mut String, value: &Value) {
+fn write_key(h: &mut Sha256, key: &str) {
+    // serde_json's escaping of a key, fed straight into the hash.
+    let _ = serde_json::to_writer(HashWriter(h), key);
+    h.update(b":");
+}
+
+/// Feeds JSON with object keys sorted at every level into the hash, whatever map order serde_json
+/// was built with, so the hash does not depend on the order fields were sent in.
+fn write_sorted(h: &mut Sha256, value: &Value) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            h.update(b"{");
             for (k, v) in entries {
-                write_sorted(out, &Value::String(k.clone()));
-                out.push(':');
-                write_sorted(out, v);
-                out.push(',');
+                write_key(h, k);
+                write_sorted(h, v);
+                h.update(b",");
             }
-            out.push('}');
+            h.update(b"}");
         }
         Value::Array(items) => {
-            out.push('[');
+            h.update(b"[");
             for v in items {
-                write_sorted(out, v);
-                out.push(',');
+                write_sorted(h, v);
+                h.update(b",");
             }
-            out.push(']');
+            h.update(b"]");
         }
-        scalar => out.push_str(&scalar.to_string()),
+        scalar => {
+            let _ = serde_json::to_writer(HashWriter(h), scalar);
+        }
+    }
+    h.update(b",");
+}
+
+/// `io::Write` into a SHA-256 state.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,0 +1,197 @@
+//! Pipeline benchmark on this machine's real stack. Prints, in one run:
+//! 1. the broker's own produce throughput (idempotent, `acks=all`, 1 KiB messages) — the reference;
+//! 2. sustained notices/s through the whole pipeline (ingest → validate → enforce → publish →
+//!    feed store) for batches posted as fast as the gateway takes them;
+//! 3. ingest → feed-store latency p50/p99 at a fixed rate of single-notice documents.
+//!
+//! Run it with `scripts/bench/pipeline.sh` (release build, local stack). Sizes:
+//! `GONGSHI_BENCH_NOTICES` (default 5000), `GONGSHI_BENCH_RATE` (notices/s, default 50),
+//! `GONGSHI_BENCH_SECONDS` (default 20).
+
+use gongshi_tests::Pipeline;
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::time::{Duration, Instant};
+
+fn var(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn tender(n: usize, run: &str) -> String {
+    format!(
+        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>E320301{run}{n:08}</TENDER_PROJECT_CODE>\
+         <BID_SECTION_CODES>E320301{run}{n:08}001</BID_SECTION_CODES><NOTICE_NAME>第{n}号道路工程施工招标公告</NOTICE_NAME>\
+         <NOTICE_CONTENT>现对该项目的施工进行公开招标。项目概况与招标范围：道路、桥梁、排水及附属工程。</NOTICE_CONTENT>\
+         <NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME><BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE>\
+         <DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME><DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME>\
+         <BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME><TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME>\
+         <TENDERER_CODE>91320300MA1MXK7Q09</TENDERER_CODE><REGION_CODE>320300</REGION_CODE>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
+    )
+}
+
+async fn broker_reference(messages: usize) -> f64 {
+    let brokers = std::env::var("GONGSHI_KAFKA_BROKERS").expect("GONGSHI_KAFKA_BROKERS");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "2")
+        .create()
+        .expect("producer");
+    let topic = format!("bench.reference.{}", uuid::Uuid::new_v4().simple());
+    let payload = vec![b'x'; 1024];
+    let start = Instant::now();
+    let mut pending = Vec::with_capacity(1000);
+    for i in 0..messages {
+        let key = i.to_string();
+        let fut = producer
+            .send_result(FutureRecord::to(&topic).key(&key).payload(&payload))
+            .expect("queue");
+        pending.push(fut);
+        if pending.len() == 1000 {
+            for f in pending.drain(..) {
+                f.await.expect("delivery").expect("delivered");
+            }
+        }
+    }
+    for f in pending {
+        f.await.expect("delivery").expect("delivered");
+    }
+    messages as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn count(db: &sqlx::PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.expect("count")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let notices = var("GONGSHI_BENCH_NOTICES", 5000);
+    let rate = var("GONGSHI_BENCH_RATE", 50);
+    let seconds = var("GONGSHI_BENCH_SECONDS", 20);
+    println!(
+        "machine: {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let reference = broker_reference(20_000).await;
+    println!("broker reference: {reference:.0} messages/s produced (1 KiB, idempotent, acks=all)");
+
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    let db = p.db().await;
+
+    // Sustained throughput: documents of 100 notices, 4 in flight.
+    let per_doc = 100;
+    let docs: Vec<String> = (0..notices.div_ceil(per_doc))
+        .map(|d| {
+            format!(
+                "<BATCH>{}</BATCH>",
+                (0..per_doc)
+                    .map(|i| tender(d * per_doc + i, "1"))
+                    .collect::<String>()
+            )
+        })
+        .collect();
+    let total = (docs.len() * per_doc) as i64;
+    let start = Instant::now();
+    let client = reqwest::Client::new();
+    for chunk in docs.chunks(4) {
+        let mut set = tokio::task::JoinSet::new();
+        for d in chunk {
+            set.spawn(post(client.clone(), p.url.clone(), d.clone()));
+        }
+        while let Some(done) = set.join_next().await {
+            done.expect("post task");
+        }
+    }
+    let ingested = start.elapsed();
+    while count(
+        &db,
+        "SELECT count(*) FROM receipt_records WHERE status = 'published'",
+    )
+    .await
+        < total
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(900),
+            "pipeline did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = start.elapsed();
+    let throughput = total as f64 / elapsed.as_secs_f64();
+    println!(
+        "pipeline: {total} notices published in {:.1} s ({:.1} s to ingest): {throughput:.0} notices/s sustained",
+        elapsed.as_secs_f64(),
+        ingested.as_secs_f64()
+    );
+
+    // Latency at a fixed rate of single-notice documents.
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let n = rate * seconds;
+    let mut next = Instant::now();
+    for i in 0..n {
+        p.submit(&tender(i, "2")).await;
+        next += interval;
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let target = total + n as i64;
+    let wait = Instant::now();
+    while count(
+        &db,
+        "SELECT count(*) FROM receipt_records WHERE status = 'published'",
+    )
+    .await
+        < target
+    {
+        assert!(
+            wait.elapsed() < Duration::from_secs(300),
+            "latency run did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut latencies: Vec<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM (f.published_at - r.received_at))::float8 * 1000 \
+         FROM receipts r JOIN receipt_records rr USING (receipt_id) \
+         JOIN feed_entries f ON f.notice_id = rr.notice_id AND f.event_type = 'notice.published' \
+         WHERE rr.table_code = 'TENDER_ANN_QUA_INQUERY_ANN' AND (SELECT count(*) FROM receipt_records x WHERE x.receipt_id = r.receipt_id) = 1",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("latencies");
+    latencies.sort_by(f64::total_cmp);
+    let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
+    println!(
+        "latency at {rate} notices/s for {seconds} s ({} samples): ingest→feed p50 {p50:.1} ms, p99 {p99:.1} ms",
+        latencies.len()
+    );
+    println!(
+        "ratio: pipeline notices/s ÷ broker messages/s = {:.3}",
+        throughput / reference
+    );
+}
+
+/// POSTs one document with the test token; panics unless it is accepted.
+async fn post(client: reqwest::Client, url: String, body: String) {
+    let r = client
+        .post(format!("{url}/v1/notices"))
+        .bearer_auth(gongshi_tests::TOKEN)
+        .header("content-type", "application/xml")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 202);
+}
