@@ -103,8 +103,25 @@ async fn a_works_procedure_posted_out_of_order_is_published_in_stage_order() {
     p.wait_receipt(&cand_receipt, |s| s == "parked").await;
 
     let tender_receipt = p.submit(&tender()).await;
-    p.wait_receipt(&tender_receipt, |s| s == "published").await;
-    p.wait_receipt(&cand_receipt, |s| s == "published").await;
+    let tender_body = p.wait_receipt(&tender_receipt, |s| s == "published").await;
+    let tender_id = tender_body["records"][0]["notice_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // The bid deadline (2025-03-25) has passed at the pipeline's clock: the tender is closed.
+    assert_eq!(
+        p.get(&format!("/v1/notices/{tender_id}")).await.1["status"],
+        "closed"
+    );
+    let cand_body = p.wait_receipt(&cand_receipt, |s| s == "published").await;
+    let cand_id = cand_body["records"][0]["notice_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        p.get(&format!("/v1/notices/{cand_id}")).await.1["status"],
+        "publicity"
+    );
     let held = p.wait_receipt(&award_receipt, |s| s == "held").await;
     assert_eq!(
         held["records"][0]["hold_until"]

@@ -20,6 +20,8 @@ pub struct Gateway {
     pub store: Store,
     /// Bus (readiness).
     pub bus: Bus,
+    /// Clock (notice status depends on which windows are open).
+    pub clock: gongshi_platform::Clock,
 }
 
 impl Gateway {
@@ -104,7 +106,37 @@ async fn receipt(State(gw): State<Gateway>, Path(id): Path<String>) -> Response 
     }
 }
 
-fn notice_view(n: &notices::PublicNotice) -> serde_json::Value {
+/// The lifecycle status of a notice: `open` (bids accepted), `publicity` (candidate publicity
+/// running), `closed`, `awarded`, `terminated` — from its kind, its windows at `now`, and the
+/// other published stages of its procedure.
+fn lifecycle(
+    n: &notices::PublicNotice,
+    siblings: &[notices::PublicNotice],
+    now: chrono::DateTime<chrono::Utc>,
+) -> &'static str {
+    let has = |kind: &str| siblings.iter().any(|s| s.kind == kind);
+    let window_open = |name: &str| {
+        n.outcome["windows"][name]["end"]
+            .as_str()
+            .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+            .is_some_and(|end| now < end)
+    };
+    match n.kind.as_str() {
+        "termination" => "terminated",
+        "award" => "awarded",
+        _ if has("termination") => "terminated",
+        _ if has("award") => "awarded",
+        _ if window_open("publicity") => "publicity",
+        _ if window_open("bid") => "open",
+        _ => "closed",
+    }
+}
+
+fn notice_view(
+    n: &notices::PublicNotice,
+    siblings: &[notices::PublicNotice],
+    now: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
     let verdict = &n.outcome;
     let warnings: Vec<&serde_json::Value> = verdict["findings"]
         .as_array()
@@ -122,7 +154,7 @@ fn notice_view(n: &notices::PublicNotice) -> serde_json::Value {
         "title": n.notice["title"],
         "region": n.notice["region"],
         "record": n.notice["canonical"],
-        "status": n.status,
+        "status": lifecycle(n, siblings, now),
         "published_at": n.published_at,
         "data_timestamp": n.data_timestamp,
         "warnings": warnings,
@@ -133,7 +165,13 @@ fn notice_view(n: &notices::PublicNotice) -> serde_json::Value {
 
 async fn notice(State(gw): State<Gateway>, Path(id): Path<String>) -> Response {
     match notices::published(&gw.store.pool, &id).await {
-        Ok(Some(n)) => Json(notice_view(&n)).into_response(),
+        Ok(Some(n)) => {
+            let key = n.procedure_key.clone();
+            match notices::of_procedure(&gw.store.pool, &key).await {
+                Ok(siblings) => Json(notice_view(&n, &siblings, gw.clock.now())).into_response(),
+                Err(e) => store_error(&e),
+            }
+        }
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             "notice-not-found",
@@ -156,7 +194,8 @@ async fn procedure(
         ),
         Ok(mut list) => {
             list.sort_by_key(|n| (stage_rank(&n.kind), n.published_at));
-            let notices: Vec<_> = list.iter().map(notice_view).collect();
+            let now = gw.clock.now();
+            let notices: Vec<_> = list.iter().map(|n| notice_view(n, &list, now)).collect();
             Json(json!({"procedure": {"platform": platform, "project": project, "section": section}, "notices": notices})).into_response()
         }
         Err(e) => store_error(&e),

@@ -115,6 +115,7 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     let gateway = Gateway {
         store: store.clone(),
         bus: bus.clone(),
+        clock: Clock::from_env()?,
     };
     let mut tasks = tokio::task::JoinSet::new();
     let listen = args.http.listen.clone();
@@ -198,7 +199,11 @@ pub async fn publish(args: CommonArgs) -> anyhow::Result<()> {
 pub async fn gateway(args: IngestArgs) -> anyhow::Result<()> {
     let (store, bus) = connect(&args.common).await?;
     let ingest = Ingest::new(store.clone(), bus.clone(), &args.ingest);
-    Gateway { store, bus }
-        .run(ingest, &args.listen, shutdown::on_signals())
-        .await
+    Gateway {
+        store,
+        bus,
+        clock: Clock::from_env()?,
+    }
+    .run(ingest, &args.listen, shutdown::on_signals())
+    .await
 }

@@ -71,6 +71,8 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
             return Ok(());
         }
     };
+    let mut valid_events = Vec::new();
+    let mut rejected_events = Vec::new();
     for (index, raw) in document.records().iter().enumerate() {
         let idx = i32::try_from(index).unwrap_or(i32::MAX);
         let checked = check_record(schemas, catalogue, raw);
@@ -101,7 +103,7 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                     None,
                 )
                 .await?;
-                bus.publish(topics::VALID, &valid).await?;
+                valid_events.push(valid);
                 metrics::counter!("gongshi_records_valid_total").increment(1);
             }
             _ => {
@@ -117,13 +119,17 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                     receipt,
                     payload,
                 );
-                bus.publish(topics::REJECTED, &rejected)
-                    .await
-                    .context("sending rejected event")
-                    .map_err(HandlerError::Transient)?;
+                rejected_events.push(rejected);
                 metrics::counter!("gongshi_records_invalid_total", "table" => checked.table.clone()).increment(1);
             }
         }
     }
+    // Sent after the rows are written and before the offset is stored: a crash in between
+    // redelivers the document, which produces the same event ids again.
+    bus.publish_many(topics::VALID, &valid_events).await?;
+    bus.publish_many(topics::REJECTED, &rejected_events)
+        .await
+        .context("sending rejected events")
+        .map_err(HandlerError::Transient)?;
     Ok(())
 }

@@ -21,8 +21,8 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Sends queued events in order and removes them; returns how many were sent. Stops at the first
-/// send failure, leaving the rest for the next call.
+/// Sends queued events in order and removes them; returns how many were sent. A send failure
+/// rolls the batch back: its events stay queued for the next call (consumers dedupe repeats).
 pub async fn relay(pool: &PgPool, bus: &Bus) -> anyhow::Result<usize> {
     let mut sent = 0;
     loop {
