@@ -94,9 +94,7 @@ pub fn min_period(
     let (counted, limit_date) = match unit {
         DayUnit::Calendar => {
             let counted = days_between(start_date, end_d);
-            let last = start_date
-                .checked_add_days(Days::new(u64::from(n)))
-                .unwrap_or(start_date);
+            let last = add_days(start_date, n);
             // Roll-forward only matters when the end could otherwise be on time; look the calendar
             // up only as far as needed so an unknown year makes fewer answers uncertain.
             let earliest = if end_d < last {
@@ -146,9 +144,7 @@ pub fn max_delay(
     let end_d = local_date(later);
     let (counted, latest) = match unit {
         DayUnit::Calendar => {
-            let last = start_date
-                .checked_add_days(Days::new(u64::from(n)))
-                .unwrap_or(start_date);
+            let last = add_days(start_date, n);
             let latest = if end_d <= last {
                 last
             } else {
@@ -193,6 +189,12 @@ fn first_working_day_upto(
         d = d.succ_opt().ok_or(UnknownYear(0))?;
     }
     Ok(d)
+}
+
+/// The date `n` days after `date` (saturating at the calendar's end).
+fn add_days(date: NaiveDate, n: u32) -> NaiveDate {
+    date.checked_add_days(Days::new(u64::from(n)))
+        .unwrap_or(date)
 }
 
 /// Whole days from `a` to `b` (0 when `b` ≤ `a`).
