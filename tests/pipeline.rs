@@ -171,6 +171,23 @@ async fn a_works_procedure_posted_out_of_order_is_published_in_stage_order() {
             .await
             .expect("count");
     assert!(windows >= 1, "no window.closed entry");
+
+    // Every event the pipeline produced matches its topic's schema.
+    for topic in [
+        "gongshi.notices.received.v1",
+        "gongshi.notices.valid.v1",
+        "gongshi.notices.public.v1",
+    ] {
+        let validator = gongshi_tests::topic_validator(topic);
+        let events = p.events(topic).await;
+        for event in &events {
+            let errors: Vec<String> = validator
+                .iter_errors(event)
+                .map(|e| format!("{} {e}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{topic}: {errors:?}\n{event}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -225,6 +242,15 @@ async fn invalid_and_rejected_records_show_their_errors_in_the_receipt() {
     p.submit(&tender()).await;
     let short = p.submit(&candidates("2025-04-09 18:00")).await;
     let body = p.wait_receipt(&short, |s| s == "rejected").await;
+    let rejected = gongshi_tests::topic_validator("gongshi.notices.rejected.v1");
+    let events = p.events("gongshi.notices.rejected.v1").await;
+    assert!(
+        events.iter().any(|e| e["type"] == "record.invalid"),
+        "{events:?}"
+    );
+    for e in &events {
+        assert!(rejected.is_valid(e), "{e}");
+    }
     let w9 = body["records"][0]["errors"]
         .as_array()
         .expect("errors")

@@ -217,6 +217,42 @@ impl Pipeline {
         }
     }
 
+    /// Every event on one of this pipeline's topics (`gongshi.notices.public.v1`, …), read from
+    /// the beginning by a fresh consumer group until the topic stays quiet for two seconds.
+    pub async fn events(&self, topic: &str) -> Vec<Value> {
+        use rdkafka::consumer::{Consumer, StreamConsumer};
+        use rdkafka::message::Message;
+        let consumer: StreamConsumer = rdkafka::config::ClientConfig::new()
+            .set("bootstrap.servers", env("GONGSHI_KAFKA_BROKERS"))
+            .set(
+                "group.id",
+                format!("{}reader.{}", self.prefix, uuid::Uuid::new_v4().simple()),
+            )
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer
+            .subscribe(&[&format!("{}{topic}", self.prefix)])
+            .expect("subscribe");
+        let mut out = Vec::new();
+        loop {
+            // A new group's first fetch can take a while; after the first event, two quiet seconds end it.
+            let quiet = if out.is_empty() {
+                Duration::from_secs(15)
+            } else {
+                Duration::from_secs(2)
+            };
+            match tokio::time::timeout(quiet, consumer.recv()).await {
+                Ok(Ok(m)) => out.push(
+                    serde_json::from_slice(m.payload().unwrap_or_default()).expect("event JSON"),
+                ),
+                Ok(Err(e)) => panic!("reading {topic}: {e}"),
+                Err(_) => return out,
+            }
+        }
+    }
+
     /// A connection pool on this pipeline's database.
     pub async fn db(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.database_url)
@@ -232,6 +268,29 @@ impl Drop for Pipeline {
             let _ = child.wait();
         }
     }
+}
+
+/// A validator for one topic's events (`schemas/topics/<topic>.schema.json`).
+pub fn topic_validator(topic: &str) -> jsonschema::Validator {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/topics");
+    let load = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).expect("schema file"))
+            .expect("schema JSON")
+    };
+    let base = "https://gongshi.invalid/schemas/topics/";
+    let registry = jsonschema::Registry::new()
+        .add(
+            format!("{base}envelope.schema.json"),
+            load("envelope.schema.json"),
+        )
+        .expect("envelope")
+        .prepare()
+        .expect("registry");
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .with_registry(&registry)
+        .build(&load(&format!("{topic}.schema.json")))
+        .expect("topic schema compiles")
 }
 
 /// Reads a sample notice file from `examples/notices/`.

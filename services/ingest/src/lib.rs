@@ -62,9 +62,14 @@ impl Ingest {
 
     /// The ingest routes, to serve alone or merged into the gateway.
     pub fn router(self) -> Router {
-        // The body limit lets a too-large document through by one byte so that the handler,
-        // not the framework, answers 413 with our JSON error.
-        let limit = self.limits.max_document_bytes + 1;
+        // Bodies somewhat over the limit are read whole so the handler can answer 413 with our JSON
+        // error on an intact connection (a client still uploading would otherwise see a reset);
+        // far larger ones are cut off by the framework's own 413.
+        let limit = self
+            .limits
+            .max_document_bytes
+            .saturating_mul(4)
+            .max(16 * 1024 * 1024);
         Router::new()
             .route("/v1/notices", post(post_notice))
             .layer(DefaultBodyLimit::max(limit))
