@@ -358,28 +358,15 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
             name.clone(),
             FieldSpec {
                 code: name.clone(),
-                label: prop
-                    .get("title")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
+                label: str_of(prop, "title").unwrap_or_default(),
                 ty,
-                unit_field: prop
-                    .get("x-unit-field")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                unit_field: str_of(prop, "x-unit-field"),
                 personal: prop
                     .get("x-personal")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
-                code_table: prop
-                    .get("x-code-table")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                default: prop
-                    .get("default")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                code_table: str_of(prop, "x-code-table"),
+                default: str_of(prop, "default"),
             },
         );
         order.push(name.clone());
@@ -412,6 +399,11 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
         order,
         validator: None,
     })
+}
+
+/// A string-valued keyword of a schema object.
+fn str_of(value: &Value, key: &str) -> Option<String> {
+    value.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
 fn field_type(prop: &Value) -> Option<FieldType> {
