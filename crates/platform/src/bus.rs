@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 /// Topic names and versions. A breaking change to an event is a new `vN` topic.
 pub mod topics {
@@ -276,22 +277,22 @@ where
             consumer = name,
             topic = message.topic(),
             partition = message.partition(),
-            offset = message.offset()
+            offset = message.offset(),
+            event = tracing::field::Empty
         );
-        let _guard = span.enter();
         let envelope: Envelope = match message.payload().map(serde_json::from_slice) {
             Some(Ok(e)) => e,
             other => {
-                tracing::error!(consumer = name, problem = ?other.map(|r| r.err()), message = "undecodable event skipped");
+                span.in_scope(|| tracing::error!(consumer = name, problem = ?other.map(|r| r.err()), message = "undecodable event skipped"));
                 metrics::counter!("gongshi_bus_events_undecodable_total", "consumer" => name.to_owned()).increment(1);
                 consumer.store_offset_from_message(&message)?;
                 continue;
             }
         };
-        drop(_guard);
+        span.record("event", envelope.id.as_str());
         let mut backoff = Duration::from_millis(200);
         loop {
-            match handler(envelope.clone()).await {
+            match handler(envelope.clone()).instrument(span.clone()).await {
                 Ok(()) => {
                     consumer.store_offset_from_message(&message)?;
                     metrics::counter!("gongshi_events_handled_total", "consumer" => name.to_owned()).increment(1);
