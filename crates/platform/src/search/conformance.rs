@@ -1,0 +1,241 @@
+//! The conformance suite every [`SearchIndex`] must pass: code lookup, every word must match,
+//! traditional script, region prefixes, date ranges with sorting, facets, status changes,
+//! idempotent upserts and deletes. Engines' tests call [`run`] on an empty index.
+
+use super::{SearchDoc, SearchIndex, SearchQuery, Sort};
+use chrono::{TimeZone, Utc};
+
+fn doc(
+    id: &str,
+    title: &str,
+    body: &str,
+    kind: &str,
+    region: &str,
+    day: u32,
+    deadline_day: Option<u32>,
+) -> SearchDoc {
+    SearchDoc {
+        id: id.to_owned(),
+        title: title.to_owned(),
+        body: body.to_owned(),
+        codes: vec![
+            format!("E{region}0319{id}"),
+            format!("E{region}0319{id}001"),
+        ],
+        kind: kind.to_owned(),
+        category: if kind == "tender" || kind == "award" {
+            "works"
+        } else {
+            "procurement"
+        }
+        .to_owned(),
+        region: Some(region.to_owned()),
+        status: "open".to_owned(),
+        published_at: Utc
+            .with_ymd_and_hms(2025, 3, day, 1, 0, 0)
+            .single()
+            .unwrap_or_default(),
+        deadline: deadline_day.and_then(|d| Utc.with_ymd_and_hms(2025, 4, d, 1, 30, 0).single()),
+    }
+}
+
+/// The fixed corpus the suite indexes.
+pub fn corpus() -> Vec<SearchDoc> {
+    vec![
+        doc(
+            "0001",
+            "徐州市三环东路快速化改造工程施工招标公告",
+            "道路、桥梁、排水及附属工程施工，市政公用工程施工总承包一级。",
+            "tender",
+            "320300",
+            3,
+            Some(25),
+        ),
+        doc(
+            "0002",
+            "南京市江北新区学校建设工程监理招标公告",
+            "学校新建工程监理服务，房屋建筑工程监理甲级。",
+            "tender",
+            "320100",
+            5,
+            Some(10),
+        ),
+        doc(
+            "0003",
+            "济南市中心医院医用耗材采购公告",
+            "医用耗材集中采购，预算金额386.5万元。",
+            "candidates",
+            "370100",
+            7,
+            None,
+        ),
+        doc(
+            "0004",
+            "徐州市云龙区道路照明工程中标结果公告",
+            "中标人：江苏某照明工程有限公司，道路照明设施安装。",
+            "award",
+            "320303",
+            9,
+            None,
+        ),
+        doc(
+            "0005",
+            "长沙市污水处理厂设计招标公告",
+            "污水处理厂提标改造设计，市政行业给水排水设计甲级。",
+            "tender",
+            "430100",
+            11,
+            Some(2),
+        ),
+    ]
+}
+
+fn ids(index: &dyn SearchIndex, q: &SearchQuery) -> Vec<String> {
+    let r = index
+        .search(q)
+        .unwrap_or_else(|e| panic!("search {q:?}: {e}"));
+    r.hits.into_iter().map(|h| h.id).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn query(q: &str) -> SearchQuery {
+    SearchQuery {
+        q: Some(q.to_owned()),
+        page: 1,
+        per_page: 20,
+        ..SearchQuery::default()
+    }
+}
+
+/// Runs the suite on an empty index; panics with the failing case.
+pub fn run(index: &dyn SearchIndex) {
+    assert!(index.health(), "index not healthy");
+    for d in corpus() {
+        index
+            .upsert(&d)
+            .unwrap_or_else(|e| panic!("upsert {}: {e}", d.id));
+    }
+    // Upserting the same notice again replaces it.
+    index
+        .upsert(&corpus()[0])
+        .unwrap_or_else(|e| panic!("re-upsert: {e}"));
+
+    let all = SearchQuery {
+        page: 1,
+        per_page: 20,
+        ..SearchQuery::default()
+    };
+    let r = index.search(&all).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.total, 5, "one document per id");
+
+    // A code typed into the box finds its notice.
+    let codes = corpus()[0].codes.clone();
+    assert_eq!(ids(index, &query(&codes[0])), ["0001"], "project code");
+    assert_eq!(
+        ids(index, &query(&codes[1].to_lowercase())),
+        ["0001"],
+        "section code, any case"
+    );
+
+    // Every word must match.
+    assert_eq!(sorted(ids(index, &query("徐州 道路"))), ["0001", "0004"]);
+    assert_eq!(ids(index, &query("徐州 照明")), ["0004"]);
+    assert!(ids(index, &query("徐州 医院")).is_empty(), "AND, not OR");
+    assert_eq!(ids(index, &query("监理")), ["0002"]);
+
+    // Traditional characters find simplified text.
+    assert_eq!(ids(index, &query("醫用耗材")), ["0003"]);
+    assert_eq!(ids(index, &query("監理")), ["0002"]);
+
+    // Region prefixes.
+    let region = |r: &str| SearchQuery {
+        region: Some(r.to_owned()),
+        page: 1,
+        per_page: 20,
+        ..SearchQuery::default()
+    };
+    assert_eq!(sorted(ids(index, &region("32"))), ["0001", "0002", "0004"]);
+    assert_eq!(sorted(ids(index, &region("3203"))), ["0001", "0004"]);
+    assert_eq!(ids(index, &region("320303")), ["0004"]);
+
+    // Date range with newest first across the whole result list.
+    let range = SearchQuery {
+        from: Utc.with_ymd_and_hms(2025, 3, 5, 0, 0, 0).single(),
+        to: Utc.with_ymd_and_hms(2025, 3, 10, 0, 0, 0).single(),
+        sort: Sort::PublishedDesc,
+        page: 1,
+        per_page: 20,
+        ..SearchQuery::default()
+    };
+    assert_eq!(ids(index, &range), ["0004", "0003", "0002"]);
+    // Paging walks the same order.
+    let page = |p: usize| SearchQuery {
+        sort: Sort::PublishedDesc,
+        page: p,
+        per_page: 2,
+        ..SearchQuery::default()
+    };
+    assert_eq!(ids(index, &page(1)), ["0005", "0004"]);
+    assert_eq!(ids(index, &page(2)), ["0003", "0002"]);
+    assert_eq!(ids(index, &page(3)), ["0001"]);
+
+    // Nearest deadline first, among notices that have one.
+    let by_deadline = SearchQuery {
+        kind: Some("tender".into()),
+        sort: Sort::Deadline,
+        page: 1,
+        per_page: 20,
+        ..SearchQuery::default()
+    };
+    assert_eq!(ids(index, &by_deadline), ["0005", "0002", "0001"]);
+
+    // Facets count every match, not just the page.
+    let r = index
+        .search(&SearchQuery {
+            page: 1,
+            per_page: 1,
+            ..SearchQuery::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.facets_kind.get("tender"), Some(&3));
+    assert_eq!(r.facets_region.get("32"), Some(&3));
+    assert_eq!(r.facets_region.get("43"), Some(&1));
+
+    // Snippets mark what matched.
+    let r = index
+        .search(&query("排水"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        r.hits
+            .iter()
+            .any(|h| h.snippet.contains("<b>") || h.snippet.contains("<em>")),
+        "{:?}",
+        r.hits
+    );
+
+    // Status changes are searchable; deletes remove.
+    index
+        .set_status("0001", "closed")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let closed = SearchQuery {
+        status: Some("closed".into()),
+        page: 1,
+        per_page: 20,
+        ..SearchQuery::default()
+    };
+    assert_eq!(ids(index, &closed), ["0001"]);
+    assert_eq!(
+        ids(index, &query(&codes[0])),
+        ["0001"],
+        "still found after a status change"
+    );
+    index
+        .set_status("no-such-notice", "closed")
+        .unwrap_or_else(|e| panic!("{e}"));
+    index.delete("0005").unwrap_or_else(|e| panic!("{e}"));
+    assert!(ids(index, &query("污水处理")).is_empty());
+}

@@ -1,0 +1,127 @@
+//! Search behind one trait. Tantivy (embedded, with a jieba Chinese segmenter) is the default;
+//! other engines implement the same trait and must pass the same conformance suite
+//! (`conformance::run`).
+
+pub mod conformance;
+mod tantivy_index;
+
+pub use tantivy_index::TantivyIndex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A published notice as the index keeps it (personal data already stripped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchDoc {
+    /// Notice id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Body text.
+    pub body: String,
+    /// Codes typed into the box find the notice: project, section, procedure codes.
+    pub codes: Vec<String>,
+    /// tender, amendment, candidates, award, termination.
+    pub kind: String,
+    /// works or procurement.
+    pub category: String,
+    /// GB/T 2260 code, when known.
+    pub region: Option<String>,
+    /// open, publicity, closed, awarded, terminated.
+    pub status: String,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+    /// Its bid or response deadline, when it has one.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sort {
+    /// Best match first (newest first without a query).
+    #[default]
+    Relevance,
+    /// Newest publication first (`-published`).
+    PublishedDesc,
+    /// Nearest deadline first (`deadline`); notices without one last.
+    Deadline,
+}
+
+/// A search request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    /// Free text (every word must match), or a code.
+    pub q: Option<String>,
+    /// Kind filter.
+    pub kind: Option<String>,
+    /// works / procurement.
+    pub category: Option<String>,
+    /// GB/T 2260 prefix: `32` is Jiangsu, `3203` Xuzhou.
+    pub region: Option<String>,
+    /// Status filter.
+    pub status: Option<String>,
+    /// Published at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Published before.
+    pub to: Option<DateTime<Utc>>,
+    /// Order.
+    pub sort: Sort,
+    /// 1-based page.
+    pub page: usize,
+    /// Hits per page.
+    pub per_page: usize,
+}
+
+/// One hit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// Notice id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Body excerpt with matches in `<em>`.
+    pub snippet: String,
+    /// Kind.
+    pub kind: String,
+    /// Region code.
+    pub region: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Published.
+    pub published_at: DateTime<Utc>,
+    /// Deadline.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// A page of results with facet counts over every match (not just the page).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    /// Matches in all.
+    pub total: usize,
+    /// This page.
+    pub hits: Vec<SearchHit>,
+    /// Matches by kind.
+    pub facets_kind: BTreeMap<String, u64>,
+    /// Matches by province (two-digit GB/T 2260 prefix).
+    pub facets_region: BTreeMap<String, u64>,
+}
+
+/// A search engine behind gongshi. Every write is idempotent (keyed by notice id).
+pub trait SearchIndex: Send + Sync + std::fmt::Debug {
+    /// Adds or replaces a notice.
+    fn upsert(&self, doc: &SearchDoc) -> anyhow::Result<()>;
+    /// Changes a notice's status (publicity closed, awarded, terminated); unknown ids are ignored.
+    fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()>;
+    /// Removes a notice.
+    fn delete(&self, id: &str) -> anyhow::Result<()>;
+    /// Searches.
+    fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults>;
+    /// Whether the engine answers.
+    fn health(&self) -> bool;
+}
+
+/// Traditional characters in a query or a notice are searched as simplified ones.
+pub fn to_simplified(text: &str) -> String {
+    zhconv::zhconv(text, zhconv::Variant::ZhHans)
+}

@@ -1,0 +1,420 @@
+//! The embedded engine: Tantivy on local disk (or in memory for tests), titles and bodies
+//! segmented by jieba (search mode) after converting traditional characters to simplified, codes
+//! as exact terms, region as every GB/T 2260 prefix of the code plus a facet, dates as fast fields.
+//! Every query word must match (AND).
+
+use super::{SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchResults, Sort, to_simplified};
+use chrono::{DateTime, TimeZone, Utc};
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+
+const TOKENIZER: &str = "jieba";
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    id: Field,
+    title: Field,
+    body: Field,
+    codes: Field,
+    kind: Field,
+    category: Field,
+    region: Field,
+    region_code: Field,
+    region_facet: Field,
+    kind_facet: Field,
+    status: Field,
+    published: Field,
+    deadline: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        id: b.add_text_field("id", STRING | STORED),
+        title: b.add_text_field("title", text.clone()),
+        body: b.add_text_field("body", text),
+        codes: b.add_text_field("codes", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED | FAST),
+        category: b.add_text_field("category", STRING | STORED),
+        region: b.add_text_field("region", STRING),
+        region_code: b.add_text_field("region_code", STRING | STORED),
+        region_facet: b.add_facet_field("region_facet", FacetOptions::default()),
+        kind_facet: b.add_facet_field("kind_facet", FacetOptions::default()),
+        status: b.add_text_field("status", STRING | STORED),
+        published: b.add_date_field("published", INDEXED | FAST | STORED),
+        deadline: b.add_date_field("deadline", INDEXED | FAST | STORED),
+    };
+    (b.build(), fields)
+}
+
+/// The Tantivy index.
+pub struct TantivyIndex {
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    f: Fields,
+}
+
+impl std::fmt::Debug for TantivyIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TantivyIndex").finish_non_exhaustive()
+    }
+}
+
+fn jieba() -> &'static tantivy_jieba::jieba_rs::Jieba {
+    static JIEBA: OnceLock<tantivy_jieba::jieba_rs::Jieba> = OnceLock::new();
+    JIEBA.get_or_init(tantivy_jieba::jieba_rs::Jieba::new)
+}
+
+fn date(t: DateTime<Utc>) -> tantivy::DateTime {
+    tantivy::DateTime::from_timestamp_secs(t.timestamp())
+}
+
+fn undate(t: tantivy::DateTime) -> DateTime<Utc> {
+    Utc.timestamp_opt(t.into_timestamp_secs(), 0)
+        .single()
+        .unwrap_or_default()
+}
+
+impl TantivyIndex {
+    /// Opens (or creates) an index in `dir`.
+    pub fn open(dir: &Path) -> anyhow::Result<TantivyIndex> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, _) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)?;
+        Self::with_index(Index::open_or_create(directory, schema)?)
+    }
+
+    /// An index in memory (tests).
+    pub fn in_memory() -> anyhow::Result<TantivyIndex> {
+        let (schema, _) = schema();
+        Self::with_index(Index::create_in_ram(schema))
+    }
+
+    fn with_index(index: Index) -> anyhow::Result<TantivyIndex> {
+        index
+            .tokenizers()
+            .register(TOKENIZER, tantivy_jieba::JiebaTokenizer::new());
+        let (_, f) = schema();
+        let writer = index.writer(50_000_000)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(TantivyIndex {
+            reader,
+            writer: Mutex::new(writer),
+            f,
+        })
+    }
+
+    fn document(&self, d: &SearchDoc) -> TantivyDocument {
+        let f = self.f;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.id, &d.id);
+        doc.add_text(f.title, to_simplified(&d.title));
+        doc.add_text(f.body, to_simplified(&d.body));
+        for code in &d.codes {
+            doc.add_text(f.codes, code.to_lowercase());
+        }
+        doc.add_text(f.kind, &d.kind);
+        doc.add_facet(
+            f.kind_facet,
+            tantivy::schema::Facet::from_path([d.kind.as_str()]),
+        );
+        doc.add_text(f.category, &d.category);
+        if let Some(region) = d.region.as_deref().filter(|r| r.len() == 6) {
+            let (p, c) = (&region[..2], &region[..4]);
+            for prefix in [p, c, region] {
+                doc.add_text(f.region, prefix);
+            }
+            doc.add_text(f.region_code, region);
+            doc.add_facet(
+                f.region_facet,
+                tantivy::schema::Facet::from_path([p, c, region]),
+            );
+        }
+        doc.add_text(f.status, &d.status);
+        doc.add_date(f.published, date(d.published_at));
+        if let Some(deadline) = d.deadline {
+            doc.add_date(f.deadline, date(deadline));
+        }
+        doc
+    }
+
+    fn stored(&self, doc: &TantivyDocument) -> SearchDoc {
+        let f = self.f;
+        let text = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
+        SearchDoc {
+            id: text(f.id).unwrap_or_default(),
+            title: text(f.title).unwrap_or_default(),
+            body: text(f.body).unwrap_or_default(),
+            codes: doc
+                .get_all(f.codes)
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            kind: text(f.kind).unwrap_or_default(),
+            category: text(f.category).unwrap_or_default(),
+            region: text(f.region_code),
+            status: text(f.status).unwrap_or_default(),
+            published_at: doc
+                .get_first(f.published)
+                .and_then(|v| v.as_datetime())
+                .map(undate)
+                .unwrap_or_default(),
+            deadline: doc
+                .get_first(f.deadline)
+                .and_then(|v| v.as_datetime())
+                .map(undate),
+        }
+    }
+
+    fn commit(&self, writer: &mut IndexWriter) -> anyhow::Result<()> {
+        writer.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn find(&self, id: &str) -> anyhow::Result<Option<SearchDoc>> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.f.id, id),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        match top.first() {
+            Some((_, addr)) => Ok(Some(self.stored(&searcher.doc(*addr)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every query word must match title, body or a code; a whole-query code match also counts.
+    fn text_query(&self, q: &str) -> Option<Box<dyn Query>> {
+        let f = self.f;
+        let simplified = to_simplified(q.trim());
+        let words: Vec<String> = jieba()
+            .cut(&simplified, true)
+            .into_iter()
+            .map(|w| w.word.trim().to_owned())
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .collect();
+        if words.is_empty() {
+            return None;
+        }
+        let mut all_words: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in &words {
+            let any_field: Vec<(Occur, Box<dyn Query>)> = vec![
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(f.title, word),
+                            IndexRecordOption::WithFreqs,
+                        )),
+                        2.0,
+                    )),
+                ),
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.body, word),
+                        IndexRecordOption::WithFreqs,
+                    )),
+                ),
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.codes, &word.to_lowercase()),
+                        IndexRecordOption::Basic,
+                    )),
+                ),
+            ];
+            all_words.push((Occur::Must, Box::new(BooleanQuery::new(any_field))));
+        }
+        let code = TermQuery::new(
+            Term::from_field_text(f.codes, &simplified.to_lowercase()),
+            IndexRecordOption::Basic,
+        );
+        Some(Box::new(BooleanQuery::new(vec![
+            (Occur::Should, Box::new(BooleanQuery::new(all_words))),
+            (
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(code), 10.0)),
+            ),
+        ])))
+    }
+}
+
+impl SearchIndex for TantivyIndex {
+    fn upsert(&self, doc: &SearchDoc) -> anyhow::Result<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| anyhow::anyhow!("index writer poisoned"))?;
+        writer.delete_term(Term::from_field_text(self.f.id, &doc.id));
+        writer.add_document(self.document(doc))?;
+        self.commit(&mut writer)
+    }
+
+    fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()> {
+        let Some(mut doc) = self.find(id)? else {
+            return Ok(());
+        };
+        if doc.status == status {
+            return Ok(());
+        }
+        doc.status = status.to_owned();
+        self.upsert(&doc)
+    }
+
+    fn delete(&self, id: &str) -> anyhow::Result<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| anyhow::anyhow!("index writer poisoned"))?;
+        writer.delete_term(Term::from_field_text(self.f.id, id));
+        self.commit(&mut writer)
+    }
+
+    fn search(&self, q: &SearchQuery) -> anyhow::Result<SearchResults> {
+        let f = self.f;
+        let searcher = self.reader.searcher();
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let text =
+            q.q.as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .and_then(|s| self.text_query(s));
+        let has_text = text.is_some();
+        match text {
+            Some(t) => clauses.push((Occur::Must, t)),
+            None if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) => {
+                return Ok(SearchResults::default());
+            }
+            None => clauses.push((Occur::Must, Box::new(AllQuery))),
+        }
+        let mut filter = |field: Field, value: &Option<String>| {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                clauses.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, v),
+                        IndexRecordOption::Basic,
+                    )),
+                ));
+            }
+        };
+        filter(f.kind, &q.kind);
+        filter(f.category, &q.category);
+        filter(f.status, &q.status);
+        filter(f.region, &q.region);
+        if q.from.is_some() || q.to.is_some() {
+            let lower = q.from.map_or(Bound::Unbounded, |t| {
+                Bound::Included(Term::from_field_date(f.published, date(t)))
+            });
+            let upper = q.to.map_or(Bound::Unbounded, |t| {
+                Bound::Excluded(Term::from_field_date(f.published, date(t)))
+            });
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        let query = BooleanQuery::new(clauses);
+
+        let per_page = q.per_page.clamp(1, 100);
+        let offset = q.page.max(1).saturating_sub(1).saturating_mul(per_page);
+        let top = TopDocs::with_limit(per_page).and_offset(offset);
+        let mut kinds = FacetCollector::for_field("kind_facet");
+        kinds.add_facet("/");
+        let mut regions = FacetCollector::for_field("region_facet");
+        regions.add_facet("/");
+        let addresses: Vec<DocAddress>;
+        let (total, kind_counts, region_counts);
+        let sort = match q.sort {
+            Sort::Relevance if !has_text => Sort::PublishedDesc,
+            other => other,
+        };
+        match sort {
+            Sort::Relevance => {
+                let (hits, count, k, r) =
+                    searcher.search(&query, &(top.order_by_score(), Count, kinds, regions))?;
+                addresses = hits.into_iter().map(|(_, a)| a).collect();
+                (total, kind_counts, region_counts) = (count, k, r);
+            }
+            Sort::PublishedDesc => {
+                let c = top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc);
+                let (hits, count, k, r) = searcher.search(&query, &(c, Count, kinds, regions))?;
+                addresses = hits.into_iter().map(|(_, a)| a).collect();
+                (total, kind_counts, region_counts) = (count, k, r);
+            }
+            Sort::Deadline => {
+                let c = top.order_by_fast_field::<tantivy::DateTime>("deadline", Order::Asc);
+                let (hits, count, k, r) = searcher.search(&query, &(c, Count, kinds, regions))?;
+                addresses = hits.into_iter().map(|(_, a)| a).collect();
+                (total, kind_counts, region_counts) = (count, k, r);
+            }
+        }
+        let snippets = SnippetGenerator::create(&searcher, &query, f.body).ok();
+        let mut hits = Vec::with_capacity(addresses.len());
+        for addr in addresses {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let stored = self.stored(&doc);
+            let snippet = match &snippets {
+                Some(g) if has_text => g.snippet_from_doc(&doc).to_html(),
+                _ => stored.body.chars().take(120).collect(),
+            };
+            hits.push(SearchHit {
+                id: stored.id,
+                title: stored.title,
+                snippet,
+                kind: stored.kind,
+                region: stored.region,
+                status: stored.status,
+                published_at: stored.published_at,
+                deadline: stored.deadline,
+            });
+        }
+        let facet_map = |counts: &tantivy::collector::FacetCounts| {
+            counts
+                .get("/")
+                .map(|(facet, n)| {
+                    (
+                        facet
+                            .to_path()
+                            .last()
+                            .map(|s| (*s).to_owned())
+                            .unwrap_or_default(),
+                        n,
+                    )
+                })
+                .collect()
+        };
+        Ok(SearchResults {
+            total,
+            hits,
+            facets_kind: facet_map(&kind_counts),
+            facets_region: facet_map(&region_counts),
+        })
+    }
+
+    fn health(&self) -> bool {
+        self.writer.lock().is_ok()
+    }
+}
