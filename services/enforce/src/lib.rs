@@ -138,6 +138,7 @@ impl Enforce {
                     {
                         let notice: Notice = serde_json::from_value(doc)?;
                         notices::set_status(&mut tx, &notice.id, "published").await?;
+                        let mut region = notice.region.clone();
                         for key in &notice.procedures {
                             let mut state = notices::lock_procedure(&mut tx, key).await?;
                             if let Some(stage) =
@@ -145,6 +146,7 @@ impl Enforce {
                             {
                                 stage.status = StageStatus::Published;
                             }
+                            region = region.or_else(|| state.region().map(str::to_owned));
                             notices::save_procedure(&mut tx, &state).await?;
                         }
                         let outcome: Value =
@@ -156,7 +158,7 @@ impl Enforce {
                         store::outbox::enqueue(
                             &mut tx,
                             topics::PUBLIC,
-                            &published_event(&notice, &verdict, now),
+                            &published_event(&notice, &verdict, now, region),
                         )
                         .await?;
                         metrics::counter!("gongshi_holds_released_total").increment(1);
@@ -227,6 +229,11 @@ async fn judge_and_record(
         state.record(notice, stage_status, verdict.windows.clone());
         notices::save_procedure(tx, state).await?;
     }
+    // A notice without its own REGION_CODE belongs to its procedure's region (from the tender).
+    let region = notice
+        .region
+        .clone()
+        .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
     let verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
     let notice_json = serde_json::to_value(notice).unwrap_or(Value::Null);
     let procedure = notice.procedure.to_string();
@@ -261,8 +268,12 @@ async fn judge_and_record(
     .await?;
     match verdict.outcome {
         Outcome::Publish => {
-            store::outbox::enqueue(tx, topics::PUBLIC, &published_event(notice, &verdict, now))
-                .await?
+            store::outbox::enqueue(
+                tx,
+                topics::PUBLIC,
+                &published_event(notice, &verdict, now, region),
+            )
+            .await?
         }
         Outcome::Hold => {
             if let Some(due) = hold_until {
@@ -379,7 +390,12 @@ async fn release_parked(
 }
 
 /// The `notice.published` event: the public record, its windows and warnings.
-fn published_event(notice: &Notice, verdict: &Verdict, now: DateTime<Utc>) -> Envelope {
+fn published_event(
+    notice: &Notice,
+    verdict: &Verdict,
+    now: DateTime<Utc>,
+    region: Option<String>,
+) -> Envelope {
     let warnings: Vec<&str> = verdict
         .findings
         .iter()
@@ -398,7 +414,7 @@ fn published_event(notice: &Notice, verdict: &Verdict, now: DateTime<Utc>) -> En
         json!({
             "notice_id": notice.id, "procedure": notice.procedure, "procedures": notice.procedures,
             "table": notice.table, "kind": notice.kind, "regime": notice.regime, "title": notice.title,
-            "region": notice.region, "sent_at": notice.sent_at, "published_at": now,
+            "region": region, "sent_at": notice.sent_at, "published_at": now,
             "record": notice.canonical, "windows": windows, "warnings": warnings,
         }),
     )

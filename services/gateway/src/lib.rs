@@ -22,6 +22,8 @@ pub struct Gateway {
     pub bus: Bus,
     /// Clock (notice status depends on which windows are open).
     pub clock: gongshi_platform::Clock,
+    /// The search index, when this process has one.
+    pub search: Option<std::sync::Arc<dyn gongshi_platform::search::SearchIndex>>,
 }
 
 impl Gateway {
@@ -37,6 +39,7 @@ impl Gateway {
                 "/v1/procedures/{platform}/{project}/{section}",
                 get(procedure),
             )
+            .route("/v1/search", get(search))
             .fallback(|| async {
                 error(
                     StatusCode::NOT_FOUND,
@@ -210,5 +213,108 @@ fn stage_rank(kind: &str) -> u8 {
         "candidates" => 2,
         "award" => 3,
         _ => 4,
+    }
+}
+
+/// Query parameters of `GET /v1/search`.
+#[derive(Debug, serde::Deserialize)]
+struct SearchParams {
+    q: Option<String>,
+    kind: Option<String>,
+    region: Option<String>,
+    category: Option<String>,
+    status: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    sort: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+fn bad_request(message: String) -> Response {
+    error(StatusCode::BAD_REQUEST, "bad-request", message)
+}
+
+async fn search(
+    State(gw): State<Gateway>,
+    axum::extract::Query(p): axum::extract::Query<SearchParams>,
+) -> Response {
+    use gongshi_domain::values::datetime::{self, DateOnly};
+    use gongshi_platform::search::{SearchQuery, Sort};
+    let Some(index) = gw.search.clone() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "search-unavailable",
+            "此进程没有搜索索引 (no search index in this process)",
+        );
+    };
+    let instant = |name: &str, v: &Option<String>, mode: DateOnly| match v
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(None),
+        Some(s) => datetime::parse(s, mode)
+            .map(|t| Some(t.with_timezone(&chrono::Utc)))
+            .map_err(|e| format!("{name}: {e}")),
+    };
+    let from = match instant("from", &p.from, DateOnly::StartOfDay) {
+        Ok(v) => v,
+        Err(message) => return bad_request(message),
+    };
+    let to = match instant("to", &p.to, DateOnly::EndOfDay) {
+        Ok(v) => v,
+        Err(message) => return bad_request(message),
+    };
+    let sort = match p.sort.as_deref() {
+        None | Some("") | Some("relevance") => Sort::Relevance,
+        Some("-published") => Sort::PublishedDesc,
+        Some("deadline") => Sort::Deadline,
+        Some(other) => {
+            return bad_request(format!(
+                "sort: '{other}' 应为 -published、deadline 或 relevance"
+            ));
+        }
+    };
+    if let Some(region) = p.region.as_deref().filter(|r| !r.is_empty())
+        && !(region.len() <= 6
+            && region.len() % 2 == 0
+            && region.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return bad_request(format!(
+            "region: '{region}' 应为 2、4 或 6 位行政区划代码前缀"
+        ));
+    }
+    let per_page = p.per_page.unwrap_or(20);
+    if per_page == 0 || per_page > 100 {
+        return bad_request("per_page: 1..=100".into());
+    }
+    let page = p.page.unwrap_or(1).max(1);
+    let query = SearchQuery {
+        q: p.q,
+        kind: p.kind,
+        category: p.category,
+        region: p.region,
+        status: p.status,
+        from,
+        to,
+        sort,
+        page,
+        per_page,
+    };
+    match tokio::task::spawn_blocking(move || index.search(&query)).await {
+        Ok(Ok(r)) => Json(json!({
+            "total": r.total, "page": page, "per_page": per_page, "hits": r.hits,
+            "facets": {"kind": r.facets_kind, "region": r.facets_region},
+        }))
+        .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), message = "search failed");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "search-unavailable",
+                "搜索暂不可用 (search unavailable)",
+            )
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
 }

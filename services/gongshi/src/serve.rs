@@ -107,15 +107,22 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         clock: Clock::from_env()?,
         tick: Duration::from_millis(args.tick_ms),
     };
+    // One process: the publish service writes the embedded index the gateway searches.
+    let index: std::sync::Arc<dyn gongshi_platform::search::SearchIndex> = std::sync::Arc::new(
+        gongshi_platform::search::TantivyIndex::open(&args.http.common.data_dir.join("index"))?,
+    );
     let publish = Publish {
         store: store.clone(),
         bus: bus.clone(),
-        indexers: Vec::new(),
+        indexers: vec![std::sync::Arc::new(gongshi_publish::SearchIndexer {
+            index: index.clone(),
+        })],
     };
     let gateway = Gateway {
         store: store.clone(),
         bus: bus.clone(),
         clock: Clock::from_env()?,
+        search: Some(index),
     };
     let mut tasks = tokio::task::JoinSet::new();
     let listen = args.http.listen.clone();
@@ -199,10 +206,13 @@ pub async fn publish(args: CommonArgs) -> anyhow::Result<()> {
 pub async fn gateway(args: IngestArgs) -> anyhow::Result<()> {
     let (store, bus) = connect(&args.common).await?;
     let ingest = Ingest::new(store.clone(), bus.clone(), &args.ingest);
+    // A gateway of its own has no embedded index (the publish process writes it); it searches
+    // once the external engine adapter is configured.
     Gateway {
         store,
         bus,
         clock: Clock::from_env()?,
+        search: None,
     }
     .run(ingest, &args.listen, shutdown::on_signals())
     .await
