@@ -1,6 +1,6 @@
-//! Time as an input: the system clock, or one the tests set. `GONGSHI_CLOCK_FILE` names a file
-//! holding an RFC 3339 instant, re-read at every tick so a test can move time forward without a
-//! restart; `GONGSHI_NOW` fixes one instant.
+//! Time as an input: the system clock, or one the tests set. `--clock-file` names a file holding
+//! an RFC 3339 instant, re-read at every tick so a test can move time forward without a restart;
+//! `--now` fixes one instant.
 
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
@@ -17,14 +17,14 @@ pub enum Clock {
 }
 
 impl Clock {
-    /// `GONGSHI_CLOCK_FILE`, else `GONGSHI_NOW`, else the system clock.
-    pub fn from_env() -> anyhow::Result<Clock> {
-        if let Ok(path) = std::env::var("GONGSHI_CLOCK_FILE") {
-            return Ok(Clock::File(PathBuf::from(path)));
+    /// `--clock-file` (`GONGSHI_CLOCK_FILE`), else `--now` (`GONGSHI_NOW`), else the system clock.
+    pub fn from_config(config: &crate::CommonConfig) -> anyhow::Result<Clock> {
+        if let Some(path) = &config.clock_file {
+            return Ok(Clock::File(path.clone()));
         }
-        if let Ok(now) = std::env::var("GONGSHI_NOW") {
+        if let Some(now) = &config.now {
             let instant = gongshi_domain::values::datetime::parse(
-                &now,
+                now,
                 gongshi_domain::values::datetime::DateOnly::StartOfDay,
             )
             .map_err(|e| anyhow::anyhow!("GONGSHI_NOW: {e}"))?;

@@ -25,6 +25,13 @@ pub struct CommonConfig {
     /// Local data folder (search index, files).
     #[arg(long, env = "GONGSHI_DATA_DIR", default_value = ".data/gongshi")]
     pub data_dir: PathBuf,
+    /// Read "now" from this file (an RFC 3339 instant, re-read at every tick) instead of the
+    /// system clock: for tests and rehearsals.
+    #[arg(long, env = "GONGSHI_CLOCK_FILE")]
+    pub clock_file: Option<PathBuf>,
+    /// A fixed "now" (RFC 3339 or `yyyy-MM-dd HH:mm`, Beijing time) instead of the system clock.
+    #[arg(long, env = "GONGSHI_NOW")]
+    pub now: Option<String>,
     /// Log as JSON lines (default) or human-readable text.
     #[arg(long, env = "GONGSHI_LOG_FORMAT", default_value = "json")]
     pub log_format: crate::telemetry::LogFormat,

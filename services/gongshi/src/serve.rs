@@ -104,7 +104,7 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     let enforce = Enforce {
         store: store.clone(),
         bus: bus.clone(),
-        clock: Clock::from_env()?,
+        clock: Clock::from_config(&args.http.common)?,
         tick: Duration::from_millis(args.tick_ms),
     };
     // One process: the publish service writes the embedded index the gateway searches.
@@ -121,7 +121,7 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     let gateway = Gateway {
         store: store.clone(),
         bus: bus.clone(),
-        clock: Clock::from_env()?,
+        clock: Clock::from_config(&args.http.common)?,
         search: Some(index),
     };
     let mut tasks = tokio::task::JoinSet::new();
@@ -184,7 +184,7 @@ pub async fn enforce(args: EnforceArgs) -> anyhow::Result<()> {
     let enforce = Enforce {
         store,
         bus,
-        clock: Clock::from_env()?,
+        clock: Clock::from_config(&args.common)?,
         tick: Duration::from_millis(args.tick_ms),
     };
     enforce.run(shutdown::on_signals()).await
@@ -211,7 +211,7 @@ pub async fn gateway(args: IngestArgs) -> anyhow::Result<()> {
     Gateway {
         store,
         bus,
-        clock: Clock::from_env()?,
+        clock: Clock::from_config(&args.common)?,
         search: None,
     }
     .run(ingest, &args.listen, shutdown::on_signals())
