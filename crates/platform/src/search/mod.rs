@@ -111,6 +111,10 @@ pub struct SearchResults {
 pub trait SearchIndex: Send + Sync + std::fmt::Debug {
     /// Adds or replaces a notice.
     fn upsert(&self, doc: &SearchDoc) -> anyhow::Result<()>;
+    /// Adds or replaces several notices (one commit where the engine allows).
+    fn upsert_many(&self, docs: &[SearchDoc]) -> anyhow::Result<()> {
+        docs.iter().try_for_each(|d| self.upsert(d))
+    }
     /// Changes a notice's status (publicity closed, awarded, terminated); unknown ids are ignored.
     fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()>;
     /// Removes a notice.

@@ -20,10 +20,14 @@ use tantivy::{
 };
 
 const TOKENIZER: &str = "jieba";
+/// Character unigrams and bigrams: a query word still matches when jieba cut the notice's text
+/// differently around it (供水管网 → 供水管 / 网), because all its bigrams are there.
+const GRAMS: &str = "grams12";
 
 #[derive(Debug, Clone, Copy)]
 struct Fields {
     id: Field,
+    grams: Field,
     title: Field,
     body: Field,
     codes: Field,
@@ -49,6 +53,14 @@ fn schema() -> (Schema, Fields) {
         .set_stored();
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
+        grams: b.add_text_field(
+            "grams",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(GRAMS)
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        ),
         title: b.add_text_field("title", text.clone()),
         body: b.add_text_field("body", text),
         codes: b.add_text_field("codes", STRING | STORED),
@@ -112,6 +124,9 @@ impl TantivyIndex {
         index
             .tokenizers()
             .register(TOKENIZER, tantivy_jieba::JiebaTokenizer::new());
+        index
+            .tokenizers()
+            .register(GRAMS, tantivy::tokenizer::NgramTokenizer::all_ngrams(1, 2)?);
         let (_, f) = schema();
         let writer = index.writer(50_000_000)?;
         let reader = index
@@ -129,8 +144,11 @@ impl TantivyIndex {
         let f = self.f;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.id, &d.id);
-        doc.add_text(f.title, to_simplified(&d.title));
-        doc.add_text(f.body, to_simplified(&d.body));
+        let (title, body) = (to_simplified(&d.title), to_simplified(&d.body));
+        doc.add_text(f.grams, &title);
+        doc.add_text(f.grams, &body);
+        doc.add_text(f.title, title);
+        doc.add_text(f.body, body);
         for code in &d.codes {
             doc.add_text(f.codes, code.to_lowercase());
         }
@@ -223,7 +241,35 @@ impl TantivyIndex {
         }
         let mut all_words: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in &words {
+            let chars: Vec<char> = word.chars().collect();
+            let grams: Vec<(Occur, Box<dyn Query>)> = if chars.len() == 1 {
+                vec![(
+                    Occur::Must,
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.grams, word),
+                        IndexRecordOption::Basic,
+                    )) as Box<dyn Query>,
+                )]
+            } else {
+                chars
+                    .windows(2)
+                    .map(|pair| {
+                        let bigram: String = pair.iter().collect();
+                        (
+                            Occur::Must,
+                            Box::new(TermQuery::new(
+                                Term::from_field_text(f.grams, &bigram),
+                                IndexRecordOption::Basic,
+                            )) as Box<dyn Query>,
+                        )
+                    })
+                    .collect()
+            };
             let any_field: Vec<(Occur, Box<dyn Query>)> = vec![
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(BooleanQuery::new(grams)), 0.1)),
+                ),
                 (
                     Occur::Should,
                     Box::new(BoostQuery::new(
