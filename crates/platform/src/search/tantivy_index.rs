@@ -391,32 +391,27 @@ impl SearchIndex for TantivyIndex {
         kinds.add_facet("/");
         let mut regions = FacetCollector::for_field("region_facet");
         regions.add_facet("/");
-        let addresses: Vec<DocAddress>;
-        let (total, kind_counts, region_counts);
         let sort = match q.sort {
             Sort::Relevance if !has_text => Sort::PublishedDesc,
             other => other,
         };
-        match sort {
-            Sort::Relevance => {
-                let (hits, count, k, r) =
-                    searcher.search(&query, &(top.order_by_score(), Count, kinds, regions))?;
-                addresses = hits.into_iter().map(|(_, a)| a).collect();
-                (total, kind_counts, region_counts) = (count, k, r);
-            }
-            Sort::PublishedDesc => {
-                let c = top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc);
-                let (hits, count, k, r) = searcher.search(&query, &(c, Count, kinds, regions))?;
-                addresses = hits.into_iter().map(|(_, a)| a).collect();
-                (total, kind_counts, region_counts) = (count, k, r);
-            }
-            Sort::Deadline => {
-                let c = top.order_by_fast_field::<tantivy::DateTime>("deadline", Order::Asc);
-                let (hits, count, k, r) = searcher.search(&query, &(c, Count, kinds, regions))?;
-                addresses = hits.into_iter().map(|(_, a)| a).collect();
-                (total, kind_counts, region_counts) = (count, k, r);
-            }
-        }
+        let (addresses, total, kind_counts, region_counts) = match sort {
+            Sort::Relevance => collect(&searcher, &query, top.order_by_score(), kinds, regions)?,
+            Sort::PublishedDesc => collect(
+                &searcher,
+                &query,
+                top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
+                kinds,
+                regions,
+            )?,
+            Sort::Deadline => collect(
+                &searcher,
+                &query,
+                top.order_by_fast_field::<tantivy::DateTime>("deadline", Order::Asc),
+                kinds,
+                regions,
+            )?,
+        };
         let snippets = SnippetGenerator::create(&searcher, &query, f.body).ok();
         let mut hits = Vec::with_capacity(addresses.len());
         for addr in addresses {
@@ -463,4 +458,25 @@ impl SearchIndex for TantivyIndex {
     fn health(&self) -> bool {
         self.writer.lock().is_ok()
     }
+}
+
+/// Runs one top-docs collector (whatever it sorts by) together with the match count and both
+/// facet collectors.
+fn collect<K, C>(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    top: C,
+    kinds: FacetCollector,
+    regions: FacetCollector,
+) -> tantivy::Result<(
+    Vec<DocAddress>,
+    usize,
+    tantivy::collector::FacetCounts,
+    tantivy::collector::FacetCounts,
+)>
+where
+    C: tantivy::collector::Collector<Fruit = Vec<(K, DocAddress)>>,
+{
+    let (hits, count, k, r) = searcher.search(query, &(top, Count, kinds, regions))?;
+    Ok((hits.into_iter().map(|(_, a)| a).collect(), count, k, r))
 }
