@@ -104,8 +104,20 @@ impl Pipeline {
             .dir
             .join(format!("{service}-{}.log", self.children.len()));
         let log = std::fs::File::create(&log_path).expect("log file");
-        let child = Command::new(gongshi_bin())
-            .arg(service)
+        let child = self
+            .command(service)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn gongshi");
+        self.children.push((service.to_owned(), child));
+    }
+
+    /// A `gongshi` subcommand with this pipeline's configuration in its environment.
+    pub fn command(&self, subcommand: &str) -> Command {
+        let mut command = Command::new(gongshi_bin());
+        command
+            .arg(subcommand)
             .env("DATABASE_URL", &self.database_url)
             .env("GONGSHI_KAFKA_BROKERS", env("GONGSHI_KAFKA_BROKERS"))
             .env("GONGSHI_TOPIC_PREFIX", &self.prefix)
@@ -113,12 +125,8 @@ impl Pipeline {
             .env("GONGSHI_INGEST_TOKENS", TOKEN)
             .env("GONGSHI_CLOCK_FILE", self.dir.join("now"))
             .env("GONGSHI_TICK_MS", "100")
-            .env("GONGSHI_DATA_DIR", self.dir.join("data"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn gongshi");
-        self.children.push((service.to_owned(), child));
+            .env("GONGSHI_DATA_DIR", self.dir.join("data"));
+        command
     }
 
     /// Kills a running service with SIGKILL: no shutdown, no final commit.

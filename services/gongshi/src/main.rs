@@ -27,10 +27,13 @@ enum Command {
     Validate(serve::CommonArgs),
     /// The enforce consumer, timers and outbox relay alone.
     Enforce(serve::EnforceArgs),
-    /// The publish consumer alone.
-    Publish(serve::CommonArgs),
-    /// The HTTP gateway alone (read API, ingest route, health, metrics).
-    Gateway(serve::IngestArgs),
+    /// The publish consumer alone (feed store and search index).
+    Publish(serve::PublishArgs),
+    /// The HTTP gateway alone (read API, search, ingest route, health, metrics).
+    Gateway(serve::GatewayArgs),
+    /// Clear the search index and rebuild it from the feed store (stop the publish service
+    /// first when it uses the embedded index: the index allows one writer).
+    Reindex(serve::ReindexArgs),
     /// Parse, validate and apply the period rules to files, offline (no servers).
     Check(check::CheckArgs),
     /// Send files or folders of notices to a running gateway.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
                     Command::Enforce(args) => serve::report(serve::enforce(args).await),
                     Command::Publish(args) => serve::report(serve::publish(args).await),
                     Command::Gateway(args) => serve::report(serve::gateway(args).await),
+                    Command::Reindex(args) => serve::report(serve::reindex(args).await),
                     Command::Check(_) => unreachable!("handled above"),
                 }
             })

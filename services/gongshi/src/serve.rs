@@ -6,6 +6,7 @@ use gongshi_enforce::Enforce;
 use gongshi_gateway::Gateway;
 use gongshi_ingest::{Ingest, IngestConfig};
 use gongshi_platform::bus::topics;
+use gongshi_platform::search::{Access, SearchConfig};
 use gongshi_platform::{Bus, Clock, CommonConfig, Store, shutdown, telemetry};
 use gongshi_publish::Publish;
 use std::process::ExitCode;
@@ -17,6 +18,24 @@ use tokio_util::sync::CancellationToken;
 pub struct CommonArgs {
     #[command(flatten)]
     common: CommonConfig,
+}
+
+/// Options of the publish service.
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    common: CommonConfig,
+    #[command(flatten)]
+    search: SearchConfig,
+}
+
+/// Options of the gateway alone: the ingest endpoint's, and the search index it reads.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    #[command(flatten)]
+    http: IngestArgs,
+    #[command(flatten)]
+    search: SearchConfig,
 }
 
 /// Options of services that listen for HTTP.
@@ -46,6 +65,8 @@ pub struct EnforceArgs {
 pub struct RunArgs {
     #[command(flatten)]
     http: IngestArgs,
+    #[command(flatten)]
+    search: SearchConfig,
     /// How often due timers and the outbox are polled, in milliseconds.
     #[arg(long, env = "GONGSHI_TICK_MS", default_value_t = 500)]
     tick_ms: u64,
@@ -107,10 +128,10 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         clock: Clock::from_config(&args.http.common)?,
         tick: Duration::from_millis(args.tick_ms),
     };
-    // One process: the publish service writes the embedded index the gateway searches.
-    let index: std::sync::Arc<dyn gongshi_platform::search::SearchIndex> = std::sync::Arc::new(
-        gongshi_platform::search::TantivyIndex::open(&args.http.common.data_dir.join("index"))?,
-    );
+    // One process: the publish service writes the index the gateway searches.
+    let index = args
+        .search
+        .open(&args.http.common.data_dir, Access::Write)?;
     let publish = Publish {
         store: store.clone(),
         bus: bus.clone(),
@@ -191,29 +212,65 @@ pub async fn enforce(args: EnforceArgs) -> anyhow::Result<()> {
 }
 
 /// `gongshi publish`.
-pub async fn publish(args: CommonArgs) -> anyhow::Result<()> {
+pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     let (store, bus) = connect(&args.common).await?;
+    let index = args.search.open(&args.common.data_dir, Access::Write)?;
     Publish {
         store,
         bus,
-        indexers: Vec::new(),
+        indexers: vec![std::sync::Arc::new(gongshi_publish::SearchIndexer {
+            index,
+        })],
     }
     .run(shutdown::on_signals())
     .await
 }
 
 /// `gongshi gateway`.
-pub async fn gateway(args: IngestArgs) -> anyhow::Result<()> {
-    let (store, bus) = connect(&args.common).await?;
-    let ingest = Ingest::new(store.clone(), bus.clone(), &args.ingest);
-    // A gateway of its own has no embedded index (the publish process writes it); it searches
-    // once the external engine adapter is configured.
+pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let http = &args.http;
+    let (store, bus) = connect(&http.common).await?;
+    let ingest = Ingest::new(store.clone(), bus.clone(), &http.ingest);
+    // The publish service writes the index; a gateway of its own only reads it (the embedded
+    // index on a shared data folder, or Meilisearch).
+    let search = args.search.open(&http.common.data_dir, Access::Read)?;
     Gateway {
         store,
         bus,
-        clock: Clock::from_config(&args.common)?,
-        search: None,
+        clock: Clock::from_config(&http.common)?,
+        search: Some(search),
     }
-    .run(ingest, &args.listen, shutdown::on_signals())
+    .run(ingest, &http.listen, shutdown::on_signals())
     .await
+}
+
+/// Options of `gongshi reindex`.
+#[derive(Debug, Clone, Args)]
+pub struct ReindexArgs {
+    /// PostgreSQL URL of the feed store.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Data folder holding the embedded index (`<dir>/index`).
+    #[arg(long, env = "GONGSHI_DATA_DIR", default_value = ".data/gongshi")]
+    data_dir: std::path::PathBuf,
+    #[command(flatten)]
+    search: SearchConfig,
+    /// Notices written per index commit.
+    #[arg(long, default_value_t = 5_000)]
+    batch: usize,
+}
+
+/// `gongshi reindex`: clears the configured index and rebuilds it from the feed store.
+pub async fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
+    let store = Store::connect(&args.database_url).await?;
+    let index = args.search.open(&args.data_dir, Access::Write)?;
+    let summary = gongshi_publish::reindex::reindex(&store.pool, index, args.batch).await?;
+    println!(
+        "reindexed {} notices from {} feed entries ({} status changes) in {:.1} s",
+        summary.notices,
+        summary.entries,
+        summary.status_changes,
+        summary.elapsed.as_secs_f64()
+    );
+    Ok(())
 }

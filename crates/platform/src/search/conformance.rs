@@ -111,9 +111,10 @@ fn query(q: &str) -> SearchQuery {
     }
 }
 
-/// Runs the suite on an empty index; panics with the failing case.
+/// Runs the suite on any index (it is cleared first); panics with the failing case.
 pub fn run(index: &dyn SearchIndex) {
     assert!(index.health(), "index not healthy");
+    index.clear().unwrap_or_else(|e| panic!("clear: {e}"));
     for d in corpus() {
         index
             .upsert(&d)
@@ -238,4 +239,19 @@ pub fn run(index: &dyn SearchIndex) {
         .unwrap_or_else(|e| panic!("{e}"));
     index.delete("0005").unwrap_or_else(|e| panic!("{e}"));
     assert!(ids(index, &query("污水处理")).is_empty());
+}
+
+/// Clearing empties the index (checked on a copy of the corpus, then restored).
+pub fn run_clear(index: &dyn SearchIndex) {
+    index
+        .upsert_many(&corpus())
+        .unwrap_or_else(|e| panic!("upsert_many: {e}"));
+    let all = SearchQuery {
+        page: 1,
+        per_page: 20,
+        ..SearchQuery::default()
+    };
+    assert_eq!(index.search(&all).map(|r| r.total).ok(), Some(5));
+    index.clear().unwrap_or_else(|e| panic!("clear: {e}"));
+    assert_eq!(index.search(&all).map(|r| r.total).ok(), Some(0), "cleared");
 }

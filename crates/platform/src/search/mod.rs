@@ -2,8 +2,13 @@
 //! other engines implement the same trait and must pass the same conformance suite
 //! (`conformance::run`).
 
+mod config;
 pub mod conformance;
+mod meili_index;
 mod tantivy_index;
+
+pub use config::{Access, SearchConfig};
+pub use meili_index::{MeiliConfig, MeiliIndex};
 
 pub use tantivy_index::TantivyIndex;
 
@@ -119,6 +124,8 @@ pub trait SearchIndex: Send + Sync + std::fmt::Debug {
     fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()>;
     /// Removes a notice.
     fn delete(&self, id: &str) -> anyhow::Result<()>;
+    /// Removes every notice (before a rebuild from the feed store).
+    fn clear(&self) -> anyhow::Result<()>;
     /// Searches.
     fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults>;
     /// Whether the engine answers.

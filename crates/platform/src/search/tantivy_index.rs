@@ -80,7 +80,8 @@ fn schema() -> (Schema, Fields) {
 /// The Tantivy index.
 pub struct TantivyIndex {
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// None for a read-only view of an index another process writes.
+    writer: Option<Mutex<IndexWriter>>,
     f: Fields,
 }
 
@@ -111,16 +112,25 @@ impl TantivyIndex {
         std::fs::create_dir_all(dir)?;
         let (schema, _) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)?;
-        Self::with_index(Index::open_or_create(directory, schema)?)
+        Self::with_index(Index::open_or_create(directory, schema)?, true)
+    }
+
+    /// Opens an index that another process writes (a gateway beside a publish service), for
+    /// searching only; it follows the writer's commits. Writes are refused.
+    pub fn open_read_only(dir: &Path) -> anyhow::Result<TantivyIndex> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, _) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)?;
+        Self::with_index(Index::open_or_create(directory, schema)?, false)
     }
 
     /// An index in memory (tests).
     pub fn in_memory() -> anyhow::Result<TantivyIndex> {
         let (schema, _) = schema();
-        Self::with_index(Index::create_in_ram(schema))
+        Self::with_index(Index::create_in_ram(schema), true)
     }
 
-    fn with_index(index: Index) -> anyhow::Result<TantivyIndex> {
+    fn with_index(index: Index, writable: bool) -> anyhow::Result<TantivyIndex> {
         index
             .tokenizers()
             .register(TOKENIZER, tantivy_jieba::JiebaTokenizer::new());
@@ -128,16 +138,20 @@ impl TantivyIndex {
             .tokenizers()
             .register(GRAMS, tantivy::tokenizer::NgramTokenizer::all_ngrams(1, 2)?);
         let (_, f) = schema();
-        let writer = index.writer(50_000_000)?;
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
-        Ok(TantivyIndex {
-            reader,
-            writer: Mutex::new(writer),
-            f,
-        })
+        let (writer, policy) = if writable {
+            let writer = index.writer(50_000_000).map_err(|e| match e {
+                tantivy::TantivyError::LockFailure(..) => anyhow::anyhow!(
+                    "the search index is locked by another process (a running publish service or \
+                     `gongshi run`); stop it first or use another GONGSHI_DATA_DIR: {e}"
+                ),
+                e => e.into(),
+            })?;
+            (Some(Mutex::new(writer)), ReloadPolicy::Manual)
+        } else {
+            (None, ReloadPolicy::OnCommitWithDelay)
+        };
+        let reader = index.reader_builder().reload_policy(policy).try_into()?;
+        Ok(TantivyIndex { reader, writer, f })
     }
 
     fn document(&self, d: &SearchDoc) -> TantivyDocument {
@@ -205,6 +219,15 @@ impl TantivyIndex {
                 .and_then(|v| v.as_datetime())
                 .map(undate),
         }
+    }
+
+    /// The writer, locked; an error for a read-only view.
+    fn writer(&self) -> anyhow::Result<std::sync::MutexGuard<'_, IndexWriter>> {
+        self.writer
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("this search index is open read-only"))?
+            .lock()
+            .map_err(|_| anyhow::anyhow!("index writer poisoned"))
     }
 
     fn commit(&self, writer: &mut IndexWriter) -> anyhow::Result<()> {
@@ -313,12 +336,21 @@ impl TantivyIndex {
 
 impl SearchIndex for TantivyIndex {
     fn upsert(&self, doc: &SearchDoc) -> anyhow::Result<()> {
-        let mut writer = self
-            .writer
-            .lock()
-            .map_err(|_| anyhow::anyhow!("index writer poisoned"))?;
-        writer.delete_term(Term::from_field_text(self.f.id, &doc.id));
-        writer.add_document(self.document(doc))?;
+        self.upsert_many(std::slice::from_ref(doc))
+    }
+
+    fn upsert_many(&self, docs: &[SearchDoc]) -> anyhow::Result<()> {
+        let mut writer = self.writer()?;
+        for doc in docs {
+            writer.delete_term(Term::from_field_text(self.f.id, &doc.id));
+            writer.add_document(self.document(doc))?;
+        }
+        self.commit(&mut writer)
+    }
+
+    fn clear(&self) -> anyhow::Result<()> {
+        let mut writer = self.writer()?;
+        writer.delete_all_documents()?;
         self.commit(&mut writer)
     }
 
@@ -334,10 +366,7 @@ impl SearchIndex for TantivyIndex {
     }
 
     fn delete(&self, id: &str) -> anyhow::Result<()> {
-        let mut writer = self
-            .writer
-            .lock()
-            .map_err(|_| anyhow::anyhow!("index writer poisoned"))?;
+        let mut writer = self.writer()?;
         writer.delete_term(Term::from_field_text(self.f.id, id));
         self.commit(&mut writer)
     }
@@ -456,7 +485,7 @@ impl SearchIndex for TantivyIndex {
     }
 
     fn health(&self) -> bool {
-        self.writer.lock().is_ok()
+        self.writer.as_ref().is_none_or(|w| w.lock().is_ok())
     }
 }
 

@@ -25,3 +25,27 @@ pub async fn append(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The highest sequence number in the feed store (0 when empty).
+pub async fn last_seq(pool: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM feed_entries")
+        .fetch_one(pool)
+        .await
+}
+
+/// Up to `limit` entries with `after < seq <= up_to`, in sequence order, as (seq, entry).
+pub async fn entries_between(
+    pool: &sqlx::PgPool,
+    after: i64,
+    up_to: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Value)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, entry FROM feed_entries WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(after)
+    .bind(up_to)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

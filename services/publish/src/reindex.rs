@@ -1,0 +1,169 @@
+//! `gongshi reindex`: rebuilds a search index from scratch out of the feed store, the record of
+//! everything published. Two passes over the feed up to its last entry at the start: the first
+//! folds every entry's [`effects`](crate::indexer::effects) into each notice's final status (ids
+//! and statuses only, so memory stays small), the second writes each published notice once, with
+//! that status, in batches.
+
+use crate::indexer::{Effect, effects, notice_doc};
+use gongshi_platform::Envelope;
+use gongshi_platform::search::{SearchDoc, SearchIndex};
+use gongshi_platform::store::feed;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Entries read from the store per query.
+const PAGE: i64 = 5_000;
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Feed entries read.
+    pub entries: u64,
+    /// Notices written to the index.
+    pub notices: u64,
+    /// Notices whose status changed after publication (closed, awarded, terminated).
+    pub status_changes: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Final statuses folded from the feed: notice id → status, and procedure key → notice ids.
+#[derive(Debug, Default)]
+struct Statuses {
+    status: HashMap<String, String>,
+    procedures: HashMap<String, Vec<String>>,
+    changes: u64,
+}
+
+impl Statuses {
+    fn apply(&mut self, entry: &Envelope) -> anyhow::Result<()> {
+        let indexed: Vec<(String, String)> = self
+            .procedures
+            .get(&entry.key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| Some((id.clone(), self.status.get(id)?.clone())))
+            .collect();
+        for effect in effects(entry, &mut || Ok(indexed.clone()))? {
+            match effect {
+                Effect::Upsert(doc) => {
+                    let ids = self.procedures.entry(entry.key.clone()).or_default();
+                    if !ids.contains(&doc.id) {
+                        ids.push(doc.id.clone());
+                    }
+                    self.status.insert(doc.id, doc.status);
+                }
+                Effect::SetStatus { id, status } => {
+                    if let Some(s) = self.status.get_mut(&id) {
+                        *s = status.to_owned();
+                        self.changes += 1;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The feed entries with `seq <= up_to`, in order, a page at a time.
+struct FeedPages<'a> {
+    pool: &'a sqlx::PgPool,
+    after: i64,
+    up_to: i64,
+}
+
+impl FeedPages<'_> {
+    async fn next(&mut self) -> anyhow::Result<Option<Vec<Envelope>>> {
+        let page = feed::entries_between(self.pool, self.after, self.up_to, PAGE).await?;
+        let Some((last, _)) = page.last() else {
+            return Ok(None);
+        };
+        self.after = *last;
+        page.into_iter()
+            .map(|(seq, value)| {
+                serde_json::from_value(value)
+                    .map_err(|e| anyhow::anyhow!("feed entry {seq} is not an event envelope: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<Envelope>>>()
+            .map(Some)
+    }
+}
+
+/// Clears `index` and rebuilds it from the feed store, writing `batch` notices per index commit.
+pub async fn reindex(
+    pool: &sqlx::PgPool,
+    index: Arc<dyn SearchIndex>,
+    batch: usize,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let up_to = feed::last_seq(pool).await?;
+    let pages = |pool| FeedPages {
+        pool,
+        after: 0,
+        up_to,
+    };
+    let mut statuses = Statuses::default();
+    let mut entries = 0u64;
+    let mut first = pages(pool);
+    while let Some(page) = first.next().await? {
+        for entry in &page {
+            statuses.apply(entry)?;
+        }
+        entries += page.len() as u64;
+    }
+
+    let cleared = index.clone();
+    tokio::task::spawn_blocking(move || cleared.clear()).await??;
+    // Index writes run on a blocking thread while the store is read.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<SearchDoc>>(2);
+    let writer = index.clone();
+    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        while let Some(docs) = rx.blocking_recv() {
+            writer.upsert_many(&docs)?;
+        }
+        Ok(())
+    });
+    let mut pending: Vec<SearchDoc> = Vec::with_capacity(batch);
+    let mut notices = 0u64;
+    let mut second = pages(pool);
+    let read: anyhow::Result<()> = async {
+        while let Some(page) = second.next().await? {
+            for entry in page {
+                if entry.event_type != "notice.published" {
+                    continue;
+                }
+                let Some(mut doc) = notice_doc(&entry.payload) else {
+                    continue;
+                };
+                if let Some(status) = statuses.status.get(&doc.id) {
+                    doc.status.clone_from(status);
+                }
+                pending.push(doc);
+                notices += 1;
+                if pending.len() >= batch.max(1) {
+                    tx.send(std::mem::take(&mut pending))
+                        .await
+                        .map_err(|_| anyhow::anyhow!("index writer stopped"))?;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            tx.send(std::mem::take(&mut pending))
+                .await
+                .map_err(|_| anyhow::anyhow!("index writer stopped"))?;
+        }
+        Ok(())
+    }
+    .await;
+    drop(tx);
+    // The writer's error explains a stopped writer better than the reader's.
+    written.await??;
+    read?;
+    Ok(Summary {
+        entries,
+        notices,
+        status_changes: statuses.changes,
+        elapsed: started.elapsed(),
+    })
+}
