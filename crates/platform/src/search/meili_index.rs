@@ -278,6 +278,14 @@ impl MeiliIndex {
         }
     }
 
+    /// Storage the Meilisearch server uses, in bytes (`usedDatabaseSize` of `/stats`: every index
+    /// on the server, without LMDB's claimed but unused space).
+    pub fn used_database_size(&self) -> anyhow::Result<u64> {
+        let client = self.client.clone();
+        let stats = self.run(async move { client.get_stats().await })??;
+        Ok(u64::try_from(stats.used_database_size)?)
+    }
+
     fn exists(&self, id: &str) -> anyhow::Result<bool> {
         let (index, id) = (self.index.clone(), id.to_owned());
         let found = self.run(async move {

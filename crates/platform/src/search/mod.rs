@@ -4,6 +4,7 @@
 
 mod config;
 pub mod conformance;
+pub mod generated;
 mod meili_index;
 mod tantivy_index;
 
