@@ -13,6 +13,8 @@ use gongshi_platform::{Bus, Store};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+pub mod openapi;
+
 /// Gateway state.
 #[derive(Debug, Clone)]
 pub struct Gateway {
@@ -40,6 +42,7 @@ impl Gateway {
                 get(procedure),
             )
             .route("/v1/search", get(search))
+            .route("/openapi.json", get(openapi_json))
             .fallback(|| async {
                 error(
                     StatusCode::NOT_FOUND,
@@ -76,6 +79,11 @@ fn store_error(e: &sqlx::Error) -> Response {
     )
 }
 
+async fn openapi_json() -> Response {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(openapi::document)).into_response()
+}
+
 async fn readyz(State(gw): State<Gateway>) -> Response {
     let (store, bus) = tokio::join!(gw.store.ping(), gw.bus.ping());
     let status = if store && bus {
@@ -97,7 +105,20 @@ async fn metrics() -> Response {
         .into_response()
 }
 
+/// Whether a path segment can be an id at all; anything else is not found without asking the
+/// store (which refuses NUL bytes with an error).
+fn plausible_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 256 && !s.contains('\0')
+}
+
 async fn receipt(State(gw): State<Gateway>, Path(id): Path<String>) -> Response {
+    if !plausible_id(&id) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "receipt-not-found",
+            "没有这个回执 (no such receipt)",
+        );
+    }
     match receipts::records(&gw.store.pool, &id).await {
         Ok(Some(records)) => Json(json!({"receipt": id, "records": records})).into_response(),
         Ok(None) => error(
@@ -167,6 +188,13 @@ fn notice_view(
 }
 
 async fn notice(State(gw): State<Gateway>, Path(id): Path<String>) -> Response {
+    if !plausible_id(&id) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "notice-not-found",
+            "没有这个已发布的公告 (no such published notice)",
+        );
+    }
     match notices::published(&gw.store.pool, &id).await {
         Ok(Some(n)) => {
             let key = n.procedure_key.clone();
@@ -189,6 +217,16 @@ async fn procedure(
     Path((platform, project, section)): Path<(String, String, String)>,
 ) -> Response {
     let key = format!("{platform}/{project}/{section}");
+    if ![&platform, &project, &section]
+        .iter()
+        .all(|s| plausible_id(s))
+    {
+        return error(
+            StatusCode::NOT_FOUND,
+            "procedure-not-found",
+            "没有这个程序 (no such procedure)",
+        );
+    }
     match notices::of_procedure(&gw.store.pool, &key).await {
         Ok(list) if list.is_empty() => error(
             StatusCode::NOT_FOUND,
@@ -235,10 +273,18 @@ fn bad_request(message: String) -> Response {
     error(StatusCode::BAD_REQUEST, "bad-request", message)
 }
 
+/// The deepest result a page may reach: deeper paging costs the engine more than it helps a
+/// reader, who narrows the query or follows the feed instead.
+const MAX_SEARCH_DEPTH: usize = 10_000;
+
 async fn search(
     State(gw): State<Gateway>,
-    axum::extract::Query(p): axum::extract::Query<SearchParams>,
+    params: Result<axum::extract::Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let p = match params {
+        Ok(axum::extract::Query(p)) => p,
+        Err(e) => return bad_request(format!("查询参数有误 (bad query parameters): {e}")),
+    };
     use gongshi_domain::values::datetime::{self, DateOnly};
     use gongshi_platform::search::{SearchQuery, Sort};
     let Some(index) = gw.search.clone() else {
@@ -289,6 +335,11 @@ async fn search(
         return bad_request("per_page: 1..=100".into());
     }
     let page = p.page.unwrap_or(1).max(1);
+    if page.saturating_mul(per_page) > MAX_SEARCH_DEPTH {
+        return bad_request(format!(
+            "page: 最多翻到第 {MAX_SEARCH_DEPTH} 条结果 (results beyond {MAX_SEARCH_DEPTH} are not paged; narrow the query)"
+        ));
+    }
     let query = SearchQuery {
         q: p.q,
         kind: p.kind,
