@@ -308,3 +308,31 @@ pub fn sample(name: &str) -> String {
         .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Generated works tender notice `n` of run `run` (a distinct project code for each pair), for
+/// benchmarks.
+pub fn generated_tender(n: usize, run: &str) -> String {
+    format!(
+        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>E320301{run}{n:08}</TENDER_PROJECT_CODE>\
+         <BID_SECTION_CODES>E320301{run}{n:08}001</BID_SECTION_CODES><NOTICE_NAME>第{n}号道路工程施工招标公告</NOTICE_NAME>\
+         <NOTICE_CONTENT>现对该项目的施工进行公开招标。项目概况与招标范围：道路、桥梁、排水及附属工程。</NOTICE_CONTENT>\
+         <NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME><BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE>\
+         <DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME><DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME>\
+         <BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME><TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME>\
+         <TENDERER_CODE>91320300MA1MXK7Q09</TENDERER_CODE><REGION_CODE>320300</REGION_CODE>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
+    )
+}
+
+/// POSTs one document with the test token; panics unless it is accepted.
+pub async fn post_document(client: reqwest::Client, url: String, body: String) {
+    let r = client
+        .post(format!("{url}/v1/notices"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/xml")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 202);
+}
