@@ -149,25 +149,43 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-/// Latencies of every query, `rounds` times each after one warm-up, as (p50, p99) over all.
+/// Latencies of every query, `rounds` times each after one warm-up: p50 and p99 over all, and
+/// the query with the highest median with that median.
 fn latencies(
     rounds: usize,
     mut run: impl FnMut(&SearchQuery),
-    qs: &[(&str, SearchQuery)],
-) -> (Duration, Duration) {
+    qs: &[(&'static str, SearchQuery)],
+) -> (Duration, Duration, &'static str, Duration) {
     let mut all = Vec::with_capacity(rounds * qs.len());
+    let mut per_query: Vec<Vec<Duration>> = vec![Vec::with_capacity(rounds); qs.len()];
     for (_, q) in qs {
         run(q);
     }
     for _ in 0..rounds {
-        for (_, q) in qs {
+        for (k, (_, q)) in qs.iter().enumerate() {
             let t = Instant::now();
             run(q);
-            all.push(t.elapsed());
+            let spent = t.elapsed();
+            all.push(spent);
+            per_query[k].push(spent);
         }
     }
     all.sort();
-    (percentile(&all, 0.5), percentile(&all, 0.99))
+    let (slowest, median) = per_query
+        .iter_mut()
+        .enumerate()
+        .map(|(k, v)| {
+            v.sort();
+            (qs[k].0, percentile(v, 0.5))
+        })
+        .max_by_key(|(_, m)| *m)
+        .unwrap_or(("", Duration::ZERO));
+    (
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        slowest,
+        median,
+    )
 }
 
 /// One engine's figures at one size.
@@ -179,6 +197,8 @@ struct Figures {
     query_rss: Option<u64>,
     p50: Duration,
     p99: Duration,
+    slowest: &'static str,
+    slowest_p50: Duration,
 }
 
 fn print(size: usize, f: &Figures, baseline: &Figures) {
@@ -196,6 +216,13 @@ fn print(size: usize, f: &Figures, baseline: &Figures) {
         baseline.p50.as_secs_f64() / f.p50.as_secs_f64().max(1e-12),
         baseline.p99.as_secs_f64() / f.p99.as_secs_f64().max(1e-12),
     );
+    println!(
+        "{:>9} {:<11} slowest query: {} (p50 {:.3} ms)",
+        "",
+        "",
+        f.slowest,
+        f.slowest_p50.as_secs_f64() * 1e3
+    );
 }
 
 /// Writes `size` documents in batches; returns the time spent inside the engine only.
@@ -211,7 +238,7 @@ fn fill(index: &dyn SearchIndex, size: usize) -> anyhow::Result<Duration> {
 }
 
 /// The baseline: every document in memory, each query a linear scan with `contains`.
-fn scan(size: usize, qs: &[(&str, SearchQuery)]) -> Figures {
+fn scan(size: usize, qs: &[(&'static str, SearchQuery)]) -> Figures {
     let started = Instant::now();
     let docs: Vec<(SearchDoc, String)> = (0..size)
         .map(|i| {
@@ -249,7 +276,7 @@ fn scan(size: usize, qs: &[(&str, SearchQuery)]) -> Figures {
         std::hint::black_box(hits.len());
     };
     let rounds = if size > 200_000 { 3 } else { 10 };
-    let (p50, p99) = latencies(rounds, run, qs);
+    let (p50, p99, slowest, slowest_p50) = latencies(rounds, run, qs);
     Figures {
         engine: "scan",
         index_time,
@@ -258,10 +285,16 @@ fn scan(size: usize, qs: &[(&str, SearchQuery)]) -> Figures {
         query_rss: proc_status("self", "VmRSS:"),
         p50,
         p99,
+        slowest,
+        slowest_p50,
     }
 }
 
-fn tantivy(size: usize, rounds: usize, qs: &[(&str, SearchQuery)]) -> anyhow::Result<Figures> {
+fn tantivy(
+    size: usize,
+    rounds: usize,
+    qs: &[(&'static str, SearchQuery)],
+) -> anyhow::Result<Figures> {
     let dir =
         std::env::temp_dir().join(format!("gongshi-bench-index-{}-{size}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -272,7 +305,7 @@ fn tantivy(size: usize, rounds: usize, qs: &[(&str, SearchQuery)]) -> anyhow::Re
     drop(index);
     // Searching happens in a fresh reader of the finished index, as a gateway would open it.
     let index = TantivyIndex::open_read_only(&dir)?;
-    let (p50, p99) = latencies(
+    let (p50, p99, slowest, slowest_p50) = latencies(
         rounds,
         |q| {
             std::hint::black_box(index.search(q).map(|r| r.total).unwrap_or_default());
@@ -287,6 +320,8 @@ fn tantivy(size: usize, rounds: usize, qs: &[(&str, SearchQuery)]) -> anyhow::Re
         query_rss: proc_status("self", "VmRSS:"),
         p50,
         p99,
+        slowest,
+        slowest_p50,
     };
     drop(index);
     let _ = std::fs::remove_dir_all(&dir);
@@ -298,7 +333,7 @@ fn meilisearch(
     pid: Option<&str>,
     size: usize,
     rounds: usize,
-    qs: &[(&str, SearchQuery)],
+    qs: &[(&'static str, SearchQuery)],
 ) -> anyhow::Result<Figures> {
     let index = MeiliIndex::connect(MeiliConfig {
         url: url.to_owned(),
@@ -313,7 +348,7 @@ fn meilisearch(
     }
     let index_time = fill(&index, size)?;
     let peak_rss = pid.and_then(|p| proc_status(p, "VmHWM:"));
-    let (p50, p99) = latencies(
+    let (p50, p99, slowest, slowest_p50) = latencies(
         rounds,
         |q| {
             std::hint::black_box(index.search(q).map(|r| r.total).unwrap_or_default());
@@ -328,6 +363,8 @@ fn meilisearch(
         query_rss: pid.and_then(|p| proc_status(p, "VmRSS:")),
         p50,
         p99,
+        slowest,
+        slowest_p50,
     })
 }
 
