@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod codes;
+pub mod diff;
 pub mod finding;
 pub mod ident;
 pub mod normalize;
