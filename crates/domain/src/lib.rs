@@ -9,6 +9,7 @@ pub mod finding;
 pub mod ident;
 pub mod normalize;
 pub mod notice;
+pub mod ocds;
 pub mod parse;
 pub mod period;
 pub mod rules;
