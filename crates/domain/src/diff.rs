@@ -313,7 +313,7 @@ pub fn chains(schemas: &Schemas, notices: &[VersionInput<'_>]) -> Vec<VersionLin
             let own = schemas.table(n.table);
             chain.state.retain(|k, _| {
                 let top = k.split('[').next().unwrap_or(k);
-                !own.is_some_and(|s| s.field(top).is_some())
+                own.is_none_or(|s| s.field(top).is_none())
             });
             chain.state.extend(fresh);
             chain.base_table = Some(n.table.to_owned());

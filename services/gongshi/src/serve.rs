@@ -26,6 +26,8 @@ pub struct IngestArgs {
     common: CommonConfig,
     #[command(flatten)]
     ingest: IngestConfig,
+    #[command(flatten)]
+    ocds: gongshi_gateway::OcdsConfig,
     /// Address to listen on.
     #[arg(long, env = "GONGSHI_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
@@ -123,6 +125,7 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         bus: bus.clone(),
         clock: Clock::from_config(&args.http.common)?,
         search: Some(index),
+        ocds: args.http.ocds.clone(),
     };
     let mut tasks = tokio::task::JoinSet::new();
     let listen = args.http.listen.clone();
@@ -213,6 +216,7 @@ pub async fn gateway(args: IngestArgs) -> anyhow::Result<()> {
         bus,
         clock: Clock::from_config(&args.common)?,
         search: None,
+        ocds: args.ocds,
     }
     .run(ingest, &args.listen, shutdown::on_signals())
     .await

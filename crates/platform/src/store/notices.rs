@@ -310,3 +310,29 @@ pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>,
     .await?;
     rows.iter().map(public_from).collect()
 }
+
+/// Published notices in publication order with `published_at` in `[from, to]`, after the
+/// `(published_at, notice_id)` cursor, at most `limit` (the OCDS export's pages).
+pub async fn published_page(
+    pool: &PgPool,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<(DateTime<Utc>, &str)>,
+    limit: i64,
+) -> Result<Vec<PublicNotice>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL \
+         AND ($1::timestamptz IS NULL OR published_at >= $1) \
+         AND ($2::timestamptz IS NULL OR published_at <= $2) \
+         AND ($3::timestamptz IS NULL OR (published_at, notice_id) > ($3, $4::text)) \
+         ORDER BY published_at, notice_id LIMIT $5"
+    ))
+    .bind(from)
+    .bind(to)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(public_from).collect()
+}
