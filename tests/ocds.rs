@@ -241,6 +241,10 @@ async fn versions_changes_and_a_valid_ocds_export_from_the_real_pipeline() {
         procedure["windows"]["publicity"]["end"].is_string(),
         "{procedure:#}"
     );
+    assert_eq!(
+        procedure["ocid"],
+        "ocds-gongshi-JSGGZY-E3201000000000001-E3201000000000001001"
+    );
 
     // The export: every page valid, every notice there once per procedure, the mapping's tags.
     let releases = harvest(&p, "/v1/export/ocds?limit=3").await;

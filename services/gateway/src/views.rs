@@ -189,7 +189,8 @@ pub(crate) async fn notice(State(gw): State<Gateway>, Path(id): Path<String>) ->
 }
 
 /// `GET /v1/procedures/{platform}/{project}/{section}`: every notice in stage order (a tender's
-/// amendments and re-sent versions in publication order after it) with the changes it made, every change in version order, and the windows in force.
+/// amendments and re-sent versions in publication order after it) with the changes it made, every
+/// change in version order, the windows in force, and the procedure's OCDS ocid.
 pub(crate) async fn procedure(
     State(gw): State<Gateway>,
     Path((platform, project, section)): Path<(String, String, String)>,
@@ -240,8 +241,17 @@ pub(crate) async fn procedure(
         .iter()
         .map(|n| notice_view(n, &list, &links, now, false))
         .collect();
+    let ocid = gongshi_domain::ocds::ocid(
+        &gw.ocds.prefix,
+        &gongshi_domain::ProcedureKey {
+            platform: platform.clone(),
+            project: project.clone(),
+            section: section.clone(),
+        },
+    );
     Json(json!({
         "procedure": {"platform": platform, "project": project, "section": section},
+        "ocid": ocid,
         "notices": notices,
         "changes": changes,
         "windows": windows,

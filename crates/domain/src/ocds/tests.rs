@@ -366,3 +366,28 @@ fn ocids_keep_distinct_procedures_apart() {
             .collect()
     );
 }
+
+#[test]
+fn terminations_cancel_the_tender_or_mark_it_unsuccessful() {
+    let failed = Fixture::new(
+        "TENDER_TERMINATION",
+        "failed_tender_fewer_than_three_bidders.json",
+        "2025-04-02T10:00:00+08:00",
+    );
+    let ended = Fixture::new(
+        "TENDER_TERMINATION",
+        "termination_two_sections.json",
+        "2025-06-02T10:00:00+08:00",
+    );
+    let (failed, ended) = (failed.releases(), ended.releases());
+    assert_eq!(ended.len(), 2, "one release per section");
+    let problems = checker().problems(&package_of([failed.clone(), ended.clone()].concat()));
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(failed[0]["tag"], json!(["tenderCancellation"]));
+    assert_eq!(failed[0]["tender"]["status"], "unsuccessful");
+    assert_eq!(ended[1]["tender"]["status"], "cancelled");
+    assert_eq!(
+        ended[0]["tender"]["description"],
+        ended[1]["tender"]["description"]
+    );
+}
