@@ -132,7 +132,9 @@ pub(crate) async fn export(
     };
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return bad_request(format!("limit: 1..={MAX_LIMIT}"));
+        return bad_request(format!(
+            "limit: 应为 1 至 {MAX_LIMIT} (must be 1..={MAX_LIMIT})"
+        ));
     }
     let after = match p.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
