@@ -336,3 +336,36 @@ pub async fn post_document(client: reqwest::Client, url: String, body: String) {
         .expect("post");
     assert_eq!(r.status().as_u16(), 202);
 }
+
+/// The OCDS 1.1.5 checker (official release-package and release schemas and codelists from
+/// `../shared/ocds-1.1.5`, next to the repository).
+pub fn ocds_checker() -> gongshi_domain::ocds::validate::Checker {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/ocds-1.1.5");
+    let load = |name: &str| -> Value {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (shared/ must sit next to the repository)",
+                path.display()
+            )
+        });
+        serde_json::from_str(&text).expect("schema JSON")
+    };
+    let mut codelists = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join("codelists")).expect("codelists folder") {
+        let path = entry.expect("codelist").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let csv = std::fs::read_to_string(&path).expect("codelist text");
+        codelists.insert(name, gongshi_domain::ocds::validate::codelist_codes(&csv));
+    }
+    gongshi_domain::ocds::validate::Checker::new(
+        load("release-package-schema.json"),
+        load("release-schema.json"),
+        codelists,
+    )
+    .expect("OCDS schemas compile")
+}

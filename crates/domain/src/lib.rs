@@ -4,10 +4,12 @@
 
 pub mod check;
 pub mod codes;
+pub mod diff;
 pub mod finding;
 pub mod ident;
 pub mod normalize;
 pub mod notice;
+pub mod ocds;
 pub mod parse;
 pub mod period;
 pub mod rules;

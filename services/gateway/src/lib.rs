@@ -8,12 +8,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use gongshi_ingest::{Ingest, error};
-use gongshi_platform::store::{notices, receipts};
+use gongshi_platform::store::receipts;
 use gongshi_platform::{Bus, Store};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+pub mod ocds;
 pub mod openapi;
+mod views;
+
+pub use ocds::OcdsConfig;
 
 /// Gateway state.
 #[derive(Debug, Clone)]
@@ -26,6 +30,8 @@ pub struct Gateway {
     pub clock: gongshi_platform::Clock,
     /// The search index, when this process has one.
     pub search: Option<std::sync::Arc<dyn gongshi_platform::search::SearchIndex>>,
+    /// OCDS export settings (ocid prefix, publisher).
+    pub ocds: OcdsConfig,
 }
 
 impl Gateway {
@@ -36,12 +42,13 @@ impl Gateway {
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .route("/v1/receipts/{receipt}", get(receipt))
-            .route("/v1/notices/{id}", get(notice))
+            .route("/v1/notices/{id}", get(views::notice))
             .route(
                 "/v1/procedures/{platform}/{project}/{section}",
-                get(procedure),
+                get(views::procedure),
             )
             .route("/v1/search", get(search))
+            .route("/v1/export/ocds", get(ocds::export))
             .route("/openapi.json", get(openapi_json))
             .fallback(|| async {
                 error(
@@ -70,7 +77,7 @@ impl Gateway {
     }
 }
 
-fn store_error(e: &sqlx::Error) -> Response {
+pub(crate) fn store_error(e: &sqlx::Error) -> Response {
     tracing::error!(error = %e, message = "store unavailable");
     error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -107,7 +114,7 @@ async fn metrics() -> Response {
 
 /// Whether a path segment can be an id at all; anything else is not found without asking the
 /// store (which refuses NUL bytes with an error).
-fn plausible_id(s: &str) -> bool {
+pub(crate) fn plausible_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 256 && !s.contains('\0')
 }
 
@@ -130,130 +137,6 @@ async fn receipt(State(gw): State<Gateway>, Path(id): Path<String>) -> Response 
     }
 }
 
-/// The lifecycle status of a notice: `open` (bids accepted), `publicity` (candidate publicity
-/// running), `closed`, `awarded`, `terminated` — from its kind, its windows at `now`, and the
-/// other published stages of its procedure.
-fn lifecycle(
-    n: &notices::PublicNotice,
-    siblings: &[notices::PublicNotice],
-    now: chrono::DateTime<chrono::Utc>,
-) -> &'static str {
-    let has = |kind: &str| siblings.iter().any(|s| s.kind == kind);
-    let window_open = |name: &str| {
-        n.outcome["windows"][name]["end"]
-            .as_str()
-            .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
-            .is_some_and(|end| now < end)
-    };
-    match n.kind.as_str() {
-        "termination" => "terminated",
-        "award" => "awarded",
-        _ if has("termination") => "terminated",
-        _ if has("award") => "awarded",
-        _ if window_open("publicity") => "publicity",
-        _ if window_open("bid") => "open",
-        _ => "closed",
-    }
-}
-
-fn notice_view(
-    n: &notices::PublicNotice,
-    siblings: &[notices::PublicNotice],
-    now: chrono::DateTime<chrono::Utc>,
-) -> serde_json::Value {
-    let verdict = &n.outcome;
-    let warnings: Vec<&serde_json::Value> = verdict["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["severity"] == "WARN")
-        .map(|f| &f["rule"])
-        .collect();
-    json!({
-        "id": n.notice_id,
-        "table": n.table,
-        "kind": n.kind,
-        "procedure": n.notice["procedure"],
-        "procedures": n.notice["procedures"],
-        "title": n.notice["title"],
-        "region": n.notice["region"],
-        "record": n.notice["canonical"],
-        "status": lifecycle(n, siblings, now),
-        "published_at": n.published_at,
-        "data_timestamp": n.data_timestamp,
-        "warnings": warnings,
-        "findings": verdict["findings"],
-        "windows": verdict["windows"],
-    })
-}
-
-async fn notice(State(gw): State<Gateway>, Path(id): Path<String>) -> Response {
-    if !plausible_id(&id) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "notice-not-found",
-            "没有这个已发布的公告 (no such published notice)",
-        );
-    }
-    match notices::published(&gw.store.pool, &id).await {
-        Ok(Some(n)) => {
-            let key = n.procedure_key.clone();
-            match notices::of_procedure(&gw.store.pool, &key).await {
-                Ok(siblings) => Json(notice_view(&n, &siblings, gw.clock.now())).into_response(),
-                Err(e) => store_error(&e),
-            }
-        }
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            "notice-not-found",
-            format!("没有已发布的公告 {id} (no such published notice)"),
-        ),
-        Err(e) => store_error(&e),
-    }
-}
-
-async fn procedure(
-    State(gw): State<Gateway>,
-    Path((platform, project, section)): Path<(String, String, String)>,
-) -> Response {
-    let key = format!("{platform}/{project}/{section}");
-    if ![&platform, &project, &section]
-        .iter()
-        .all(|s| plausible_id(s))
-    {
-        return error(
-            StatusCode::NOT_FOUND,
-            "procedure-not-found",
-            "没有这个程序 (no such procedure)",
-        );
-    }
-    match notices::of_procedure(&gw.store.pool, &key).await {
-        Ok(list) if list.is_empty() => error(
-            StatusCode::NOT_FOUND,
-            "procedure-not-found",
-            format!("没有已发布的程序 {key}"),
-        ),
-        Ok(mut list) => {
-            list.sort_by_key(|n| (stage_rank(&n.kind), n.published_at));
-            let now = gw.clock.now();
-            let notices: Vec<_> = list.iter().map(|n| notice_view(n, &list, now)).collect();
-            Json(json!({"procedure": {"platform": platform, "project": project, "section": section}, "notices": notices})).into_response()
-        }
-        Err(e) => store_error(&e),
-    }
-}
-
-/// Stage order of a procedure: tender, amendments, candidates, award, termination.
-fn stage_rank(kind: &str) -> u8 {
-    match kind {
-        "tender" => 0,
-        "amendment" => 1,
-        "candidates" => 2,
-        "award" => 3,
-        _ => 4,
-    }
-}
-
 /// Query parameters of `GET /v1/search`.
 #[derive(Debug, serde::Deserialize)]
 struct SearchParams {
@@ -269,7 +152,7 @@ struct SearchParams {
     per_page: Option<usize>,
 }
 
-fn bad_request(message: String) -> Response {
+pub(crate) fn bad_request(message: String) -> Response {
     error(StatusCode::BAD_REQUEST, "bad-request", message)
 }
 

@@ -134,6 +134,13 @@ pub struct NoticeView {
     pub findings: Vec<Value>,
     /// Its legal windows by name: documents, bid, publicity, announcement, challenge.
     pub windows: std::collections::BTreeMap<String, Window>,
+    /// Its place in its stage's chain: {stage, version, of, current}.
+    pub version: Value,
+    /// What this notice changed against the version before it: field code, Chinese label, old and
+    /// new value, summary.
+    pub changes: Vec<Value>,
+    /// Its stage's whole chain, each version with its changes.
+    pub versions: Vec<Value>,
 }
 
 /// A procedure's published notices in stage order.
@@ -143,6 +150,12 @@ pub struct ProcedureView {
     pub procedure: Value,
     /// Its notices.
     pub notices: Vec<NoticeView>,
+    /// Every change, in version order.
+    pub changes: Vec<Value>,
+    /// The legal windows in force, each with the notice that set it.
+    pub windows: Value,
+    /// The procedure's OCDS ocid.
+    pub ocid: String,
 }
 
 /// One search hit.
@@ -287,6 +300,20 @@ fn procedure() {}
 #[allow(dead_code)]
 fn search() {}
 
+#[utoipa::path(get, path = "/v1/export/ocds", tag = "notices",
+    params(
+        ("from" = Option<String>, Query, description = "Published at or after (RFC 3339, `yyyy-MM-dd HH:mm` or a date, Beijing time)"),
+        ("to" = Option<String>, Query, description = "Published before (a date means the end of that day)"),
+        ("limit" = Option<u32>, Query, description = "Releases per page, 1..=500 (default 100)", minimum = 1, maximum = 500),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from `links.next`")),
+    responses(
+        (status = 200, description = "An OCDS 1.1 release package (oldest first; `links.next` and a `Link: rel=\"next\"` header lead to the next page)", body = Value),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody),
+        (status = 404, description = "No release in range (`no-releases`)", body = ErrorBody),
+        (status = 503, description = "Store unavailable", body = ErrorBody)))]
+#[allow(dead_code)]
+fn export_ocds() {}
+
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This description", body = Value)))]
 #[allow(dead_code)]
@@ -314,7 +341,7 @@ impl utoipa::Modify for Security {
         description = "Publication of public-resource trading notices (招标公告, 中标候选人公示, 中标结果公告) with the legal publicity periods enforced. Errors are `{\"error\":{\"code\",\"message\"}}` with a stable code.",
         license(name = "Apache-2.0")
     ),
-    paths(healthz, readyz, metrics, post_notice, receipt, notice, procedure, search, openapi),
+    paths(healthz, readyz, metrics, post_notice, receipt, notice, procedure, search, export_ocds, openapi),
     modifiers(&Security),
     tags(
         (name = "ingest", description = "The trading platform sends documents (需要接入令牌)"),

@@ -36,6 +36,8 @@ pub struct GatewayArgs {
     http: IngestArgs,
     #[command(flatten)]
     search: SearchConfig,
+    #[command(flatten)]
+    ocds: gongshi_gateway::OcdsConfig,
 }
 
 /// Options of services that listen for HTTP.
@@ -67,6 +69,8 @@ pub struct RunArgs {
     http: IngestArgs,
     #[command(flatten)]
     search: SearchConfig,
+    #[command(flatten)]
+    ocds: gongshi_gateway::OcdsConfig,
     /// How often due timers and the outbox are polled, in milliseconds.
     #[arg(long, env = "GONGSHI_TICK_MS", default_value_t = 500)]
     tick_ms: u64,
@@ -144,6 +148,7 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         bus: bus.clone(),
         clock: Clock::from_config(&args.http.common)?,
         search: Some(index),
+        ocds: args.ocds.clone(),
     };
     let mut tasks = tokio::task::JoinSet::new();
     let listen = args.http.listen.clone();
@@ -239,6 +244,7 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         bus,
         clock: Clock::from_config(&http.common)?,
         search: Some(search),
+        ocds: args.ocds.clone(),
     }
     .run(ingest, &http.listen, shutdown::on_signals())
     .await

@@ -310,3 +310,35 @@ pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>,
     .await?;
     rows.iter().map(public_from).collect()
 }
+
+/// Published notices in publication order with `published_at` in `[from, to]`, after the
+/// `(published_at, notice_id)` cursor, at most `limit` (the OCDS export's pages).
+///
+/// `published_at` is the publishing transaction's start time, so a transaction still running may
+/// yet commit a notice stamped before one already visible: only notices stamped before the oldest
+/// running transaction began are served, and a cursor never passes a notice that appears later.
+pub async fn published_page(
+    pool: &PgPool,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<(DateTime<Utc>, &str)>,
+    limit: i64,
+) -> Result<Vec<PublicNotice>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL \
+         AND ($1::timestamptz IS NULL OR published_at >= $1) \
+         AND ($2::timestamptz IS NULL OR published_at <= $2) \
+         AND ($3::timestamptz IS NULL OR (published_at, notice_id) > ($3, $4::text)) \
+         AND published_at < (SELECT COALESCE(min(xact_start), now()) FROM pg_stat_activity \
+              WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL) \
+         ORDER BY published_at, notice_id LIMIT $5"
+    ))
+    .bind(from)
+    .bind(to)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(public_from).collect()
+}
