@@ -52,7 +52,8 @@ pub struct MeiliConfig {
 struct MeiliDoc {
     id: String,
     title: String,
-    /// Simplified title and body: what is searched.
+    /// Simplified title and body: what is searched (the title's copy is not displayed).
+    #[serde(default)]
     title_s: String,
     body_s: String,
     codes: Vec<String>,
@@ -139,7 +140,14 @@ impl Drop for MeiliIndex {
 fn settings() -> Settings {
     Settings::new()
         .with_searchable_attributes(["title_s", "body_s", "codes"])
-        .with_filterable_attributes(["kind", "category", "regions", "status", "published_at"])
+        .with_filterable_attributes([
+            "kind",
+            "category",
+            "regions",
+            "province",
+            "status",
+            "published_at",
+        ])
         .with_sortable_attributes(["published_at", "deadline"])
         .with_displayed_attributes([
             "id",
