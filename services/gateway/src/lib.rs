@@ -1,6 +1,10 @@
-//! The gateway: one HTTP listener for the public read API (receipts, notices, procedures), the
-//! ingest route, health, readiness and Prometheus metrics. Feeds, search and the operators'
-//! dashboard join it with their own issues.
+//! The gateway: one HTTP listener for the public read API (receipts, notices, procedures,
+//! search), the feeds (`feeds/`), the event stream (`stream/`), webhook subscriptions
+//! (`subscriptions/`), the ingest route, health, readiness and Prometheus metrics.
+
+pub mod config;
+pub mod feeds;
+pub mod stream;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,6 +28,10 @@ pub struct Gateway {
     pub clock: gongshi_platform::Clock,
     /// The search index, when this process has one.
     pub search: Option<std::sync::Arc<dyn gongshi_platform::search::SearchIndex>>,
+    /// Feeds, stream and subscription settings.
+    pub config: std::sync::Arc<config::GatewayConfig>,
+    /// New feed entries for stream clients.
+    pub live: stream::live::Live,
 }
 
 impl Gateway {
@@ -40,6 +48,10 @@ impl Gateway {
                 get(procedure),
             )
             .route("/v1/search", get(search))
+            .route("/feeds/notices.atom", get(feeds::atom))
+            .route("/feeds/notices.rss", get(feeds::rss))
+            .route("/feeds/notices.json", get(feeds::json))
+            .route("/v1/stream", get(stream::stream))
             .fallback(|| async {
                 error(
                     StatusCode::NOT_FOUND,
@@ -60,14 +72,22 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         tracing::info!(listen, message = "gateway listening");
-        axum::serve(listener, self.router(ingest))
+        let poll = std::time::Duration::from_millis(self.config.feed_poll_ms.max(10));
+        let tail = tokio::spawn(
+            self.live
+                .clone()
+                .run(self.store.clone(), poll, shutdown.clone()),
+        );
+        let served = axum::serve(listener, self.router(ingest))
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await?;
+            .await;
+        let _ = tail.await;
+        served?;
         Ok(())
     }
 }
 
-fn store_error(e: &sqlx::Error) -> Response {
+pub(crate) fn store_error(e: &sqlx::Error) -> Response {
     tracing::error!(error = %e, message = "store unavailable");
     error(
         StatusCode::SERVICE_UNAVAILABLE,

@@ -30,7 +30,7 @@ enum Command {
     /// The publish consumer alone.
     Publish(serve::CommonArgs),
     /// The HTTP gateway alone (read API, ingest route, health, metrics).
-    Gateway(serve::IngestArgs),
+    Gateway(serve::GatewayArgs),
     /// Parse, validate and apply the period rules to files, offline (no servers).
     Check(check::CheckArgs),
     /// Send files or folders of notices to a running gateway.

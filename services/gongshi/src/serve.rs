@@ -4,6 +4,8 @@
 use clap::Args;
 use gongshi_enforce::Enforce;
 use gongshi_gateway::Gateway;
+use gongshi_gateway::config::GatewayConfig;
+use gongshi_gateway::stream::live::Live;
 use gongshi_ingest::{Ingest, IngestConfig};
 use gongshi_platform::bus::topics;
 use gongshi_platform::{Bus, Clock, CommonConfig, Store, shutdown, telemetry};
@@ -31,6 +33,15 @@ pub struct IngestArgs {
     listen: String,
 }
 
+/// Options of the gateway (`gongshi gateway`).
+#[derive(Debug, Clone, Args)]
+pub struct GatewayArgs {
+    #[command(flatten)]
+    http: IngestArgs,
+    #[command(flatten)]
+    gateway: GatewayConfig,
+}
+
 /// Options of the enforce service.
 #[derive(Debug, Clone, Args)]
 pub struct EnforceArgs {
@@ -46,6 +57,8 @@ pub struct EnforceArgs {
 pub struct RunArgs {
     #[command(flatten)]
     http: IngestArgs,
+    #[command(flatten)]
+    gateway: GatewayConfig,
     /// How often due timers and the outbox are polled, in milliseconds.
     #[arg(long, env = "GONGSHI_TICK_MS", default_value_t = 500)]
     tick_ms: u64,
@@ -123,6 +136,8 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         bus: bus.clone(),
         clock: Clock::from_config(&args.http.common)?,
         search: Some(index),
+        live: Live::new(args.gateway.stream_buffer),
+        config: std::sync::Arc::new(args.gateway),
     };
     let mut tasks = tokio::task::JoinSet::new();
     let listen = args.http.listen.clone();
@@ -203,7 +218,11 @@ pub async fn publish(args: CommonArgs) -> anyhow::Result<()> {
 }
 
 /// `gongshi gateway`.
-pub async fn gateway(args: IngestArgs) -> anyhow::Result<()> {
+pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let GatewayArgs {
+        http: args,
+        gateway,
+    } = args;
     let (store, bus) = connect(&args.common).await?;
     let ingest = Ingest::new(store.clone(), bus.clone(), &args.ingest);
     // A gateway of its own has no embedded index (the publish process writes it); it searches
@@ -213,6 +232,8 @@ pub async fn gateway(args: IngestArgs) -> anyhow::Result<()> {
         bus,
         clock: Clock::from_config(&args.common)?,
         search: None,
+        live: Live::new(gateway.stream_buffer),
+        config: std::sync::Arc::new(gateway),
     }
     .run(ingest, &args.listen, shutdown::on_signals())
     .await

@@ -1,0 +1,81 @@
+//! The process-wide tail of the feed store: one task polls `feed_entries` for rows above the
+//! last it saw and broadcasts them to every stream client. Polling the store (rather than
+//! hearing from the publish service in-process) keeps it correct when publish runs in another
+//! process; serialised appends (`store::feed`) mean "above the last seen" never skips a row.
+
+use gongshi_platform::Store;
+use gongshi_platform::feed_filter::FeedFilter;
+use gongshi_platform::store::feed::{self, FeedRow};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// Rows read per poll.
+const BATCH: i64 = 500;
+
+/// The broadcast of new feed entries.
+#[derive(Debug, Clone)]
+pub struct Live {
+    tx: broadcast::Sender<Arc<FeedRow>>,
+    shutdown: CancellationToken,
+}
+
+impl Live {
+    /// A hub whose clients may each fall `buffer` entries behind before they are dropped.
+    pub fn new(buffer: usize) -> Live {
+        let (tx, _) = broadcast::channel(buffer.max(1));
+        Live {
+            tx,
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// New entries from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<FeedRow>> {
+        self.tx.subscribe()
+    }
+
+    /// Cancelled when the gateway stops: open streams end so the server can.
+    pub fn shutdown(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Polls the store every `poll` until `shutdown`.
+    pub async fn run(self, store: Store, poll: Duration, shutdown: CancellationToken) {
+        let mut last = None;
+        let all = FeedFilter::default();
+        loop {
+            let step = async {
+                let mut conn = store.pool.acquire().await?;
+                let from = match last {
+                    Some(seq) => seq,
+                    None => feed::head(&mut conn).await?,
+                };
+                let rows = feed::since(&mut conn, &all, from, i64::MAX, BATCH).await?;
+                Ok::<_, sqlx::Error>((from, rows))
+            };
+            match step.await {
+                Ok((from, rows)) => {
+                    last = Some(rows.last().map_or(from, |r| r.seq));
+                    let full = rows.len() as i64 == BATCH;
+                    for row in rows {
+                        // No receivers is fine: nobody is listening.
+                        let _ = self.tx.send(Arc::new(row));
+                    }
+                    if full {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, message = "feed tail: store unavailable; retrying")
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+        self.shutdown.cancel();
+    }
+}
