@@ -5,6 +5,7 @@
 pub mod config;
 pub mod feeds;
 pub mod stream;
+pub mod subscriptions;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -52,6 +53,14 @@ impl Gateway {
             .route("/feeds/notices.rss", get(feeds::rss))
             .route("/feeds/notices.json", get(feeds::json))
             .route("/v1/stream", get(stream::stream))
+            .route(
+                "/v1/subscriptions",
+                get(subscriptions::list).post(subscriptions::create),
+            )
+            .route(
+                "/v1/subscriptions/{id}",
+                get(subscriptions::get).delete(subscriptions::delete),
+            )
             .fallback(|| async {
                 error(
                     StatusCode::NOT_FOUND,
@@ -78,10 +87,18 @@ impl Gateway {
                 .clone()
                 .run(self.store.clone(), poll, shutdown.clone()),
         );
+        let base = self.config.public_url.clone().map_or_else(
+            || format!("http://{listen}"),
+            |u| u.trim_end_matches('/').to_owned(),
+        );
+        let worker =
+            subscriptions::worker::Worker::new(self.store.clone(), self.config.clone(), base)?;
+        let webhooks = tokio::spawn(worker.run(poll, shutdown.clone()));
         let served = axum::serve(listener, self.router(ingest))
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;
         let _ = tail.await;
+        let _ = webhooks.await;
         served?;
         Ok(())
     }
