@@ -342,6 +342,22 @@ async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
     }
 }
 
+#[test]
+fn the_readme_gives_subscribers_the_verification_code_the_test_runs() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = std::fs::read_to_string(root.join("python/verify_webhook.py")).expect("script");
+    let readme = std::fs::read_to_string(root.join("../README.md")).expect("README");
+    let start = script.find("import hashlib").expect("snippet start");
+    let end = script
+        .find("# --- end of snippet ---")
+        .expect("snippet end");
+    let snippet = script[start..end].trim_end();
+    assert!(
+        readme.contains(snippet),
+        "README.md must carry tests/python/verify_webhook.py's snippet verbatim"
+    );
+}
+
 #[tokio::test]
 async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
     let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;

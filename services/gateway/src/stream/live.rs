@@ -36,6 +36,11 @@ impl Live {
         self.tx.subscribe()
     }
 
+    /// Hands one new entry to every client (none listening is fine).
+    pub(crate) fn publish(&self, row: FeedRow) {
+        let _ = self.tx.send(Arc::new(row));
+    }
+
     /// Cancelled when the gateway stops: open streams end so the server can.
     pub fn shutdown(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -60,8 +65,7 @@ impl Live {
                     last = Some(rows.last().map_or(from, |r| r.seq));
                     let full = rows.len() as i64 == BATCH;
                     for row in rows {
-                        // No receivers is fine: nobody is listening.
-                        let _ = self.tx.send(Arc::new(row));
+                        self.publish(row);
                     }
                     if full {
                         continue;

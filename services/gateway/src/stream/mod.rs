@@ -174,3 +174,75 @@ pub async fn stream(
         )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gongshi_platform::feed_filter::EntryFacts;
+
+    fn row(seq: i64, region: &str) -> FeedRow {
+        FeedRow {
+            seq,
+            entry_id: format!("e{seq}"),
+            notice_id: format!("n{seq}"),
+            procedure_key: "P/J/S".into(),
+            event_type: "notice.published".into(),
+            entry: serde_json::json!({"payload": {}}),
+            facts: EntryFacts {
+                kind: Some("tender".into()),
+                category: Some("works".into()),
+                region: Some(region.into()),
+                status: Some("open".into()),
+                title: format!("公告{seq}"),
+                at: chrono::Utc::now(),
+                search_text: String::new(),
+            },
+            stored_at: chrono::Utc::now(),
+        }
+    }
+
+    fn client(live: &live::Live, region: &str) -> Client {
+        // Live clients never touch the store; a lazy pool that cannot connect proves it.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://127.0.0.1:1/none")
+            .expect("lazy pool");
+        let filter = FeedFilter::parse(&FilterParams {
+            region: Some(region.into()),
+            ..Default::default()
+        })
+        .expect("filter");
+        Client {
+            store: Store { pool },
+            filter,
+            base: "http://gw".into(),
+            cursor: 0,
+            replaying: false,
+            pending: VecDeque::new(),
+            rx: live.subscribe(),
+            shutdown: live.shutdown(),
+        }
+    }
+
+    #[tokio::test]
+    async fn live_clients_get_matching_entries_and_a_lagging_one_is_dropped() {
+        let live = live::Live::new(3);
+        let mut keeping_up = client(&live, "32");
+        let mut lagging = client(&live, "32");
+        live.publish(row(1, "110105"));
+        live.publish(row(2, "320300"));
+        assert!(keeping_up.next().await.is_some(), "the matching entry");
+        assert_eq!(
+            keeping_up.cursor, 2,
+            "the filtered-away entry still moves the cursor"
+        );
+        for seq in 3..=8 {
+            live.publish(row(seq, "320300"));
+        }
+        // Three entries of buffer: the client that read nothing is more than three behind.
+        assert!(
+            lagging.next().await.is_none(),
+            "a lagging client is dropped"
+        );
+        live.shutdown().cancel();
+    }
+}
