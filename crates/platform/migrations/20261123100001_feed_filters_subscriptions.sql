@@ -36,6 +36,18 @@ UPDATE feed_entries w SET
 FROM feed_entries p
 WHERE w.event_type = 'window.closed' AND p.notice_id = w.notice_id AND p.event_type = 'notice.published';
 
+-- Window events whose notice has no published entry: what the notice row and the event know.
+UPDATE feed_entries w SET
+    kind = n.kind, category = n.regime, region = n.notice->>'region', title = n.notice->>'title',
+    search_text = lower(concat_ws(' ', n.notice->>'title', n.procedure_key, n.project))
+FROM notices n
+WHERE w.event_type = 'window.closed' AND w.kind IS NULL AND n.notice_id = w.notice_id;
+UPDATE feed_entries SET
+    status = CASE WHEN entry->'payload'->>'window' IN ('bid', 'publicity') THEN 'closed' END,
+    title = COALESCE(title, entry->'payload'->>'title'),
+    entry_at = COALESCE(entry_at, (entry->'payload'->>'closed_at')::timestamptz)
+WHERE event_type = 'window.closed' AND status IS NULL;
+
 UPDATE feed_entries SET entry_at = published_at WHERE entry_at IS NULL;
 UPDATE feed_entries SET title = '' WHERE title IS NULL;
 UPDATE feed_entries SET search_text = '' WHERE search_text IS NULL;

@@ -235,6 +235,19 @@ impl EntryFacts {
         }
     }
 
+    /// Facts of a notice as the `notices` table keeps it (a window event of a notice that has no
+    /// published entry). Only public fields are read: kind, regime, title, region, codes, and
+    /// the table's body field.
+    pub fn of_notice(notice: &Value, fallback_at: DateTime<Utc>) -> EntryFacts {
+        let payload = serde_json::json!({
+            "kind": notice["kind"], "regime": notice["regime"], "title": notice["title"],
+            "region": notice["region"], "procedure": notice["procedure"],
+            "procedures": notice["procedures"], "table": notice["table"],
+            "record": notice["canonical"],
+        });
+        EntryFacts::of_published(&payload, fallback_at)
+    }
+
     /// Facts of a `window.closed` event payload, inheriting from its notice's published entry.
     pub fn of_window(
         payload: &Value,

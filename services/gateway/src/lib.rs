@@ -82,11 +82,17 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         tracing::info!(listen, message = "gateway listening");
         let poll = std::time::Duration::from_millis(self.config.feed_poll_ms.max(10));
-        let tail = tokio::spawn(
-            self.live
-                .clone()
-                .run(self.store.clone(), poll, shutdown.clone()),
-        );
+        // The tail starts at the head as it is before any client can connect (see Live::run).
+        let start = {
+            let mut conn = self.store.pool.acquire().await?;
+            gongshi_platform::store::feed::head(&mut conn).await?
+        };
+        let tail = tokio::spawn(self.live.clone().run(
+            self.store.clone(),
+            start,
+            poll,
+            shutdown.clone(),
+        ));
         let base = self.config.public_url.clone().map_or_else(
             || format!("http://{listen}"),
             |u| u.trim_end_matches('/').to_owned(),

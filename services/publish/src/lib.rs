@@ -58,7 +58,13 @@ impl Publish {
             _ => {
                 // A window event is filtered like its notice: kind, region, title and text come
                 // from the notice's published entry.
-                let notice = store::feed::published_facts(&mut tx, notice_id).await?;
+                let mut notice = store::feed::published_facts(&mut tx, notice_id).await?;
+                if notice.is_none() {
+                    // Not (yet) in the feed: the notice row still knows its kind, region, title.
+                    notice = store::notices::notice_json(&mut tx, notice_id)
+                        .await?
+                        .map(|n| EntryFacts::of_notice(&n, event.occurred_at));
+                }
                 EntryFacts::of_window(&event.payload, notice.as_ref(), event.occurred_at)
             }
         };

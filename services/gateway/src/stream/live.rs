@@ -46,23 +46,20 @@ impl Live {
         self.shutdown.clone()
     }
 
-    /// Polls the store every `poll` until `shutdown`.
-    pub async fn run(self, store: Store, poll: Duration, shutdown: CancellationToken) {
-        let mut last = None;
+    /// Polls the store every `poll` until `shutdown`, broadcasting entries above `start` — the
+    /// head read before the gateway accepts connections, so that no client can read a head the
+    /// tail has not reached yet and miss what lies between.
+    pub async fn run(self, store: Store, start: i64, poll: Duration, shutdown: CancellationToken) {
+        let mut last = start;
         let all = FeedFilter::default();
         loop {
             let step = async {
                 let mut conn = store.pool.acquire().await?;
-                let from = match last {
-                    Some(seq) => seq,
-                    None => feed::head(&mut conn).await?,
-                };
-                let rows = feed::since(&mut conn, &all, from, i64::MAX, BATCH).await?;
-                Ok::<_, sqlx::Error>((from, rows))
+                feed::since(&mut conn, &all, last, i64::MAX, BATCH).await
             };
             match step.await {
-                Ok((from, rows)) => {
-                    last = Some(rows.last().map_or(from, |r| r.seq));
+                Ok(rows) => {
+                    last = rows.last().map_or(last, |r| r.seq);
                     let full = rows.len() as i64 == BATCH;
                     for row in rows {
                         self.publish(row);
