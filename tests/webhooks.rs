@@ -113,6 +113,8 @@ async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
     let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
     p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
     p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    // The receiver listens on loopback.
+    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
     p.spawn("run");
     p.wait_ready().await;
     let (hook_url, receiver) = start_receiver().await;
@@ -364,6 +366,8 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
     p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
     p.set_env("GONGSHI_WEBHOOK_GIVE_UP_AFTER", "2");
     p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    // The receiver listens on loopback.
+    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
     p.spawn("run");
     p.wait_ready().await;
     // A port nobody listens on.

@@ -36,6 +36,11 @@ pub struct GatewayConfig {
     /// Timeout of one webhook request, in ms.
     #[arg(long, env = "GONGSHI_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
+    /// Accept webhook URLs on loopback, private, link-local or unspecified addresses (tests, a
+    /// receiver inside the same network). Off by default: a public subscriber must not make the
+    /// gateway call into its own network.
+    #[arg(long, env = "GONGSHI_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
     /// Webhook requests in flight at once.
     #[arg(long, env = "GONGSHI_WEBHOOK_CONCURRENCY", default_value_t = 8)]
     pub webhook_concurrency: usize,
@@ -52,6 +57,7 @@ impl Default for GatewayConfig {
             webhook_retry_base_ms: 1000,
             webhook_give_up_after: 86_400,
             webhook_timeout_ms: 10_000,
+            webhook_allow_private: false,
             webhook_concurrency: 8,
         }
     }

@@ -82,7 +82,7 @@ impl Worker {
 
     /// Queues the deliveries of every subscription's new matching entries.
     pub async fn fan_out(&self) -> Result<(), sqlx::Error> {
-        for id in subscriptions::live_ids(&self.store.pool).await? {
+        for id in subscriptions::behind_ids(&self.store.pool).await? {
             while self.fan_out_one(&id).await? {}
         }
         Ok(())
