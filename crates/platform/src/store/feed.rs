@@ -45,8 +45,11 @@ pub async fn append(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<bool, s
         .await?;
     let f = e.facts;
     let done = sqlx::query(
+        // `published_at` (feeds' Last-Modified) is taken under the lock, not at transaction start
+        // (`now()`), so it grows with `seq`.
         "INSERT INTO feed_entries (entry_id, notice_id, procedure_key, event_type, entry, kind, category, region, \
-           status, title, entry_at, search_text) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
+           status, title, entry_at, search_text, published_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12, clock_timestamp()) \
          ON CONFLICT (entry_id) DO NOTHING",
     )
     .bind(e.entry_id)
