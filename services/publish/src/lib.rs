@@ -130,12 +130,7 @@ impl SearchIndexer {
             }
         }
         let kind = payload["kind"].as_str()?.to_owned();
-        let status = match kind.as_str() {
-            "candidates" => "publicity",
-            "award" => "awarded",
-            "termination" => "terminated",
-            _ => "open",
-        };
+        let status = gongshi_platform::feed_filter::published_status(&kind);
         let instant = |v: &serde_json::Value| {
             v.as_str()
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
