@@ -10,12 +10,13 @@ pub fn render(page: &Page) -> Value {
         "version": "https://jsonfeed.org/version/1.1",
         "title": page.title,
         "home_page_url": page.links.home,
-        "feed_url": page.links.this,
+        // The feed itself (its newest page), not this page: what a reader subscribes to.
+        "feed_url": page.links.first,
         "description": "已发布的公告与期限事件 (published notices and window events)",
         "language": "zh-CN",
         "authors": [{"name": "gongshi 公示"}],
         "items": page.items.iter().map(|i| i.json()).collect::<Vec<_>>(),
-        "_gongshi": {"first_url": page.links.first, "previous_url": page.links.previous},
+        "_gongshi": {"this_url": page.links.this, "previous_url": page.links.previous},
     });
     if let Some(next) = &page.links.next {
         feed["next_url"] = json!(next);
