@@ -12,6 +12,52 @@ use std::time::{Duration, Instant};
 /// The ingest token every test pipeline accepts.
 pub const TOKEN: &str = "test-ingest-token";
 
+/// Subscriber tokens every test pipeline accepts (two bidders).
+pub const SUBSCRIBER_TOKENS: &str = "bidder-one-token,bidder-two-token";
+
+/// The Python interpreter the tests drive real clients with (feedparser, jsonschema):
+/// `GONGSHI_TEST_PYTHON` as scripts/test exports it, else the venv `scripts/pyenv` prepares.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("GONGSHI_TEST_PYTHON") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.exists(),
+            "GONGSHI_TEST_PYTHON={} does not exist",
+            p.display()
+        );
+        return p;
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/pyenv");
+    let out = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "scripts/pyenv failed; set GONGSHI_TEST_PYTHON to a Python with scripts/requirements-test.txt"
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Runs `tests/python/<script>` with [`python`] and returns its stdout as JSON; panics with
+/// its stderr when it fails.
+pub fn run_python(script: &str, args: &[&std::ffi::OsStr]) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(script);
+    let out = Command::new(python())
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python output is JSON")
+}
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the tests through scripts/test (it starts the local stack)")
@@ -52,6 +98,7 @@ pub struct Pipeline {
     pub dir: PathBuf,
     prefix: String,
     port: u16,
+    extra_env: Vec<(String, String)>,
     children: Vec<(String, Child)>,
     client: reqwest::Client,
 }
@@ -83,6 +130,7 @@ impl Pipeline {
             dir,
             prefix: format!("t{}.", &id[..10]),
             port,
+            extra_env: Vec::new(),
             children: Vec::new(),
             client: reqwest::Client::new(),
         };
@@ -96,6 +144,11 @@ impl Pipeline {
         p.spawn("run");
         p.wait_ready().await;
         p
+    }
+
+    /// Sets an environment variable for the processes started after this call.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.extra_env.push((name.to_owned(), value.to_owned()));
     }
 
     /// Starts one subcommand (`run`, `gateway`, `validate`, `enforce`, `publish`) as a process.
@@ -125,7 +178,9 @@ impl Pipeline {
             .env("GONGSHI_INGEST_TOKENS", TOKEN)
             .env("GONGSHI_CLOCK_FILE", self.dir.join("now"))
             .env("GONGSHI_TICK_MS", "100")
-            .env("GONGSHI_DATA_DIR", self.dir.join("data"));
+            .env("GONGSHI_DATA_DIR", self.dir.join("data"))
+            .env("GONGSHI_SUBSCRIBER_TOKENS", SUBSCRIBER_TOKENS)
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         command
     }
 

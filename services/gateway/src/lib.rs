@@ -1,6 +1,11 @@
-//! The gateway: one HTTP listener for the public read API (receipts, notices, procedures), the
-//! ingest route, health, readiness and Prometheus metrics. Feeds, search and the operators'
-//! dashboard join it with their own issues.
+//! The gateway: one HTTP listener for the public read API (receipts, notices, procedures,
+//! search), the feeds (`feeds/`), the event stream (`stream/`), webhook subscriptions
+//! (`subscriptions/`), the ingest route, health, readiness and Prometheus metrics.
+
+pub mod config;
+pub mod feeds;
+pub mod stream;
+pub mod subscriptions;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,8 +35,10 @@ pub struct Gateway {
     pub clock: gongshi_platform::Clock,
     /// The search index, when this process has one.
     pub search: Option<std::sync::Arc<dyn gongshi_platform::search::SearchIndex>>,
-    /// OCDS export settings (ocid prefix, publisher).
-    pub ocds: OcdsConfig,
+    /// Feeds, stream and subscription settings.
+    pub config: std::sync::Arc<config::GatewayConfig>,
+    /// New feed entries for stream clients.
+    pub live: stream::live::Live,
 }
 
 impl Gateway {
@@ -48,6 +55,18 @@ impl Gateway {
                 get(views::procedure),
             )
             .route("/v1/search", get(search))
+            .route("/feeds/notices.atom", get(feeds::atom))
+            .route("/feeds/notices.rss", get(feeds::rss))
+            .route("/feeds/notices.json", get(feeds::json))
+            .route("/v1/stream", get(stream::stream))
+            .route(
+                "/v1/subscriptions",
+                get(subscriptions::list).post(subscriptions::create),
+            )
+            .route(
+                "/v1/subscriptions/{id}",
+                get(subscriptions::get).delete(subscriptions::delete),
+            )
             .route("/v1/export/ocds", get(ocds::export))
             .route("/openapi.json", get(openapi_json))
             .fallback(|| async {
@@ -59,6 +78,7 @@ impl Gateway {
             })
             .with_state(self)
             .merge(ingest.router())
+            .layer(axum::middleware::map_response(json_rejections))
     }
 
     /// Serves on `listen` until `shutdown`.
@@ -70,11 +90,47 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         tracing::info!(listen, message = "gateway listening");
-        axum::serve(listener, self.router(ingest))
+        let poll = std::time::Duration::from_millis(self.config.feed_poll_ms.max(10));
+        // The tail starts at the head as it is before any client can connect (see Live::run).
+        let start = {
+            let mut conn = self.store.pool.acquire().await?;
+            gongshi_platform::store::feed::head(&mut conn).await?
+        };
+        let tail = tokio::spawn(self.live.clone().run(
+            self.store.clone(),
+            start,
+            poll,
+            shutdown.clone(),
+        ));
+        let base = self.config.public_url.clone().map_or_else(
+            || format!("http://{listen}"),
+            |u| u.trim_end_matches('/').to_owned(),
+        );
+        let worker =
+            subscriptions::worker::Worker::new(self.store.clone(), self.config.clone(), base)?;
+        let webhooks = tokio::spawn(worker.run(poll, shutdown.clone()));
+        let served = axum::serve(listener, self.router(ingest))
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await?;
+            .await;
+        let _ = tail.await;
+        let _ = webhooks.await;
+        served?;
         Ok(())
     }
+}
+
+/// The gateway's public base URL: configured (`GONGSHI_PUBLIC_URL`), or `http://` + the request's
+/// `Host` (when it is a plain host name).
+pub(crate) fn base_url(gw: &Gateway, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = gw.config.public_url.as_deref() {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    format!("http://{host}")
 }
 
 pub(crate) fn store_error(e: &sqlx::Error) -> Response {
@@ -83,6 +139,34 @@ pub(crate) fn store_error(e: &sqlx::Error) -> Response {
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
         "存储暂不可用 (store unavailable)",
+    )
+}
+
+/// The framework answers a malformed request (a query string that does not deserialize, a bad
+/// path, a body that is not JSON) in plain text; every error of this API is JSON, so those answers
+/// are rewrapped as `{"error":{"code":"bad-request","message":…}}` with their status kept.
+async fn json_rejections(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() && plain) {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        _ => "bad-request",
+    };
+    error(
+        status,
+        code,
+        format!("请求有误 ({})", String::from_utf8_lossy(&body).trim()),
     )
 }
 

@@ -34,10 +34,6 @@ pub struct OcdsConfig {
         default_value = "公共资源交易中心 (placeholder publisher: set GONGSHI_OCDS_PUBLISHER)"
     )]
     pub publisher: String,
-    /// Public base URL of the gateway (e.g. https://ggzy.example.gov.cn), for package URIs and
-    /// next-page links; by default taken from the request's Host header.
-    #[arg(long = "public-url", env = "GONGSHI_PUBLIC_URL")]
-    pub public_url: Option<String>,
 }
 
 impl Default for OcdsConfig {
@@ -46,7 +42,6 @@ impl Default for OcdsConfig {
             prefix: ocds::PLACEHOLDER_PREFIX.into(),
             publisher: "公共资源交易中心 (placeholder publisher: set GONGSHI_OCDS_PUBLISHER)"
                 .into(),
-            public_url: None,
         }
     }
 }
@@ -99,20 +94,6 @@ fn encode(value: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-fn base_url(gw: &Gateway, headers: &HeaderMap) -> String {
-    match &gw.ocds.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    }
 }
 
 /// One page of the export: notices, and whether more follow.
@@ -194,7 +175,7 @@ pub(crate) async fn export(
             releases.extend(releases_of(&gw, n, key, version));
         }
     }
-    let base = base_url(&gw, &headers);
+    let base = crate::base_url(&gw, &headers);
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     let next = if more {
         cursor_of(last).map(|c| {
@@ -216,7 +197,7 @@ pub(crate) async fn export(
     let package = ocds::package(
         &PackageMeta {
             uri: format!("{base}/v1/export/ocds{query}"),
-            publisher: gw.ocds.publisher.clone(),
+            publisher: gw.config.ocds.publisher.clone(),
             published_date,
             next: next.clone(),
         },
@@ -243,7 +224,7 @@ fn releases_of(gw: &Gateway, n: &PublicNotice, key: &ProcedureKey, version: usiz
         return Vec::new();
     };
     ocds::releases(
-        &gw.ocds.prefix,
+        &gw.config.ocds.prefix,
         &PublishedNotice {
             notice_id: &n.notice_id,
             table: &n.table,

@@ -284,13 +284,13 @@ fn procedure() {}
 #[utoipa::path(get, path = "/v1/search", tag = "search",
     params(
         ("q" = Option<String>, Query, description = "Words (every one must match; traditional script finds simplified) or a project/section code"),
-        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination"),
-        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)"),
-        ("category" = Option<String>, Query, description = "works or procurement"),
-        ("status" = Option<String>, Query, description = "open, publicity, closed, awarded, terminated"),
+        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
+        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
+        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
+        ("status" = Option<String>, Query, description = "open, publicity, closed, awarded, terminated", pattern = "^(open|publicity|closed|awarded|terminated)?$"),
         ("from" = Option<String>, Query, description = "Published at or after (RFC 3339, `yyyy-MM-dd HH:mm` or a date, Beijing time)"),
         ("to" = Option<String>, Query, description = "Published before (a date means the end of that day)"),
-        ("sort" = Option<String>, Query, description = "`relevance` (default), `-published` or `deadline`"),
+        ("sort" = Option<String>, Query, description = "`relevance` (default), `-published` or `deadline`", pattern = "^(relevance|-published|deadline)?$"),
         ("page" = Option<u32>, Query, description = "1-based page", minimum = 1),
         ("per_page" = Option<u32>, Query, description = "Hits per page, 1..=100 (default 20)", minimum = 1, maximum = 100)),
     responses(
@@ -314,22 +314,166 @@ fn search() {}
 #[allow(dead_code)]
 fn export_ocds() {}
 
+#[utoipa::path(get, path = "/feeds/notices.atom", tag = "feeds",
+    params(
+        ("q" = Option<String>, Query, description = "Every term must occur in title, body or codes (traditional script folded to simplified)"),
+        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
+        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
+        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
+        ("status" = Option<String>, Query, description = "The status the entry leaves its notice in: open, publicity, closed, awarded, terminated"),
+        ("from" = Option<String>, Query, description = "Entry instant at or after (RFC 3339 or a date, Beijing time)"),
+        ("to" = Option<String>, Query, description = "Entry instant up to (a date means the end of that day)"),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from a page's `next` or `previous` link"),
+        ("limit" = Option<u32>, Query, description = "Entries per page, 1..=200 (default 50)", minimum = 1, maximum = 200),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a page already held"),
+        ("If-Modified-Since" = Option<String>, Header, description = "Last-Modified of a page already held")),
+    responses(
+        (status = 200, description = "A page of entries, newest first, with first/next/previous links", content_type = "application/atom+xml", body = String),
+        (status = 304, description = "Not modified since the ETag or date sent"),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody)))]
+#[allow(dead_code)]
+fn feed_atom() {}
+
+#[utoipa::path(get, path = "/feeds/notices.rss", tag = "feeds",
+    params(
+        ("q" = Option<String>, Query, description = "Every term must occur in title, body or codes (traditional script folded to simplified)"),
+        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
+        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
+        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
+        ("status" = Option<String>, Query, description = "The status the entry leaves its notice in: open, publicity, closed, awarded, terminated"),
+        ("from" = Option<String>, Query, description = "Entry instant at or after (RFC 3339 or a date, Beijing time)"),
+        ("to" = Option<String>, Query, description = "Entry instant up to (a date means the end of that day)"),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from a page's `next` or `previous` link"),
+        ("limit" = Option<u32>, Query, description = "Entries per page, 1..=200 (default 50)", minimum = 1, maximum = 200),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a page already held"),
+        ("If-Modified-Since" = Option<String>, Header, description = "Last-Modified of a page already held")),
+    responses(
+        (status = 200, description = "A page of entries, newest first, with first/next/previous links", content_type = "application/rss+xml", body = String),
+        (status = 304, description = "Not modified since the ETag or date sent"),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody)))]
+#[allow(dead_code)]
+fn feed_rss() {}
+
+#[utoipa::path(get, path = "/feeds/notices.json", tag = "feeds",
+    params(
+        ("q" = Option<String>, Query, description = "Every term must occur in title, body or codes (traditional script folded to simplified)"),
+        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
+        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
+        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
+        ("status" = Option<String>, Query, description = "The status the entry leaves its notice in: open, publicity, closed, awarded, terminated"),
+        ("from" = Option<String>, Query, description = "Entry instant at or after (RFC 3339 or a date, Beijing time)"),
+        ("to" = Option<String>, Query, description = "Entry instant up to (a date means the end of that day)"),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from a page's `next` or `previous` link"),
+        ("limit" = Option<u32>, Query, description = "Entries per page, 1..=200 (default 50)", minimum = 1, maximum = 200),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of a page already held"),
+        ("If-Modified-Since" = Option<String>, Header, description = "Last-Modified of a page already held")),
+    responses(
+        (status = 200, description = "A page of entries, newest first, with first/next/previous links (JSON Feed 1.1)", content_type = "application/feed+json", body = Value),
+        (status = 304, description = "Not modified since the ETag or date sent"),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody)))]
+#[allow(dead_code)]
+fn feed_json() {}
+
+#[utoipa::path(get, path = "/v1/stream", tag = "feeds",
+    params(
+        ("q" = Option<String>, Query, description = "Every term must occur in title, body or codes (traditional script folded to simplified)"),
+        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
+        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
+        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
+        ("status" = Option<String>, Query, description = "The status the entry leaves its notice in: open, publicity, closed, awarded, terminated"),
+        ("from" = Option<String>, Query, description = "Entry instant at or after (RFC 3339 or a date, Beijing time)"),
+        ("to" = Option<String>, Query, description = "Entry instant up to (a date means the end of that day)"),
+        ("last_event_id" = Option<String>, Query, description = "Resume after this entry (or send the Last-Event-ID header)"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this entry")),
+    responses(
+        (status = 200, description = "Server-Sent Events: one `entry` event per feed entry (id = its sequence), heartbeats as comments", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A parameter is malformed", body = ErrorBody)))]
+#[allow(dead_code)]
+fn stream() {}
+
+/// The body of `POST /v1/subscriptions`: a saved search and where to deliver it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewSubscription {
+    /// Where deliveries are POSTed (http or https).
+    pub webhook_url: String,
+    /// HMAC-SHA256 key, 16–256 characters; generated and returned once when absent.
+    pub secret: Option<String>,
+    /// Filters, as in the feeds.
+    pub q: Option<String>,
+    /// Kind filter.
+    pub kind: Option<String>,
+    /// works / procurement.
+    pub category: Option<String>,
+    /// GB/T 2260 prefix.
+    pub region: Option<String>,
+    /// Status filter.
+    pub status: Option<String>,
+    /// From (RFC 3339 or a date).
+    pub from: Option<String>,
+    /// To (RFC 3339 or a date).
+    pub to: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions",
+    request_body(content = NewSubscription, content_type = "application/json"),
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 201, description = "Created; the secret is shown this once", body = Value),
+        (status = 400, description = "Bad URL, filter or secret", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody)))]
+#[allow(dead_code)]
+fn create_subscription() {}
+
+#[utoipa::path(get, path = "/v1/subscriptions", tag = "subscriptions",
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 200, description = "The token's subscriptions with delivery counts and recent failures", body = Value),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody)))]
+#[allow(dead_code)]
+fn list_subscriptions() {}
+
+#[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 200, description = "The subscription with delivery counts (pending, delivered, failed) and recent failures", body = Value),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody),
+        (status = 404, description = "No such subscription of this token", body = ErrorBody)))]
+#[allow(dead_code)]
+fn get_subscription() {}
+
+#[utoipa::path(delete, path = "/v1/subscriptions/{id}", tag = "subscriptions",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 204, description = "Deleted; no further deliveries"),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody),
+        (status = 404, description = "No such subscription of this token", body = ErrorBody)))]
+#[allow(dead_code)]
+fn delete_subscription() {}
+
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "This description", body = Value)))]
 #[allow(dead_code)]
 fn openapi() {}
 
-/// Adds the ingest bearer token scheme.
+/// Adds the bearer token schemes (ingest, subscriber).
 struct Security;
 
 impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "ingest_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        for name in ["ingest_token", "subscriber_token"] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
     }
 }
 
@@ -341,12 +485,18 @@ impl utoipa::Modify for Security {
         description = "Publication of public-resource trading notices (招标公告, 中标候选人公示, 中标结果公告) with the legal publicity periods enforced. Errors are `{\"error\":{\"code\",\"message\"}}` with a stable code.",
         license(name = "Apache-2.0")
     ),
-    paths(healthz, readyz, metrics, post_notice, receipt, notice, procedure, search, export_ocds, openapi),
+    paths(
+        healthz, readyz, metrics, post_notice, receipt, notice, procedure, search, export_ocds,
+        feed_atom, feed_rss, feed_json, stream, create_subscription, list_subscriptions,
+        get_subscription, delete_subscription, openapi
+    ),
     modifiers(&Security),
     tags(
         (name = "ingest", description = "The trading platform sends documents (需要接入令牌)"),
         (name = "notices", description = "Published notices and procedures"),
         (name = "search", description = "Full-text search in Chinese"),
+        (name = "feeds", description = "Atom, RSS and JSON Feed of published notices and window events; live Server-Sent Events"),
+        (name = "subscriptions", description = "Saved searches delivered to webhooks, signed with HMAC-SHA256 (需要订阅令牌)"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]

@@ -259,7 +259,7 @@ pub(crate) async fn procedure(
         .map(|n| notice_view(n, &list, &links, now, false))
         .collect();
     let ocid = gongshi_domain::ocds::ocid(
-        &gw.ocds.prefix,
+        &gw.config.ocds.prefix,
         &gongshi_domain::ProcedureKey {
             platform: platform.clone(),
             project: project.clone(),

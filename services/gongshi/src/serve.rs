@@ -4,6 +4,8 @@
 use clap::Args;
 use gongshi_enforce::Enforce;
 use gongshi_gateway::Gateway;
+use gongshi_gateway::config::GatewayConfig;
+use gongshi_gateway::stream::live::Live;
 use gongshi_ingest::{Ingest, IngestConfig};
 use gongshi_platform::bus::topics;
 use gongshi_platform::search::{Access, SearchConfig};
@@ -37,7 +39,7 @@ pub struct GatewayArgs {
     #[command(flatten)]
     search: SearchConfig,
     #[command(flatten)]
-    ocds: gongshi_gateway::OcdsConfig,
+    gateway: GatewayConfig,
 }
 
 /// Options of services that listen for HTTP.
@@ -70,7 +72,7 @@ pub struct RunArgs {
     #[command(flatten)]
     search: SearchConfig,
     #[command(flatten)]
-    ocds: gongshi_gateway::OcdsConfig,
+    gateway: GatewayConfig,
     /// How often due timers and the outbox are polled, in milliseconds.
     #[arg(long, env = "GONGSHI_TICK_MS", default_value_t = 500)]
     tick_ms: u64,
@@ -148,7 +150,8 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         bus: bus.clone(),
         clock: Clock::from_config(&args.http.common)?,
         search: Some(index),
-        ocds: args.ocds.clone(),
+        live: Live::new(args.gateway.stream_buffer),
+        config: std::sync::Arc::new(args.gateway),
     };
     let mut tasks = tokio::task::JoinSet::new();
     let listen = args.http.listen.clone();
@@ -244,7 +247,8 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         bus,
         clock: Clock::from_config(&http.common)?,
         search: Some(search),
-        ocds: args.ocds.clone(),
+        live: Live::new(args.gateway.stream_buffer),
+        config: std::sync::Arc::new(args.gateway.clone()),
     }
     .run(ingest, &http.listen, shutdown::on_signals())
     .await

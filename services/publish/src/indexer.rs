@@ -60,23 +60,13 @@ pub fn notice_doc(payload: &serde_json::Value) -> Option<SearchDoc> {
         title: payload["title"].as_str().unwrap_or_default().to_owned(),
         body,
         codes,
-        status: initial_status(&kind).to_owned(),
+        status: gongshi_platform::feed_filter::published_status(&kind).to_owned(),
         kind,
         category: payload["regime"].as_str().unwrap_or_default().to_owned(),
         region: text(&payload["region"]),
         published_at: instant(&payload["published_at"])?,
         deadline: instant(&payload["windows"]["bid"]["end"]),
     })
-}
-
-/// A notice's status when it is published.
-fn initial_status(kind: &str) -> &'static str {
-    match kind {
-        "candidates" => "publicity",
-        "award" => "awarded",
-        "termination" => "terminated",
-        _ => "open",
-    }
 }
 
 /// What `entry` does to the index. `procedure` gives the procedure's notices as indexed now; it is

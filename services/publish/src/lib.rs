@@ -4,6 +4,7 @@
 //! an index from the feed store.
 
 use gongshi_platform::bus::{self, topics};
+use gongshi_platform::feed_filter::EntryFacts;
 use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -58,13 +59,31 @@ impl Publish {
         }
         let mut tx = self.store.pool.begin().await?;
         let entry = serde_json::to_value(event).map_err(|e| HandlerError::Permanent(e.into()))?;
+        let facts = match event.event_type.as_str() {
+            "notice.published" => EntryFacts::of_published(&event.payload, event.occurred_at),
+            _ => {
+                // A window event is filtered like its notice: kind, region, title and text come
+                // from the notice's published entry.
+                let mut notice = store::feed::published_facts(&mut tx, notice_id).await?;
+                if notice.is_none() {
+                    // Not (yet) in the feed: the notice row still knows its kind, region, title.
+                    notice = store::notices::notice_json(&mut tx, notice_id)
+                        .await?
+                        .map(|n| EntryFacts::of_notice(&n, event.occurred_at));
+                }
+                EntryFacts::of_window(&event.payload, notice.as_ref(), event.occurred_at)
+            }
+        };
         let added = store::feed::append(
             &mut tx,
-            &event.id,
-            notice_id,
-            &event.key,
-            &event.event_type,
-            &entry,
+            &store::feed::NewEntry {
+                entry_id: &event.id,
+                notice_id,
+                procedure_key: &event.key,
+                event_type: &event.event_type,
+                entry: &entry,
+                facts: &facts,
+            },
         )
         .await?;
         if event.event_type == "notice.published" {

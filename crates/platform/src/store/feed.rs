@@ -1,26 +1,69 @@
-//! The feed store: one entry per published notice or window event, with a global sequence.
+//! The feed store: one entry per published notice or window event, with a global sequence
+//! (`seq`), and what filters need denormalised beside it (see [`crate::feed_filter`]).
+//!
+//! **Commit order = sequence order.** A `bigserial` is assigned at insert, but transactions
+//! commit in any order: a reader could see seq 105 while 104 is still uncommitted, page past it,
+//! and never see 104. [`append`] therefore takes one transaction-level advisory lock before it
+//! draws a sequence number, so appends are serialised: the next appender draws its number only
+//! after the previous one has committed (PostgreSQL releases the lock after the commit is
+//! visible). Every committed entry is thus visible before any higher one, and a reader who has
+//! seen seq N has seen (or filtered away) every entry below N. Appends are a few per second at
+//! most, so the lock costs nothing that matters.
 
+use crate::feed_filter::{EntryFacts, FeedFilter};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
-/// Appends an entry; a repeated `entry_id` is ignored (returns false).
-pub async fn append(
-    conn: &mut PgConnection,
-    entry_id: &str,
-    notice_id: &str,
-    procedure_key: &str,
-    event_type: &str,
-    entry: &Value,
-) -> Result<bool, sqlx::Error> {
+/// The advisory lock key that serialises appends (an arbitrary constant: "gongshi feed").
+const APPEND_LOCK: i64 = 0x676f_6e67_7368_6946;
+
+/// One entry to append.
+#[derive(Debug, Clone)]
+pub struct NewEntry<'a> {
+    /// The event id (stable, dedupes redeliveries).
+    pub entry_id: &'a str,
+    /// Its notice.
+    pub notice_id: &'a str,
+    /// Its procedure.
+    pub procedure_key: &'a str,
+    /// `notice.published` or `window.closed`.
+    pub event_type: &'a str,
+    /// The whole event envelope.
+    pub entry: &'a Value,
+    /// What filters read.
+    pub facts: &'a EntryFacts,
+}
+
+/// Appends an entry in the caller's transaction, serialised with every other append (see the
+/// module doc); a repeated `entry_id` is ignored (returns false).
+pub async fn append(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<bool, sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPEND_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let f = e.facts;
     let done = sqlx::query(
-        "INSERT INTO feed_entries (entry_id, notice_id, procedure_key, event_type, entry) VALUES ($1,$2,$3,$4,$5) \
+        // `published_at` (feeds' Last-Modified) is taken under the lock, not at transaction start
+        // (`now()`), so it grows with `seq`.
+        "INSERT INTO feed_entries (entry_id, notice_id, procedure_key, event_type, entry, kind, category, region, \
+           status, title, entry_at, search_text, published_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12, clock_timestamp()) \
          ON CONFLICT (entry_id) DO NOTHING",
     )
-    .bind(entry_id)
-    .bind(notice_id)
-    .bind(procedure_key)
-    .bind(event_type)
-    .bind(entry)
+    .bind(e.entry_id)
+    .bind(e.notice_id)
+    .bind(e.procedure_key)
+    .bind(e.event_type)
+    .bind(e.entry)
+    .bind(&f.kind)
+    .bind(&f.category)
+    .bind(&f.region)
+    .bind(&f.status)
+    .bind(&f.title)
+    .bind(f.at)
+    .bind(&f.search_text)
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -48,4 +91,164 @@ pub async fn entries_between(
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// The facts of a notice's `notice.published` entry (window events inherit them).
+pub async fn published_facts(
+    conn: &mut PgConnection,
+    notice_id: &str,
+) -> Result<Option<EntryFacts>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM feed_entries WHERE notice_id = $1 AND event_type = 'notice.published' \
+         ORDER BY seq LIMIT 1"
+    ))
+    .bind(notice_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref()
+        .map(|r| row_from(r).map(|r| r.facts))
+        .transpose()
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedRow {
+    /// Global sequence.
+    pub seq: i64,
+    /// Stable entry id.
+    pub entry_id: String,
+    /// Its notice.
+    pub notice_id: String,
+    /// Its procedure.
+    pub procedure_key: String,
+    /// `notice.published` or `window.closed`.
+    pub event_type: String,
+    /// The event envelope.
+    pub entry: Value,
+    /// What filters read.
+    pub facts: EntryFacts,
+    /// When the store took it (feeds' Last-Modified).
+    pub stored_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "seq, entry_id, notice_id, procedure_key, event_type, entry, kind, category, region, status, \
+                       title, entry_at, search_text, published_at";
+
+fn row_from(r: &PgRow) -> Result<FeedRow, sqlx::Error> {
+    Ok(FeedRow {
+        seq: r.try_get("seq")?,
+        entry_id: r.try_get("entry_id")?,
+        notice_id: r.try_get("notice_id")?,
+        procedure_key: r.try_get("procedure_key")?,
+        event_type: r.try_get("event_type")?,
+        entry: r.try_get("entry")?,
+        facts: EntryFacts {
+            kind: r.try_get("kind")?,
+            category: r.try_get("category")?,
+            region: r.try_get("region")?,
+            status: r.try_get("status")?,
+            title: r.try_get("title")?,
+            at: r.try_get("entry_at")?,
+            search_text: r.try_get("search_text")?,
+        },
+        stored_at: r.try_get("published_at")?,
+    })
+}
+
+/// Adds `filter` as SQL conditions: the twin of [`FeedFilter::matches`].
+fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &FeedFilter) {
+    if let Some(v) = &filter.kind {
+        q.push(" AND kind = ").push_bind(v.clone());
+    }
+    if let Some(v) = &filter.category {
+        q.push(" AND category = ").push_bind(v.clone());
+    }
+    if let Some(v) = &filter.status {
+        q.push(" AND status = ").push_bind(v.clone());
+    }
+    if let Some(v) = &filter.region {
+        // Digits only (checked by FeedFilter::parse), so no LIKE escaping is needed.
+        q.push(" AND region LIKE ").push_bind(format!("{v}%"));
+    }
+    if let Some(v) = filter.from {
+        q.push(" AND entry_at >= ").push_bind(v);
+    }
+    if let Some(v) = filter.to {
+        q.push(" AND entry_at <= ").push_bind(v);
+    }
+    for term in filter.terms() {
+        q.push(" AND strpos(search_text, ")
+            .push_bind(term)
+            .push(") > 0");
+    }
+}
+
+/// Which slice of the feed a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// The newest entries.
+    Newest,
+    /// Entries older than this seq (the newest of them).
+    Before(i64),
+    /// Entries newer than this seq (the oldest of them).
+    After(i64),
+}
+
+/// Up to `limit` matching entries of `window`, newest first.
+pub async fn page(
+    pool: &PgPool,
+    filter: &FeedFilter,
+    window: Window,
+    limit: i64,
+) -> Result<Vec<FeedRow>, sqlx::Error> {
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM feed_entries WHERE TRUE"));
+    push_filter(&mut q, filter);
+    let ascending = match window {
+        Window::Newest => false,
+        Window::Before(seq) => {
+            q.push(" AND seq < ").push_bind(seq);
+            false
+        }
+        Window::After(seq) => {
+            q.push(" AND seq > ").push_bind(seq);
+            true
+        }
+    };
+    q.push(if ascending {
+        " ORDER BY seq ASC"
+    } else {
+        " ORDER BY seq DESC"
+    });
+    q.push(" LIMIT ").push_bind(limit);
+    let rows = q.build().fetch_all(pool).await?;
+    let mut out = rows.iter().map(row_from).collect::<Result<Vec<_>, _>>()?;
+    if ascending {
+        out.reverse();
+    }
+    Ok(out)
+}
+
+/// Up to `limit` matching entries with `after < seq <= upto`, oldest first (stream replay,
+/// subscription fan-out).
+pub async fn since(
+    conn: &mut PgConnection,
+    filter: &FeedFilter,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<FeedRow>, sqlx::Error> {
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM feed_entries WHERE seq > "));
+    q.push_bind(after).push(" AND seq <= ").push_bind(upto);
+    push_filter(&mut q, filter);
+    q.push(" ORDER BY seq ASC LIMIT ").push_bind(limit);
+    let rows = q.build().fetch_all(&mut *conn).await?;
+    rows.iter().map(row_from).collect()
+}
+
+/// The highest committed seq (0 for an empty feed). Because appends are serialised, every entry
+/// up to it is visible to any later statement.
+pub async fn head(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(max(seq), 0)::bigint FROM feed_entries")
+        .fetch_one(&mut *conn)
+        .await
 }

@@ -6,6 +6,7 @@ pub mod feed;
 pub mod notices;
 pub mod outbox;
 pub mod receipts;
+pub mod subscriptions;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;

@@ -1,0 +1,342 @@
+//! Webhook subscriptions and their delivery outbox.
+//!
+//! A subscription is a saved search (a [`FeedFilter`]) with a webhook URL and secret, owned by the
+//! SHA-256 of the subscriber token that made it. Its `cursor_seq` says how far the fan-out has
+//! read the feed: the fan-out locks the subscription, queues one delivery per matching entry and
+//! advances the cursor in one transaction, so an entry is queued exactly once. Deliveries are then
+//! claimed with `FOR UPDATE SKIP LOCKED`, sent, and marked in the claiming transaction: a crash
+//! mid-send rolls the claim back and the delivery is sent again (at least once, same id).
+
+use crate::feed_filter::FeedFilter;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Row};
+
+/// A subscription as its owner sees it (never its secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscription {
+    /// Id.
+    pub id: String,
+    /// Where deliveries are POSTed.
+    pub webhook_url: String,
+    /// The saved search.
+    pub filters: FeedFilter,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// The feed seq the fan-out has read up to.
+    pub cursor: i64,
+    /// Deliveries by state.
+    pub deliveries: Counts,
+    /// The latest deliveries that failed or are being retried after an error.
+    pub last_failures: Vec<Failure>,
+}
+
+/// Deliveries by state.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Waiting for a first or further attempt.
+    pub pending: i64,
+    /// Acknowledged with a 2xx.
+    pub delivered: i64,
+    /// Given up after the configured horizon.
+    pub failed: i64,
+}
+
+/// A delivery that went wrong.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// Delivery id (the Idempotency-Key).
+    pub delivery_id: String,
+    /// Feed seq of its entry.
+    pub seq: i64,
+    /// pending (retrying) or failed (given up).
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// HTTP status of the last attempt, when one came back.
+    pub last_status: Option<i32>,
+    /// What went wrong last.
+    pub last_error: Option<String>,
+    /// When.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// Creates a subscription that starts after the feed's current head (new entries only).
+pub async fn create(
+    pool: &PgPool,
+    id: &str,
+    token_hash: &str,
+    filters: &FeedFilter,
+    webhook_url: &str,
+    secret: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO subscriptions (subscription_id, token_hash, filter, webhook_url, secret, cursor_seq) \
+         VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(max(seq), 0) FROM feed_entries))",
+    )
+    .bind(id)
+    .bind(token_hash)
+    .bind(sqlx::types::Json(filters))
+    .bind(webhook_url)
+    .bind(secret)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, sqlx::Error> {
+    let id: String = r.try_get("subscription_id")?;
+    let filters: sqlx::types::Json<FeedFilter> = r.try_get("filter")?;
+    let mut counts = Counts::default();
+    for row in sqlx::query(
+        "SELECT state, count(*) AS n FROM deliveries WHERE subscription_id = $1 GROUP BY state",
+    )
+    .bind(&id)
+    .fetch_all(pool)
+    .await?
+    {
+        let n: i64 = row.try_get("n")?;
+        match row.try_get::<String, _>("state")?.as_str() {
+            "pending" => counts.pending = n,
+            "delivered" => counts.delivered = n,
+            _ => counts.failed = n,
+        }
+    }
+    let failures = sqlx::query(
+        "SELECT delivery_id, seq, state, attempts, last_status, last_error, last_attempt_at FROM deliveries \
+         WHERE subscription_id = $1 AND state <> 'delivered' AND last_error IS NOT NULL \
+         ORDER BY last_attempt_at DESC LIMIT 10",
+    )
+    .bind(&id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|f| {
+        Ok(Failure {
+            delivery_id: f.try_get("delivery_id")?,
+            seq: f.try_get("seq")?,
+            state: f.try_get("state")?,
+            attempts: f.try_get("attempts")?,
+            last_status: f.try_get("last_status")?,
+            last_error: f.try_get("last_error")?,
+            last_attempt_at: f.try_get("last_attempt_at")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Subscription {
+        id,
+        webhook_url: r.try_get("webhook_url")?,
+        filters: filters.0,
+        created_at: r.try_get("created_at")?,
+        cursor: r.try_get("cursor_seq")?,
+        deliveries: counts,
+        last_failures: failures,
+    })
+}
+
+const SUB_COLUMNS: &str = "subscription_id, filter, webhook_url, created_at, cursor_seq";
+
+/// The token's live subscriptions, oldest first.
+pub async fn list(pool: &PgPool, token_hash: &str) -> Result<Vec<Subscription>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SUB_COLUMNS} FROM subscriptions WHERE token_hash = $1 AND deleted_at IS NULL \
+         ORDER BY created_at, subscription_id"
+    ))
+    .bind(token_hash)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        out.push(view(pool, r).await?);
+    }
+    Ok(out)
+}
+
+/// One of the token's live subscriptions.
+pub async fn get(
+    pool: &PgPool,
+    token_hash: &str,
+    id: &str,
+) -> Result<Option<Subscription>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {SUB_COLUMNS} FROM subscriptions WHERE subscription_id = $1 AND token_hash = $2 \
+         AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(r) => Ok(Some(view(pool, &r).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Deletes one of the token's subscriptions and its undelivered deliveries; false when unknown.
+pub async fn delete(pool: &PgPool, token_hash: &str, id: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE subscriptions SET deleted_at = now() WHERE subscription_id = $1 AND token_hash = $2 \
+         AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(token_hash)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM deliveries WHERE subscription_id = $1 AND state = 'pending'")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ids of live subscriptions whose cursor is behind the feed's head (the fan-out's work; an idle
+/// round costs this one query).
+pub async fn behind_ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT subscription_id FROM subscriptions WHERE deleted_at IS NULL \
+         AND cursor_seq < (SELECT COALESCE(max(seq), 0) FROM feed_entries) ORDER BY subscription_id",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Locks a live subscription for fan-out (skipped when another worker holds it): its filter and
+/// cursor.
+pub async fn lock_for_fan_out(
+    tx: &mut PgConnection,
+    id: &str,
+) -> Result<Option<(FeedFilter, i64)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT filter, cursor_seq FROM subscriptions WHERE subscription_id = $1 AND deleted_at IS NULL \
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    row.map(|r| {
+        let f: sqlx::types::Json<FeedFilter> = r.try_get("filter")?;
+        Ok((f.0, r.try_get("cursor_seq")?))
+    })
+    .transpose()
+}
+
+/// Queues a delivery (a repeat of the same subscription and seq is ignored).
+pub async fn enqueue(
+    tx: &mut PgConnection,
+    delivery_id: &str,
+    subscription_id: &str,
+    seq: i64,
+    entry_id: &str,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO deliveries (delivery_id, subscription_id, seq, entry_id, body) VALUES ($1,$2,$3,$4,$5) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(delivery_id)
+    .bind(subscription_id)
+    .bind(seq)
+    .bind(entry_id)
+    .bind(body)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves a subscription's cursor forward.
+pub async fn advance(tx: &mut PgConnection, id: &str, seq: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE subscriptions SET cursor_seq = GREATEST(cursor_seq, $2) WHERE subscription_id = $1",
+    )
+    .bind(id)
+    .bind(seq)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A delivery claimed for sending.
+#[derive(Debug, Clone)]
+pub struct Due {
+    /// Id (the Idempotency-Key).
+    pub delivery_id: String,
+    /// The exact body to POST and sign.
+    pub body: String,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    /// Where.
+    pub webhook_url: String,
+    /// HMAC key.
+    pub secret: String,
+}
+
+/// Locks up to `limit` due deliveries of live subscriptions that no other worker holds.
+pub async fn claim_due(tx: &mut PgConnection, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT d.delivery_id, d.body, d.attempts, s.webhook_url, s.secret FROM deliveries d \
+         JOIN subscriptions s USING (subscription_id) \
+         WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND s.deleted_at IS NULL \
+         ORDER BY d.next_attempt_at, d.seq LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Due {
+                delivery_id: r.try_get("delivery_id")?,
+                body: r.try_get("body")?,
+                attempts: r.try_get("attempts")?,
+                webhook_url: r.try_get("webhook_url")?,
+                secret: r.try_get("secret")?,
+            })
+        })
+        .collect()
+}
+
+/// Records a 2xx.
+pub async fn delivered(
+    tx: &mut PgConnection,
+    delivery_id: &str,
+    status: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_attempt_at = now(), \
+         last_status = $2, delivered_at = now() WHERE delivery_id = $1",
+    )
+    .bind(delivery_id)
+    .bind(status)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried after `retry_in_ms`, or given up (`failed`) when that would
+/// fall beyond `give_up_after_secs` from the delivery's creation.
+pub async fn attempt_failed(
+    tx: &mut PgConnection,
+    delivery_id: &str,
+    status: Option<i32>,
+    error: &str,
+    retry_in_ms: i64,
+    give_up_after_secs: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_status = $2, last_error = $3, \
+           next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), \
+           state = CASE WHEN now() + make_interval(secs => $4::double precision / 1000) \
+                             > created_at + make_interval(secs => $5::double precision) \
+                        THEN 'failed' ELSE 'pending' END \
+         WHERE delivery_id = $1",
+    )
+    .bind(delivery_id)
+    .bind(status)
+    .bind(error)
+    .bind(retry_in_ms)
+    .bind(give_up_after_secs)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

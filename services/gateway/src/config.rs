@@ -1,0 +1,68 @@
+//! Options of the gateway's public feeds, event stream, webhook subscriptions and OCDS export;
+//! each also reads a `GONGSHI_*` variable shown in `--help`.
+
+use clap::Args;
+
+/// Feeds, stream and subscription settings.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayConfig {
+    /// The gateway's public base URL, used in feed links (default: `http://` + the request's Host).
+    #[arg(long, env = "GONGSHI_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Bearer tokens accepted by `/v1/subscriptions` (comma-separated); each token owns the
+    /// subscriptions made with it.
+    #[arg(
+        long,
+        env = "GONGSHI_SUBSCRIBER_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub subscriber_tokens: Vec<String>,
+    /// How often the event stream and the webhook fan-out look for new feed entries, in ms.
+    #[arg(long, env = "GONGSHI_FEED_POLL_MS", default_value_t = 250)]
+    pub feed_poll_ms: u64,
+    /// Seconds between heartbeat comments on `/v1/stream`.
+    #[arg(long, env = "GONGSHI_STREAM_HEARTBEAT_SECS", default_value_t = 15)]
+    pub stream_heartbeat_secs: u64,
+    /// Entries a stream client may fall behind before it is dropped (it resumes with Last-Event-ID).
+    #[arg(long, env = "GONGSHI_STREAM_BUFFER", default_value_t = 256)]
+    pub stream_buffer: usize,
+    /// First webhook retry delay in ms; it doubles at each attempt (with jitter), up to an hour.
+    #[arg(long, env = "GONGSHI_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000)]
+    pub webhook_retry_base_ms: u64,
+    /// Seconds after which an undelivered webhook is given up and shown as failed.
+    #[arg(long, env = "GONGSHI_WEBHOOK_GIVE_UP_AFTER", default_value_t = 86_400)]
+    pub webhook_give_up_after: u64,
+    /// Timeout of one webhook request, in ms.
+    #[arg(long, env = "GONGSHI_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+    /// Accept webhook URLs on loopback, private, link-local or unspecified addresses (tests, a
+    /// receiver inside the same network). Off by default: a public subscriber must not make the
+    /// gateway call into its own network.
+    #[arg(long, env = "GONGSHI_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
+    pub webhook_allow_private: bool,
+    /// Webhook requests in flight at once.
+    #[arg(long, env = "GONGSHI_WEBHOOK_CONCURRENCY", default_value_t = 8)]
+    pub webhook_concurrency: usize,
+    /// OCDS export settings.
+    #[command(flatten)]
+    pub ocds: crate::OcdsConfig,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            public_url: None,
+            subscriber_tokens: Vec::new(),
+            feed_poll_ms: 250,
+            stream_heartbeat_secs: 15,
+            stream_buffer: 256,
+            webhook_retry_base_ms: 1000,
+            webhook_give_up_after: 86_400,
+            webhook_timeout_ms: 10_000,
+            webhook_allow_private: false,
+            ocds: crate::OcdsConfig::default(),
+            webhook_concurrency: 8,
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! One feed entry as the public sees it, whatever the format (Atom, RSS, JSON Feed, the event
+//! stream, webhook bodies). Built only from public fields: the title, the notice's body text
+//! (personal fields were stripped before publication and are not read here anyway), codes and
+//! dates.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use gongshi_platform::feed_filter::body_text;
+use gongshi_platform::store::feed::FeedRow;
+use serde_json::{Value, json};
+
+/// Entries ids are tag URIs (RFC 4151): stable whatever host serves the feed.
+const ID_PREFIX: &str = "tag:gongshi.invalid,2026:feed/";
+
+/// Beijing time: dates in feeds are shown as the notices state them.
+pub fn beijing(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    FixedOffset::east_opt(8 * 3600).map_or_else(|| t.fixed_offset(), |o| t.with_timezone(&o))
+}
+
+/// A public feed item.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Global sequence (the stream's event id).
+    pub seq: i64,
+    /// Stable id (a tag URI).
+    pub id: String,
+    /// The event id behind it.
+    pub entry_id: String,
+    /// `notice.published` or `window.closed`.
+    pub event_type: String,
+    /// Its notice.
+    pub notice_id: String,
+    /// `/v1/notices/{id}`, absolute.
+    pub url: String,
+    /// Title (a window event names the window).
+    pub title: String,
+    /// Plain text: the notice's body, or what the window event means.
+    pub text: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Kind of the notice.
+    pub kind: Option<String>,
+    /// works / procurement.
+    pub category: Option<String>,
+    /// GB/T 2260 code.
+    pub region: Option<String>,
+    /// Status the entry leaves the notice in.
+    pub status: Option<String>,
+    /// The window, for window events.
+    pub window: Option<String>,
+}
+
+fn window_label(window: &str) -> &'static str {
+    match window {
+        "documents" => "招标文件获取期结束",
+        "bid" => "投标截止",
+        "publicity" => "公示期结束",
+        "announcement" => "公告期结束",
+        "challenge" => "质疑期结束",
+        _ => "期限结束",
+    }
+}
+
+impl Item {
+    /// The public view of a stored entry; `base` is the gateway's public URL.
+    pub fn from_row(row: &FeedRow, base: &str) -> Item {
+        let payload = &row.entry["payload"];
+        let window = (row.event_type == "window.closed")
+            .then(|| payload["window"].as_str().unwrap_or_default().to_owned());
+        let (title, text) = match &window {
+            None => {
+                let body = body_text(payload);
+                let text = if body.trim().is_empty() {
+                    row.facts.title.clone()
+                } else {
+                    body
+                };
+                (row.facts.title.clone(), text)
+            }
+            Some(w) => {
+                let label = window_label(w);
+                let span = |k: &str| payload[k].as_str().unwrap_or("?").to_owned();
+                (
+                    format!("{label}：{}", row.facts.title),
+                    format!(
+                        "{label}（{w} window closed）：{} — {}",
+                        span("start"),
+                        span("end")
+                    ),
+                )
+            }
+        };
+        Item {
+            seq: row.seq,
+            id: format!("{ID_PREFIX}{}", row.entry_id),
+            entry_id: row.entry_id.clone(),
+            event_type: row.event_type.clone(),
+            notice_id: row.notice_id.clone(),
+            url: format!("{base}/v1/notices/{}", row.notice_id),
+            title,
+            text,
+            at: row.facts.at,
+            kind: row.facts.kind.clone(),
+            category: row.facts.category.clone(),
+            region: row.facts.region.clone(),
+            status: row.facts.status.clone(),
+            window,
+        }
+    }
+
+    /// Category terms (kind, category, region, status) for Atom/RSS categories and JSON tags.
+    pub fn tags(&self) -> Vec<String> {
+        [&self.kind, &self.category, &self.region, &self.status]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// The item as a JSON Feed 1.1 item, with gongshi's fields under the `_gongshi` extension
+    /// (JSON Feed §"Extensions": keys starting with an underscore).
+    pub fn json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "content_text": self.text,
+            "date_published": beijing(self.at).to_rfc3339(),
+            "tags": self.tags(),
+            "_gongshi": {
+                "seq": self.seq,
+                "entry_id": self.entry_id,
+                "type": self.event_type,
+                "notice_id": self.notice_id,
+                "kind": self.kind,
+                "category": self.category,
+                "region": self.region,
+                "status": self.status,
+                "window": self.window,
+            },
+        })
+    }
+}

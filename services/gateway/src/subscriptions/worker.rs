@@ -1,0 +1,210 @@
+//! The webhook worker (one per gateway process; several processes share the work through row
+//! locks). Each round it
+//! 1. fans out: for each subscription, locks it, reads the feed entries above its cursor that
+//!    match its saved search, queues one delivery each (with the exact body to send) and moves the
+//!    cursor, all in one transaction;
+//! 2. delivers: claims due deliveries with `FOR UPDATE SKIP LOCKED`, POSTs them signed, and marks
+//!    each delivered or schedules a retry (exponential back-off with jitter) or gives it up after
+//!    the configured horizon — in the claiming transaction, so a crash mid-send leaves the
+//!    delivery pending and it is sent again after the restart (at least once, same
+//!    `Idempotency-Key`).
+//!
+//! Shutdown is checked only between rounds: a round is never cut off half-way.
+
+use super::signature;
+use crate::config::GatewayConfig;
+use crate::feeds::item::Item;
+use gongshi_platform::Store;
+use gongshi_platform::store::{feed, subscriptions};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Entries read per subscription per transaction.
+const FAN_OUT_BATCH: i64 = 200;
+/// The longest wait between attempts.
+const MAX_BACKOFF_MS: u64 = 3_600_000;
+
+/// The worker's parts.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Store.
+    pub store: Store,
+    /// Settings (retry base, horizon, timeout, concurrency).
+    pub config: Arc<GatewayConfig>,
+    /// Public base URL for the links inside delivered items.
+    pub base: String,
+    /// HTTP client (with the configured timeout).
+    pub client: reqwest::Client,
+}
+
+impl Worker {
+    /// A worker with its HTTP client.
+    pub fn new(store: Store, config: Arc<GatewayConfig>, base: String) -> anyhow::Result<Worker> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.webhook_timeout_ms.max(1)))
+            .user_agent(concat!("gongshi-webhooks/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Worker {
+            store,
+            config,
+            base,
+            client,
+        })
+    }
+
+    /// Runs rounds every `poll` until `shutdown`.
+    pub async fn run(self, poll: Duration, shutdown: CancellationToken) {
+        loop {
+            if let Err(e) = self.fan_out().await {
+                tracing::warn!(error = %e, message = "webhook fan-out failed; will retry");
+            }
+            let busy = match self.deliver().await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, message = "webhook delivery round failed; will retry");
+                    false
+                }
+            };
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if !busy {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(poll) => {}
+                }
+            }
+        }
+    }
+
+    /// Queues the deliveries of every subscription's new matching entries.
+    pub async fn fan_out(&self) -> Result<(), sqlx::Error> {
+        for id in subscriptions::behind_ids(&self.store.pool).await? {
+            while self.fan_out_one(&id).await? {}
+        }
+        Ok(())
+    }
+
+    /// One batch of one subscription; true when there may be more.
+    async fn fan_out_one(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.store.pool.begin().await?;
+        let Some((filter, cursor)) = subscriptions::lock_for_fan_out(&mut tx, id).await? else {
+            return Ok(false);
+        };
+        // Appends are serialised (store::feed), so every entry up to the head is visible now.
+        let head = feed::head(&mut tx).await?;
+        if head <= cursor {
+            return Ok(false);
+        }
+        let rows = feed::since(&mut tx, &filter, cursor, head, FAN_OUT_BATCH).await?;
+        let full = rows.len() as i64 == FAN_OUT_BATCH;
+        for row in &rows {
+            let delivery_id = format!("{id}-{}", row.seq);
+            let body = json!({
+                "delivery_id": delivery_id,
+                "subscription_id": id,
+                "item": Item::from_row(row, &self.base).json(),
+            })
+            .to_string();
+            subscriptions::enqueue(&mut tx, &delivery_id, id, row.seq, &row.entry_id, &body)
+                .await?;
+        }
+        let reached = if full {
+            rows.last().map_or(head, |r| r.seq)
+        } else {
+            head
+        };
+        subscriptions::advance(&mut tx, id, reached).await?;
+        tx.commit().await?;
+        if !rows.is_empty() {
+            metrics::counter!("gongshi_webhook_deliveries_queued_total")
+                .increment(rows.len() as u64);
+        }
+        Ok(full)
+    }
+
+    /// Back-off before attempt `attempts + 1`: base·2^(attempts−1), at most an hour, times a
+    /// random factor in [0.5, 1) so that receivers coming back up are not hit all at once.
+    fn backoff_ms(&self, attempts: i32) -> u64 {
+        let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+        let ceiling = self
+            .config
+            .webhook_retry_base_ms
+            .max(1)
+            .saturating_mul(1u64 << exp)
+            .min(MAX_BACKOFF_MS);
+        let random = (uuid::Uuid::new_v4().as_u128() % 1000) as u64;
+        ceiling / 2 + ceiling * random / 2000
+    }
+
+    /// One round of sending due deliveries; returns how many were attempted.
+    pub async fn deliver(&self) -> Result<usize, sqlx::Error> {
+        let limit = i64::try_from(self.config.webhook_concurrency.max(1)).unwrap_or(8);
+        let mut tx = self.store.pool.begin().await?;
+        let due = subscriptions::claim_due(&mut tx, limit).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let results = futures::future::join_all(due.iter().map(|d| self.send(d))).await;
+        let horizon = i64::try_from(self.config.webhook_give_up_after).unwrap_or(i64::MAX);
+        for (d, result) in due.iter().zip(results) {
+            match result {
+                Ok(status) => {
+                    subscriptions::delivered(&mut tx, &d.delivery_id, i32::from(status)).await?;
+                    metrics::counter!("gongshi_webhook_deliveries_total", "outcome" => "delivered")
+                        .increment(1);
+                }
+                Err((status, error)) => {
+                    let wait = i64::try_from(self.backoff_ms(d.attempts + 1)).unwrap_or(i64::MAX);
+                    tracing::info!(delivery = %d.delivery_id, attempts = d.attempts + 1, error, message = "webhook attempt failed");
+                    subscriptions::attempt_failed(
+                        &mut tx,
+                        &d.delivery_id,
+                        status.map(i32::from),
+                        &error,
+                        wait,
+                        horizon,
+                    )
+                    .await?;
+                    metrics::counter!("gongshi_webhook_deliveries_total", "outcome" => "failed_attempt")
+                        .increment(1);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(due.len())
+    }
+
+    /// POSTs one delivery; `Ok(status)` on 2xx.
+    async fn send(&self, d: &subscriptions::Due) -> Result<u16, (Option<u16>, String)> {
+        let timestamp = chrono::Utc::now().timestamp();
+        let response = self
+            .client
+            .post(&d.webhook_url)
+            .header("content-type", "application/json; charset=utf-8")
+            .header(
+                signature::HEADER,
+                signature::sign(&d.secret, timestamp, d.body.as_bytes()),
+            )
+            .header("Gongshi-Delivery", &d.delivery_id)
+            .header("Idempotency-Key", &d.delivery_id)
+            .body(d.body.clone())
+            .send()
+            .await;
+        match response {
+            Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+            Ok(r) => Err((
+                Some(r.status().as_u16()),
+                format!(
+                    "接收方返回 {} (receiver answered {})",
+                    r.status(),
+                    r.status()
+                ),
+            )),
+            Err(e) => Err((None, format!("请求失败 (request failed): {e}"))),
+        }
+    }
+}

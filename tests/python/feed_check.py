@@ -1,0 +1,68 @@
+"""Reads a gongshi feed the way subscribers' software does and prints what it saw as JSON.
+
+    feed_check.py atom|rss FILE       parse with feedparser (the reader most aggregators embed)
+    feed_check.py jsonfeed FILE SCHEMA validate against the JSON Feed 1.1 schema (jsonschema)
+
+Exit 1 when feedparser reports a malformed document (bozo) or the JSON Feed is invalid.
+"""
+import calendar
+import json
+import sys
+
+
+def parse_xml(path):
+    import feedparser
+
+    with open(path, "rb") as f:
+        d = feedparser.parse(f.read())
+    if d.bozo:
+        print(f"feedparser: malformed feed: {d.bozo_exception!r}", file=sys.stderr)
+        sys.exit(1)
+    entries = []
+    for e in d.entries:
+        parsed = e.get("published_parsed") or e.get("updated_parsed")
+        entries.append(
+            {
+                "id": e.get("id"),
+                "title": e.get("title"),
+                "link": e.get("link"),
+                "summary": e.get("summary"),
+                # feedparser normalises dates to UTC struct_time.
+                "published_epoch": calendar.timegm(parsed) if parsed else None,
+                "tags": [t.get("term") for t in e.get("tags", [])],
+            }
+        )
+    links = {l.get("rel"): l.get("href") for l in d.feed.get("links", [])}
+    return {"version": d.version, "title": d.feed.get("title"), "links": links, "entries": entries}
+
+
+def check_json_feed(path, schema_path):
+    import jsonschema
+
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    with open(schema_path, encoding="utf-8") as f:
+        schema = json.load(f)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
+    if errors:
+        print("JSON Feed invalid:\n" + "\n".join(errors), file=sys.stderr)
+        sys.exit(1)
+    return {"valid": True, "items": len(doc["items"])}
+
+
+def main():
+    kind, path = sys.argv[1], sys.argv[2]
+    if kind in ("atom", "rss"):
+        out = parse_xml(path)
+    elif kind == "jsonfeed":
+        out = check_json_feed(path, sys.argv[3])
+    else:
+        sys.exit(f"unknown kind {kind}")
+    json.dump(out, sys.stdout, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,445 @@
+//! Webhook subscriptions on the real pipeline, delivering to a real HTTP receiver in the test:
+//! the subscriber-token contract, deliveries that survive a SIGKILL of the gateway mid-delivery
+//! and all arrive with a valid signature (checked with the README's Python snippet), retries
+//! after errors, and a dead webhook given up after the horizon and shown as failed.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use gongshi_tests::{Pipeline, run_python};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIDDER: &str = "bidder-one-token";
+const OTHER_BIDDER: &str = "bidder-two-token";
+const SECRET: &str = "correct-horse-battery-staple";
+
+fn tender(project: &str, title: &str, region: &str) -> String {
+    format!(
+        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{project}</TENDER_PROJECT_CODE>\
+         <BID_SECTION_CODES>{project}001</BID_SECTION_CODES><NOTICE_NAME>{title}</NOTICE_NAME>\
+         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
+         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
+         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
+         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>{region}</REGION_CODE>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
+    )
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    signature: String,
+    delivery: String,
+    idempotency_key: String,
+    body: String,
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    seen: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Answers 503 to the first attempt of every other delivery (so retries happen) and takes a
+/// while over each request (so deliveries are in flight when the gateway is killed).
+async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let h = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let received = Received {
+        signature: h("gongshi-signature"),
+        delivery: h("gongshi-delivery"),
+        idempotency_key: h("idempotency-key"),
+        body: String::from_utf8(body.to_vec()).expect("UTF-8 body"),
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let first_time = r
+        .seen
+        .lock()
+        .expect("lock")
+        .insert(received.delivery.clone());
+    let flaky = received.delivery.bytes().last().is_some_and(|b| b % 2 == 0);
+    r.got.lock().expect("lock").push(received);
+    if first_time && flaky {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::NO_CONTENT
+    }
+}
+
+async fn start_receiver() -> (String, Receiver) {
+    let receiver = Receiver::default();
+    let app = Router::new()
+        .route("/hook", post(hook))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), receiver)
+}
+
+async fn call(
+    p: &Pipeline,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", p.url));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
+    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
+    p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
+    p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    // The receiver listens on loopback.
+    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
+    p.spawn("run");
+    p.wait_ready().await;
+    let (hook_url, receiver) = start_receiver().await;
+    let post = reqwest::Method::POST;
+
+    // The subscriber-token contract and input checks.
+    let sub = json!({"webhook_url": hook_url, "secret": SECRET, "region": "32", "kind": "tender"});
+    assert_eq!(
+        call(
+            &p,
+            post.clone(),
+            "/v1/subscriptions",
+            None,
+            Some(sub.clone())
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        call(
+            &p,
+            post.clone(),
+            "/v1/subscriptions",
+            Some("nope"),
+            Some(sub.clone())
+        )
+        .await
+        .0,
+        403
+    );
+    for bad in [
+        json!({"webhook_url": "ftp://example.com/x"}),
+        json!({"webhook_url": "not a url"}),
+        json!({"webhook_url": hook_url, "region": "3"}),
+        json!({"webhook_url": hook_url, "secret": "short"}),
+        json!({"region": "32"}),
+    ] {
+        let (status, body) = call(
+            &p,
+            post.clone(),
+            "/v1/subscriptions",
+            Some(BIDDER),
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad-request")),
+            "{bad}: {body}"
+        );
+    }
+    let (status, created) = call(
+        &p,
+        post.clone(),
+        "/v1/subscriptions",
+        Some(BIDDER),
+        Some(sub),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert!(
+        created.get("secret").is_none(),
+        "a given secret is not echoed"
+    );
+    let (status, other) = call(
+        &p,
+        post.clone(),
+        "/v1/subscriptions",
+        Some(OTHER_BIDDER),
+        Some(json!({"webhook_url": hook_url, "kind": "award"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{other}");
+    assert_eq!(
+        other["secret"].as_str().map(str::len),
+        Some(64),
+        "a generated secret is shown once"
+    );
+    let (_, mine) = call(
+        &p,
+        reqwest::Method::GET,
+        "/v1/subscriptions",
+        Some(BIDDER),
+        None,
+    )
+    .await;
+    assert_eq!(
+        mine["subscriptions"].as_array().map(Vec::len),
+        Some(1),
+        "{mine}"
+    );
+    assert_eq!(
+        call(
+            &p,
+            reqwest::Method::GET,
+            &format!("/v1/subscriptions/{id}"),
+            Some(OTHER_BIDDER),
+            None
+        )
+        .await
+        .0,
+        404,
+        "a token sees only its own subscriptions"
+    );
+
+    // Ten matching notices (and two that do not match) while the gateway is killed mid-delivery.
+    for k in 0..12 {
+        let (project, region) = if k < 10 {
+            (format!("E32030103191{k:05}"), "320300")
+        } else {
+            (format!("E11010503191{k:05}"), "110105")
+        };
+        p.submit(&tender(
+            &project,
+            &format!("订阅测试工程{k}施工招标公告"),
+            region,
+        ))
+        .await;
+    }
+    let start = Instant::now();
+    while receiver.got.lock().expect("lock").len() < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no delivery arrived; logs in {}",
+            p.dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    p.kill("run");
+    let at_kill: BTreeSet<String> = receiver
+        .got
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|r| r.delivery.clone())
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    p.spawn("run");
+    p.wait_ready().await;
+
+    // Every matching entry arrives, each with a valid signature; repeats carry the same key.
+    let start = Instant::now();
+    loop {
+        let distinct: BTreeSet<String> = receiver
+            .got
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|r| r.delivery.clone())
+            .collect();
+        if distinct.len() >= 10 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "only {} of 10 deliveries arrived; logs in {}",
+            distinct.len(),
+            p.dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = receiver.got.lock().expect("lock").clone();
+    eprintln!(
+        "webhooks: {} requests for 10 deliveries; {} distinct had arrived when the gateway was killed",
+        got.len(),
+        at_kill.len()
+    );
+    assert!(
+        at_kill.len() < 10,
+        "the kill came before the deliveries were done"
+    );
+    let mut items: BTreeMap<String, Value> = BTreeMap::new();
+    for r in &got {
+        assert_eq!(r.delivery, r.idempotency_key);
+        let body: Value = serde_json::from_str(&r.body).expect("JSON body");
+        assert_eq!(body["delivery_id"], r.delivery.as_str());
+        assert_eq!(body["subscription_id"], id.as_str());
+        let item = &body["item"];
+        assert_eq!(
+            item["_gongshi"]["region"], "320300",
+            "only matching entries: {body}"
+        );
+        if let Some(previous) = items.insert(r.delivery.clone(), item.clone()) {
+            assert_eq!(&previous, item, "a repeated delivery carries the same body");
+        }
+    }
+    let titles: BTreeSet<String> = items
+        .values()
+        .map(|i| i["title"].as_str().expect("title").to_owned())
+        .collect();
+    let want: BTreeSet<String> = (0..10)
+        .map(|k| format!("订阅测试工程{k}施工招标公告"))
+        .collect();
+    assert_eq!(titles, want);
+    let file = p.dir.join("received.json");
+    let dump: Vec<Value> = got
+        .iter()
+        .map(|r| json!({"secret": SECRET, "signature": r.signature, "body": r.body}))
+        .collect();
+    std::fs::write(&file, serde_json::to_string(&dump).expect("json")).expect("write");
+    let verified = run_python("verify_webhook.py", &[file.as_os_str()]);
+    assert_eq!(verified["invalid"], json!([]), "{verified}");
+    assert_eq!(verified["valid"], got.len());
+    assert!(got.len() > 10, "the flaky receiver forced retries");
+
+    // The subscription shows its deliveries.
+    let start = Instant::now();
+    loop {
+        let (status, view) = call(
+            &p,
+            reqwest::Method::GET,
+            &format!("/v1/subscriptions/{id}"),
+            Some(BIDDER),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{view}");
+        if view["deliveries"]["delivered"] == 10 && view["deliveries"]["pending"] == 0 {
+            assert_eq!(view["filters"], json!({"kind": "tender", "region": "32"}));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{view}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn the_readme_gives_subscribers_the_verification_code_the_test_runs() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = std::fs::read_to_string(root.join("python/verify_webhook.py")).expect("script");
+    let readme = std::fs::read_to_string(root.join("../README.md")).expect("README");
+    let start = script.find("import hashlib").expect("snippet start");
+    let end = script
+        .find("# --- end of snippet ---")
+        .expect("snippet end");
+    let snippet = script[start..end].trim_end();
+    assert!(
+        readme.contains(snippet),
+        "README.md must carry tests/python/verify_webhook.py's snippet verbatim"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
+    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
+    p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
+    p.set_env("GONGSHI_WEBHOOK_GIVE_UP_AFTER", "2");
+    p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    // The receiver listens on loopback.
+    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
+    p.spawn("run");
+    p.wait_ready().await;
+    // A port nobody listens on.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let (status, created) = call(
+        &p,
+        reqwest::Method::POST,
+        "/v1/subscriptions",
+        Some(BIDDER),
+        Some(json!({"webhook_url": format!("http://127.0.0.1:{dead}/hook"), "secret": SECRET})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    p.submit(&tender(
+        "E3203010319200001",
+        "放弃测试工程施工招标公告",
+        "320300",
+    ))
+    .await;
+    let start = Instant::now();
+    let view = loop {
+        let (_, view) = call(
+            &p,
+            reqwest::Method::GET,
+            &format!("/v1/subscriptions/{id}"),
+            Some(BIDDER),
+            None,
+        )
+        .await;
+        if view["deliveries"]["failed"] == 1 {
+            break view;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not given up: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(view["deliveries"]["pending"], 0, "{view}");
+    let failure = &view["last_failures"][0];
+    assert_eq!(failure["state"], "failed", "{view}");
+    assert!(
+        failure["attempts"].as_i64() >= Some(2),
+        "retried before giving up: {view}"
+    );
+    assert!(
+        failure["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{view}"
+    );
+
+    let delete = reqwest::Method::DELETE;
+    let path = format!("/v1/subscriptions/{id}");
+    assert_eq!(
+        call(&p, delete.clone(), &path, Some(OTHER_BIDDER), None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        call(&p, delete.clone(), &path, Some(BIDDER), None).await.0,
+        204
+    );
+    assert_eq!(
+        call(&p, reqwest::Method::GET, &path, Some(BIDDER), None)
+            .await
+            .0,
+        404
+    );
+}
