@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 /// An error answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -314,75 +314,83 @@ fn search() {}
 #[allow(dead_code)]
 fn export_ocds() {}
 
-#[utoipa::path(get, path = "/feeds/notices.atom", tag = "feeds",
-    params(
-        ("q" = Option<String>, Query, description = "Every term must occur in title, body or codes (traditional script folded to simplified)"),
-        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
-        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
-        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
-        ("status" = Option<String>, Query, description = "The status the entry leaves its notice in: open, publicity, closed, awarded, terminated"),
-        ("from" = Option<String>, Query, description = "Entry instant at or after (RFC 3339 or a date, Beijing time)"),
-        ("to" = Option<String>, Query, description = "Entry instant up to (a date means the end of that day)"),
-        ("cursor" = Option<String>, Query, description = "Opaque cursor from a page's `next` or `previous` link"),
-        ("limit" = Option<u32>, Query, description = "Entries per page, 1..=200 (default 50)", minimum = 1, maximum = 200),
-        ("If-None-Match" = Option<String>, Header, description = "ETag of a page already held"),
-        ("If-Modified-Since" = Option<String>, Header, description = "Last-Modified of a page already held")),
-    responses(
-        (status = 200, description = "A page of entries, newest first, with first/next/previous links", content_type = "application/atom+xml", body = String),
-        (status = 304, description = "Not modified since the ETag or date sent"),
-        (status = 400, description = "A parameter is malformed", body = ErrorBody)))]
+/// The filters of the feeds, the stream and subscriptions (one definition:
+/// `gongshi_platform::feed_filter`).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-fn feed_atom() {}
+struct EntryFilters {
+    /// Every term must occur in title, body or codes (traditional script folded to simplified).
+    q: Option<String>,
+    /// tender, amendment, candidates, award, termination.
+    #[param(pattern = "^(tender|amendment|candidates|award|termination)?$")]
+    kind: Option<String>,
+    /// works or procurement.
+    #[param(pattern = "^(works|procurement)?$")]
+    category: Option<String>,
+    /// GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu).
+    #[param(pattern = "^([0-9]{2}){0,3}$")]
+    region: Option<String>,
+    /// The status the entry leaves its notice in: open, publicity, closed, awarded, terminated.
+    status: Option<String>,
+    /// Entry instant at or after (RFC 3339 or a date, Beijing time).
+    from: Option<String>,
+    /// Entry instant up to (a date means the end of that day).
+    to: Option<String>,
+}
 
-#[utoipa::path(get, path = "/feeds/notices.rss", tag = "feeds",
-    params(
-        ("q" = Option<String>, Query, description = "Every term must occur in title, body or codes (traditional script folded to simplified)"),
-        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
-        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
-        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
-        ("status" = Option<String>, Query, description = "The status the entry leaves its notice in: open, publicity, closed, awarded, terminated"),
-        ("from" = Option<String>, Query, description = "Entry instant at or after (RFC 3339 or a date, Beijing time)"),
-        ("to" = Option<String>, Query, description = "Entry instant up to (a date means the end of that day)"),
-        ("cursor" = Option<String>, Query, description = "Opaque cursor from a page's `next` or `previous` link"),
-        ("limit" = Option<u32>, Query, description = "Entries per page, 1..=200 (default 50)", minimum = 1, maximum = 200),
-        ("If-None-Match" = Option<String>, Header, description = "ETag of a page already held"),
-        ("If-Modified-Since" = Option<String>, Header, description = "Last-Modified of a page already held")),
-    responses(
-        (status = 200, description = "A page of entries, newest first, with first/next/previous links", content_type = "application/rss+xml", body = String),
-        (status = 304, description = "Not modified since the ETag or date sent"),
-        (status = 400, description = "A parameter is malformed", body = ErrorBody)))]
+/// Paging of a feed.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-fn feed_rss() {}
+struct FeedPaging {
+    /// Opaque cursor from a page's `next` or `previous` link.
+    cursor: Option<String>,
+    /// Entries per page, 1..=200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
 
-#[utoipa::path(get, path = "/feeds/notices.json", tag = "feeds",
-    params(
-        ("q" = Option<String>, Query, description = "Every term must occur in title, body or codes (traditional script folded to simplified)"),
-        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
-        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
-        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
-        ("status" = Option<String>, Query, description = "The status the entry leaves its notice in: open, publicity, closed, awarded, terminated"),
-        ("from" = Option<String>, Query, description = "Entry instant at or after (RFC 3339 or a date, Beijing time)"),
-        ("to" = Option<String>, Query, description = "Entry instant up to (a date means the end of that day)"),
-        ("cursor" = Option<String>, Query, description = "Opaque cursor from a page's `next` or `previous` link"),
-        ("limit" = Option<u32>, Query, description = "Entries per page, 1..=200 (default 50)", minimum = 1, maximum = 200),
-        ("If-None-Match" = Option<String>, Header, description = "ETag of a page already held"),
-        ("If-Modified-Since" = Option<String>, Header, description = "Last-Modified of a page already held")),
-    responses(
-        (status = 200, description = "A page of entries, newest first, with first/next/previous links (JSON Feed 1.1)", content_type = "application/feed+json", body = Value),
-        (status = 304, description = "Not modified since the ETag or date sent"),
-        (status = 400, description = "A parameter is malformed", body = ErrorBody)))]
-#[allow(dead_code)]
-fn feed_json() {}
+/// One feed format's operation: the same parameters and answers, its own media type.
+macro_rules! feed_operation {
+    ($name:ident, $path:literal, $media:literal, $body:ty) => {
+        #[utoipa::path(get, path = $path, tag = "feeds",
+            params(
+                EntryFilters,
+                FeedPaging,
+                ("If-None-Match" = Option<String>, Header, description = "ETag of a page already held"),
+                ("If-Modified-Since" = Option<String>, Header, description = "Last-Modified of a page already held")),
+            responses(
+                (status = 200, description = "A page of entries, newest first, with first/next/previous links", content_type = $media, body = $body),
+                (status = 304, description = "Not modified since the ETag or date sent"),
+                (status = 400, description = "A parameter is malformed", body = ErrorBody)))]
+        #[allow(dead_code)]
+        fn $name() {}
+    };
+}
+
+feed_operation!(
+    feed_atom,
+    "/feeds/notices.atom",
+    "application/atom+xml",
+    String
+);
+feed_operation!(
+    feed_rss,
+    "/feeds/notices.rss",
+    "application/rss+xml",
+    String
+);
+feed_operation!(
+    feed_json,
+    "/feeds/notices.json",
+    "application/feed+json",
+    Value
+);
 
 #[utoipa::path(get, path = "/v1/stream", tag = "feeds",
     params(
-        ("q" = Option<String>, Query, description = "Every term must occur in title, body or codes (traditional script folded to simplified)"),
-        ("kind" = Option<String>, Query, description = "tender, amendment, candidates, award, termination", pattern = "^(tender|amendment|candidates|award|termination)?$"),
-        ("category" = Option<String>, Query, description = "works or procurement", pattern = "^(works|procurement)?$"),
-        ("region" = Option<String>, Query, description = "GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu)", pattern = "^([0-9]{2}){0,3}$"),
-        ("status" = Option<String>, Query, description = "The status the entry leaves its notice in: open, publicity, closed, awarded, terminated"),
-        ("from" = Option<String>, Query, description = "Entry instant at or after (RFC 3339 or a date, Beijing time)"),
-        ("to" = Option<String>, Query, description = "Entry instant up to (a date means the end of that day)"),
+        EntryFilters,
         ("last_event_id" = Option<String>, Query, description = "Resume after this entry (or send the Last-Event-ID header)"),
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this entry")),
     responses(
