@@ -10,6 +10,7 @@ if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
 fi
 # The packaged nginx service is not wanted: the benchmark starts its own on a free port.
 systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
-eval "$(scripts/stack up)"
+stack_env=$(scripts/stack up)  # a failing `stack up` stops here
+eval "$stack_env"
 cargo build --release --locked -p gongshi
 GONGSHI_BIN=$PWD/target/release/gongshi cargo bench --locked -p gongshi-tests --bench feeds

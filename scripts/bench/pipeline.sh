@@ -4,6 +4,7 @@
 # the whole pipeline, and ingest→feed latency p50/p99 at a fixed rate.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-eval "$(scripts/stack up)"
+stack_env=$(scripts/stack up)  # a failing `stack up` stops here
+eval "$stack_env"
 cargo build --release --locked -p gongshi
 GONGSHI_BIN=$PWD/target/release/gongshi cargo bench --locked -p gongshi-tests --bench pipeline
