@@ -1,8 +1,8 @@
 //! Feed benchmark on this machine's real stack, with `wrk` as the client. Prints, in one run:
 //! 1. nginx serving the bytes of the gateway's newest Atom page as a static file — the reference;
-//! 2. the gateway's newest Atom page (the page every reader polls, answered from the gateway's own
-//!    cache and the feed store);
-//! 3. a filtered, search-backed Atom page (`q` + `region`);
+//! 2. the gateway's newest Atom page (the page every reader polls), rendered from the feed store;
+//! 3. the same page revalidated by a reader that holds it (`If-None-Match`, answered 304);
+//! 4. a filtered Atom page (`q` + `region`, the search filters);
 //!
 //! Each as requests/s and p99 latency, and the ratios to nginx.
 //!
@@ -42,15 +42,19 @@ fn millis(text: &str) -> Option<f64> {
     })
 }
 
-fn wrk(url: &str, seconds: usize, connections: usize) -> Load {
+fn wrk(url: &str, seconds: usize, connections: usize, header: Option<&str>) -> Load {
+    let mut args = vec![
+        "--latency".to_owned(),
+        "-t2".to_owned(),
+        format!("-c{connections}"),
+        format!("-d{seconds}s"),
+    ];
+    if let Some(h) = header {
+        args.extend(["-H".to_owned(), h.to_owned()]);
+    }
+    args.push(url.to_owned());
     let out = Command::new("wrk")
-        .args([
-            "--latency",
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{seconds}s"),
-            url,
-        ])
+        .args(&args)
         .output()
         .expect("run wrk (scripts/bench/feeds.sh installs it)");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -131,14 +135,14 @@ async fn main() {
         "{}/feeds/notices.atom?q=%E9%81%93%E8%B7%AF%20%E6%96%BD%E5%B7%A5&region=3203",
         p.url
     );
-    let page = client
-        .get(&newest)
-        .send()
-        .await
-        .expect("atom page")
-        .bytes()
-        .await
-        .expect("body");
+    let response = client.get(&newest).send().await.expect("atom page");
+    let etag = response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("the Atom page has an ETag")
+        .to_owned();
+    let page = response.bytes().await.expect("body");
     assert!(page.len() > 1000, "the Atom page is suspiciously small");
 
     // nginx serves the same bytes from a file.
@@ -173,14 +177,22 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // A single worker on each side: the gateway runs every service in one process on 2 cores.
-    let reference = wrk(&static_url, seconds, connections);
+    let reference = wrk(&static_url, seconds, connections, None);
     let _ = nginx.kill();
     let _ = nginx.wait();
-    let cached = wrk(&newest, seconds, connections);
-    let searched = wrk(&filtered, seconds, connections);
+    let newest_page = wrk(&newest, seconds, connections, None);
+    // A feed reader that holds the page revalidates it: If-None-Match, answered 304.
+    let revalidated = wrk(
+        &newest,
+        seconds,
+        connections,
+        Some(&format!("If-None-Match: {etag}")),
+    );
+    let searched = wrk(&filtered, seconds, connections, None);
     for (name, load) in [
         ("nginx, same bytes as a static file", &reference),
-        ("gateway, newest Atom page", &cached),
+        ("gateway, newest Atom page", &newest_page),
+        ("gateway, newest Atom page revalidated (304)", &revalidated),
         ("gateway, filtered search-backed Atom page", &searched),
     ] {
         println!(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Feed benchmark (not run by CI): installs wrk and nginx-light from Debian if missing, release
 # build, the local stack, then tests/bench_feeds.rs, which publishes generated notices and measures
-# the newest Atom page, a filtered search-backed page, and nginx serving the same bytes statically.
+# the newest Atom page (fresh and revalidated with If-None-Match), a filtered page, and nginx serving
+# the same bytes statically.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
