@@ -2,21 +2,9 @@
 //! comments, and resumption with `Last-Event-ID` that replays from the store without loss or
 //! repetition.
 
-use gongshi_tests::Pipeline;
+use gongshi_tests::{Pipeline, works_tender};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-fn tender(project: &str, title: &str, region: &str) -> String {
-    format!(
-        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{project}</TENDER_PROJECT_CODE>\
-         <BID_SECTION_CODES>{project}001</BID_SECTION_CODES><NOTICE_NAME>{title}</NOTICE_NAME>\
-         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
-         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
-         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
-         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>{region}</REGION_CODE>\
-         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
-    )
-}
 
 /// One SSE connection, read as the protocol says: events separated by blank lines, `:` comments.
 struct Sse {
@@ -99,7 +87,7 @@ async fn the_stream_filters_heartbeats_and_resumes_from_last_event_id() {
     // Live: only the Jiangsu notice matches; the Beijing one is filtered away.
     let mut live = Sse::open(&url, None).await;
     let r1 = p
-        .submit(&tender(
+        .submit(&works_tender(
             "E1101050319000001",
             "北京市朝阳区道路养护工程招标公告",
             "110105",
@@ -107,7 +95,7 @@ async fn the_stream_filters_heartbeats_and_resumes_from_last_event_id() {
         .await;
     p.wait_receipt(&r1, |s| s == "published").await;
     let r2 = p
-        .submit(&tender(
+        .submit(&works_tender(
             "E3203010319000002",
             "徐州市三环东路工程招标公告",
             "320300",
@@ -141,7 +129,7 @@ async fn the_stream_filters_heartbeats_and_resumes_from_last_event_id() {
     assert_eq!(replayed.id.as_deref(), Some(first_id.as_str()));
     let mut resumed = Sse::open(&url, Some(&first_id)).await;
     let r3 = p
-        .submit(&tender(
+        .submit(&works_tender(
             "E3203010319000003",
             "徐州市新城区管网工程招標公告",
             "320311",

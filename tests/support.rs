@@ -424,3 +424,17 @@ pub fn ocds_checker() -> gongshi_domain::ocds::validate::Checker {
     )
     .expect("OCDS schemas compile")
 }
+
+/// A works tender notice of `project` (section `<project>001`) with its title and region, for tests
+/// that filter by words and region.
+pub fn works_tender(project: &str, title: &str, region: &str) -> String {
+    format!(
+        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{project}</TENDER_PROJECT_CODE>\
+         <BID_SECTION_CODES>{project}001</BID_SECTION_CODES><NOTICE_NAME>{title}</NOTICE_NAME>\
+         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
+         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
+         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
+         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>{region}</REGION_CODE>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
+    )
+}

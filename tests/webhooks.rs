@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use gongshi_tests::{Pipeline, run_python};
+use gongshi_tests::{Pipeline, run_python, works_tender};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
@@ -17,18 +17,6 @@ use std::time::{Duration, Instant};
 const BIDDER: &str = "bidder-one-token";
 const OTHER_BIDDER: &str = "bidder-two-token";
 const SECRET: &str = "correct-horse-battery-staple";
-
-fn tender(project: &str, title: &str, region: &str) -> String {
-    format!(
-        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{project}</TENDER_PROJECT_CODE>\
-         <BID_SECTION_CODES>{project}001</BID_SECTION_CODES><NOTICE_NAME>{title}</NOTICE_NAME>\
-         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
-         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
-         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
-         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>{region}</REGION_CODE>\
-         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
-    )
-}
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -229,7 +217,7 @@ async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
         } else {
             (format!("E11010503191{k:05}"), "110105")
         };
-        p.submit(&tender(
+        p.submit(&works_tender(
             &project,
             &format!("订阅测试工程{k}施工招标公告"),
             region,
@@ -385,7 +373,7 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
     .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().expect("id").to_owned();
-    p.submit(&tender(
+    p.submit(&works_tender(
         "E3203010319200001",
         "放弃测试工程施工招标公告",
         "320300",
