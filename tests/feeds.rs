@@ -369,15 +369,16 @@ async fn feeds_parse_in_real_readers_filter_like_search_and_revalidate() {
 fn synthetic(i: usize) -> (String, Value, gongshi_platform::feed_filter::EntryFacts) {
     let id = format!("synthetic:{i:05}");
     let notice = format!("{:032x}", 0xfeed_0000_u64 + i as u64);
-    let payload = json!({
+    let payload = gongshi_tests::published_payload(json!({
         "notice_id": notice, "kind": "tender", "regime": "works", "region": "320300",
         "title": format!("压力测试公告{i}"), "published_at": chrono::Utc::now(),
         "procedure": {"platform": "JSGGZY", "project": "P", "section": "S"},
-    });
+    }));
     let entry = json!({"id": id, "type": "notice.published", "key": "JSGGZY/P/S",
                        "occurred_at": chrono::Utc::now(), "payload": payload});
-    let facts =
-        gongshi_platform::feed_filter::EntryFacts::of_published(&payload, chrono::Utc::now());
+    let facts = gongshi_platform::feed_filter::EntryFacts::of_published(
+        &gongshi_tests::published_event(payload),
+    );
     (id, entry, facts)
 }
 
@@ -546,22 +547,26 @@ async fn sql_and_in_memory_filters_agree() {
     let mut tx = store.pool.begin().await.expect("begin");
     for i in 0..120usize {
         let kind = kinds[i % kinds.len()];
-        let payload = json!({
+        let payload = gongshi_tests::published_payload(json!({
             "kind": kind, "regime": if i % 3 == 0 { "procurement" } else { "works" },
             "region": if i % 7 == 0 { Value::Null } else { json!(regions[(i / 3) % regions.len()]) },
             "title": format!("{}{i}", titles[i % titles.len()]),
             "published_at": base + chrono::Duration::hours(7 * i as i64),
             "procedure": {"platform": "JSGGZY", "project": format!("E32{i:05}"), "section": format!("E32{i:05}001")},
-        });
+        }));
+        let notice = EntryFacts::of_published(&gongshi_tests::published_event(payload.clone()));
         let facts = if i % 5 == 4 {
-            let notice = EntryFacts::of_published(&payload, chrono::Utc::now());
-            EntryFacts::of_window(
-                &json!({"window": if i % 2 == 0 { "bid" } else { "documents" }, "closed_at": base + chrono::Duration::hours(7 * i as i64 + 3)}),
-                Some(&notice),
-                chrono::Utc::now(),
-            )
+            let window: gongshi_domain::events::WindowClosed = serde_json::from_value(json!({
+                "notice_id": "0000000000000000000000000000feed",
+                "window": if i % 2 == 0 { "bid" } else { "documents" },
+                "start": "2025-04-01T09:00:00+08:00", "end": "2025-04-20T09:00:00+08:00",
+                "procedure": "JSGGZY/P/S", "title": "",
+                "closed_at": base + chrono::Duration::hours(7 * i as i64 + 3),
+            }))
+            .expect("a window.closed payload");
+            EntryFacts::of_window(&window, Some(&notice))
         } else {
-            EntryFacts::of_published(&payload, chrono::Utc::now())
+            notice
         };
         let id = format!("agree:{i}");
         let entry = json!({"id": id, "type": "notice.published", "key": "k", "payload": payload});

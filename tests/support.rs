@@ -335,25 +335,7 @@ impl Drop for Pipeline {
 
 /// A validator for one topic's events (`schemas/topics/<topic>.schema.json`).
 pub fn topic_validator(topic: &str) -> jsonschema::Validator {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/topics");
-    let load = |name: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).expect("schema file"))
-            .expect("schema JSON")
-    };
-    let base = "https://gongshi.invalid/schemas/topics/";
-    let registry = jsonschema::Registry::new()
-        .add(
-            format!("{base}envelope.schema.json"),
-            load("envelope.schema.json"),
-        )
-        .expect("envelope")
-        .prepare()
-        .expect("registry");
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft202012)
-        .with_registry(&registry)
-        .build(&load(&format!("{topic}.schema.json")))
-        .expect("topic schema compiles")
+    gongshi_domain::events::schema_validator(topic).expect("topic schema compiles")
 }
 
 /// Reads a sample notice file from `examples/notices/`.
@@ -437,4 +419,29 @@ pub fn works_tender(project: &str, title: &str, region: &str) -> String {
          <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>{region}</REGION_CODE>\
          <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
     )
+}
+
+/// A `notice.published` payload: `partial`'s fields over plain defaults (a works tender of
+/// procedure JSGGZY/P/S with no record, windows or warnings), for tests that write feed entries
+/// directly.
+pub fn published_payload(partial: Value) -> Value {
+    let mut payload = serde_json::json!({
+        "notice_id": "0000000000000000000000000000feed", "table": "TENDER_ANN_QUA_INQUERY_ANN",
+        "kind": "tender", "regime": "works", "region": null, "title": "", "sent_at": null,
+        "published_at": "2025-03-03T01:00:00Z",
+        "procedure": {"platform": "JSGGZY", "project": "P", "section": "S"},
+        "record": {}, "windows": {}, "warnings": [],
+    });
+    for (k, v) in partial.as_object().into_iter().flatten() {
+        payload[k] = v.clone();
+    }
+    if partial.get("procedures").is_none() {
+        payload["procedures"] = serde_json::json!([payload["procedure"].clone()]);
+    }
+    payload
+}
+
+/// The typed event of [`published_payload`].
+pub fn published_event(partial: Value) -> gongshi_domain::events::NoticePublished {
+    serde_json::from_value(published_payload(partial)).expect("a notice.published payload")
 }

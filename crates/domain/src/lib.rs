@@ -5,8 +5,10 @@
 pub mod check;
 pub mod codes;
 pub mod diff;
+pub mod events;
 pub mod finding;
 pub mod ident;
+pub mod lifecycle;
 pub mod normalize;
 pub mod notice;
 pub mod ocds;

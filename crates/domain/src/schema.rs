@@ -125,6 +125,51 @@ pub enum Kind {
     Termination,
 }
 
+impl Regime {
+    /// Every regime, in the order filters list them.
+    pub const ALL: [Regime; 2] = [Regime::Works, Regime::Procurement];
+
+    /// Its name on the wire (`works`, `procurement`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Regime::Works => "works",
+            Regime::Procurement => "procurement",
+        }
+    }
+
+    /// The regime of a wire name.
+    pub fn parse(name: &str) -> Option<Regime> {
+        Regime::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+impl Kind {
+    /// Every kind, in stage order.
+    pub const ALL: [Kind; 5] = [
+        Kind::Tender,
+        Kind::Amendment,
+        Kind::Candidates,
+        Kind::Award,
+        Kind::Termination,
+    ];
+
+    /// Its name on the wire (`tender`, `amendment`, `candidates`, `award`, `termination`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Tender => "tender",
+            Kind::Amendment => "amendment",
+            Kind::Candidates => "candidates",
+            Kind::Award => "award",
+            Kind::Termination => "termination",
+        }
+    }
+
+    /// The kind of a wire name.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// A table: its fields, its identity fields, and its compiled validator.
 pub struct TableSpec {
     /// Table code.

@@ -3,7 +3,6 @@
 //! and an at-least-once consumer loop that stores a message's offset only after its handler's
 //! effect succeeded, retries transient failures with back-off, and stops between messages.
 
-use chrono::{DateTime, Utc};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -11,59 +10,13 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-/// Topic names and versions. A breaking change to an event is a new `vN` topic.
-pub mod topics {
-    /// Raw documents as accepted by ingest (key: receipt id).
-    pub const RECEIVED: &str = "gongshi.notices.received.v1";
-    /// Valid canonical records, personal data stripped (key: procedure key).
-    pub const VALID: &str = "gongshi.notices.valid.v1";
-    /// Invalid documents or records with their errors and raw payload (key: receipt id).
-    pub const REJECTED: &str = "gongshi.notices.rejected.v1";
-    /// Publication events: publish, window closed, withdrawn (key: procedure key).
-    pub const PUBLIC: &str = "gongshi.notices.public.v1";
-    /// Every topic gongshi uses.
-    pub const ALL: &[&str] = &[RECEIVED, VALID, REJECTED, PUBLIC];
-}
-
-/// The envelope of every event on the bus.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Envelope {
-    /// Unique event id; every consumer dedupes its effects on it.
-    pub id: String,
-    /// Event type, e.g. `notice.received`.
-    #[serde(rename = "type")]
-    pub event_type: String,
-    /// The Kafka key: procedure key, or receipt id before a record is parsed.
-    pub key: String,
-    /// When the event happened.
-    pub occurred_at: DateTime<Utc>,
-    /// The event's body (schema per topic under `schemas/topics/`).
-    pub payload: serde_json::Value,
-}
-
-impl Envelope {
-    /// A new event with a deterministic id (so a retried producer step re-sends the same event).
-    pub fn new(
-        id: impl Into<String>,
-        event_type: &str,
-        key: impl Into<String>,
-        payload: serde_json::Value,
-    ) -> Self {
-        Self {
-            id: id.into(),
-            event_type: event_type.to_owned(),
-            key: key.into(),
-            occurred_at: Utc::now(),
-            payload,
-        }
-    }
-}
+// Topic names, the envelope and the event types live with the events themselves.
+pub use gongshi_domain::events::{Envelope, Event, EventError, topics};
 
 /// How a handler failed.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +32,13 @@ pub enum HandlerError {
 impl From<sqlx::Error> for HandlerError {
     fn from(e: sqlx::Error) -> Self {
         HandlerError::Transient(e.into())
+    }
+}
+
+impl From<EventError> for HandlerError {
+    /// An event that does not decode never will: permanent.
+    fn from(e: EventError) -> Self {
+        HandlerError::Permanent(e.into())
     }
 }
 
@@ -182,6 +142,11 @@ impl Bus {
         metrics::counter!("gongshi_bus_events_produced_total", "topic" => topic.to_owned())
             .increment(1);
         Ok(())
+    }
+
+    /// Sends a typed event to its own topic ([`Event::TOPIC`]) and waits until the broker has it.
+    pub async fn send<E: Event>(&self, event: &E) -> Result<(), BusError> {
+        self.publish(E::TOPIC, &event.envelope()).await
     }
 
     /// Sends several events to one topic at once (all queued, then all awaited), for the cost of

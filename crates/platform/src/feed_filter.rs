@@ -14,16 +14,36 @@
 //!   letters lower-cased — a substring match, like search's character-bigram field.
 
 use chrono::{DateTime, Utc};
+use gongshi_domain::events::{NoticePublished, PublicFacts, WindowClosed};
+use gongshi_domain::lifecycle::Status;
 use gongshi_domain::values::datetime::{self, DateOnly};
+use gongshi_domain::{Kind, Regime};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-/// Kinds a `kind` filter may name.
-pub const KINDS: &[&str] = &["tender", "amendment", "candidates", "award", "termination"];
-/// Categories a `category` filter may name.
-pub const CATEGORIES: &[&str] = &["works", "procurement"];
-/// Statuses a `status` filter may name.
-pub const STATUSES: &[&str] = &["open", "publicity", "closed", "awarded", "terminated"];
+/// Kinds a `kind` filter may name (the domain's [`Kind`]s).
+pub const KINDS: [&str; 5] = {
+    let k = Kind::ALL;
+    [
+        k[0].as_str(),
+        k[1].as_str(),
+        k[2].as_str(),
+        k[3].as_str(),
+        k[4].as_str(),
+    ]
+};
+/// Categories a `category` filter may name (the domain's [`Regime`]s).
+pub const CATEGORIES: [&str; 2] = [Regime::ALL[0].as_str(), Regime::ALL[1].as_str()];
+/// Statuses a `status` filter may name (the domain's lifecycle [`Status`]es).
+pub const STATUSES: [&str; 5] = {
+    let s = Status::ALL;
+    [
+        s[0].as_str(),
+        s[1].as_str(),
+        s[2].as_str(),
+        s[3].as_str(),
+        s[4].as_str(),
+    ]
+};
 
 /// A saved search over feed entries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,10 +132,10 @@ impl FeedFilter {
             return Err("q: 最多 200 个字符 (at most 200 characters)".into());
         }
         Ok(FeedFilter {
-            kind: one_of("kind", &p.kind, KINDS)?,
-            category: one_of("category", &p.category, CATEGORIES)?,
+            kind: one_of("kind", &p.kind, &KINDS)?,
+            category: one_of("category", &p.category, &CATEGORIES)?,
             region,
-            status: one_of("status", &p.status, STATUSES)?,
+            status: one_of("status", &p.status, &STATUSES)?,
             from: instant("from", &p.from, DateOnly::StartOfDay)?,
             to: instant("to", &p.to, DateOnly::EndOfDay)?,
             q,
@@ -176,102 +196,55 @@ pub struct EntryFacts {
     pub search_text: String,
 }
 
-/// The status a published notice of `kind` starts in.
-pub fn published_status(kind: &str) -> &'static str {
-    match kind {
-        "candidates" => "publicity",
-        "award" => "awarded",
-        "termination" => "terminated",
-        _ => "open",
-    }
-}
-
-fn instant(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// The notice's body text from a `notice.published` payload (the table's body field).
-pub fn body_text(payload: &Value) -> String {
-    payload["table"]
-        .as_str()
-        .and_then(|t| gongshi_domain::Schemas::embedded().table(t))
-        .and_then(|table| table.body_field.as_deref())
-        .and_then(|f| payload["record"][f].as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 impl EntryFacts {
-    /// Facts of a `notice.published` event payload; `fallback_at` when it names no instant.
-    pub fn of_published(payload: &Value, fallback_at: DateTime<Utc>) -> EntryFacts {
-        let text = |v: &Value| v.as_str().map(str::to_owned);
-        let title = text(&payload["title"]).unwrap_or_default();
-        let procedure = &payload["procedure"];
-        let mut searchable = vec![title.clone(), body_text(payload)];
-        if let (Some(pl), Some(pr), Some(se)) = (
-            procedure["platform"].as_str(),
-            procedure["project"].as_str(),
-            procedure["section"].as_str(),
-        ) {
-            searchable.push(format!("{pl}/{pr}/{se}"));
-            searchable.push(pr.to_owned());
-        }
-        for p in payload["procedures"].as_array().into_iter().flatten() {
-            if let Some(section) = p["section"].as_str() {
-                searchable.push(section.to_owned());
-            }
-        }
-        let kind = text(&payload["kind"]);
+    /// Facts of a published notice (the domain's one projection, [`NoticePublished::facts`]).
+    pub fn of_published(notice: &NoticePublished) -> EntryFacts {
+        EntryFacts::of_facts(&notice.facts())
+    }
+
+    /// Entry facts of a notice's public facts.
+    pub fn of_facts(f: &PublicFacts) -> EntryFacts {
+        let mut searchable = vec![f.title.clone(), f.body.clone()];
+        searchable.extend(f.codes.iter().cloned());
         EntryFacts {
-            status: kind.as_deref().map(|k| published_status(k).to_owned()),
-            kind,
-            category: text(&payload["regime"]),
-            region: text(&payload["region"]),
-            title,
-            at: instant(&payload["published_at"]).unwrap_or(fallback_at),
+            kind: Some(f.kind.as_str().to_owned()),
+            category: Some(f.regime.as_str().to_owned()),
+            region: f.region.clone(),
+            status: Some(f.status.as_str().to_owned()),
+            title: f.title.clone(),
+            at: f.published_at,
             search_text: normalise(&searchable.join("\n")),
         }
     }
 
-    /// Facts of a notice as the `notices` table keeps it (a window event of a notice that has no
-    /// published entry). Only public fields are read: kind, regime, title, region, codes, and
-    /// the table's body field.
-    pub fn of_notice(notice: &Value, fallback_at: DateTime<Utc>) -> EntryFacts {
-        let payload = serde_json::json!({
-            "kind": notice["kind"], "regime": notice["regime"], "title": notice["title"],
-            "region": notice["region"], "procedure": notice["procedure"],
-            "procedures": notice["procedures"], "table": notice["table"],
-            "record": notice["canonical"],
-        });
-        EntryFacts::of_published(&payload, fallback_at)
-    }
-
-    /// Facts of a `window.closed` event payload, inheriting from its notice's published entry.
-    pub fn of_window(
-        payload: &Value,
-        notice: Option<&EntryFacts>,
-        fallback_at: DateTime<Utc>,
-    ) -> EntryFacts {
-        let window = payload["window"].as_str().unwrap_or_default();
-        let status = if matches!(window, "bid" | "publicity") {
-            Some("closed".to_owned())
-        } else {
-            notice.and_then(|n| n.status.clone())
+    /// Facts of a closed window: filtered like its notice, whose published entry's facts are
+    /// `notice` (kind, region, title and text inherited); without one (a window that closed
+    /// before its notice reached the feed), what the event itself carries.
+    pub fn of_window(window: &WindowClosed, notice: Option<&EntryFacts>) -> EntryFacts {
+        let status = window
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .or_else(|| notice.and_then(|n| n.status.clone()));
+        let Some(n) = notice else {
+            let project = window.procedure.split('/').nth(1).unwrap_or_default();
+            return EntryFacts {
+                kind: window.kind.map(|k| k.as_str().to_owned()),
+                category: window.regime.map(|r| r.as_str().to_owned()),
+                region: window.region.clone(),
+                status,
+                title: window.title.clone(),
+                at: window.closed_at,
+                search_text: normalise(&[&window.title, &window.procedure, project].join("\n")),
+            };
         };
-        let title = notice
-            .map(|n| n.title.clone())
-            .or_else(|| payload["title"].as_str().map(str::to_owned))
-            .unwrap_or_default();
         EntryFacts {
-            kind: notice.and_then(|n| n.kind.clone()),
-            category: notice.and_then(|n| n.category.clone()),
-            region: notice.and_then(|n| n.region.clone()),
+            kind: n.kind.clone(),
+            category: n.category.clone(),
+            region: n.region.clone(),
             status,
-            search_text: notice.map_or_else(|| normalise(&title), |n| n.search_text.clone()),
-            title,
-            at: instant(&payload["closed_at"]).unwrap_or(fallback_at),
+            title: n.title.clone(),
+            at: window.closed_at,
+            search_text: n.search_text.clone(),
         }
     }
 }
@@ -280,15 +253,19 @@ impl EntryFacts {
 mod tests {
     use super::*;
 
+    fn published() -> NoticePublished {
+        serde_json::from_value(serde_json::json!({
+            "notice_id": "0123456789abcdef0123456789abcdef", "table": "TENDER_ANN_QUA_INQUERY_ANN",
+            "kind": "tender", "regime": "works", "region": "320300", "title": "徐州市三環東路工程施工招標公告",
+            "procedure": {"platform": "JSGGZY", "project": "E3203010319005778", "section": "E3203010319005778001"},
+            "procedures": [{"platform": "JSGGZY", "project": "E3203010319005778", "section": "E3203010319005778001"}],
+            "sent_at": null, "published_at": "2025-03-03T01:00:00Z", "record": {}, "windows": {}, "warnings": [],
+        }))
+        .expect("a notice.published payload")
+    }
+
     fn facts() -> EntryFacts {
-        EntryFacts::of_published(
-            &serde_json::json!({
-                "kind": "tender", "regime": "works", "region": "320300", "title": "徐州市三環東路工程施工招標公告",
-                "procedure": {"platform": "JSGGZY", "project": "E3203010319005778", "section": "E3203010319005778001"},
-                "published_at": "2025-03-03T01:00:00Z",
-            }),
-            Utc::now(),
-        )
+        EntryFacts::of_published(&published())
     }
 
     fn filter(p: FilterParams) -> FeedFilter {
@@ -385,14 +362,32 @@ mod tests {
     #[test]
     fn a_closed_window_inherits_the_notice() {
         let n = facts();
-        let w = EntryFacts::of_window(
-            &serde_json::json!({"window": "bid", "closed_at": "2025-03-25T01:30:00Z"}),
-            Some(&n),
-            Utc::now(),
-        );
+        let w: WindowClosed = serde_json::from_value(serde_json::json!({
+            "notice_id": "0123456789abcdef0123456789abcdef", "window": "bid",
+            "start": "2025-03-03T09:00:00+08:00", "end": "2025-03-25T09:30:00+08:00",
+            "procedure": "JSGGZY/E3203010319005778/E3203010319005778001", "title": "别的标题",
+            "closed_at": "2025-03-25T01:30:00Z",
+        }))
+        .expect("a window.closed payload");
+        let inherited = EntryFacts::of_window(&w, Some(&n));
         assert_eq!(
-            (w.status.as_deref(), w.region.as_deref(), w.title.as_str()),
+            (
+                inherited.status.as_deref(),
+                inherited.region.as_deref(),
+                inherited.title.as_str()
+            ),
             (Some("closed"), Some("320300"), n.title.as_str())
         );
+        // Without a published entry, the event's own facts (and an old event without them).
+        let alone = EntryFacts::of_window(&w, None);
+        assert_eq!(
+            (
+                alone.status.as_deref(),
+                alone.kind.as_deref(),
+                alone.title.as_str()
+            ),
+            (Some("closed"), None, "别的标题")
+        );
+        assert!(alone.search_text.contains("e3203010319005778"));
     }
 }

@@ -5,12 +5,16 @@
 //! polled with `FOR UPDATE SKIP LOCKED`; parked notices are re-judged when a parent arrives.
 
 use chrono::{DateTime, Utc};
-use gongshi_domain::period::{Engine, Outcome, StageStatus, Verdict};
-use gongshi_domain::values::datetime::shanghai;
-use gongshi_domain::{Notice, Severity};
+use gongshi_domain::events::{Event as _, NoticePublished, NoticeValid, WindowClosed};
+use gongshi_domain::period::{
+    Engine, Outcome, StageStatus, Verdict, judge_into, procedure_keys, releases_parked,
+};
+use gongshi_domain::values::datetime::{Instant, shanghai};
+use gongshi_domain::{Kind, Notice, Regime};
 use gongshi_platform::bus::{self, topics};
 use gongshi_platform::store::{self, notices};
 use gongshi_platform::{Bus, Clock, Envelope, HandlerError, Store};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use std::time::Duration;
@@ -78,19 +82,14 @@ impl Enforce {
 
     /// Handles one `valid` event.
     pub async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
-        let notice: Notice =
-            serde_json::from_value(event.payload["notice"].clone()).map_err(|e| {
-                HandlerError::Permanent(anyhow::anyhow!("valid event without a notice: {e}"))
-            })?;
-        let receipt = event.payload["receipt"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let idx = event.payload["index"]
-            .as_i64()
-            .and_then(|i| i32::try_from(i).ok())
-            .unwrap_or(0);
-        let warnings = event.payload["warnings"].clone();
+        let NoticeValid {
+            receipt,
+            index: idx,
+            notice,
+            warnings,
+        } = event.decode()?;
+        let warnings =
+            serde_json::to_value(&warnings).map_err(|e| HandlerError::Permanent(e.into()))?;
         let now = self.clock.now();
         let engine = Engine::embedded();
 
@@ -116,7 +115,7 @@ impl Enforce {
         }
         let verdict = judge_and_record(&mut tx, &engine, &notice, now).await?;
         record_receipt(&mut tx, &receipt, idx, &notice.id, &verdict, &warnings).await?;
-        if matches!(verdict.outcome, Outcome::Publish | Outcome::Hold) {
+        if releases_parked(verdict.outcome) {
             release_parked(&mut tx, &engine, &notice, now).await?;
         }
         tx.commit().await?;
@@ -155,29 +154,23 @@ impl Enforce {
                                 .fetch_one(&mut *tx)
                                 .await?;
                         let verdict: Verdict = serde_json::from_value(outcome)?;
-                        store::outbox::enqueue(
-                            &mut tx,
-                            topics::PUBLIC,
-                            &published_event(&notice, &verdict, now, region),
-                        )
-                        .await?;
+                        let event = NoticePublished::new(&notice, &verdict, now, region);
+                        store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope()).await?;
                         metrics::counter!("gongshi_holds_released_total").increment(1);
                     }
                 }
                 "window" => {
-                    let event = Envelope::new(
-                        format!(
-                            "window:{}:{}",
-                            timer.notice_id,
-                            timer.payload["window"].as_str().unwrap_or_default()
-                        ),
-                        "window.closed",
-                        timer.payload["procedure"].as_str().unwrap_or_default(),
-                        json!({"notice_id": timer.notice_id, "window": timer.payload["window"], "start": timer.payload["start"],
-                               "end": timer.payload["end"], "procedure": timer.payload["procedure"], "title": timer.payload["title"],
-                               "closed_at": timer.due_at}),
-                    );
-                    store::outbox::enqueue(&mut tx, topics::PUBLIC, &event).await?;
+                    let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
+                        .map(|t| t.closed(&timer.notice_id, timer.due_at));
+                    match closed {
+                        Ok(event) => {
+                            store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
+                                .await?;
+                        }
+                        // Written by this service; unreadable means a bug, not an outage.
+                        Err(e) => tracing::error!(timer = %timer.timer_id, error = %e,
+                            message = "window timer unreadable; not announced"),
+                    }
                 }
                 other => {
                     tracing::error!(kind = other, timer = %timer.timer_id, message = "unknown timer kind")
@@ -207,26 +200,12 @@ async fn judge_and_record(
     notice: &Notice,
     now: DateTime<Utc>,
 ) -> Result<Verdict, sqlx::Error> {
-    let mut keys = notice.procedures.clone();
-    keys.sort();
-    keys.dedup();
-    let mut states = Vec::with_capacity(keys.len());
-    for key in &keys {
-        states.push(notices::lock_procedure(tx, key).await?);
+    let mut states = Vec::new();
+    for key in procedure_keys(notice) {
+        states.push(notices::lock_procedure(tx, &key).await?);
     }
-    let verdict = engine.judge(
-        notice,
-        &states.iter().collect::<Vec<_>>(),
-        now.with_timezone(&shanghai()),
-    );
-    let stage_status = match verdict.outcome {
-        Outcome::Publish => StageStatus::Published,
-        Outcome::Hold => StageStatus::Held,
-        Outcome::Park => StageStatus::AwaitingParent,
-        Outcome::Reject | Outcome::Invalid => StageStatus::Rejected,
-    };
-    for state in &mut states {
-        state.record(notice, stage_status, verdict.windows.clone());
+    let verdict = judge_into(engine, notice, &mut states, now.with_timezone(&shanghai()));
+    for state in &states {
         notices::save_procedure(tx, state).await?;
     }
     // A notice without its own REGION_CODE belongs to its procedure's region (from the tender).
@@ -237,14 +216,6 @@ async fn judge_and_record(
     let verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
     let notice_json = serde_json::to_value(notice).unwrap_or(Value::Null);
     let procedure = notice.procedure.to_string();
-    let kind = serde_json::to_value(notice.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let regime = serde_json::to_value(notice.regime)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
     let hold_until = verdict.hold_until.map(|h| h.with_timezone(&Utc));
     notices::upsert(
         tx,
@@ -255,8 +226,8 @@ async fn judge_and_record(
             project: &notice.procedure.project,
             section: &notice.procedure.section,
             table_code: &notice.table,
-            kind: &kind,
-            regime: &regime,
+            kind: notice.kind.as_str(),
+            regime: notice.regime.as_str(),
             content_hash: &notice.content_hash,
             data_timestamp: notice.data_timestamp.map(|t| t.with_timezone(&Utc)),
             status: status_of(verdict.outcome),
@@ -268,12 +239,8 @@ async fn judge_and_record(
     .await?;
     match verdict.outcome {
         Outcome::Publish => {
-            store::outbox::enqueue(
-                tx,
-                topics::PUBLIC,
-                &published_event(notice, &verdict, now, region),
-            )
-            .await?
+            let event = NoticePublished::new(notice, &verdict, now, region.clone());
+            store::outbox::enqueue(tx, topics::PUBLIC, &event.envelope()).await?
         }
         Outcome::Hold => {
             if let Some(due) = hold_until {
@@ -290,11 +257,21 @@ async fn judge_and_record(
         }
         _ => {}
     }
-    if matches!(verdict.outcome, Outcome::Publish | Outcome::Hold) {
+    if releases_parked(verdict.outcome) {
         for (name, window) in &verdict.windows {
             let end = window.end.with_timezone(&Utc);
             if end > now {
-                let payload = json!({"window": name, "start": window.start, "end": window.end, "procedure": procedure, "title": notice.title});
+                let payload = WindowTimer {
+                    window: name.clone(),
+                    start: window.start,
+                    end: window.end,
+                    procedure: procedure.clone(),
+                    title: notice.title.clone(),
+                    kind: Some(notice.kind),
+                    regime: Some(notice.regime),
+                    region: region.clone(),
+                };
+                let payload = serde_json::to_value(&payload).unwrap_or(Value::Null);
                 notices::add_timer(
                     tx,
                     &format!("window:{}:{name}", notice.id),
@@ -389,33 +366,36 @@ async fn release_parked(
     }
 }
 
-/// The `notice.published` event: the public record, its windows and warnings.
-fn published_event(
-    notice: &Notice,
-    verdict: &Verdict,
-    now: DateTime<Utc>,
+/// What a window timer keeps until its window closes: what the `window.closed` event will say.
+#[derive(Debug, Serialize, Deserialize)]
+struct WindowTimer {
+    window: String,
+    start: Instant,
+    end: Instant,
+    procedure: String,
+    title: String,
+    // Absent in timers written before window events carried them.
+    #[serde(default)]
+    kind: Option<Kind>,
+    #[serde(default)]
+    regime: Option<Regime>,
+    #[serde(default)]
     region: Option<String>,
-) -> Envelope {
-    let warnings: Vec<&str> = verdict
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Warn)
-        .map(|f| f.rule.as_str())
-        .collect();
-    let windows: serde_json::Map<String, Value> = verdict
-        .windows
-        .iter()
-        .map(|(k, w)| (k.clone(), json!({"start": w.start, "end": w.end})))
-        .collect();
-    Envelope::new(
-        format!("publish:{}", notice.id),
-        "notice.published",
-        notice.procedure.to_string(),
-        json!({
-            "notice_id": notice.id, "procedure": notice.procedure, "procedures": notice.procedures,
-            "table": notice.table, "kind": notice.kind, "regime": notice.regime, "title": notice.title,
-            "region": region, "sent_at": notice.sent_at, "published_at": now,
-            "record": notice.canonical, "windows": windows, "warnings": warnings,
-        }),
-    )
+}
+
+impl WindowTimer {
+    fn closed(self, notice_id: &str, closed_at: DateTime<Utc>) -> WindowClosed {
+        WindowClosed {
+            notice_id: notice_id.to_owned(),
+            window: self.window,
+            start: self.start,
+            end: self.end,
+            procedure: self.procedure,
+            title: self.title,
+            closed_at,
+            kind: self.kind,
+            regime: self.regime,
+            region: self.region,
+        }
+    }
 }

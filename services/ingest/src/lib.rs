@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use gongshi_domain::events::NoticeReceived;
 use gongshi_domain::{Document, DocumentError, Limits};
-use gongshi_platform::bus::topics;
-use gongshi_platform::{Bus, Envelope, Store, store};
+use gongshi_platform::{Bus, Store, store};
 use serde_json::json;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -175,13 +175,12 @@ pub async fn accept(
         tables,
     )
     .await?;
-    let event = Envelope::new(
-        format!("received:{receipt}"),
-        "notice.received",
-        receipt.clone(),
-        json!({"receipt": receipt, "content_type": content_type, "records": tables.len()}),
-    );
-    if let Err(e) = ingest.bus.publish(topics::RECEIVED, &event).await {
+    let event = NoticeReceived {
+        receipt: receipt.clone(),
+        content_type: content_type.to_owned(),
+        records: tables.len(),
+    };
+    if let Err(e) = ingest.bus.send(&event).await {
         let _ = sqlx::query("DELETE FROM receipt_records WHERE receipt_id = $1")
             .bind(&receipt)
             .execute(&ingest.store.pool)

@@ -3,6 +3,7 @@
 //! Indexers (the search index: [`SearchIndexer`]) plug in behind [`Indexer`]; [`reindex`] rebuilds
 //! an index from the feed store.
 
+use gongshi_domain::events::PublicEvent;
 use gongshi_platform::bus::{self, topics};
 use gongshi_platform::feed_filter::EntryFacts;
 use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
@@ -21,7 +22,7 @@ pub const GROUP: &str = "gongshi-publish";
 /// idempotent: the same entry can arrive more than once.
 pub trait Indexer: Send + Sync + std::fmt::Debug {
     /// Applies one entry; an error is retried.
-    fn apply(&self, entry: &Envelope) -> anyhow::Result<()>;
+    fn apply(&self, event: &PublicEvent) -> anyhow::Result<()>;
 }
 
 /// The publish service's parts.
@@ -50,28 +51,17 @@ impl Publish {
 
     /// Handles one publication event.
     pub async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
-        let notice_id = event.payload["notice_id"].as_str().unwrap_or_default();
-        if notice_id.is_empty() {
-            return Err(HandlerError::Permanent(anyhow::anyhow!(
-                "event {} names no notice",
-                event.id
-            )));
-        }
+        let public = PublicEvent::decode(event)?;
+        let notice_id = public.notice_id();
         let mut tx = self.store.pool.begin().await?;
         let entry = serde_json::to_value(event).map_err(|e| HandlerError::Permanent(e.into()))?;
-        let facts = match event.event_type.as_str() {
-            "notice.published" => EntryFacts::of_published(&event.payload, event.occurred_at),
-            _ => {
+        let facts = match &public {
+            PublicEvent::Published(notice) => EntryFacts::of_published(notice),
+            PublicEvent::WindowClosed(window) => {
                 // A window event is filtered like its notice: kind, region, title and text come
-                // from the notice's published entry.
-                let mut notice = store::feed::published_facts(&mut tx, notice_id).await?;
-                if notice.is_none() {
-                    // Not (yet) in the feed: the notice row still knows its kind, region, title.
-                    notice = store::notices::notice_json(&mut tx, notice_id)
-                        .await?
-                        .map(|n| EntryFacts::of_notice(&n, event.occurred_at));
-                }
-                EntryFacts::of_window(&event.payload, notice.as_ref(), event.occurred_at)
+                // from the notice's published entry when the feed has it.
+                let notice = store::feed::published_facts(&mut tx, notice_id).await?;
+                EntryFacts::of_window(window, notice.as_ref())
             }
         };
         let added = store::feed::append(
@@ -86,13 +76,13 @@ impl Publish {
             },
         )
         .await?;
-        if event.event_type == "notice.published" {
+        if let PublicEvent::Published(_) = public {
             store::notices::set_status(&mut tx, notice_id, "published").await?;
             store::receipts::set_status_by_notice(&mut tx, notice_id, "published", None).await?;
         }
         tx.commit().await?;
         for indexer in &self.indexers {
-            indexer.apply(event).map_err(HandlerError::Transient)?;
+            indexer.apply(&public).map_err(HandlerError::Transient)?;
         }
         if added {
             metrics::counter!("gongshi_feed_entries_total", "type" => event.event_type.clone())

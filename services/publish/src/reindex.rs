@@ -5,7 +5,7 @@
 //! that status, in batches.
 
 use crate::indexer::{Effect, effects, notice_doc};
-use gongshi_platform::Envelope;
+use gongshi_domain::events::{Envelope, PublicEvent};
 use gongshi_platform::search::{SearchDoc, SearchIndex};
 use gongshi_platform::store::feed;
 use std::collections::HashMap;
@@ -37,10 +37,11 @@ struct Statuses {
 }
 
 impl Statuses {
-    fn apply(&mut self, entry: &Envelope) -> anyhow::Result<()> {
+    fn apply(&mut self, entry: &PublicEvent) -> anyhow::Result<()> {
+        let key = entry.key();
         let indexed: Vec<(String, String)> = self
             .procedures
-            .get(&entry.key)
+            .get(&key)
             .into_iter()
             .flatten()
             .filter_map(|id| Some((id.clone(), self.status.get(id)?.clone())))
@@ -48,7 +49,7 @@ impl Statuses {
         for effect in effects(entry, &mut || Ok(indexed.clone()))? {
             match effect {
                 Effect::Upsert(doc) => {
-                    let ids = self.procedures.entry(entry.key.clone()).or_default();
+                    let ids = self.procedures.entry(key.clone()).or_default();
                     if !ids.contains(&doc.id) {
                         ids.push(doc.id.clone());
                     }
@@ -74,19 +75,25 @@ struct FeedPages<'a> {
 }
 
 impl FeedPages<'_> {
-    async fn next(&mut self) -> anyhow::Result<Option<Vec<Envelope>>> {
+    async fn next(&mut self) -> anyhow::Result<Option<Vec<PublicEvent>>> {
         let page = feed::entries_between(self.pool, self.after, self.up_to, PAGE).await?;
         let Some((last, _)) = page.last() else {
             return Ok(None);
         };
         self.after = *last;
-        page.into_iter()
-            .map(|(seq, value)| {
-                serde_json::from_value(value)
-                    .map_err(|e| anyhow::anyhow!("feed entry {seq} is not an event envelope: {e}"))
-            })
-            .collect::<anyhow::Result<Vec<Envelope>>>()
-            .map(Some)
+        let mut events = Vec::with_capacity(page.len());
+        for (seq, value) in page {
+            let envelope: Envelope = serde_json::from_value(value)
+                .map_err(|e| anyhow::anyhow!("feed entry {seq} is not an event envelope: {e}"))?;
+            match PublicEvent::decode(&envelope) {
+                Ok(event) => events.push(event),
+                // Like the live indexer: an entry the index cannot use is reported and skipped.
+                Err(e) => {
+                    tracing::warn!(seq, error = %e, message = "feed entry skipped by reindex")
+                }
+            }
+        }
+        Ok(Some(events))
     }
 }
 
@@ -130,12 +137,10 @@ pub async fn reindex(
     let read: anyhow::Result<()> = async {
         while let Some(page) = second.next().await? {
             for entry in page {
-                if entry.event_type != "notice.published" {
-                    continue;
-                }
-                let Some(mut doc) = notice_doc(&entry.payload) else {
+                let PublicEvent::Published(notice) = entry else {
                     continue;
                 };
+                let mut doc = notice_doc(&notice);
                 if let Some(status) = statuses.status.get(&doc.id) {
                     doc.status.clone_from(status);
                 }

@@ -5,11 +5,14 @@
 //! the same events and downstream dedupe keeps effects single.
 
 use anyhow::Context as _;
+use gongshi_domain::events::{
+    DocumentRejected, Event as _, NoticeReceived, NoticeValid, Problem, RecordInvalid,
+};
 use gongshi_domain::rules::Catalogue;
 use gongshi_domain::{Document, Limits, Schemas, check_record};
 use gongshi_platform::bus::{self, topics};
 use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 /// Consumer group of the validate service.
@@ -27,19 +30,19 @@ pub async fn run(store: Store, bus: Bus, shutdown: CancellationToken) -> anyhow:
     Ok(())
 }
 
-fn findings_json<'a>(findings: impl Iterator<Item = &'a gongshi_domain::Finding>) -> Value {
-    Value::Array(
-        findings
-            .map(|f| json!({"rule": f.rule, "path": f.path, "message": f.message, "severity": f.severity}))
-            .collect(),
-    )
+fn problems<'a>(findings: impl Iterator<Item = &'a gongshi_domain::Finding>) -> Vec<Problem> {
+    findings.map(Problem::from).collect()
+}
+
+/// Findings as the receipt keeps them (the same shape events carry).
+fn as_json(problems: &[Problem]) -> Value {
+    serde_json::to_value(problems).unwrap_or(Value::Null)
 }
 
 /// Handles one `received` event.
 pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), HandlerError> {
-    let receipt = event.payload["receipt"].as_str().ok_or_else(|| {
-        HandlerError::Permanent(anyhow::anyhow!("received event without receipt"))
-    })?;
+    let received: NoticeReceived = event.decode()?;
+    let receipt = received.receipt.as_str();
     let Some(bytes) = store::receipts::document(&store.pool, receipt).await? else {
         return Err(HandlerError::Permanent(anyhow::anyhow!(
             "receipt {receipt} not in the store"
@@ -55,19 +58,21 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
     let document = match Document::parse(&bytes, limits) {
         Ok(d) => d,
         Err(e) => {
-            let errors = json!([{"rule": e.rule(), "path": "", "message": e.to_string()}]);
+            let rejected = DocumentRejected {
+                receipt: receipt.to_owned(),
+                errors: vec![Problem {
+                    rule: e.rule().to_owned(),
+                    path: String::new(),
+                    message: e.to_string(),
+                    severity: None,
+                }],
+            };
             sqlx::query("UPDATE receipts SET error = $2 WHERE receipt_id = $1")
                 .bind(receipt)
-                .bind(&errors)
+                .bind(as_json(&rejected.errors))
                 .execute(&store.pool)
                 .await?;
-            let rejected = Envelope::new(
-                format!("rejected:{receipt}"),
-                "document.rejected",
-                receipt,
-                json!({"receipt": receipt, "errors": errors}),
-            );
-            bus.publish(topics::REJECTED, &rejected).await?;
+            bus.send(&rejected).await?;
             return Ok(());
         }
     };
@@ -76,8 +81,9 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
     for (index, raw) in document.records().iter().enumerate() {
         let idx = i32::try_from(index).unwrap_or(i32::MAX);
         let checked = check_record(schemas, catalogue, raw);
-        let errors = findings_json(checked.errors());
-        let warnings = findings_json(checked.warnings());
+        let error_list = problems(checked.errors());
+        let warning_list = problems(checked.warnings());
+        let (errors, warnings) = (as_json(&error_list), as_json(&warning_list));
         let mut conn = store.pool.acquire().await?;
         match (&checked.notice, checked.is_valid()) {
             (Some(notice), true) => {
@@ -85,13 +91,13 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                 store::notices::store_private(&mut conn, &notice.id, &private).await?;
                 let mut public = notice.clone();
                 public.canonical = notice.public_record(schemas);
-                let payload = json!({"receipt": receipt, "index": idx, "notice": public, "warnings": warnings});
-                let valid = Envelope::new(
-                    format!("valid:{receipt}:{idx}"),
-                    "notice.valid",
-                    notice.procedure.to_string(),
-                    payload,
-                );
+                let valid = NoticeValid {
+                    receipt: receipt.to_owned(),
+                    index: idx,
+                    notice: public,
+                    warnings: warning_list,
+                }
+                .envelope();
                 store::receipts::set_status(
                     &mut conn,
                     receipt,
@@ -111,14 +117,17 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                     &mut conn, receipt, idx, "invalid", None, &errors, &warnings, None,
                 )
                 .await?;
-                let payload = json!({"receipt": receipt, "index": idx, "table": checked.table, "errors": errors, "warnings": warnings,
-                                     "canonical": checked.canonical.map(|c| gongshi_domain::notice::strip_personal(schemas, &checked.table, &c))});
-                let rejected = Envelope::new(
-                    format!("rejected:{receipt}:{idx}"),
-                    "record.invalid",
-                    receipt,
-                    payload,
-                );
+                let rejected = RecordInvalid {
+                    receipt: receipt.to_owned(),
+                    index: idx,
+                    table: checked.table.clone(),
+                    errors: error_list,
+                    warnings: warning_list,
+                    canonical: checked.canonical.as_ref().map(|c| {
+                        gongshi_domain::notice::strip_personal(schemas, &checked.table, c)
+                    }),
+                }
+                .envelope();
                 rejected_events.push(rejected);
                 metrics::counter!("gongshi_records_invalid_total", "table" => checked.table.clone()).increment(1);
             }

@@ -1,6 +1,8 @@
 //! An in-memory ledger of procedures: judges notices in arrival order, records them into their
 //! procedures' state, and re-judges parked notices when their parent stage arrives. `gongshi
-//! check` uses it offline; the enforcement service keeps the same state in PostgreSQL.
+//! check` uses it offline; the enforcement service keeps the same state in PostgreSQL and calls
+//! the same steps ([`procedure_keys`], [`judge_into`], [`releases_parked`]), so the two cannot
+//! drift apart.
 
 use super::{Engine, Outcome, ProcedureState, StageStatus, Verdict};
 use crate::notice::{Notice, ProcedureKey};
@@ -38,7 +40,7 @@ impl Ledger {
         now: Instant,
     ) -> Vec<Judged> {
         let verdict = self.judge_and_record(engine, &notice, now);
-        let accepted = matches!(verdict.outcome, Outcome::Publish | Outcome::Hold);
+        let accepted = releases_parked(verdict.outcome);
         let parked = verdict.outcome == Outcome::Park;
         let mut out = vec![(index, verdict)];
         if parked {
@@ -50,27 +52,17 @@ impl Ledger {
     }
 
     fn judge_and_record(&mut self, engine: &Engine<'_>, notice: &Notice, now: Instant) -> Verdict {
-        for key in &notice.procedures {
-            self.procedures
-                .entry(key.clone())
-                .or_insert_with(|| ProcedureState::new(key.clone()));
-        }
-        let states: Vec<&ProcedureState> = notice
-            .procedures
-            .iter()
-            .filter_map(|k| self.procedures.get(k))
+        let mut states: Vec<ProcedureState> = procedure_keys(notice)
+            .into_iter()
+            .map(|key| {
+                self.procedures
+                    .remove(&key)
+                    .unwrap_or_else(|| ProcedureState::new(key))
+            })
             .collect();
-        let verdict = engine.judge(notice, &states, now);
-        let status = match verdict.outcome {
-            Outcome::Publish => StageStatus::Published,
-            Outcome::Hold => StageStatus::Held,
-            Outcome::Park => StageStatus::AwaitingParent,
-            Outcome::Reject | Outcome::Invalid => StageStatus::Rejected,
-        };
-        for key in &notice.procedures {
-            if let Some(state) = self.procedures.get_mut(key) {
-                state.record(notice, status, verdict.windows.clone());
-            }
+        let verdict = judge_into(engine, notice, &mut states, now);
+        for state in states {
+            self.procedures.insert(state.key.clone(), state);
         }
         verdict
     }
@@ -96,4 +88,45 @@ impl Ledger {
             }
         }
     }
+}
+
+/// The procedures a notice is judged against, sorted and without repeats (the enforcement service
+/// locks them in this order, so two notices never wait on each other).
+pub fn procedure_keys(notice: &Notice) -> Vec<ProcedureKey> {
+    let mut keys = notice.procedures.clone();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The stage status a verdict gives its notice in each of its procedures.
+pub fn stage_status(outcome: Outcome) -> StageStatus {
+    match outcome {
+        Outcome::Publish => StageStatus::Published,
+        Outcome::Hold => StageStatus::Held,
+        Outcome::Park => StageStatus::AwaitingParent,
+        Outcome::Reject | Outcome::Invalid => StageStatus::Rejected,
+    }
+}
+
+/// Whether a verdict may release notices parked behind it: only an accepted stage (published or
+/// held) is a parent.
+pub fn releases_parked(outcome: Outcome) -> bool {
+    matches!(outcome, Outcome::Publish | Outcome::Hold)
+}
+
+/// Judges `notice` at `now` against `states` (the states of [`procedure_keys`], in any order) and
+/// records it into each of them with its stage status and windows.
+pub fn judge_into(
+    engine: &Engine<'_>,
+    notice: &Notice,
+    states: &mut [ProcedureState],
+    now: Instant,
+) -> Verdict {
+    let verdict = engine.judge(notice, &states.iter().collect::<Vec<_>>(), now);
+    let status = stage_status(verdict.outcome);
+    for state in states.iter_mut() {
+        state.record(notice, status, verdict.windows.clone());
+    }
+    verdict
 }

@@ -13,7 +13,7 @@ mod state;
 pub use calendar::{Calendar, UnknownYear};
 pub use checks::{CHECKS, parent_of};
 pub use engine::{Engine, Outcome, Verdict};
-pub use ledger::{Judged, Ledger};
+pub use ledger::{Judged, Ledger, judge_into, procedure_keys, releases_parked, stage_status};
 pub use state::{ProcedureState, Stage, StageStatus};
 
 use crate::values::datetime::Instant;

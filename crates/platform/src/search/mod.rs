@@ -42,6 +42,24 @@ pub struct SearchDoc {
     pub deadline: Option<DateTime<Utc>>,
 }
 
+impl From<&gongshi_domain::events::PublicFacts> for SearchDoc {
+    /// The search document of a published notice (the domain's one projection).
+    fn from(f: &gongshi_domain::events::PublicFacts) -> Self {
+        SearchDoc {
+            id: f.notice_id.clone(),
+            title: f.title.clone(),
+            body: f.body.clone(),
+            codes: f.codes.clone(),
+            kind: f.kind.as_str().to_owned(),
+            category: f.regime.as_str().to_owned(),
+            region: f.region.clone(),
+            status: f.status.as_str().to_owned(),
+            published_at: f.published_at,
+            deadline: f.deadline,
+        }
+    }
+}
+
 /// How results are ordered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sort {

@@ -4,7 +4,8 @@
 //! dates.
 
 use chrono::{DateTime, FixedOffset, Utc};
-use gongshi_platform::feed_filter::body_text;
+use gongshi_domain::events::PublicEvent;
+use gongshi_domain::values::datetime::Instant;
 use gongshi_platform::store::feed::FeedRow;
 use serde_json::{Value, json};
 
@@ -60,33 +61,45 @@ fn window_label(window: &str) -> &'static str {
     }
 }
 
+/// An instant as the event carried it (RFC 3339, +08:00).
+fn as_sent(t: &Instant) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| t.to_rfc3339())
+}
+
 impl Item {
     /// The public view of a stored entry; `base` is the gateway's public URL.
     pub fn from_row(row: &FeedRow, base: &str) -> Item {
-        let payload = &row.entry["payload"];
-        let window = (row.event_type == "window.closed")
-            .then(|| payload["window"].as_str().unwrap_or_default().to_owned());
-        let (title, text) = match &window {
-            None => {
-                let body = body_text(payload);
-                let text = if body.trim().is_empty() {
-                    row.facts.title.clone()
-                } else {
-                    body
-                };
-                (row.facts.title.clone(), text)
-            }
-            Some(w) => {
-                let label = window_label(w);
-                let span = |k: &str| payload[k].as_str().unwrap_or("?").to_owned();
+        let event = PublicEvent::from_payload(&row.entry_id, &row.event_type, &row.entry["payload"])
+            .inspect_err(|e| tracing::warn!(seq = row.seq, error = %e, message = "feed entry shown without its event's details"))
+            .ok();
+        let (title, text, window) = match &event {
+            Some(PublicEvent::WindowClosed(w)) => {
+                let label = window_label(&w.window);
                 (
                     format!("{label}：{}", row.facts.title),
                     format!(
-                        "{label}（{w} window closed）：{} — {}",
-                        span("start"),
-                        span("end")
+                        "{label}（{} window closed）：{} — {}",
+                        w.window,
+                        as_sent(&w.start),
+                        as_sent(&w.end)
                     ),
+                    Some(w.window.clone()),
                 )
+            }
+            published => {
+                let body = match published {
+                    Some(PublicEvent::Published(n)) => n.body(),
+                    _ => "",
+                };
+                let text = if body.trim().is_empty() {
+                    row.facts.title.clone()
+                } else {
+                    body.to_owned()
+                };
+                (row.facts.title.clone(), text, None)
             }
         };
         Item {

@@ -1,0 +1,218 @@
+//! The events gongshi's services send each other, one Rust type per topic event and version,
+//! next to the topic names. Producers build these structs and consumers decode them; the wire
+//! form of each is pinned by its JSON Schema in `schemas/topics/` (a test round-trips every
+//! struct through its schema). A breaking change to an event is a new `vN` topic and a new type.
+//!
+//! | topic | event `type` | Rust type |
+//! |---|---|---|
+//! | [`topics::RECEIVED`] | `notice.received` | [`NoticeReceived`] |
+//! | [`topics::VALID`] | `notice.valid` | [`NoticeValid`] |
+//! | [`topics::REJECTED`] | `record.invalid`, `document.rejected` | [`RecordInvalid`], [`DocumentRejected`] |
+//! | [`topics::PUBLIC`] | `notice.published`, `window.closed` | [`NoticePublished`], [`WindowClosed`] (both: [`PublicEvent`]) |
+
+mod public;
+mod received;
+mod rejected;
+mod valid;
+
+pub use public::{NoticePublished, PublicEvent, PublicFacts, WindowClosed};
+pub use received::NoticeReceived;
+pub use rejected::{DocumentRejected, RecordInvalid};
+pub use valid::NoticeValid;
+
+use crate::finding::{Finding, Severity};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Topic names and versions. A breaking change to an event is a new `vN` topic.
+pub mod topics {
+    /// Raw documents as accepted by ingest (key: receipt id).
+    pub const RECEIVED: &str = "gongshi.notices.received.v1";
+    /// Valid canonical records, personal data stripped (key: procedure key).
+    pub const VALID: &str = "gongshi.notices.valid.v1";
+    /// Invalid documents or records with their errors and raw payload (key: receipt id).
+    pub const REJECTED: &str = "gongshi.notices.rejected.v1";
+    /// Publication events: publish, window closed, withdrawn (key: procedure key).
+    pub const PUBLIC: &str = "gongshi.notices.public.v1";
+    /// Every topic gongshi uses.
+    pub const ALL: &[&str] = &[RECEIVED, VALID, REJECTED, PUBLIC];
+}
+
+/// The topic schemas (`schemas/topics/`), compiled in: (file name, text).
+const TOPIC_SCHEMAS: &[(&str, &str)] = &[
+    (
+        "envelope.schema.json",
+        include_str!("../../../../schemas/topics/envelope.schema.json"),
+    ),
+    (
+        "gongshi.notices.received.v1.schema.json",
+        include_str!("../../../../schemas/topics/gongshi.notices.received.v1.schema.json"),
+    ),
+    (
+        "gongshi.notices.valid.v1.schema.json",
+        include_str!("../../../../schemas/topics/gongshi.notices.valid.v1.schema.json"),
+    ),
+    (
+        "gongshi.notices.rejected.v1.schema.json",
+        include_str!("../../../../schemas/topics/gongshi.notices.rejected.v1.schema.json"),
+    ),
+    (
+        "gongshi.notices.public.v1.schema.json",
+        include_str!("../../../../schemas/topics/gongshi.notices.public.v1.schema.json"),
+    ),
+];
+
+/// The `$id` prefix of the topic schemas.
+const TOPIC_SCHEMA_BASE: &str = "https://gongshi.invalid/schemas/topics/";
+
+/// A JSON Schema validator for whole envelopes of `topic` (one of [`topics::ALL`]), built from
+/// the compiled-in `schemas/topics/<topic>.schema.json`. Tests check real and built events with
+/// it. The error says which topic or schema failed.
+pub fn schema_validator(topic: &str) -> Result<jsonschema::Validator, String> {
+    let parse = |name: &str| -> Result<serde_json::Value, String> {
+        let (_, text) = TOPIC_SCHEMAS
+            .iter()
+            .find(|(file, _)| *file == name)
+            .ok_or_else(|| format!("no schema {name} for topic {topic}"))?;
+        serde_json::from_str(text).map_err(|e| format!("{name}: {e}"))
+    };
+    let registry = jsonschema::Registry::new()
+        .add(
+            format!("{TOPIC_SCHEMA_BASE}envelope.schema.json"),
+            parse("envelope.schema.json")?,
+        )
+        .map_err(|e| format!("envelope.schema.json: {e}"))?
+        .prepare()
+        .map_err(|e| format!("topic schema registry: {e}"))?;
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .with_registry(&registry)
+        .build(&parse(&format!("{topic}.schema.json"))?)
+        .map_err(|e| format!("{topic}.schema.json: {e}"))
+}
+
+/// One kind of event: the topic it travels on, its `type` in the envelope, and how its id and
+/// Kafka key follow from its content (ids are deterministic, so a repeated step re-sends the
+/// same event and consumers' dedupe keeps effects single).
+pub trait Event: Serialize + DeserializeOwned {
+    /// The topic (unprefixed name, one of [`topics::ALL`]).
+    const TOPIC: &'static str;
+    /// The envelope's `type`.
+    const TYPE: &'static str;
+    /// The envelope's `id`.
+    fn event_id(&self) -> String;
+    /// The envelope's `key` (and the Kafka message key): the procedure key, or the receipt id
+    /// before a record is parsed.
+    fn key(&self) -> String;
+
+    /// This event in its envelope, stamped now.
+    fn envelope(&self) -> Envelope {
+        // Event structs have string keys and no custom serialisers: they always serialise.
+        let payload = serde_json::to_value(self).expect("an event serialises to JSON");
+        Envelope::new(self.event_id(), Self::TYPE, self.key(), payload)
+    }
+}
+
+/// The envelope of every event on the bus (`schemas/topics/envelope.schema.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Unique event id; every consumer dedupes its effects on it.
+    pub id: String,
+    /// Event type, e.g. `notice.received`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The Kafka key: procedure key, or receipt id before a record is parsed.
+    pub key: String,
+    /// When the event happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The event's body: one of this module's types, as JSON.
+    pub payload: serde_json::Value,
+}
+
+impl Envelope {
+    /// A new event with a deterministic id (so a retried producer step re-sends the same event).
+    /// Prefer [`Event::envelope`]; this is for events built from parts (tests, relays).
+    pub fn new(
+        id: impl Into<String>,
+        event_type: &str,
+        key: impl Into<String>,
+        payload: serde_json::Value,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            event_type: event_type.to_owned(),
+            key: key.into(),
+            occurred_at: Utc::now(),
+            payload,
+        }
+    }
+
+    /// The payload as event `E`. Fails when the envelope's type is not `E`'s or the payload does
+    /// not have `E`'s shape.
+    pub fn decode<E: Event>(&self) -> Result<E, EventError> {
+        if self.event_type != E::TYPE {
+            return Err(EventError::UnexpectedType {
+                event: self.id.clone(),
+                expected: E::TYPE,
+                found: self.event_type.clone(),
+            });
+        }
+        E::deserialize(&self.payload).map_err(|source| EventError::Payload {
+            event: self.id.clone(),
+            event_type: self.event_type.clone(),
+            source,
+        })
+    }
+}
+
+/// An event that cannot be decoded. Permanent: the same bytes will never decode.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// The envelope's `type` is not one this consumer reads.
+    #[error("event {event}: type '{found}' where {expected} was expected")]
+    UnexpectedType {
+        /// Event id.
+        event: String,
+        /// What the consumer reads.
+        expected: &'static str,
+        /// What the envelope says.
+        found: String,
+    },
+    /// The payload does not have the type's shape.
+    #[error("event {event} ({event_type}): payload does not match its schema: {source}")]
+    Payload {
+        /// Event id.
+        event: String,
+        /// Its type.
+        event_type: String,
+        /// What serde found.
+        source: serde_json::Error,
+    },
+}
+
+/// A finding as events carry it: rule id, JSON Pointer, message and (for record findings) the
+/// severity. The evidence stays in the store with the receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// Rule id (`rules/catalogue.toml`, `SCHEMA-*`, `DOC-*`).
+    pub rule: String,
+    /// JSON Pointer into the canonical record; empty for the whole record or document.
+    pub path: String,
+    /// The operator's message.
+    pub message: String,
+    /// Severity; absent for a whole document that could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+}
+
+impl From<&Finding> for Problem {
+    fn from(f: &Finding) -> Self {
+        Problem {
+            rule: f.rule.clone(),
+            path: f.path.clone(),
+            message: f.message.clone(),
+            severity: Some(f.severity),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! A published notice's lifecycle status, as bidders filter by it (search, feeds, the stream,
+//! webhooks) and as the notice pages show it. Decided here once:
+//!
+//! - publication leaves a tender or amendment `open`, a candidate publicity in `publicity`, an
+//!   award `awarded`, a termination `terminated` ([`Status::on_publication`]);
+//! - the closing of its `bid` or `publicity` window leaves it `closed` ([`Status::after_window`]);
+//! - an award or termination of its procedure settles every notice of the procedure
+//!   ([`Status::settled_by`]), and nothing later reopens a settled or closed notice.
+
+use crate::period::Window;
+use crate::schema::Kind;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where a published notice stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// 招标中: bids or responses are accepted.
+    Open,
+    /// 公示中: the candidate publicity runs.
+    Publicity,
+    /// 已截止: its bid or publicity window closed.
+    Closed,
+    /// 已定标: an award of its procedure was published.
+    Awarded,
+    /// 已终止: a termination of its procedure was published.
+    Terminated,
+}
+
+impl Status {
+    /// Every status, in the order filters list them.
+    pub const ALL: [Status; 5] = [
+        Status::Open,
+        Status::Publicity,
+        Status::Closed,
+        Status::Awarded,
+        Status::Terminated,
+    ];
+
+    /// Its name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Publicity => "publicity",
+            Status::Closed => "closed",
+            Status::Awarded => "awarded",
+            Status::Terminated => "terminated",
+        }
+    }
+
+    /// The status of a wire name.
+    pub fn parse(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The status a notice of `kind` is in once published.
+    pub fn on_publication(kind: Kind) -> Status {
+        match kind {
+            Kind::Tender | Kind::Amendment => Status::Open,
+            Kind::Candidates => Status::Publicity,
+            Kind::Award => Status::Awarded,
+            Kind::Termination => Status::Terminated,
+        }
+    }
+
+    /// The status the publication of a notice of `kind` gives every other notice of its
+    /// procedure: an award or a termination settles them; other kinds leave them be.
+    pub fn settled_by(kind: Kind) -> Option<Status> {
+        match kind {
+            Kind::Award => Some(Status::Awarded),
+            Kind::Termination => Some(Status::Terminated),
+            _ => None,
+        }
+    }
+
+    /// The status the closing of window `window` leaves its notice in: `closed` for `bid` and
+    /// `publicity`; other windows (documents, announcement, challenge) change nothing.
+    pub fn after_window(window: &str) -> Option<Status> {
+        matches!(window, "bid" | "publicity").then_some(Status::Closed)
+    }
+
+    /// Whether a window closing may still change it (a closed or settled notice stays so).
+    pub fn may_close(self) -> bool {
+        matches!(self, Status::Open | Status::Publicity)
+    }
+
+    /// The status at `now` of a published notice of `kind` with its `windows`, given the kinds of
+    /// the other published notices of its procedure.
+    pub fn at(
+        kind: Kind,
+        windows: &BTreeMap<String, Window>,
+        procedure_kinds: &[Kind],
+        now: DateTime<Utc>,
+    ) -> Status {
+        let own = Status::on_publication(kind);
+        if matches!(own, Status::Awarded | Status::Terminated) {
+            return own;
+        }
+        // A termination outranks an award: it ends the procedure whatever came before.
+        for settling in [Kind::Termination, Kind::Award] {
+            if procedure_kinds.contains(&settling)
+                && let Some(status) = Status::settled_by(settling)
+            {
+                return status;
+            }
+        }
+        let open = |name: &str| windows.get(name).is_some_and(|w| now < w.end);
+        if open("publicity") {
+            Status::Publicity
+        } else if open("bid") {
+            Status::Open
+        } else {
+            Status::Closed
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn window(end_day: u32) -> Window {
+        let tz = crate::values::datetime::shanghai();
+        Window {
+            start: tz.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap(),
+            end: tz.with_ymd_and_hms(2025, 3, end_day, 9, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).expect("JSON"), s.as_str());
+        }
+        assert_eq!(Status::parse("x"), None);
+    }
+
+    #[test]
+    fn status_follows_windows_and_the_procedure() {
+        let now = Utc.with_ymd_and_hms(2025, 3, 10, 0, 0, 0).unwrap();
+        let bid_open: BTreeMap<_, _> = [("bid".to_owned(), window(20))].into();
+        let bid_closed: BTreeMap<_, _> = [("bid".to_owned(), window(5))].into();
+        let publicity: BTreeMap<_, _> = [("publicity".to_owned(), window(20))].into();
+        assert_eq!(Status::at(Kind::Tender, &bid_open, &[], now), Status::Open);
+        assert_eq!(
+            Status::at(Kind::Tender, &bid_closed, &[], now),
+            Status::Closed
+        );
+        assert_eq!(
+            Status::at(Kind::Candidates, &publicity, &[], now),
+            Status::Publicity
+        );
+        assert_eq!(
+            Status::at(Kind::Tender, &bid_open, &[Kind::Award], now),
+            Status::Awarded
+        );
+        assert_eq!(
+            Status::at(
+                Kind::Tender,
+                &bid_open,
+                &[Kind::Award, Kind::Termination],
+                now
+            ),
+            Status::Terminated
+        );
+        assert_eq!(
+            Status::at(Kind::Award, &BTreeMap::new(), &[], now),
+            Status::Awarded
+        );
+    }
+
+    #[test]
+    fn only_bid_and_publicity_windows_close_a_notice() {
+        assert_eq!(Status::after_window("bid"), Some(Status::Closed));
+        assert_eq!(Status::after_window("publicity"), Some(Status::Closed));
+        assert_eq!(Status::after_window("challenge"), None);
+        assert!(Status::Open.may_close() && !Status::Awarded.may_close());
+    }
+}
