@@ -330,6 +330,17 @@ async fn feeds_parse_in_real_readers_filter_like_search_and_revalidate() {
         let e: Value = serde_json::from_str(&body).expect("error JSON");
         assert!(e["error"]["code"].is_string(), "{e}");
     }
+    // Search checks its filters with the feeds' parser: what a feed refuses, search refuses with
+    // the same status and code.
+    for bad in ["?kind=x", "?region=3", "?from=yesterday", "?status=x"] {
+        let (feed_status, _, feed) =
+            fetch(&format!("{}/feeds/notices.json{bad}", p.url), &[]).await;
+        let (search_status, _, search) = fetch(&format!("{}/v1/search{bad}", p.url), &[]).await;
+        assert_eq!((feed_status, search_status), (400, 400), "{bad}: {search}");
+        let feed: Value = serde_json::from_str(&feed).expect("error JSON");
+        let search: Value = serde_json::from_str(&search).expect("error JSON");
+        assert_eq!(feed["error"]["code"], search["error"]["code"], "{bad}");
+    }
 
     // Revalidation: same ETag → 304; Last-Modified → 304; a new entry → 200 with a new ETag.
     let url = format!("{}/feeds/notices.atom?region=32", p.url);

@@ -19,6 +19,7 @@ use gongshi_domain::lifecycle::Status;
 use gongshi_domain::values::datetime::{self, DateOnly};
 use gongshi_domain::{Kind, Regime};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Kinds a `kind` filter may name (the domain's [`Kind`]s).
 pub const KINDS: [&str; 5] = {
@@ -46,7 +47,7 @@ pub const STATUSES: [&str; 5] = {
 };
 
 /// A saved search over feed entries.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FeedFilter {
     /// Notice kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,22 +72,30 @@ pub struct FeedFilter {
     pub q: Option<String>,
 }
 
-/// The filters as a client sends them (query string or JSON body), before checking.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The filters as a client sends them (query string or JSON body), before checking: the
+/// filters of the feeds, the stream and subscriptions (and, with its own paging, of search).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FilterParams {
-    /// Notice kind.
+    /// tender, amendment, candidates, award, termination.
+    #[param(pattern = "^(tender|amendment|candidates|award|termination)?$")]
+    #[schema(pattern = "^(tender|amendment|candidates|award|termination)?$")]
     pub kind: Option<String>,
-    /// works / procurement.
+    /// works or procurement.
+    #[param(pattern = "^(works|procurement)?$")]
+    #[schema(pattern = "^(works|procurement)?$")]
     pub category: Option<String>,
-    /// GB/T 2260 prefix.
+    /// GB/T 2260 prefix: 2, 4 or 6 digits (`32` is all of Jiangsu).
+    #[param(pattern = "^([0-9]{2}){0,3}$")]
+    #[schema(pattern = "^([0-9]{2}){0,3}$")]
     pub region: Option<String>,
-    /// Lifecycle status.
+    /// The status the entry leaves its notice in: open, publicity, closed, awarded, terminated.
     pub status: Option<String>,
-    /// RFC 3339 or a date (start of day, Beijing time).
+    /// Entry instant at or after (RFC 3339 or a date, Beijing time).
     pub from: Option<String>,
-    /// RFC 3339 or a date (end of day, Beijing time).
+    /// Entry instant up to (a date means the end of that day).
     pub to: Option<String>,
-    /// Free text.
+    /// Every term must occur in title, body or codes (traditional script folded to simplified).
     pub q: Option<String>,
 }
 

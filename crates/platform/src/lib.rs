@@ -1,7 +1,8 @@
 //! gongshi's adapters and runtime pieces shared by the services: the Kafka bus (topics, event
-//! envelope, idempotent producer, at-least-once consumer), the PostgreSQL store, configuration,
-//! telemetry and graceful shutdown.
+//! envelope, idempotent producer, at-least-once consumer), the PostgreSQL store, the HTTP API's
+//! error answer, configuration, telemetry and graceful shutdown.
 
+pub mod api_error;
 pub mod bus;
 pub mod clock;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod shutdown;
 pub mod store;
 pub mod telemetry;
 
+pub use api_error::{ApiError, ErrorCode};
 pub use bus::{Bus, Envelope, HandlerError};
 pub use clock::Clock;
 pub use config::CommonConfig;

@@ -1,49 +1,38 @@
-//! `GET /v1/notices/{id}` and `GET /v1/procedures/{platform}/{project}/{section}`: published
-//! notices with their lifecycle status, legal windows, and versions — each stage's chain of
-//! notices (the tender with its re-sent corrections and amendments, the candidate publicity, the
-//! award) with the field-level changes each version made (`gongshi_domain::diff`).
+//! Published notices as `GET /v1/notices/{id}` and `GET /v1/procedures/{platform}/{project}/{section}`
+//! show them (`routes::notices`, `routes::procedures`): their lifecycle status, legal windows,
+//! and versions — each stage's chain of notices (the tender with its re-sent corrections and
+//! amendments, the candidate publicity, the award) with the field-level changes each version
+//! made (`gongshi_domain::diff`).
 
-use crate::{Gateway, store_error};
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use gongshi_domain::diff::{self, VersionInput, VersionLink};
+use gongshi_domain::lifecycle::Status;
+use gongshi_domain::period::Window as LegalWindow;
 use gongshi_domain::{Kind, Schemas};
-use gongshi_ingest::error;
-use gongshi_platform::store::notices::{self, PublicNotice};
-use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use gongshi_platform::store::notices::PublicNotice;
+use serde::{Deserialize as _, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use utoipa::ToSchema;
 
-/// The lifecycle status of a notice: `open` (bids accepted), `publicity` (candidate publicity
-/// running), `closed`, `awarded`, `terminated` — from its kind, its windows at `now`, and the
-/// other published stages of its procedure.
+/// The lifecycle status of a stored published notice at `now`, among the other published
+/// notices of its procedure (the domain's one definition, [`Status::at`]).
 pub(crate) fn lifecycle(
     n: &PublicNotice,
     siblings: &[PublicNotice],
     now: chrono::DateTime<chrono::Utc>,
-) -> &'static str {
-    let has = |kind: &str| siblings.iter().any(|s| s.kind == kind);
-    let window_open = |name: &str| {
-        n.outcome["windows"][name]["end"]
-            .as_str()
-            .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
-            .is_some_and(|end| now < end)
-    };
-    match n.kind.as_str() {
-        "termination" => "terminated",
-        "award" => "awarded",
-        _ if has("termination") => "terminated",
-        _ if has("award") => "awarded",
-        _ if window_open("publicity") => "publicity",
-        _ if window_open("bid") => "open",
-        _ => "closed",
-    }
+) -> Status {
+    let windows: BTreeMap<String, LegalWindow> =
+        BTreeMap::<String, LegalWindow>::deserialize(&n.outcome["windows"]).unwrap_or_default();
+    let kinds: Vec<Kind> = siblings
+        .iter()
+        .filter_map(|s| Kind::parse(&s.kind))
+        .collect();
+    Status::at(kind_of(&n.kind), &windows, &kinds, now)
 }
 
 /// A stored kind string as the domain's kind (unknown kinds sort last, as terminations).
 pub(crate) fn kind_of(kind: &str) -> Kind {
-    serde_json::from_value(Value::String(kind.to_owned())).unwrap_or(Kind::Termination)
+    Kind::parse(kind).unwrap_or(Kind::Termination)
 }
 
 /// Stage order of a procedure: tender, amendments, candidates, award, termination.
@@ -94,22 +83,141 @@ pub(crate) fn version_links(list: &[PublicNotice]) -> HashMap<String, VersionLin
         .collect()
 }
 
-fn changes_json(changes: &[diff::FieldChange]) -> Value {
-    Value::Array(
-        changes
-            .iter()
-            .map(|c| json!({"field": c.field, "label": c.label, "old": c.old, "new": c.new, "summary": c.summary()}))
-            .collect(),
-    )
+/// A legal window as the verdict stores it (the view passes the stored JSON through; this
+/// describes it).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct Window {
+    /// Start (RFC 3339, +08:00).
+    pub start: String,
+    /// End (RFC 3339, +08:00).
+    pub end: String,
 }
 
-fn version_json(link: Option<&VersionLink>) -> Value {
-    match link {
-        Some(l) => {
-            json!({"stage": l.stage, "version": l.version, "of": l.versions, "current": l.current})
-        }
-        None => Value::Null,
-    }
+/// A notice's place in its stage's chain.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionView {
+    /// The stage: tender (amendments belong to it), candidates, award, termination.
+    #[schema(value_type = String)]
+    pub stage: Kind,
+    /// 1 for the stage's first notice.
+    pub version: usize,
+    /// How many versions the stage has.
+    pub of: usize,
+    /// Whether no later notice replaces it.
+    pub current: bool,
+}
+
+/// One field a version changed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ChangeView {
+    /// Field code.
+    pub field: String,
+    /// Chinese label.
+    pub label: String,
+    /// The value before (null: not given).
+    #[schema(value_type = Option<Value>)]
+    pub old: Option<Value>,
+    /// The value after (null: no longer given).
+    #[schema(value_type = Option<Value>)]
+    pub new: Option<Value>,
+    /// `FIELD 标签: old → new`.
+    pub summary: String,
+}
+
+/// One version of a stage's chain.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionEntry {
+    /// 1 for the stage's first notice.
+    pub version: usize,
+    /// Notice id.
+    pub id: String,
+    /// Table code.
+    pub table: String,
+    /// Kind.
+    pub kind: String,
+    /// Title.
+    #[schema(value_type = Option<String>)]
+    pub title: Value,
+    /// When it was published.
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The platform's DATA_TIMESTAMP.
+    pub data_timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether no later notice replaces it.
+    pub current: bool,
+    /// Whether it is the notice shown.
+    pub this: bool,
+    /// What it changed.
+    pub changes: Vec<ChangeView>,
+}
+
+/// A published notice.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NoticeView {
+    /// Notice id.
+    pub id: String,
+    /// Table code.
+    pub table: String,
+    /// tender, amendment, candidates, award, termination.
+    pub kind: String,
+    /// Procedure key {platform, project, section}.
+    pub procedure: Value,
+    /// Every procedure (section) the notice names.
+    #[schema(value_type = Vec<Value>)]
+    pub procedures: Value,
+    /// Title.
+    #[schema(value_type = Option<String>)]
+    pub title: Value,
+    /// GB/T 2260 region code.
+    #[schema(value_type = Option<String>)]
+    pub region: Value,
+    /// Canonical fields, without personal data.
+    pub record: Value,
+    /// open, publicity, closed, awarded, terminated.
+    pub status: String,
+    /// When it was published.
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The platform's DATA_TIMESTAMP.
+    pub data_timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    /// Rule ids of its warnings.
+    #[schema(value_type = Vec<String>)]
+    pub warnings: Vec<Value>,
+    /// Every finding with its evidence.
+    #[schema(value_type = Vec<Value>)]
+    pub findings: Value,
+    /// Its legal windows by name: documents, bid, publicity, announcement, challenge.
+    #[schema(value_type = std::collections::BTreeMap<String, Window>)]
+    pub windows: Value,
+    /// Its place in its stage's chain: {stage, version, of, current}.
+    pub version: Option<VersionView>,
+    /// What this notice changed against the version before it: field code, Chinese label, old and
+    /// new value, summary.
+    pub changes: Vec<ChangeView>,
+    /// Its stage's whole chain, each version with its changes (`GET /v1/notices/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<VersionEntry>>,
+}
+
+fn changes_view(changes: &[diff::FieldChange]) -> Vec<ChangeView> {
+    changes
+        .iter()
+        .map(|c| ChangeView {
+            field: c.field.clone(),
+            label: c.label.clone(),
+            old: c.old.clone(),
+            new: c.new.clone(),
+            summary: c.summary(),
+        })
+        .collect()
+}
+
+fn version_view(link: Option<&VersionLink>) -> Option<VersionView> {
+    link.map(|l| VersionView {
+        stage: l.stage,
+        version: l.version,
+        of: l.versions,
+        current: l.current,
+    })
 }
 
 /// One notice as the API shows it. `siblings` are its procedure's published notices in version
@@ -120,158 +228,53 @@ pub(crate) fn notice_view(
     links: &HashMap<String, VersionLink>,
     now: chrono::DateTime<chrono::Utc>,
     full: bool,
-) -> Value {
+) -> NoticeView {
     let verdict = &n.outcome;
-    let warnings: Vec<&Value> = verdict["findings"]
+    let warnings: Vec<Value> = verdict["findings"]
         .as_array()
         .into_iter()
         .flatten()
         .filter(|f| f["severity"] == "WARN")
-        .map(|f| &f["rule"])
+        .map(|f| f["rule"].clone())
         .collect();
     let link = links.get(&n.notice_id);
-    let mut view = json!({
-        "id": n.notice_id,
-        "table": n.table,
-        "kind": n.kind,
-        "procedure": n.notice["procedure"],
-        "procedures": n.notice["procedures"],
-        "title": n.notice["title"],
-        "region": n.notice["region"],
-        "record": n.notice["canonical"],
-        "status": lifecycle(n, siblings, now),
-        "published_at": n.published_at,
-        "data_timestamp": n.data_timestamp,
-        "warnings": warnings,
-        "findings": verdict["findings"],
-        "windows": verdict["windows"],
-        "version": version_json(link),
-        "changes": changes_json(link.map(|l| l.changes.as_slice()).unwrap_or_default()),
-    });
-    if full {
+    let versions = full.then(|| {
         let stage = link.map(|l| l.stage);
-        let versions: Vec<Value> = siblings
+        siblings
             .iter()
             .filter_map(|s| links.get(&s.notice_id).map(|l| (s, l)))
             .filter(|(_, l)| Some(l.stage) == stage)
-            .map(|(s, l)| {
-                json!({
-                    "version": l.version, "id": s.notice_id, "table": s.table, "kind": s.kind,
-                    "title": s.notice["title"], "published_at": s.published_at,
-                    "data_timestamp": s.data_timestamp, "current": l.current,
-                    "this": s.notice_id == n.notice_id, "changes": changes_json(&l.changes),
-                })
+            .map(|(s, l)| VersionEntry {
+                version: l.version,
+                id: s.notice_id.clone(),
+                table: s.table.clone(),
+                kind: s.kind.clone(),
+                title: s.notice["title"].clone(),
+                published_at: s.published_at,
+                data_timestamp: s.data_timestamp,
+                current: l.current,
+                this: s.notice_id == n.notice_id,
+                changes: changes_view(&l.changes),
             })
-            .collect();
-        view["versions"] = Value::Array(versions);
+            .collect()
+    });
+    NoticeView {
+        id: n.notice_id.clone(),
+        table: n.table.clone(),
+        kind: n.kind.clone(),
+        procedure: n.notice["procedure"].clone(),
+        procedures: n.notice["procedures"].clone(),
+        title: n.notice["title"].clone(),
+        region: n.notice["region"].clone(),
+        record: n.notice["canonical"].clone(),
+        status: lifecycle(n, siblings, now).as_str().to_owned(),
+        published_at: n.published_at,
+        data_timestamp: n.data_timestamp,
+        warnings,
+        findings: verdict["findings"].clone(),
+        windows: verdict["windows"].clone(),
+        version: version_view(link),
+        changes: changes_view(link.map(|l| l.changes.as_slice()).unwrap_or_default()),
+        versions,
     }
-    view
-}
-
-/// `GET /v1/notices/{id}`.
-pub(crate) async fn notice(State(gw): State<Gateway>, Path(id): Path<String>) -> Response {
-    if !crate::plausible_id(&id) {
-        return error(
-            StatusCode::NOT_FOUND,
-            "notice-not-found",
-            "没有这个已发布的公告 (no such published notice)",
-        );
-    }
-    match notices::published(&gw.store.pool, &id).await {
-        Ok(Some(n)) => match notices::of_procedure(&gw.store.pool, &n.procedure_key).await {
-            Ok(mut siblings) => {
-                version_order(&mut siblings);
-                let links = version_links(&siblings);
-                Json(notice_view(&n, &siblings, &links, gw.clock.now(), true)).into_response()
-            }
-            Err(e) => store_error(&e),
-        },
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            "notice-not-found",
-            format!("没有已发布的公告 {id} (no such published notice)"),
-        ),
-        Err(e) => store_error(&e),
-    }
-}
-
-/// `GET /v1/procedures/{platform}/{project}/{section}`: every notice in stage order (a tender's
-/// amendments and re-sent versions in publication order after it) with the changes it made, every
-/// change in version order, the windows in force, and the procedure's OCDS ocid.
-pub(crate) async fn procedure(
-    State(gw): State<Gateway>,
-    Path((platform, project, section)): Path<(String, String, String)>,
-) -> Response {
-    let key = format!("{platform}/{project}/{section}");
-    if ![&platform, &project, &section]
-        .iter()
-        .all(|s| crate::plausible_id(s))
-    {
-        return error(
-            StatusCode::NOT_FOUND,
-            "procedure-not-found",
-            "没有这个程序 (no such procedure)",
-        );
-    }
-    let mut list = match notices::of_procedure(&gw.store.pool, &key).await {
-        Ok(list) if list.is_empty() => {
-            return error(
-                StatusCode::NOT_FOUND,
-                "procedure-not-found",
-                format!("没有已发布的程序 {key} (no such published procedure)"),
-            );
-        }
-        Ok(list) => list,
-        Err(e) => return store_error(&e),
-    };
-    version_order(&mut list);
-    let links = version_links(&list);
-    let now = gw.clock.now();
-    // Changes and windows in version order: a later version's window replaces an earlier one,
-    // unless a re-sent notice has replaced the notice that set it.
-    let mut changes = Vec::new();
-    let mut windows = Map::new();
-    for n in &list {
-        let Some(link) = links.get(&n.notice_id) else {
-            continue;
-        };
-        for c in &link.changes {
-            changes.push(json!({
-                "notice_id": n.notice_id, "kind": n.kind, "version": link.version,
-                "published_at": n.published_at, "field": c.field, "label": c.label,
-                "old": c.old, "new": c.new, "summary": c.summary(),
-            }));
-        }
-        if link.current
-            && let Some(w) = n.outcome["windows"].as_object()
-        {
-            for (name, window) in w {
-                windows.insert(name.clone(), json!({"start": window["start"], "end": window["end"], "notice_id": n.notice_id}));
-            }
-        }
-    }
-    // Stage order; within a stage (a tender and its amendments), version order.
-    let mut staged: Vec<(usize, &PublicNotice)> = list.iter().enumerate().collect();
-    staged.sort_by_key(|(i, n)| (diff::stage_rank(diff::stage_of(kind_of(&n.kind))), *i));
-    let staged: Vec<&PublicNotice> = staged.into_iter().map(|(_, n)| n).collect();
-    let notices: Vec<Value> = staged
-        .iter()
-        .map(|n| notice_view(n, &list, &links, now, false))
-        .collect();
-    let ocid = gongshi_domain::ocds::ocid(
-        &gw.config.ocds.prefix,
-        &gongshi_domain::ProcedureKey {
-            platform: platform.clone(),
-            project: project.clone(),
-            section: section.clone(),
-        },
-    );
-    Json(json!({
-        "procedure": {"platform": platform, "project": project, "section": section},
-        "ocid": ocid,
-        "notices": notices,
-        "changes": changes,
-        "windows": windows,
-    }))
-    .into_response()
 }

@@ -3,9 +3,9 @@
 
 use clap::Args;
 use gongshi_enforce::Enforce;
-use gongshi_gateway::Gateway;
 use gongshi_gateway::config::GatewayConfig;
 use gongshi_gateway::stream::live::Live;
+use gongshi_gateway::{Gateway, Mounted};
 use gongshi_ingest::{Ingest, IngestConfig};
 use gongshi_platform::bus::topics;
 use gongshi_platform::search::{Access, SearchConfig};
@@ -156,7 +156,7 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     let listen = args.http.listen.clone();
     let t = token.clone();
-    tasks.spawn(async move { gateway.run(ingest, &listen, t).await });
+    tasks.spawn(async move { gateway.run(ingest_routes(ingest), &listen, t).await });
     let (s, b, t) = (store.clone(), bus.clone(), token.clone());
     tasks.spawn(async move { gongshi_validate::run(s, b, t).await });
     let t = token.clone();
@@ -250,8 +250,17 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         live: Live::new(args.gateway.stream_buffer),
         config: std::sync::Arc::new(args.gateway.clone()),
     }
-    .run(ingest, &http.listen, shutdown::on_signals())
+    .run(ingest_routes(ingest), &http.listen, shutdown::on_signals())
     .await
+}
+
+/// The ingest route and its description, served on the gateway's listener: the services meet
+/// only on topics and the store, the binary puts their routes together.
+fn ingest_routes(ingest: Ingest) -> Mounted {
+    Mounted {
+        router: ingest.router(),
+        openapi: gongshi_ingest::openapi(),
+    }
 }
 
 /// Options of `gongshi reindex`.

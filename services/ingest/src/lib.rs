@@ -5,15 +5,16 @@
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use gongshi_domain::events::NoticeReceived;
-use gongshi_domain::{Document, DocumentError, Limits};
-use gongshi_platform::{Bus, Store, store};
-use serde_json::json;
+use gongshi_domain::{Document, Limits};
+use gongshi_platform::api_error::ErrorBody;
+use gongshi_platform::{ApiError, Bus, ErrorCode, Store, store};
+use serde::Serialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use utoipa::{OpenApi, ToSchema};
 
 /// Ingest settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -77,36 +78,74 @@ impl Ingest {
     }
 }
 
-/// An error answer: `{"error": {"code", "message"}}`.
-pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message.into()}})),
-    )
-        .into_response()
+/// Adds the ingest token's bearer scheme.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "ingest_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
 }
 
+/// The description of the ingest route, for the OpenAPI document of the listener that serves it.
+#[derive(OpenApi)]
+#[openapi(paths(post_notice), modifiers(&Security))]
+struct IngestApi;
+
+/// The OpenAPI description of [`Ingest::router`]'s routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    IngestApi::openapi()
+}
+
+/// A document durably accepted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Accepted {
+    /// Receipt id: follow it at `/v1/receipts/{receipt}`.
+    pub receipt: String,
+    /// Records found in the document.
+    pub records: usize,
+}
+
+/// `POST /v1/notices`.
+#[utoipa::path(post, path = "/v1/notices", tag = "ingest",
+    request_body(description = "One document: the platform's XML (single record or `<BATCH>`, UTF-8 or GBK) or JSON",
+        content(
+            (String = "application/xml"),
+            (String = "text/xml"),
+            (Value = "application/json"))),
+    security(("ingest_token" = [])),
+    responses(
+        (status = 202, description = "Durably accepted", body = Accepted),
+        (status = 400, description = "Unreadable XML or JSON (line and column in the message)", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Token not accepted", body = ErrorBody),
+        (status = 413, description = "Over the size limit", body = ErrorBody),
+        (status = 415, description = "Not XML or JSON", body = ErrorBody),
+        (status = 503, description = "Store or bus unavailable; retry", body = ErrorBody)))]
 async fn post_notice(
     State(ingest): State<Ingest>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let Some(token) = auth.and_then(|a| a.strip_prefix("Bearer ")).map(str::trim) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
             "需要 Authorization: Bearer <ingest token> (ingest token required)",
-        );
+        ));
     };
     if !ingest.tokens.iter().any(|t| t == token) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
             "该令牌无权提交公告 (token not accepted)",
-        );
+        ));
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -123,35 +162,29 @@ async fn post_notice(
         content_type.as_str(),
         "application/xml" | "text/xml" | "application/json"
     ) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
             format!(
                 "不支持的内容类型 '{content_type}'，应为 application/xml、text/xml 或 application/json"
             ),
-        );
+        ));
     }
-    let document = match Document::parse(&body, ingest.limits) {
-        Ok(d) => d,
-        Err(e @ DocumentError::TooLarge { .. }) => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, e.rule(), e.to_string());
-        }
-        Err(e) => return error(StatusCode::BAD_REQUEST, e.rule(), e.to_string()),
-    };
+    let document = Document::parse(&body, ingest.limits).map_err(|e| ApiError::from(&e))?;
     let tables: Vec<String> = document.records().into_iter().map(|r| r.table).collect();
     match accept(&ingest, &body, &content_type, &tables, "http").await {
-        Ok(receipt) => (
+        Ok(receipt) => Ok((
             StatusCode::ACCEPTED,
-            Json(json!({"receipt": receipt, "records": tables.len()})),
-        )
-            .into_response(),
+            Json(Accepted {
+                receipt,
+                records: tables.len(),
+            }),
+        )),
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), message = "document not accepted: store or bus unavailable");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+            Err(ApiError::new(
+                ErrorCode::Unavailable,
                 "暂时无法接收，请重试 (store or bus unavailable; retry)",
-            )
+            ))
         }
     }
 }

@@ -98,7 +98,7 @@ pub struct SearchQuery {
 }
 
 /// One hit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchHit {
     /// Notice id.
     pub id: String,

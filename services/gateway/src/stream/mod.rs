@@ -1,45 +1,30 @@
-//! `GET /v1/stream`: Server-Sent Events of the feed's entries with the feeds' filters. Each event's
-//! `id:` is the entry's global sequence, so a client that reconnects with `Last-Event-ID` (or
-//! `?last_event_id=`) gets every matching entry after it, from the store, then live ones.
-//! Heartbeats are comment lines. A client that falls more than `GONGSHI_STREAM_BUFFER` entries
-//! behind is dropped (its connection ends); it loses nothing, as it resumes from its last id.
+//! The event stream's clients (`GET /v1/stream`, route in `routes::stream`): Server-Sent Events
+//! of the feed's entries with the feeds' filters. Each event's `id:` is the entry's global
+//! sequence, so a client that reconnects with `Last-Event-ID` (or `?last_event_id=`) gets every
+//! matching entry after it, from the store, then live ones. Heartbeats are comment lines. A
+//! client that falls more than `GONGSHI_STREAM_BUFFER` entries behind is dropped (its connection
+//! ends); it loses nothing, as it resumes from its last id.
 
 pub mod live;
 
-use crate::Gateway;
-use crate::base_url;
 use crate::feeds::item::Item;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::sse::Event;
 use futures::Stream;
-use gongshi_ingest::error;
 use gongshi_platform::Store;
-use gongshi_platform::feed_filter::{FeedFilter, FilterParams};
+use gongshi_platform::feed_filter::FeedFilter;
 use gongshi_platform::store::feed::{self, FeedRow};
-use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
 /// Entries read from the store per replay query.
 const REPLAY_BATCH: i64 = 200;
 
-/// Query parameters of `/v1/stream`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct StreamQuery {
-    /// Filters (as in search and the feeds).
-    #[serde(flatten)]
-    pub filter: FilterParams,
-    /// Resume after this id, for clients that cannot set `Last-Event-ID`.
-    pub last_event_id: Option<String>,
-}
-
-struct Client {
+/// One stream client: replays matching entries after its cursor from the store, then follows
+/// live ones.
+pub(crate) struct Client {
     store: Store,
     filter: FeedFilter,
     base: String,
@@ -52,6 +37,27 @@ struct Client {
 }
 
 impl Client {
+    /// A client that resumes after `cursor` (replaying from the store first).
+    pub(crate) fn new(
+        store: Store,
+        filter: FeedFilter,
+        base: String,
+        cursor: i64,
+        rx: broadcast::Receiver<Arc<FeedRow>>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Client {
+            store,
+            filter,
+            base,
+            cursor,
+            replaying: true,
+            pending: VecDeque::new(),
+            rx,
+            shutdown,
+        }
+    }
+
     fn event(&self, row: &FeedRow) -> Event {
         Event::default()
             .id(row.seq.to_string())
@@ -106,80 +112,18 @@ impl Client {
     }
 }
 
-fn events(client: Client) -> impl Stream<Item = Result<Event, Infallible>> {
+/// The client's events, until it ends.
+pub(crate) fn events(client: Client) -> impl Stream<Item = Result<Event, Infallible>> {
     futures::stream::unfold(
         client,
         |mut c| async move { c.next().await.map(|e| (Ok(e), c)) },
     )
 }
 
-/// `GET /v1/stream`.
-pub async fn stream(
-    State(gw): State<Gateway>,
-    headers: HeaderMap,
-    Query(q): Query<StreamQuery>,
-) -> Response {
-    let filter = match FeedFilter::parse(&q.filter) {
-        Ok(f) => f,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "bad-request", message),
-    };
-    let resume = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or(q.last_event_id)
-        .filter(|s| !s.trim().is_empty());
-    // Subscribe before reading the store, so nothing committed in between is missed.
-    let rx = gw.live.subscribe();
-    let cursor = match resume {
-        Some(id) => match id.trim().parse::<i64>() {
-            Ok(seq) if seq >= 0 => seq,
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "bad-last-event-id",
-                    format!(
-                        "Last-Event-ID: '{id}' 应为本流给出的事件编号 (an id this stream sent)"
-                    ),
-                );
-            }
-        },
-        None => {
-            let head = async {
-                let mut conn = gw.store.pool.acquire().await?;
-                feed::head(&mut conn).await
-            }
-            .await;
-            match head {
-                Ok(seq) => seq,
-                Err(e) => return crate::store_error(&e),
-            }
-        }
-    };
-    metrics::counter!("gongshi_stream_connections_total").increment(1);
-    let client = Client {
-        store: gw.store.clone(),
-        filter,
-        base: base_url(&gw, &headers),
-        cursor,
-        replaying: true,
-        pending: VecDeque::new(),
-        rx,
-        shutdown: gw.live.shutdown(),
-    };
-    Sse::new(events(client))
-        .keep_alive(
-            KeepAlive::new()
-                .interval(Duration::from_secs(gw.config.stream_heartbeat_secs.max(1)))
-                .text("heartbeat"),
-        )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gongshi_platform::feed_filter::EntryFacts;
+    use gongshi_platform::feed_filter::{EntryFacts, FilterParams};
 
     fn row(seq: i64, region: &str) -> FeedRow {
         FeedRow {

@@ -1,0 +1,181 @@
+//! `GET /v1/procedures/{platform}/{project}/{section}`: every published notice of a procedure in
+//! stage order (a tender's amendments and re-sent versions in publication order after it) with
+//! the changes it made, every change in version order, the windows in force, and the procedure's
+//! OCDS ocid.
+
+use crate::Gateway;
+use crate::routes::{plausible_id, store_error};
+use crate::views::{NoticeView, kind_of, notice_view, version_links, version_order};
+use axum::Json;
+use axum::extract::{Path, State};
+use gongshi_domain::diff;
+use gongshi_platform::api_error::ErrorBody;
+use gongshi_platform::store::notices::{self, PublicNotice};
+use gongshi_platform::{ApiError, ErrorCode};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A procedure's key.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProcedureRef {
+    /// Platform code.
+    pub platform: String,
+    /// Project code (项目编号).
+    pub project: String,
+    /// Section code (标段编号).
+    pub section: String,
+}
+
+/// A change one version made, in the procedure's version order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProcedureChange {
+    /// The notice that made it.
+    pub notice_id: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its version in its stage.
+    pub version: usize,
+    /// When it was published.
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Field code.
+    pub field: String,
+    /// Chinese label.
+    pub label: String,
+    /// The value before (null: not given).
+    #[schema(value_type = Option<Value>)]
+    pub old: Option<Value>,
+    /// The value after (null: no longer given).
+    #[schema(value_type = Option<Value>)]
+    pub new: Option<Value>,
+    /// `FIELD 标签: old → new`.
+    pub summary: String,
+}
+
+/// A legal window in force, with the notice that set it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WindowInForce {
+    /// Start (RFC 3339, +08:00).
+    #[schema(value_type = String)]
+    pub start: Value,
+    /// End (RFC 3339, +08:00).
+    #[schema(value_type = String)]
+    pub end: Value,
+    /// The notice that set it.
+    pub notice_id: String,
+}
+
+/// A procedure's published notices in stage order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProcedureView {
+    /// {platform, project, section}.
+    pub procedure: ProcedureRef,
+    /// The procedure's OCDS ocid.
+    pub ocid: String,
+    /// Its notices.
+    pub notices: Vec<NoticeView>,
+    /// Every change, in version order.
+    pub changes: Vec<ProcedureChange>,
+    /// The legal windows in force by name, each with the notice that set it.
+    pub windows: BTreeMap<String, WindowInForce>,
+}
+
+/// `GET /v1/procedures/{platform}/{project}/{section}`.
+#[utoipa::path(get, path = "/v1/procedures/{platform}/{project}/{section}", tag = "notices",
+    params(
+        ("platform" = String, Path, description = "Platform code"),
+        ("project" = String, Path, description = "Project code (项目编号)"),
+        ("section" = String, Path, description = "Section code (标段编号)")),
+    responses(
+        (status = 200, description = "Every published notice of the procedure, in stage order", body = ProcedureView),
+        (status = 404, description = "No published notice of that procedure", body = ErrorBody)))]
+pub(crate) async fn procedure(
+    State(gw): State<Gateway>,
+    Path((platform, project, section)): Path<(String, String, String)>,
+) -> Result<Json<ProcedureView>, ApiError> {
+    let key = format!("{platform}/{project}/{section}");
+    if ![&platform, &project, &section]
+        .iter()
+        .all(|s| plausible_id(s))
+    {
+        return Err(ApiError::new(
+            ErrorCode::ProcedureNotFound,
+            "没有这个程序 (no such procedure)",
+        ));
+    }
+    let mut list = notices::of_procedure(&gw.store.pool, &key)
+        .await
+        .map_err(store_error)?;
+    if list.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ProcedureNotFound,
+            format!("没有已发布的程序 {key} (no such published procedure)"),
+        ));
+    }
+    version_order(&mut list);
+    let links = version_links(&list);
+    let now = gw.clock.now();
+    // Changes and windows in version order: a later version's window replaces an earlier one,
+    // unless a re-sent notice has replaced the notice that set it.
+    let mut changes = Vec::new();
+    let mut windows = BTreeMap::new();
+    for n in &list {
+        let Some(link) = links.get(&n.notice_id) else {
+            continue;
+        };
+        for c in &link.changes {
+            changes.push(ProcedureChange {
+                notice_id: n.notice_id.clone(),
+                kind: n.kind.clone(),
+                version: link.version,
+                published_at: n.published_at,
+                field: c.field.clone(),
+                label: c.label.clone(),
+                old: c.old.clone(),
+                new: c.new.clone(),
+                summary: c.summary(),
+            });
+        }
+        if link.current
+            && let Some(w) = n.outcome["windows"].as_object()
+        {
+            for (name, window) in w {
+                windows.insert(
+                    name.clone(),
+                    WindowInForce {
+                        start: window["start"].clone(),
+                        end: window["end"].clone(),
+                        notice_id: n.notice_id.clone(),
+                    },
+                );
+            }
+        }
+    }
+    // Stage order; within a stage (a tender and its amendments), version order.
+    let mut staged: Vec<(usize, &PublicNotice)> = list.iter().enumerate().collect();
+    staged.sort_by_key(|(i, n)| (diff::stage_rank(diff::stage_of(kind_of(&n.kind))), *i));
+    let notices: Vec<NoticeView> = staged
+        .into_iter()
+        .map(|(_, n)| notice_view(n, &list, &links, now, false))
+        .collect();
+    let ocid = gongshi_domain::ocds::ocid(
+        &gw.config.ocds.prefix,
+        &gongshi_domain::ProcedureKey {
+            platform: platform.clone(),
+            project: project.clone(),
+            section: section.clone(),
+        },
+    );
+    Ok(Json(ProcedureView {
+        procedure: ProcedureRef {
+            platform,
+            project,
+            section,
+        },
+        ocid,
+        notices,
+        changes,
+        windows,
+    }))
+}

@@ -1,0 +1,282 @@
+//! `POST/GET/DELETE /v1/subscriptions`: a bidder's saved search (the feeds' filters and `q`) with
+//! a webhook URL and secret, behind a subscriber token (`GONGSHI_SUBSCRIBER_TOKENS`); each token
+//! sees and manages only its own subscriptions. Deliveries: see `subscriptions::worker`.
+
+use crate::Gateway;
+use crate::routes::store_error;
+use crate::subscriptions::webhook_url;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use gongshi_platform::api_error::ErrorBody;
+use gongshi_platform::feed_filter::{FeedFilter, FilterParams};
+use gongshi_platform::store::subscriptions::{self, Subscription};
+use gongshi_platform::{ApiError, ErrorCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+/// The body of `POST /v1/subscriptions`: a saved search and where to deliver it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewSubscription {
+    /// Where deliveries are POSTed (http or https).
+    pub webhook_url: String,
+    /// HMAC-SHA256 key, 16–256 characters; generated and returned once when absent.
+    pub secret: Option<String>,
+    /// The saved search: the filters of the feeds.
+    #[serde(flatten)]
+    pub filter: FilterParams,
+}
+
+/// A subscription as its owner sees it (never its secret, except once when generated).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    /// Id.
+    pub id: String,
+    /// Where deliveries are POSTed.
+    pub webhook_url: String,
+    /// The saved search.
+    pub filters: FeedFilter,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// The feed seq the fan-out has read up to.
+    pub cursor: i64,
+    /// Deliveries by state.
+    pub deliveries: DeliveryCounts,
+    /// The latest deliveries that failed or are being retried after an error.
+    pub last_failures: Vec<DeliveryFailure>,
+    /// The generated secret, in the answer to the `POST` that generated it only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Deliveries by state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryCounts {
+    /// Waiting for a first or further attempt.
+    pub pending: i64,
+    /// Acknowledged with a 2xx.
+    pub delivered: i64,
+    /// Given up after the configured horizon.
+    pub failed: i64,
+}
+
+/// A delivery that went wrong.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryFailure {
+    /// Delivery id (the Idempotency-Key).
+    pub delivery_id: String,
+    /// Feed seq of its entry.
+    pub seq: i64,
+    /// pending (retrying) or failed (given up).
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// HTTP status of the last attempt, when one came back.
+    pub last_status: Option<i32>,
+    /// What went wrong last.
+    pub last_error: Option<String>,
+    /// When.
+    pub last_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl From<Subscription> for SubscriptionView {
+    fn from(s: Subscription) -> Self {
+        SubscriptionView {
+            id: s.id,
+            webhook_url: s.webhook_url,
+            filters: s.filters,
+            created_at: s.created_at,
+            cursor: s.cursor,
+            deliveries: DeliveryCounts {
+                pending: s.deliveries.pending,
+                delivered: s.deliveries.delivered,
+                failed: s.deliveries.failed,
+            },
+            last_failures: s
+                .last_failures
+                .into_iter()
+                .map(|f| DeliveryFailure {
+                    delivery_id: f.delivery_id,
+                    seq: f.seq,
+                    state: f.state,
+                    attempts: f.attempts,
+                    last_status: f.last_status,
+                    last_error: f.last_error,
+                    last_attempt_at: f.last_attempt_at,
+                })
+                .collect(),
+            secret: None,
+        }
+    }
+}
+
+/// A token's subscriptions.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriptionList {
+    /// Its live subscriptions, oldest first.
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// The caller's token hash: subscriptions belong to the SHA-256 of the token that made them.
+/// 401 without a bearer token, 403 for one that is not a subscriber token.
+fn owner(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "需要订阅者令牌 (a subscriber token is required: Authorization: Bearer <token>)",
+            )
+        })?;
+    if !gw.config.subscriber_tokens.iter().any(|t| t == token) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "订阅者令牌无效 (unknown subscriber token)",
+        ));
+    }
+    Ok(hex::encode(Sha256::digest(token.as_bytes())))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::SubscriptionNotFound,
+        format!("没有订阅 {id} (no such subscription)"),
+    )
+}
+
+/// `POST /v1/subscriptions`.
+#[utoipa::path(post, path = "/v1/subscriptions", operation_id = "create_subscription", tag = "subscriptions",
+    request_body(content = NewSubscription, content_type = "application/json"),
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 201, description = "Created; the secret is shown this once", body = SubscriptionView),
+        (status = 400, description = "Bad URL, filter or secret", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody)))]
+pub(crate) async fn create(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let token_hash = owner(&gw, &headers)?;
+    let new: NewSubscription = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "请求体应为 JSON 对象 (the body must be a JSON object with webhook_url, optional secret and filters): {e}"
+        ))
+    })?;
+    let url = webhook_url(&new.webhook_url, gw.config.webhook_allow_private)
+        .map_err(ApiError::bad_request)?;
+    let filter = FeedFilter::parse(&new.filter).map_err(ApiError::bad_request)?;
+    let (secret, generated) = match new.secret {
+        Some(s) if (16..=256).contains(&s.chars().count()) => (s, false),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "secret: 应为 16 到 256 个字符 (16 to 256 characters)",
+            ));
+        }
+        None => (
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
+            true,
+        ),
+    };
+    let id = format!("sub_{}", uuid::Uuid::now_v7().simple());
+    subscriptions::create(&gw.store.pool, &id, &token_hash, &filter, &url, &secret)
+        .await
+        .map_err(store_error)?;
+    let Some(s) = subscriptions::get(&gw.store.pool, &token_hash, &id)
+        .await
+        .map_err(store_error)?
+    else {
+        return Err(not_found(&id));
+    };
+    let mut view = SubscriptionView::from(s);
+    if generated {
+        // Shown once: the subscriber needs it to verify signatures.
+        view.secret = Some(secret);
+    }
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/subscriptions/{id}")) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+/// `GET /v1/subscriptions`.
+#[utoipa::path(get, path = "/v1/subscriptions", operation_id = "list_subscriptions", tag = "subscriptions",
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 200, description = "The token's subscriptions with delivery counts and recent failures", body = SubscriptionList),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody)))]
+pub(crate) async fn list(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+) -> Result<Json<SubscriptionList>, ApiError> {
+    let token_hash = owner(&gw, &headers)?;
+    let list = subscriptions::list(&gw.store.pool, &token_hash)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(SubscriptionList {
+        subscriptions: list.into_iter().map(SubscriptionView::from).collect(),
+    }))
+}
+
+/// `GET /v1/subscriptions/{id}`: with delivery counts and the latest failures.
+#[utoipa::path(get, path = "/v1/subscriptions/{id}", operation_id = "get_subscription", tag = "subscriptions",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 200, description = "The subscription with delivery counts (pending, delivered, failed) and recent failures", body = SubscriptionView),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody),
+        (status = 404, description = "No such subscription of this token", body = ErrorBody)))]
+pub(crate) async fn get(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let token_hash = owner(&gw, &headers)?;
+    match subscriptions::get(&gw.store.pool, &token_hash, &id)
+        .await
+        .map_err(store_error)?
+    {
+        Some(s) => Ok(Json(s.into())),
+        None => Err(not_found(&id)),
+    }
+}
+
+/// `DELETE /v1/subscriptions/{id}`: stops deliveries (undelivered ones are dropped).
+#[utoipa::path(delete, path = "/v1/subscriptions/{id}", operation_id = "delete_subscription", tag = "subscriptions",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 204, description = "Deleted; no further deliveries"),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody),
+        (status = 404, description = "No such subscription of this token", body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let token_hash = owner(&gw, &headers)?;
+    if subscriptions::delete(&gw.store.pool, &token_hash, &id)
+        .await
+        .map_err(store_error)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(&id))
+    }
+}
