@@ -3,12 +3,12 @@
 //! with an error naming the field, so the operator sees what the platform sent.
 
 use crate::finding::{Finding, pointer_child};
-use crate::parse::{RawRecord, RawValue};
+use crate::parse::{RawField, RawRecord, RawValue};
 use crate::rules::Catalogue;
 use crate::schema::{FieldType, Schemas, TableSpec};
 use crate::values::amount::{self, Unit};
 use crate::values::datetime::{self, DateOnly};
-use crate::values::text::{fold_full_width, non_empty, split_codes};
+use crate::values::text::{Removed, fold_full_width, non_empty, split_codes, without_non_xml};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
@@ -23,11 +23,29 @@ pub fn normalize(
 ) -> Map<String, Value> {
     let mut out = Map::new();
     let mut extra = Map::new();
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<String> = HashSet::new();
 
-    for field in &raw.fields {
+    for sent in &raw.fields {
+        // Text no output can carry is removed here, once, with a warning naming the field.
+        let cleaned = clean_field(sent);
+        let field = cleaned.as_ref().map_or(sent, |(f, _)| f);
         let field_path = pointer_child(path, &field.name);
-        if !seen.insert(field.name.as_str()) {
+        if let Some((_, removed)) = &cleaned {
+            let where_ = if table.field(&field.name).is_some() {
+                field_path.clone()
+            } else {
+                pointer_child(&pointer_child(path, "extra"), &field.name)
+            };
+            findings.push(catalogue.finding(
+                "TEXT-CHARS",
+                where_,
+                format!(
+                    "{} 含有公告无法发布的字符，已删除：{removed} (characters outside XML 1.0 removed; a lone surrogate escape in JSON counts as U+FFFF)",
+                    table.labelled(&field.name)
+                ),
+            ));
+        }
+        if !seen.insert(field.name.clone()) {
             findings.push(catalogue.finding(
                 "FIELD-REPEATED",
                 field_path,
@@ -259,6 +277,25 @@ fn read_scalar(
             "应为子记录，却是文本 (expected sub-records, got text)".into(),
         ),
     }
+}
+
+/// The field with its name and value(s) cleaned of characters XML 1.0 cannot carry, and what
+/// was removed; `None` when it was clean.
+fn clean_field(field: &RawField) -> Option<(RawField, Removed)> {
+    let mut removed = Removed::default();
+    let mut clean = |text: &str| match without_non_xml(text) {
+        Some((kept, r)) => {
+            removed.extend(r);
+            kept
+        }
+        None => text.to_owned(),
+    };
+    let name = clean(&field.name);
+    let value = match &field.value {
+        RawValue::Text(t) => RawValue::Text(clean(t)),
+        RawValue::List(items) => RawValue::List(items.iter().map(|i| clean(i)).collect()),
+    };
+    (!removed.is_empty()).then_some((RawField { name, value }, removed))
 }
 
 fn raw_json(value: &RawValue) -> Value {

@@ -1,6 +1,7 @@
 //! The canonical notice: identity (procedure key, content hash), typed fields per table for the
 //! rules, and the canonical JSON with personal fields marked so later stages can strip them.
 
+use crate::ident::resident_id::is_resident_id;
 use crate::schema::{Kind, Regime, Schemas, TableSpec};
 use crate::values::datetime::Instant;
 use rust_decimal::Decimal;
@@ -122,6 +123,31 @@ impl NoticeBody {
 }
 
 /// A borrowed JSON object as a serde deserializer.
+impl NoticeBody {
+    /// Empties every party code that is a 公民身份号码 ([`is_resident_id`]).
+    pub fn withhold_personal_codes(&mut self) {
+        let withhold = |code: &mut String| {
+            if is_resident_id(code) {
+                code.clear();
+            }
+        };
+        match self {
+            NoticeBody::WorksCandidates(c) => {
+                for candidate in &mut c.tender_candidate {
+                    withhold(&mut candidate.win_candidate_code);
+                }
+            }
+            NoticeBody::WorksAward(a) => withhold(&mut a.win_bidder_code),
+            NoticeBody::ProcurementResult(r) => withhold(&mut r.winningbidder_code),
+            NoticeBody::WorksTender(_)
+            | NoticeBody::WorksAmendment(_)
+            | NoticeBody::WorksTermination(_)
+            | NoticeBody::ProcurementTender(_)
+            | NoticeBody::ProcurementAmendment(_) => {}
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct MapRef<'a>(&'a Map<String, Value>);
 
@@ -358,9 +384,19 @@ impl Notice {
     pub fn public_record(&self, schemas: &Schemas) -> Map<String, Value> {
         strip_personal(schemas, &self.table, &self.canonical)
     }
+
+    /// The notice as it may leave validation: the public record, and the typed fields without a
+    /// person's identity number (an empty code: the rules then match the party by name).
+    pub fn public(&self, schemas: &Schemas) -> Notice {
+        let mut public = self.clone();
+        public.canonical = self.public_record(schemas);
+        public.body.withhold_personal_codes();
+        public
+    }
 }
 
-/// Removes every field marked `x-personal` (in sub-records too).
+/// Removes every field marked `x-personal`, and every party-code field holding a 公民身份号码
+/// ([`is_resident_id`]), in sub-records too.
 pub fn strip_personal(
     schemas: &Schemas,
     table: &str,
@@ -371,7 +407,14 @@ pub fn strip_personal(
     };
     record
         .iter()
-        .filter(|(k, _)| !spec.field(k).is_some_and(|f| f.personal))
+        .filter(|(k, v)| {
+            spec.field(k).is_none_or(|f| {
+                // Marked personal by the schema, or a party code that is a person's number.
+                !(f.personal
+                    || (f.ty == crate::schema::FieldType::PartyCode
+                        && v.as_str().is_some_and(is_resident_id)))
+            })
+        })
         .map(|(k, v)| {
             let v = match (spec.field(k).map(|f| &f.ty), v) {
                 (Some(crate::schema::FieldType::Records(sub)), Value::Array(items)) => {

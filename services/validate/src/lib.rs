@@ -89,8 +89,7 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
             (Some(notice), true) => {
                 let private = Value::Object(notice.canonical.clone());
                 store::notices::store_private(&mut conn, &notice.id, &private).await?;
-                let mut public = notice.clone();
-                public.canonical = notice.public_record(schemas);
+                let public = notice.public(schemas);
                 let valid = NoticeValid {
                     receipt: receipt.to_owned(),
                     index: idx,

@@ -1,6 +1,8 @@
-//! Identifier checks: 统一社会信用代码 (GB 32100-2015) and GB/T 2260 region codes, applied to
-//! every field whose schema type is `party_code` or `region`, in sub-records too.
+//! Identifier checks: 统一社会信用代码 (GB 32100-2015), 公民身份号码 (GB 11643-1999) in party-code
+//! fields, and GB/T 2260 region codes, applied to every field whose schema type is `party_code` or
+//! `region`, in sub-records too.
 
+pub mod resident_id;
 pub mod uscc;
 
 use crate::finding::{Finding, pointer_child};
@@ -64,6 +66,19 @@ fn check_party_code(
     findings: &mut Vec<Finding>,
 ) {
     use uscc::UsccProblem;
+    // A natural person's identity number is personal data, not an organisation code: it is
+    // withheld from every public output (`notice::strip_personal`), and not checked as a USCC.
+    if resident_id::is_resident_id(code) {
+        findings.push(catalogue.finding(
+            "PARTY-PERSONAL-ID",
+            path,
+            format!(
+                "{label} '{}' 是公民身份号码（自然人），按个人信息处理：保存在内部，不公开；主体名称照常公开 (a resident identity number: personal data, withheld from every public output)",
+                resident_id::masked(code)
+            ),
+        ));
+        return;
+    }
     match uscc::check(code) {
         Ok(parsed) => {
             if !parsed.org_code_valid {

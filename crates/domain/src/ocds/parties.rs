@@ -15,7 +15,7 @@ pub struct Parties {
 /// The party id of an organisation: `CN-USCC-<code>` for a 统一社会信用代码, else from its other
 /// code, else from its name.
 pub fn party_id(name: &str, code: Option<&str>) -> String {
-    match code.map(str::trim).filter(|c| !c.is_empty()) {
+    match public_code(code) {
         Some(c) if is_uscc(c) => format!("{USCC_SCHEME}-{c}"),
         Some(c) => format!("code-{c}"),
         None => {
@@ -23,6 +23,13 @@ pub fn party_id(name: &str, code: Option<&str>) -> String {
             format!("name-{}", &hex::encode(digest)[..16])
         }
     }
+}
+
+/// A party code that may be published: not empty, and not a person's identity number (withheld
+/// already at validation; this is the second line of defence).
+fn public_code(code: Option<&str>) -> Option<&str> {
+    code.map(str::trim)
+        .filter(|c| !c.is_empty() && !crate::ident::resident_id::is_resident_id(c))
 }
 
 fn is_uscc(code: &str) -> bool {
@@ -48,7 +55,7 @@ impl Parties {
             }
             None => {
                 let mut party = json!({"id": id, "name": name});
-                if let Some(c) = code.map(str::trim).filter(|c| !c.is_empty()) {
+                if let Some(c) = public_code(code) {
                     party["identifier"] = if is_uscc(c) {
                         json!({"scheme": USCC_SCHEME, "id": c, "legalName": name})
                     } else {

@@ -5,13 +5,68 @@
 use super::{DocumentError, RawField, RawRecord, RawValue};
 use serde_json::Value;
 
-/// Parses JSON text, reporting syntax errors with line and column.
+/// Parses JSON text, reporting syntax errors with line and column. A lone surrogate escape
+/// (`\uD800` without its pair: legal JSON text, RFC 8259 §8.2, but no character) is read as U+FFFF,
+/// which validation then removes with a `TEXT-CHARS` warning naming the field.
 pub fn parse(text: &str) -> Result<Value, DocumentError> {
-    serde_json::from_str(text).map_err(|e| DocumentError::Json {
+    let text = lone_surrogates_as_ffff(text);
+    serde_json::from_str(&text).map_err(|e| DocumentError::Json {
         line: e.line(),
         column: e.column(),
         message: format!("JSON 格式错误 (malformed JSON): {e}"),
     })
+}
+
+/// `text` with every `\uXXXX` escape of a surrogate that is not half of a pair replaced by
+/// `\uFFFF` (escapes keep their length, so line and column of later errors do not move).
+fn lone_surrogates_as_ffff(text: &str) -> std::borrow::Cow<'_, str> {
+    fn escape_at(b: &[u8], i: usize) -> Option<u16> {
+        let hex = b.get(i..i + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+    }
+    let b = text.as_bytes();
+    if !text.contains("\\u") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match escape_at(b, i) {
+            Some(0xD800..=0xDBFF) => {
+                let paired =
+                    escape_at(b, i + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low));
+                if paired {
+                    i += 12;
+                } else {
+                    out.push_str(&text[last..i]);
+                    out.push_str("\\uFFFF");
+                    i += 6;
+                    last = i;
+                }
+            }
+            Some(0xDC00..=0xDFFF) => {
+                out.push_str(&text[last..i]);
+                out.push_str("\\uFFFF");
+                i += 6;
+                last = i;
+            }
+            // Any other escape (including `\\`) is skipped whole, so `\\uD800` stays text.
+            _ => i += 2,
+        }
+    }
+    if last == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    out.push_str(&text[last..]);
+    std::borrow::Cow::Owned(out)
 }
 
 fn shape_error(message: String) -> DocumentError {

@@ -2,6 +2,7 @@
 //! whole batch. A document is one record (root element = table code) or `<BATCH>` of records.
 
 use super::{DocumentError, Limits, RawField, RawRecord, RawValue, line_column};
+use crate::values::text::is_xml_char;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
@@ -129,15 +130,28 @@ pub fn read_records(
                     .map_err(|m| err_at(reader.buffer_position(), m))?;
             }
             Event::Text(t) => {
+                not_xml_chars(&t[..], before).map_err(|(at, m)| err_at(at, m))?;
                 let content = t.xml10_content();
                 push_text(&mut stack, &content).map_err(|m| err_at(before, m))?;
             }
             Event::CData(c) => {
+                // The CDATA content starts after `<![CDATA[`.
+                not_xml_chars(&c[..], before + 9).map_err(|(at, m)| err_at(at, m))?;
                 let content = c.xml10_content();
                 push_text(&mut stack, &content).map_err(|m| err_at(before, m))?;
             }
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref() {
+                    Ok(Some(ch)) if !is_xml_char(ch) => {
+                        return Err(err_at(
+                            before,
+                            format!(
+                                "字符引用 &{}; 指向 XML 1.0 不允许的字符 U+{:04X}，文档不是格式正确的 XML (a character reference to a character XML 1.0 does not allow: not well-formed)",
+                                &*r,
+                                u32::from(ch)
+                            ),
+                        ));
+                    }
                     Ok(Some(ch)) => ch.to_string(),
                     Ok(None) => match r.as_ref() {
                         "lt" => "<".into(),
@@ -181,6 +195,21 @@ pub fn read_records(
             }
             Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
         }
+    }
+}
+
+/// Refuses raw text holding a character outside XML 1.0's `Char` production (a literal control
+/// character is as ill-formed as a reference to one), with the offset of the first.
+fn not_xml_chars(raw: &str, start: u64) -> Result<(), (u64, String)> {
+    match raw.char_indices().find(|(_, c)| !is_xml_char(*c)) {
+        None => Ok(()),
+        Some((i, c)) => Err((
+            start + i as u64,
+            format!(
+                "文本含有 XML 1.0 不允许的字符 U+{:04X}，文档不是格式正确的 XML (a character XML 1.0 does not allow: not well-formed)",
+                u32::from(c)
+            ),
+        )),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Text folding shared by code fields.
+//! Text folding shared by code fields, and the characters text may hold at all.
 
 /// Folds full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms.
 /// Platforms fed by Chinese input methods often send `９１３２…` or `Ｅ３２０…` in code fields.
@@ -28,6 +28,74 @@ pub fn split_codes(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `c` is a character XML 1.0 may carry (the `Char` production, XML 1.0 Fifth Edition
+/// §2.2: tab, LF, CR, U+0020–U+D7FF, U+E000–U+FFFD, U+10000–U+10FFFF). Atom and RSS are XML, so
+/// text outside this set can never be published: U+0000 and the other C0 controls, U+FFFE, U+FFFF.
+/// (Surrogates are not `char`s; a JSON document's lone surrogate escapes are read as U+FFFF.)
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Characters removed from a text: each code point with how often it occurred, in first-seen order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed(pub Vec<(char, usize)>);
+
+impl Removed {
+    /// Nothing was removed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn add(&mut self, c: char) {
+        match self.0.iter_mut().find(|(seen, _)| *seen == c) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((c, 1)),
+        }
+    }
+
+    /// Merges another text's removals into these.
+    pub fn extend(&mut self, other: Removed) {
+        for (c, n) in other.0 {
+            for _ in 0..n {
+                self.add(c);
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Removed {
+    /// `U+0000 ×1、U+000B ×2`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (c, n)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("、")?;
+            }
+            write!(f, "U+{:04X} ×{n}", u32::from(*c))?;
+        }
+        Ok(())
+    }
+}
+
+/// `text` without the characters XML 1.0 cannot carry, and what was removed; `None` when the
+/// text was clean (the common case allocates nothing).
+pub fn without_non_xml(text: &str) -> Option<(String, Removed)> {
+    if text.chars().all(is_xml_char) {
+        return None;
+    }
+    let mut removed = Removed::default();
+    let kept = text
+        .chars()
+        .filter(|&c| {
+            let keep = is_xml_char(c);
+            if !keep {
+                removed.add(c);
+            }
+            keep
+        })
+        .collect();
+    Some((kept, removed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +113,40 @@ mod tests {
             vec!["A001", "A002", "A003"]
         );
         assert!(split_codes(" ; ").is_empty());
+    }
+
+    #[test]
+    fn xml_chars_are_the_xml_1_0_char_production() {
+        for c in (0u32..0x20).filter_map(char::from_u32) {
+            assert_eq!(
+                is_xml_char(c),
+                matches!(c, '\t' | '\n' | '\r'),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        for c in ['\u{FFFE}', '\u{FFFF}'] {
+            assert!(!is_xml_char(c));
+        }
+        for c in [
+            ' ',
+            '中',
+            '\u{D7FF}',
+            '\u{E000}',
+            '\u{FFFD}',
+            '\u{10000}',
+            '\u{10FFFF}',
+            '\u{7F}',
+        ] {
+            assert!(is_xml_char(c), "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn removes_and_reports_what_it_removed() {
+        assert_eq!(without_non_xml("招标公告\t第一标段\n"), None);
+        let (kept, removed) = without_non_xml("招\u{0}标\u{b}\u{b}公告\u{FFFF}").expect("dirty");
+        assert_eq!(kept, "招标公告");
+        assert_eq!(removed.to_string(), "U+0000 ×1、U+000B ×2、U+FFFF ×1");
     }
 }

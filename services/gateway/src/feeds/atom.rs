@@ -52,7 +52,7 @@ pub fn render(page: &Page) -> String {
             ..Default::default()
         })
         .collect();
-    Feed {
+    let document = Feed {
         title: Text::plain(page.title.clone()),
         id: page.feed_id.clone(),
         updated: beijing(page.updated),
@@ -68,5 +68,6 @@ pub fn render(page: &Page) -> String {
         entries,
         ..Default::default()
     }
-    .to_string()
+    .to_string();
+    super::xml_output(document)
 }

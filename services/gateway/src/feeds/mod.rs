@@ -7,3 +7,19 @@ pub mod item;
 pub(crate) mod json_feed;
 pub(crate) mod page;
 pub(crate) mod rss;
+
+/// The last step of every XML writer (Atom, RSS, anything later): a character XML 1.0 cannot carry
+/// is never emitted. Validation removes such characters from notices already (`TEXT-CHARS`), so
+/// one reaching here is a bug elsewhere; it is logged and counted, and dropped, so that one bad
+/// text never makes a page ill-formed for every subscriber. Markup never holds such characters,
+/// so dropping them from the whole document drops them from the texts.
+pub(crate) fn xml_output(document: String) -> String {
+    match gongshi_domain::values::text::without_non_xml(&document) {
+        None => document,
+        Some((clean, removed)) => {
+            tracing::error!(removed = %removed, message = "characters XML 1.0 cannot carry reached a feed writer; dropped");
+            metrics::counter!("gongshi_feed_chars_dropped_total").increment(1);
+            clean
+        }
+    }
+}

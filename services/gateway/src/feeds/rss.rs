@@ -46,7 +46,7 @@ pub fn render(page: &Page) -> String {
             ..Default::default()
         })
         .collect();
-    Channel {
+    let document = Channel {
         title: page.title.clone(),
         link: page.links.home.clone(),
         description: "已发布的公告与期限事件 (published notices and window events)".into(),
@@ -57,5 +57,6 @@ pub fn render(page: &Page) -> String {
         items,
         ..Default::default()
     }
-    .to_string()
+    .to_string();
+    super::xml_output(document)
 }
