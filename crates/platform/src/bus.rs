@@ -17,6 +17,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use crate::store::StoreError;
+
 /// Topic names and versions. A breaking change to an event is a new `vN` topic.
 pub mod topics {
     /// Raw documents as accepted by ingest (key: receipt id).
@@ -76,9 +78,22 @@ pub enum HandlerError {
     Permanent(anyhow::Error),
 }
 
+impl From<StoreError> for HandlerError {
+    /// A store failure that retrying cannot cure (the database refused the data, stored data does
+    /// not fit its type) is permanent; every other one is transient.
+    fn from(e: StoreError) -> Self {
+        if e.is_permanent() {
+            HandlerError::Permanent(e.into())
+        } else {
+            HandlerError::Transient(e.into())
+        }
+    }
+}
+
 impl From<sqlx::Error> for HandlerError {
+    /// Classified as the store classifies it (see [`StoreError::is_permanent`]).
     fn from(e: sqlx::Error) -> Self {
-        HandlerError::Transient(e.into())
+        StoreError::from(e).into()
     }
 }
 

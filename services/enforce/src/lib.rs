@@ -206,7 +206,7 @@ async fn judge_and_record(
     engine: &Engine<'_>,
     notice: &Notice,
     now: DateTime<Utc>,
-) -> Result<Verdict, sqlx::Error> {
+) -> Result<Verdict, store::StoreError> {
     let mut keys = notice.procedures.clone();
     keys.sort();
     keys.dedup();
@@ -328,7 +328,7 @@ async fn record_receipt(
     notice_id: &str,
     verdict: &Verdict,
     warnings: &Value,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), store::StoreError> {
     let mut all_warnings = warnings.as_array().cloned().unwrap_or_default();
     if let Value::Array(more) = findings_json(verdict, false) {
         all_warnings.extend(more);
@@ -357,7 +357,7 @@ async fn release_parked(
     engine: &Engine<'_>,
     notice: &Notice,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), store::StoreError> {
     let keys: Vec<String> = notice.procedures.iter().map(ToString::to_string).collect();
     loop {
         let mut progressed = false;

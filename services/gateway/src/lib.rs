@@ -133,7 +133,7 @@ pub(crate) fn base_url(gw: &Gateway, headers: &axum::http::HeaderMap) -> String 
     format!("http://{host}")
 }
 
-pub(crate) fn store_error(e: &sqlx::Error) -> Response {
+pub(crate) fn store_error(e: &impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, message = "store unavailable");
     error(
         StatusCode::SERVICE_UNAVAILABLE,

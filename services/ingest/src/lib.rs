@@ -182,14 +182,9 @@ pub async fn accept(
         json!({"receipt": receipt, "content_type": content_type, "records": tables.len()}),
     );
     if let Err(e) = ingest.bus.publish(topics::RECEIVED, &event).await {
-        let _ = sqlx::query("DELETE FROM receipt_records WHERE receipt_id = $1")
-            .bind(&receipt)
-            .execute(&ingest.store.pool)
-            .await;
-        let _ = sqlx::query("DELETE FROM receipts WHERE receipt_id = $1")
-            .bind(&receipt)
-            .execute(&ingest.store.pool)
-            .await;
+        if let Err(undo) = store::receipts::delete(&ingest.store.pool, &receipt).await {
+            tracing::warn!(receipt, error = %undo, message = "unsent receipt not removed");
+        }
         return Err(e.into());
     }
     metrics::counter!("gongshi_documents_received_total").increment(1);

@@ -56,11 +56,7 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
         Ok(d) => d,
         Err(e) => {
             let errors = json!([{"rule": e.rule(), "path": "", "message": e.to_string()}]);
-            sqlx::query("UPDATE receipts SET error = $2 WHERE receipt_id = $1")
-                .bind(receipt)
-                .bind(&errors)
-                .execute(&store.pool)
-                .await?;
+            store::receipts::set_error(&store.pool, receipt, &errors).await?;
             let rejected = Envelope::new(
                 format!("rejected:{receipt}"),
                 "document.rejected",

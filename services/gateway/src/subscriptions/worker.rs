@@ -15,7 +15,7 @@ use super::signature;
 use crate::config::GatewayConfig;
 use crate::feeds::item::Item;
 use gongshi_platform::Store;
-use gongshi_platform::store::{feed, subscriptions};
+use gongshi_platform::store::{StoreError, feed, subscriptions};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +81,7 @@ impl Worker {
     }
 
     /// Queues the deliveries of every subscription's new matching entries.
-    pub async fn fan_out(&self) -> Result<(), sqlx::Error> {
+    pub async fn fan_out(&self) -> Result<(), StoreError> {
         for id in subscriptions::behind_ids(&self.store.pool).await? {
             while self.fan_out_one(&id).await? {}
         }
@@ -89,7 +89,7 @@ impl Worker {
     }
 
     /// One batch of one subscription; true when there may be more.
-    async fn fan_out_one(&self, id: &str) -> Result<bool, sqlx::Error> {
+    async fn fan_out_one(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.store.pool.begin().await?;
         let Some((filter, cursor)) = subscriptions::lock_for_fan_out(&mut tx, id).await? else {
             return Ok(false);
@@ -141,7 +141,7 @@ impl Worker {
     }
 
     /// One round of sending due deliveries; returns how many were attempted.
-    pub async fn deliver(&self) -> Result<usize, sqlx::Error> {
+    pub async fn deliver(&self) -> Result<usize, StoreError> {
         let limit = i64::try_from(self.config.webhook_concurrency.max(1)).unwrap_or(8);
         let mut tx = self.store.pool.begin().await?;
         let due = subscriptions::claim_due(&mut tx, limit).await?;
