@@ -10,6 +10,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use gongshi_domain::{Document, DocumentError, Limits};
 use gongshi_platform::bus::topics;
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::{DocumentNotAccepted, DocumentReceived};
 use gongshi_platform::{Bus, Envelope, Store, store};
 use serde_json::json;
 use std::sync::Arc;
@@ -146,7 +148,7 @@ async fn post_notice(
         )
             .into_response(),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), message = "document not accepted: store or bus unavailable");
+            DocumentNotAccepted { error: &e }.emit();
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -187,8 +189,11 @@ pub async fn accept(
         }
         return Err(e.into());
     }
-    metrics::counter!("gongshi_documents_received_total").increment(1);
-    metrics::counter!("gongshi_records_received_total").increment(tables.len() as u64);
+    DocumentReceived {
+        receipt: &receipt,
+        records: tables.len(),
+    }
+    .emit();
     Ok(receipt)
 }
 

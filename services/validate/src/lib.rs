@@ -8,6 +8,8 @@ use anyhow::Context as _;
 use gongshi_domain::rules::Catalogue;
 use gongshi_domain::{Document, Limits, Schemas, check_record};
 use gongshi_platform::bus::{self, topics};
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::{DocumentUnreadable, RecordInvalid, RecordValid};
 use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -64,6 +66,11 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                 json!({"receipt": receipt, "errors": errors}),
             );
             bus.publish(topics::REJECTED, &rejected).await?;
+            DocumentUnreadable {
+                receipt,
+                rule: e.rule(),
+            }
+            .emit();
             return Ok(());
         }
     };
@@ -100,7 +107,12 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                 )
                 .await?;
                 valid_events.push(valid);
-                metrics::counter!("gongshi_records_valid_total").increment(1);
+                RecordValid {
+                    receipt,
+                    index: idx,
+                    notice_id: &notice.id,
+                }
+                .emit();
             }
             _ => {
                 store::receipts::set_status(
@@ -116,7 +128,12 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                     payload,
                 );
                 rejected_events.push(rejected);
-                metrics::counter!("gongshi_records_invalid_total", "table" => checked.table.clone()).increment(1);
+                RecordInvalid {
+                    receipt,
+                    index: idx,
+                    table: &checked.table,
+                }
+                .emit();
             }
         }
     }

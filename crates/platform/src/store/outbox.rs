@@ -3,6 +3,8 @@
 
 use super::StoreError;
 use crate::bus::{Bus, Envelope};
+use crate::telemetry::InternalEvent as _;
+use crate::telemetry::events::OutboxSendFailed;
 use sqlx::{PgConnection, PgPool, Row};
 
 /// Queues an event in the caller's transaction (a repeated id is ignored).
@@ -41,7 +43,7 @@ pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
             let topic: String = row.try_get("topic")?;
             let envelope: sqlx::types::Json<Envelope> = row.try_get("envelope")?;
             if let Err(e) = bus.publish(&topic, &envelope.0).await {
-                tracing::warn!(error = %e, message = "outbox relay: send failed; will retry");
+                OutboxSendFailed { error: &e }.emit();
                 break;
             }
             done.push(row.try_get("event_id")?);

@@ -315,7 +315,8 @@ pub async fn delivered(
 }
 
 /// Records a failed attempt: retried after `retry_in_ms`, or given up (`failed`) when that would
-/// fall beyond `give_up_after_secs` from the delivery's creation.
+/// fall beyond `give_up_after_secs` from the delivery's creation. Returns true when it was given
+/// up (for the [`WebhookGivenUp`](crate::telemetry::events::WebhookGivenUp) event).
 pub async fn attempt_failed(
     tx: &mut PgConnection,
     delivery_id: &str,
@@ -323,21 +324,21 @@ pub async fn attempt_failed(
     error: &str,
     retry_in_ms: i64,
     give_up_after_secs: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<bool, StoreError> {
+    let state: Option<String> = sqlx::query_scalar(
         "UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_status = $2, last_error = $3, \
            next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), \
            state = CASE WHEN now() + make_interval(secs => $4::double precision / 1000) \
                              > created_at + make_interval(secs => $5::double precision) \
                         THEN 'failed' ELSE 'pending' END \
-         WHERE delivery_id = $1",
+         WHERE delivery_id = $1 RETURNING state",
     )
     .bind(delivery_id)
     .bind(status)
     .bind(error)
     .bind(retry_in_ms)
     .bind(give_up_after_secs)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(())
+    Ok(state.as_deref() == Some("failed"))
 }
