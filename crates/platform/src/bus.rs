@@ -18,6 +18,12 @@ use tracing::Instrument as _;
 // Topic names, the envelope and the event types live with the events themselves.
 pub use gongshi_domain::events::{Envelope, Event, EventError, topics};
 
+use crate::store::StoreError;
+use crate::telemetry::InternalEvent as _;
+use crate::telemetry::events::{
+    EventFailed, EventHandled, EventRetried, EventUndecodable, EventsProduced, ReceiveFailed,
+};
+
 /// How a handler failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -29,9 +35,22 @@ pub enum HandlerError {
     Permanent(anyhow::Error),
 }
 
+impl From<StoreError> for HandlerError {
+    /// A store failure that retrying cannot cure (the database refused the data, stored data does
+    /// not fit its type) is permanent; every other one is transient.
+    fn from(e: StoreError) -> Self {
+        if e.is_permanent() {
+            HandlerError::Permanent(e.into())
+        } else {
+            HandlerError::Transient(e.into())
+        }
+    }
+}
+
 impl From<sqlx::Error> for HandlerError {
+    /// Classified as the store classifies it (see [`StoreError::is_permanent`]).
     fn from(e: sqlx::Error) -> Self {
-        HandlerError::Transient(e.into())
+        StoreError::from(e).into()
     }
 }
 
@@ -139,8 +158,7 @@ impl Bus {
             .send(record, Duration::from_secs(30))
             .await
             .map_err(|(e, _)| BusError::Kafka(e))?;
-        metrics::counter!("gongshi_bus_events_produced_total", "topic" => topic.to_owned())
-            .increment(1);
+        EventsProduced { topic, count: 1 }.emit();
         Ok(())
     }
 
@@ -174,8 +192,11 @@ impl Bus {
                 Err(_) => return Err(BusError::Kafka(rdkafka::error::KafkaError::Canceled)),
             }
         }
-        metrics::counter!("gongshi_bus_events_produced_total", "topic" => topic.to_owned())
-            .increment(events.len() as u64);
+        EventsProduced {
+            topic,
+            count: events.len(),
+        }
+        .emit();
         Ok(())
     }
 
@@ -232,7 +253,11 @@ where
         let message = match message {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(consumer = name, error = %e, message = "receive failed");
+                ReceiveFailed {
+                    consumer: name,
+                    error: &e,
+                }
+                .emit();
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
@@ -248,8 +273,14 @@ where
         let envelope: Envelope = match message.payload().map(serde_json::from_slice) {
             Some(Ok(e)) => e,
             other => {
-                span.in_scope(|| tracing::error!(consumer = name, problem = ?other.map(|r| r.err()), message = "undecodable event skipped"));
-                metrics::counter!("gongshi_bus_events_undecodable_total", "consumer" => name.to_owned()).increment(1);
+                let error = other.and_then(Result::err);
+                span.in_scope(|| {
+                    EventUndecodable {
+                        consumer: name,
+                        error: error.as_ref(),
+                    }
+                    .emit();
+                });
                 consumer.store_offset_from_message(&message)?;
                 continue;
             }
@@ -257,22 +288,40 @@ where
         span.record("event", envelope.id.as_str());
         let mut backoff = Duration::from_millis(200);
         loop {
-            match handler(envelope.clone()).instrument(span.clone()).await {
+            let started = tokio::time::Instant::now();
+            let result = handler(envelope.clone()).instrument(span.clone()).await;
+            let elapsed = started.elapsed();
+            match result {
                 Ok(()) => {
                     consumer.store_offset_from_message(&message)?;
-                    metrics::counter!("gongshi_events_handled_total", "consumer" => name.to_owned()).increment(1);
+                    EventHandled {
+                        consumer: name,
+                        event_id: &envelope.id,
+                        elapsed,
+                    }
+                    .emit();
                     break;
                 }
                 Err(HandlerError::Permanent(e)) => {
-                    tracing::error!(consumer = name, event = %envelope.id, error = %format!("{e:#}"), message = "event failed permanently; skipped");
-                    metrics::counter!("gongshi_events_failed_total", "consumer" => name.to_owned())
-                        .increment(1);
+                    EventFailed {
+                        consumer: name,
+                        event_id: &envelope.id,
+                        error: &e,
+                        elapsed,
+                    }
+                    .emit();
                     consumer.store_offset_from_message(&message)?;
                     break;
                 }
                 Err(HandlerError::Transient(e)) => {
-                    tracing::warn!(consumer = name, event = %envelope.id, error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, message = "transient failure; retrying");
-                    metrics::counter!("gongshi_events_retried_total", "consumer" => name.to_owned()).increment(1);
+                    EventRetried {
+                        consumer: name,
+                        event_id: &envelope.id,
+                        error: &e,
+                        retry_in: backoff,
+                        elapsed,
+                    }
+                    .emit();
                     tokio::select! {
                         () = shutdown.cancelled() => {
                             // The effect did not happen: leave the offset so the next run redoes it.

@@ -35,4 +35,15 @@ pub struct CommonConfig {
     /// Log as JSON lines (default) or human-readable text.
     #[arg(long, env = "GONGSHI_LOG_FORMAT", default_value = "json")]
     pub log_format: crate::telemetry::LogFormat,
+    /// Seconds the services get to stop after SIGINT/SIGTERM (or after one of them failed);
+    /// tasks still running then are aborted.
+    #[arg(long, env = "GONGSHI_SHUTDOWN_DEADLINE_SECS", default_value_t = 20)]
+    pub shutdown_deadline_secs: u64,
+}
+
+impl CommonConfig {
+    /// The shutdown deadline as a duration.
+    pub fn shutdown_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_deadline_secs)
+    }
 }

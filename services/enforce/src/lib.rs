@@ -13,6 +13,8 @@ use gongshi_domain::values::datetime::{Instant, shanghai};
 use gongshi_domain::{Kind, Notice, Regime};
 use gongshi_platform::bus::{self, topics};
 use gongshi_platform::store::{self, notices};
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::{HoldReleased, NoticeDuplicate, NoticeJudged};
 use gongshi_platform::{Bus, Clock, Envelope, HandlerError, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -110,7 +112,10 @@ impl Enforce {
             )
             .await?;
             tx.commit().await?;
-            metrics::counter!("gongshi_notices_duplicate_total").increment(1);
+            NoticeDuplicate {
+                notice_id: &notice.id,
+            }
+            .emit();
             return Ok(());
         }
         let verdict = judge_and_record(&mut tx, &engine, &notice, now).await?;
@@ -119,8 +124,11 @@ impl Enforce {
             release_parked(&mut tx, &engine, &notice, now).await?;
         }
         tx.commit().await?;
-        metrics::counter!("gongshi_notices_judged_total", "outcome" => verdict.outcome.as_str())
-            .increment(1);
+        NoticeJudged {
+            notice_id: &notice.id,
+            outcome: verdict.outcome.as_str(),
+        }
+        .emit();
         Ok(())
     }
 
@@ -148,15 +156,19 @@ impl Enforce {
                             region = region.or_else(|| state.region().map(str::to_owned));
                             notices::save_procedure(&mut tx, &state).await?;
                         }
-                        let outcome: Value =
-                            sqlx::query_scalar("SELECT outcome FROM notices WHERE notice_id = $1")
-                                .bind(&notice.id)
-                                .fetch_one(&mut *tx)
-                                .await?;
+                        let outcome =
+                            notices::outcome(&mut tx, &notice.id)
+                                .await?
+                                .ok_or_else(|| {
+                                    anyhow::anyhow!("held notice {} has no outcome", notice.id)
+                                })?;
                         let verdict: Verdict = serde_json::from_value(outcome)?;
                         let event = NoticePublished::new(&notice, &verdict, now, region);
                         store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope()).await?;
-                        metrics::counter!("gongshi_holds_released_total").increment(1);
+                        HoldReleased {
+                            notice_id: &notice.id,
+                        }
+                        .emit();
                     }
                 }
                 "window" => {
@@ -199,7 +211,7 @@ async fn judge_and_record(
     engine: &Engine<'_>,
     notice: &Notice,
     now: DateTime<Utc>,
-) -> Result<Verdict, sqlx::Error> {
+) -> Result<Verdict, store::StoreError> {
     let mut states = Vec::new();
     for key in procedure_keys(notice) {
         states.push(notices::lock_procedure(tx, &key).await?);
@@ -305,7 +317,7 @@ async fn record_receipt(
     notice_id: &str,
     verdict: &Verdict,
     warnings: &Value,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), store::StoreError> {
     let mut all_warnings = warnings.as_array().cloned().unwrap_or_default();
     if let Value::Array(more) = findings_json(verdict, false) {
         all_warnings.extend(more);
@@ -334,7 +346,7 @@ async fn release_parked(
     engine: &Engine<'_>,
     notice: &Notice,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), store::StoreError> {
     let keys: Vec<String> = notice.procedures.iter().map(ToString::to_string).collect();
     loop {
         let mut progressed = false;

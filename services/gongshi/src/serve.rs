@@ -9,8 +9,10 @@ use gongshi_gateway::{Gateway, Mounted};
 use gongshi_ingest::{Ingest, IngestConfig};
 use gongshi_platform::bus::topics;
 use gongshi_platform::search::{Access, SearchConfig};
+use gongshi_platform::shutdown::Supervisor;
 use gongshi_platform::{Bus, Clock, CommonConfig, Store, shutdown, telemetry};
 use gongshi_publish::Publish;
+use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -153,58 +155,62 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         live: Live::new(args.gateway.stream_buffer),
         config: std::sync::Arc::new(args.gateway),
     };
-    let mut tasks = tokio::task::JoinSet::new();
+    let deadline = args.http.common.shutdown_deadline();
+    let mut tasks = Supervisor::new();
     let listen = args.http.listen.clone();
     let t = token.clone();
-    tasks.spawn(async move { gateway.run(ingest_routes(ingest), &listen, t).await });
+    tasks.spawn("gateway", async move {
+        gateway.run(ingest_routes(ingest), &listen, t).await
+    });
     let (s, b, t) = (store.clone(), bus.clone(), token.clone());
-    tasks.spawn(async move { gongshi_validate::run(s, b, t).await });
+    tasks.spawn(
+        "validate",
+        async move { gongshi_validate::run(s, b, t).await },
+    );
     let t = token.clone();
-    tasks.spawn(async move { enforce.run(t).await });
+    tasks.spawn("enforce", async move { enforce.run(t).await });
     let t = token.clone();
-    tasks.spawn(async move { publish.run(t).await });
-    supervise(tasks, token).await
+    tasks.spawn("publish", async move { publish.run(t).await });
+    tasks.run(token, deadline).await
 }
 
-/// Waits for every task; the first failure stops the others.
-async fn supervise(
-    mut tasks: tokio::task::JoinSet<anyhow::Result<()>>,
+/// Runs one service as the process's only task: after SIGINT/SIGTERM it gets the shutdown
+/// deadline to stop, then it is aborted.
+async fn run_one<F>(
+    name: &'static str,
+    common: &CommonConfig,
     token: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut first_error = None;
-    while let Some(result) = tasks.join_next().await {
-        let failed = match result {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e),
-            Err(e) => Some(anyhow::anyhow!("task panicked: {e}")),
-        };
-        if let Some(e) = failed {
-            tracing::error!(error = %format!("{e:#}"), message = "a service stopped; stopping the others");
-            token.cancel();
-            first_error.get_or_insert(e);
-        } else {
-            // A service that returns without error does so because of shutdown.
-            token.cancel();
-        }
-    }
-    first_error.map_or(Ok(()), Err)
+    service: F,
+) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let mut tasks = Supervisor::new();
+    tasks.spawn(name, service);
+    tasks.run(token, common.shutdown_deadline()).await
 }
 
 /// `gongshi ingest`.
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let (store, bus) = connect(&args.common).await?;
-    gongshi_ingest::run(
-        Ingest::new(store, bus, &args.ingest),
-        &args.listen,
-        shutdown::on_signals(),
-    )
+    let token = shutdown::on_signals();
+    let ingest = Ingest::new(store, bus, &args.ingest);
+    let (listen, t) = (args.listen.clone(), token.clone());
+    run_one("ingest", &args.common, token, async move {
+        gongshi_ingest::run(ingest, &listen, t).await
+    })
     .await
 }
 
 /// `gongshi validate`.
 pub async fn validate(args: CommonArgs) -> anyhow::Result<()> {
     let (store, bus) = connect(&args.common).await?;
-    gongshi_validate::run(store, bus, shutdown::on_signals()).await
+    let token = shutdown::on_signals();
+    let t = token.clone();
+    run_one("validate", &args.common, token, async move {
+        gongshi_validate::run(store, bus, t).await
+    })
+    .await
 }
 
 /// `gongshi enforce`.
@@ -216,21 +222,30 @@ pub async fn enforce(args: EnforceArgs) -> anyhow::Result<()> {
         clock: Clock::from_config(&args.common)?,
         tick: Duration::from_millis(args.tick_ms),
     };
-    enforce.run(shutdown::on_signals()).await
+    let token = shutdown::on_signals();
+    let t = token.clone();
+    run_one("enforce", &args.common, token, async move {
+        enforce.run(t).await
+    })
+    .await
 }
 
 /// `gongshi publish`.
 pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     let (store, bus) = connect(&args.common).await?;
     let index = args.search.open(&args.common.data_dir, Access::Write)?;
-    Publish {
+    let publish = Publish {
         store,
         bus,
         indexers: vec![std::sync::Arc::new(gongshi_publish::SearchIndexer {
             index,
         })],
-    }
-    .run(shutdown::on_signals())
+    };
+    let token = shutdown::on_signals();
+    let t = token.clone();
+    run_one("publish", &args.common, token, async move {
+        publish.run(t).await
+    })
     .await
 }
 
@@ -242,15 +257,19 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
     // The publish service writes the index; a gateway of its own only reads it (the embedded
     // index on a shared data folder, or Meilisearch).
     let search = args.search.open(&http.common.data_dir, Access::Read)?;
-    Gateway {
+    let gateway = Gateway {
         store,
         bus,
         clock: Clock::from_config(&http.common)?,
         search: Some(search),
         live: Live::new(args.gateway.stream_buffer),
         config: std::sync::Arc::new(args.gateway.clone()),
-    }
-    .run(ingest_routes(ingest), &http.listen, shutdown::on_signals())
+    };
+    let token = shutdown::on_signals();
+    let (listen, t) = (http.listen.clone(), token.clone());
+    run_one("gateway", &http.common, token, async move {
+        gateway.run(ingest_routes(ingest), &listen, t).await
+    })
     .await
 }
 

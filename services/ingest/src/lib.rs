@@ -10,6 +10,8 @@ use axum::{Json, Router};
 use gongshi_domain::events::NoticeReceived;
 use gongshi_domain::{Document, Limits};
 use gongshi_platform::api_error::ErrorBody;
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::{DocumentNotAccepted, DocumentReceived};
 use gongshi_platform::{ApiError, Bus, ErrorCode, Store, store};
 use serde::Serialize;
 use std::sync::Arc;
@@ -180,7 +182,7 @@ async fn post_notice(
             }),
         )),
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), message = "document not accepted: store or bus unavailable");
+            DocumentNotAccepted { error: &e }.emit();
             Err(ApiError::new(
                 ErrorCode::Unavailable,
                 "暂时无法接收，请重试 (store or bus unavailable; retry)",
@@ -214,18 +216,16 @@ pub async fn accept(
         records: tables.len(),
     };
     if let Err(e) = ingest.bus.send(&event).await {
-        let _ = sqlx::query("DELETE FROM receipt_records WHERE receipt_id = $1")
-            .bind(&receipt)
-            .execute(&ingest.store.pool)
-            .await;
-        let _ = sqlx::query("DELETE FROM receipts WHERE receipt_id = $1")
-            .bind(&receipt)
-            .execute(&ingest.store.pool)
-            .await;
+        if let Err(undo) = store::receipts::delete(&ingest.store.pool, &receipt).await {
+            tracing::warn!(receipt, error = %undo, message = "unsent receipt not removed");
+        }
         return Err(e.into());
     }
-    metrics::counter!("gongshi_documents_received_total").increment(1);
-    metrics::counter!("gongshi_records_received_total").increment(tables.len() as u64);
+    DocumentReceived {
+        receipt: &receipt,
+        records: tables.len(),
+    }
+    .emit();
     Ok(receipt)
 }
 

@@ -6,6 +6,8 @@
 use gongshi_domain::events::PublicEvent;
 use gongshi_platform::bus::{self, topics};
 use gongshi_platform::feed_filter::EntryFacts;
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::FeedEntryAppended;
 use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -85,8 +87,11 @@ impl Publish {
             indexer.apply(&public).map_err(HandlerError::Transient)?;
         }
         if added {
-            metrics::counter!("gongshi_feed_entries_total", "type" => event.event_type.clone())
-                .increment(1);
+            FeedEntryAppended {
+                entry_id: &event.id,
+                event_type: &event.event_type,
+            }
+            .emit();
         }
         Ok(())
     }

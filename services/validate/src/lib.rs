@@ -11,6 +11,8 @@ use gongshi_domain::events::{
 use gongshi_domain::rules::Catalogue;
 use gongshi_domain::{Document, Limits, Schemas, check_record};
 use gongshi_platform::bus::{self, topics};
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events as telemetry;
 use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -67,12 +69,13 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                     severity: None,
                 }],
             };
-            sqlx::query("UPDATE receipts SET error = $2 WHERE receipt_id = $1")
-                .bind(receipt)
-                .bind(as_json(&rejected.errors))
-                .execute(&store.pool)
-                .await?;
+            store::receipts::set_error(&store.pool, receipt, &as_json(&rejected.errors)).await?;
             bus.send(&rejected).await?;
+            telemetry::DocumentUnreadable {
+                receipt,
+                rule: e.rule(),
+            }
+            .emit();
             return Ok(());
         }
     };
@@ -109,7 +112,12 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                 )
                 .await?;
                 valid_events.push(valid);
-                metrics::counter!("gongshi_records_valid_total").increment(1);
+                telemetry::RecordValid {
+                    receipt,
+                    index: idx,
+                    notice_id: &notice.id,
+                }
+                .emit();
             }
             _ => {
                 store::receipts::set_status(
@@ -128,7 +136,12 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
                 }
                 .envelope();
                 rejected_events.push(rejected);
-                metrics::counter!("gongshi_records_invalid_total", "table" => checked.table.clone()).increment(1);
+                telemetry::RecordInvalid {
+                    receipt,
+                    index: idx,
+                    table: &checked.table,
+                }
+                .emit();
             }
         }
     }

@@ -10,6 +10,7 @@
 //! seen seq N has seen (or filtered away) every entry below N. Appends are a few per second at
 //! most, so the lock costs nothing that matters.
 
+use super::StoreError;
 use crate::feed_filter::{EntryFacts, FeedFilter};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -38,7 +39,7 @@ pub struct NewEntry<'a> {
 
 /// Appends an entry in the caller's transaction, serialised with every other append (see the
 /// module doc); a repeated `entry_id` is ignored (returns false).
-pub async fn append(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<bool, sqlx::Error> {
+pub async fn append(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<bool, StoreError> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(APPEND_LOCK)
         .execute(&mut *conn)
@@ -70,10 +71,12 @@ pub async fn append(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<bool, s
 }
 
 /// The highest sequence number in the feed store (0 when empty).
-pub async fn last_seq(pool: &sqlx::PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM feed_entries")
-        .fetch_one(pool)
-        .await
+pub async fn last_seq(pool: &sqlx::PgPool) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM feed_entries")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Up to `limit` entries with `after < seq <= up_to`, in sequence order, as (seq, entry).
@@ -82,22 +85,22 @@ pub async fn entries_between(
     after: i64,
     up_to: i64,
     limit: i64,
-) -> Result<Vec<(i64, Value)>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<Vec<(i64, Value)>, StoreError> {
+    Ok(sqlx::query_as(
         "SELECT seq, entry FROM feed_entries WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
     )
     .bind(after)
     .bind(up_to)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?)
 }
 
 /// The facts of a notice's `notice.published` entry (window events inherit them).
 pub async fn published_facts(
     conn: &mut PgConnection,
     notice_id: &str,
-) -> Result<Option<EntryFacts>, sqlx::Error> {
+) -> Result<Option<EntryFacts>, StoreError> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM feed_entries WHERE notice_id = $1 AND event_type = 'notice.published' \
          ORDER BY seq LIMIT 1"
@@ -134,7 +137,7 @@ pub struct FeedRow {
 const COLUMNS: &str = "seq, entry_id, notice_id, procedure_key, event_type, entry, kind, category, region, status, \
                        title, entry_at, search_text, published_at";
 
-fn row_from(r: &PgRow) -> Result<FeedRow, sqlx::Error> {
+fn row_from(r: &PgRow) -> Result<FeedRow, StoreError> {
     Ok(FeedRow {
         seq: r.try_get("seq")?,
         entry_id: r.try_get("entry_id")?,
@@ -200,7 +203,7 @@ pub async fn page(
     filter: &FeedFilter,
     window: Window,
     limit: i64,
-) -> Result<Vec<FeedRow>, sqlx::Error> {
+) -> Result<Vec<FeedRow>, StoreError> {
     let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM feed_entries WHERE TRUE"));
     push_filter(&mut q, filter);
     let ascending = match window {
@@ -236,7 +239,7 @@ pub async fn since(
     after: i64,
     upto: i64,
     limit: i64,
-) -> Result<Vec<FeedRow>, sqlx::Error> {
+) -> Result<Vec<FeedRow>, StoreError> {
     let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM feed_entries WHERE seq > "));
     q.push_bind(after).push(" AND seq <= ").push_bind(upto);
     push_filter(&mut q, filter);
@@ -247,8 +250,10 @@ pub async fn since(
 
 /// The highest committed seq (0 for an empty feed). Because appends are serialised, every entry
 /// up to it is visible to any later statement.
-pub async fn head(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COALESCE(max(seq), 0)::bigint FROM feed_entries")
-        .fetch_one(&mut *conn)
-        .await
+pub async fn head(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT COALESCE(max(seq), 0)::bigint FROM feed_entries")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }

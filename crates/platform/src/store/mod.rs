@@ -1,12 +1,16 @@
 //! The PostgreSQL store (sqlx): migrations under `crates/platform/migrations/`, and one module per
 //! group of tables. Queries are plain SQL checked by the cross-service tests against a real
-//! server.
+//! server. The store owns the SQL: services call these functions, and every one of them fails
+//! with a [`StoreError`] that says whether retrying can help.
 
+mod error;
 pub mod feed;
 pub mod notices;
 pub mod outbox;
 pub mod receipts;
 pub mod subscriptions;
+
+pub use error::StoreError;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;
@@ -20,17 +24,13 @@ pub struct Store {
 
 impl Store {
     /// Connects and applies pending migrations.
-    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
-            .await
-            .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("migrating the store: {e}"))?;
+            .await?;
+        MIGRATOR.run(&pool).await?;
         Ok(Store { pool })
     }
 
@@ -48,7 +48,7 @@ pub async fn first_time(
     tx: &mut sqlx::PgConnection,
     consumer: &str,
     event_id: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )

@@ -1,6 +1,7 @@
 //! Notices, procedure state and durable timers: what the enforcement service decides and the
 //! gateway shows.
 
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use gongshi_domain::period::ProcedureState;
 use serde_json::Value;
@@ -43,15 +44,17 @@ pub struct NoticeRow<'a> {
 pub async fn status(
     conn: &mut PgConnection,
     notice_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT status FROM notices WHERE notice_id = $1")
-        .bind(notice_id)
-        .fetch_optional(&mut *conn)
-        .await
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT status FROM notices WHERE notice_id = $1")
+            .bind(notice_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
 /// Inserts or updates a notice's row.
-pub async fn upsert(conn: &mut PgConnection, row: &NoticeRow<'_>) -> Result<(), sqlx::Error> {
+pub async fn upsert(conn: &mut PgConnection, row: &NoticeRow<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO notices (notice_id, procedure_key, platform, project, section, table_code, kind, regime, \
            content_hash, data_timestamp, status, outcome, notice, hold_until, published_at) \
@@ -84,7 +87,7 @@ pub async fn set_status(
     conn: &mut PgConnection,
     notice_id: &str,
     status: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE notices SET status = $2, updated_at = now(), \
          published_at = CASE WHEN $2 = 'published' THEN COALESCE(published_at, now()) ELSE published_at END \
@@ -102,7 +105,7 @@ pub async fn store_private(
     conn: &mut PgConnection,
     notice_id: &str,
     canonical: &Value,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO notices_private (notice_id, canonical) VALUES ($1, $2) ON CONFLICT (notice_id) DO NOTHING")
         .bind(notice_id)
         .bind(canonical)
@@ -115,7 +118,7 @@ pub async fn store_private(
 pub async fn lock_procedure(
     conn: &mut PgConnection,
     key: &gongshi_domain::ProcedureKey,
-) -> Result<ProcedureState, sqlx::Error> {
+) -> Result<ProcedureState, StoreError> {
     let k = key.to_string();
     sqlx::query(
         "INSERT INTO procedures (procedure_key, state) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -136,7 +139,7 @@ pub async fn lock_procedure(
 pub async fn save_procedure(
     conn: &mut PgConnection,
     state: &ProcedureState,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE procedures SET state = $2, updated_at = now() WHERE procedure_key = $1")
         .bind(state.key.to_string())
         .bind(sqlx::types::Json(state))
@@ -149,7 +152,7 @@ pub async fn save_procedure(
 pub async fn parked_in(
     conn: &mut PgConnection,
     keys: &[String],
-) -> Result<Vec<(String, Value)>, sqlx::Error> {
+) -> Result<Vec<(String, Value)>, StoreError> {
     let rows = sqlx::query(
         "SELECT notice_id, notice FROM notices WHERE status = 'parked' AND procedure_key = ANY($1) \
          ORDER BY first_seen, notice_id FOR UPDATE",
@@ -166,11 +169,26 @@ pub async fn parked_in(
 pub async fn notice_json(
     conn: &mut PgConnection,
     notice_id: &str,
-) -> Result<Option<Value>, sqlx::Error> {
-    sqlx::query_scalar("SELECT notice FROM notices WHERE notice_id = $1")
+) -> Result<Option<Value>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT notice FROM notices WHERE notice_id = $1")
+            .bind(notice_id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// The stored verdict (`outcome`: outcome, findings, windows) of a notice id, or `None` for an
+/// unknown notice.
+pub async fn outcome(
+    conn: &mut PgConnection,
+    notice_id: &str,
+) -> Result<Option<Value>, StoreError> {
+    let outcome = sqlx::query_scalar("SELECT outcome FROM notices WHERE notice_id = $1")
         .bind(notice_id)
         .fetch_optional(&mut *conn)
-        .await
+        .await?;
+    Ok(outcome)
 }
 
 /// Adds a durable timer (a repeated id is ignored).
@@ -181,7 +199,7 @@ pub async fn add_timer(
     notice_id: &str,
     due_at: DateTime<Utc>,
     payload: &Value,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO timers (timer_id, kind, notice_id, due_at, payload) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING")
         .bind(timer_id)
         .bind(kind)
@@ -213,7 +231,7 @@ pub async fn due_timers(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<DueTimer>, sqlx::Error> {
+) -> Result<Vec<DueTimer>, StoreError> {
     let rows = sqlx::query(
         "SELECT timer_id, kind, notice_id, due_at, payload FROM timers WHERE fired_at IS NULL AND due_at <= $1 \
          ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -236,7 +254,7 @@ pub async fn due_timers(
 }
 
 /// Marks a timer fired.
-pub async fn fire_timer(conn: &mut PgConnection, timer_id: &str) -> Result<(), sqlx::Error> {
+pub async fn fire_timer(conn: &mut PgConnection, timer_id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE timers SET fired_at = now() WHERE timer_id = $1")
         .bind(timer_id)
         .execute(&mut *conn)
@@ -267,7 +285,7 @@ pub struct PublicNotice {
     pub data_timestamp: Option<DateTime<Utc>>,
 }
 
-fn public_from(r: &sqlx::postgres::PgRow) -> Result<PublicNotice, sqlx::Error> {
+fn public_from(r: &sqlx::postgres::PgRow) -> Result<PublicNotice, StoreError> {
     Ok(PublicNotice {
         notice_id: r.try_get("notice_id")?,
         procedure_key: r.try_get("procedure_key")?,
@@ -284,10 +302,7 @@ fn public_from(r: &sqlx::postgres::PgRow) -> Result<PublicNotice, sqlx::Error> {
 const PUBLIC_COLUMNS: &str = "notice_id, procedure_key, table_code, kind, status, outcome, notice, published_at, data_timestamp";
 
 /// A published notice by id.
-pub async fn published(
-    pool: &PgPool,
-    notice_id: &str,
-) -> Result<Option<PublicNotice>, sqlx::Error> {
+pub async fn published(pool: &PgPool, notice_id: &str) -> Result<Option<PublicNotice>, StoreError> {
     let row = sqlx::query(&format!(
         "SELECT {PUBLIC_COLUMNS} FROM notices WHERE notice_id = $1 AND published_at IS NOT NULL"
     ))
@@ -298,7 +313,7 @@ pub async fn published(
 }
 
 /// Every published notice of a procedure (any of whose sections is this one), in publication order.
-pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>, sqlx::Error> {
+pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL AND \
          (procedure_key = $1 OR notice->'procedures' @> jsonb_build_array(jsonb_build_object( \
@@ -323,7 +338,7 @@ pub async fn published_page(
     to: Option<DateTime<Utc>>,
     after: Option<(DateTime<Utc>, &str)>,
     limit: i64,
-) -> Result<Vec<PublicNotice>, sqlx::Error> {
+) -> Result<Vec<PublicNotice>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL \
          AND ($1::timestamptz IS NULL OR published_at >= $1) \

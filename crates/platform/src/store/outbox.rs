@@ -1,7 +1,10 @@
 //! The transactional outbox: events written in the same transaction as the state that decided
 //! them, then relayed to the bus.
 
+use super::StoreError;
 use crate::bus::{Bus, Envelope};
+use crate::telemetry::InternalEvent as _;
+use crate::telemetry::events::OutboxSendFailed;
 use sqlx::{PgConnection, PgPool, Row};
 
 /// Queues an event in the caller's transaction (a repeated id is ignored).
@@ -9,7 +12,7 @@ pub async fn enqueue(
     tx: &mut PgConnection,
     topic: &str,
     event: &Envelope,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO outbox (event_id, topic, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -23,7 +26,7 @@ pub async fn enqueue(
 
 /// Sends queued events in order and removes them; returns how many were sent. A send failure
 /// rolls the batch back: its events stay queued for the next call (consumers dedupe repeats).
-pub async fn relay(pool: &PgPool, bus: &Bus) -> anyhow::Result<usize> {
+pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
     let mut sent = 0;
     loop {
         let mut tx = pool.begin().await?;
@@ -40,7 +43,7 @@ pub async fn relay(pool: &PgPool, bus: &Bus) -> anyhow::Result<usize> {
             let topic: String = row.try_get("topic")?;
             let envelope: sqlx::types::Json<Envelope> = row.try_get("envelope")?;
             if let Err(e) = bus.publish(&topic, &envelope.0).await {
-                tracing::warn!(error = %e, message = "outbox relay: send failed; will retry");
+                OutboxSendFailed { error: &e }.emit();
                 break;
             }
             done.push(row.try_get("event_id")?);
@@ -52,11 +55,10 @@ pub async fn relay(pool: &PgPool, bus: &Bus) -> anyhow::Result<usize> {
         tx.commit().await?;
         sent += done.len();
         if done.len() < rows.len() {
-            anyhow::bail!(
-                "outbox relay stopped after {} of {} events",
-                done.len(),
-                rows.len()
-            );
+            return Err(StoreError::RelayIncomplete {
+                sent: done.len(),
+                queued: rows.len(),
+            });
         }
     }
 }

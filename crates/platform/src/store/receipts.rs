@@ -1,5 +1,6 @@
 //! Receipts: each ingested document and where each of its records is.
 
+use super::StoreError;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Row};
@@ -31,7 +32,7 @@ pub async fn insert(
     document: &[u8],
     source: &str,
     tables: &[String],
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("INSERT INTO receipts (receipt_id, content_type, size_bytes, document, source) VALUES ($1, $2, $3, $4, $5)")
         .bind(receipt_id)
@@ -49,15 +50,44 @@ pub async fn insert(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
+}
+
+/// Removes a receipt and its record rows, in one transaction: ingest's undo when the document's
+/// `received` event could not be put on the bus, so no unacknowledged receipt lingers.
+pub async fn delete(pool: &PgPool, receipt_id: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM receipt_records WHERE receipt_id = $1")
+        .bind(receipt_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM receipts WHERE receipt_id = $1")
+        .bind(receipt_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records why a whole document could not be read (its records are then never checked):
+/// `errors` is a JSON array of `{rule, path, message}`.
+pub async fn set_error(pool: &PgPool, receipt_id: &str, errors: &Value) -> Result<(), StoreError> {
+    sqlx::query("UPDATE receipts SET error = $2 WHERE receipt_id = $1")
+        .bind(receipt_id)
+        .bind(errors)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// The stored document of a receipt.
-pub async fn document(pool: &PgPool, receipt_id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT document FROM receipts WHERE receipt_id = $1")
-        .bind(receipt_id)
-        .fetch_optional(pool)
-        .await
+pub async fn document(pool: &PgPool, receipt_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT document FROM receipts WHERE receipt_id = $1")
+            .bind(receipt_id)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// Sets one record's status (and what goes with it); never moves a record back to `received`.
@@ -71,7 +101,7 @@ pub async fn set_status(
     errors: &Value,
     warnings: &Value,
     hold_until: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE receipt_records SET status = $3, notice_id = COALESCE($4, notice_id), errors = $5, warnings = $6, \
          hold_until = $7, updated_at = now() WHERE receipt_id = $1 AND idx = $2 \
@@ -95,7 +125,7 @@ pub async fn set_status_by_notice(
     notice_id: &str,
     status: &str,
     hold_until: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE receipt_records SET status = $2, hold_until = $3, updated_at = now() \
          WHERE notice_id = $1 AND status <> 'duplicate'",
@@ -112,7 +142,7 @@ pub async fn set_status_by_notice(
 pub async fn records(
     pool: &PgPool,
     receipt_id: &str,
-) -> Result<Option<Vec<RecordStatus>>, sqlx::Error> {
+) -> Result<Option<Vec<RecordStatus>>, StoreError> {
     let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM receipts WHERE receipt_id = $1")
         .bind(receipt_id)
         .fetch_optional(pool)
@@ -139,6 +169,6 @@ pub async fn records(
                 hold_until: r.try_get("hold_until")?,
             })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .collect::<Result<Vec<_>, StoreError>>()
         .map(Some)
 }

@@ -7,6 +7,7 @@
 //! claimed with `FOR UPDATE SKIP LOCKED`, sent, and marked in the claiming transaction: a crash
 //! mid-send rolls the claim back and the delivery is sent again (at least once, same id).
 
+use super::StoreError;
 use crate::feed_filter::FeedFilter;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -69,7 +70,7 @@ pub async fn create(
     filters: &FeedFilter,
     webhook_url: &str,
     secret: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO subscriptions (subscription_id, token_hash, filter, webhook_url, secret, cursor_seq) \
          VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(max(seq), 0) FROM feed_entries))",
@@ -84,7 +85,7 @@ pub async fn create(
     Ok(())
 }
 
-async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, sqlx::Error> {
+async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, StoreError> {
     let id: String = r.try_get("subscription_id")?;
     let filters: sqlx::types::Json<FeedFilter> = r.try_get("filter")?;
     let mut counts = Counts::default();
@@ -122,7 +123,7 @@ async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, 
             last_attempt_at: f.try_get("last_attempt_at")?,
         })
     })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Subscription {
         id,
         webhook_url: r.try_get("webhook_url")?,
@@ -137,7 +138,7 @@ async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, 
 const SUB_COLUMNS: &str = "subscription_id, filter, webhook_url, created_at, cursor_seq";
 
 /// The token's live subscriptions, oldest first.
-pub async fn list(pool: &PgPool, token_hash: &str) -> Result<Vec<Subscription>, sqlx::Error> {
+pub async fn list(pool: &PgPool, token_hash: &str) -> Result<Vec<Subscription>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {SUB_COLUMNS} FROM subscriptions WHERE token_hash = $1 AND deleted_at IS NULL \
          ORDER BY created_at, subscription_id"
@@ -157,7 +158,7 @@ pub async fn get(
     pool: &PgPool,
     token_hash: &str,
     id: &str,
-) -> Result<Option<Subscription>, sqlx::Error> {
+) -> Result<Option<Subscription>, StoreError> {
     let row = sqlx::query(&format!(
         "SELECT {SUB_COLUMNS} FROM subscriptions WHERE subscription_id = $1 AND token_hash = $2 \
          AND deleted_at IS NULL"
@@ -173,7 +174,7 @@ pub async fn get(
 }
 
 /// Deletes one of the token's subscriptions and its undelivered deliveries; false when unknown.
-pub async fn delete(pool: &PgPool, token_hash: &str, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete(pool: &PgPool, token_hash: &str, id: &str) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
         "UPDATE subscriptions SET deleted_at = now() WHERE subscription_id = $1 AND token_hash = $2 \
@@ -193,13 +194,13 @@ pub async fn delete(pool: &PgPool, token_hash: &str, id: &str) -> Result<bool, s
 
 /// Ids of live subscriptions whose cursor is behind the feed's head (the fan-out's work; an idle
 /// round costs this one query).
-pub async fn behind_ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
+pub async fn behind_ids(pool: &PgPool) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
         "SELECT subscription_id FROM subscriptions WHERE deleted_at IS NULL \
          AND cursor_seq < (SELECT COALESCE(max(seq), 0) FROM feed_entries) ORDER BY subscription_id",
     )
     .fetch_all(pool)
-    .await
+    .await?)
 }
 
 /// Locks a live subscription for fan-out (skipped when another worker holds it): its filter and
@@ -207,7 +208,7 @@ pub async fn behind_ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
 pub async fn lock_for_fan_out(
     tx: &mut PgConnection,
     id: &str,
-) -> Result<Option<(FeedFilter, i64)>, sqlx::Error> {
+) -> Result<Option<(FeedFilter, i64)>, StoreError> {
     let row = sqlx::query(
         "SELECT filter, cursor_seq FROM subscriptions WHERE subscription_id = $1 AND deleted_at IS NULL \
          FOR UPDATE SKIP LOCKED",
@@ -230,7 +231,7 @@ pub async fn enqueue(
     seq: i64,
     entry_id: &str,
     body: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO deliveries (delivery_id, subscription_id, seq, entry_id, body) VALUES ($1,$2,$3,$4,$5) \
          ON CONFLICT DO NOTHING",
@@ -246,7 +247,7 @@ pub async fn enqueue(
 }
 
 /// Moves a subscription's cursor forward.
-pub async fn advance(tx: &mut PgConnection, id: &str, seq: i64) -> Result<(), sqlx::Error> {
+pub async fn advance(tx: &mut PgConnection, id: &str, seq: i64) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE subscriptions SET cursor_seq = GREATEST(cursor_seq, $2) WHERE subscription_id = $1",
     )
@@ -273,7 +274,7 @@ pub struct Due {
 }
 
 /// Locks up to `limit` due deliveries of live subscriptions that no other worker holds.
-pub async fn claim_due(tx: &mut PgConnection, limit: i64) -> Result<Vec<Due>, sqlx::Error> {
+pub async fn claim_due(tx: &mut PgConnection, limit: i64) -> Result<Vec<Due>, StoreError> {
     let rows = sqlx::query(
         "SELECT d.delivery_id, d.body, d.attempts, s.webhook_url, s.secret FROM deliveries d \
          JOIN subscriptions s USING (subscription_id) \
@@ -301,7 +302,7 @@ pub async fn delivered(
     tx: &mut PgConnection,
     delivery_id: &str,
     status: i32,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_attempt_at = now(), \
          last_status = $2, delivered_at = now() WHERE delivery_id = $1",
@@ -314,7 +315,8 @@ pub async fn delivered(
 }
 
 /// Records a failed attempt: retried after `retry_in_ms`, or given up (`failed`) when that would
-/// fall beyond `give_up_after_secs` from the delivery's creation.
+/// fall beyond `give_up_after_secs` from the delivery's creation. Returns true when it was given
+/// up (for the [`WebhookGivenUp`](crate::telemetry::events::WebhookGivenUp) event).
 pub async fn attempt_failed(
     tx: &mut PgConnection,
     delivery_id: &str,
@@ -322,21 +324,21 @@ pub async fn attempt_failed(
     error: &str,
     retry_in_ms: i64,
     give_up_after_secs: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, StoreError> {
+    let state: Option<String> = sqlx::query_scalar(
         "UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_status = $2, last_error = $3, \
            next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), \
            state = CASE WHEN now() + make_interval(secs => $4::double precision / 1000) \
                              > created_at + make_interval(secs => $5::double precision) \
                         THEN 'failed' ELSE 'pending' END \
-         WHERE delivery_id = $1",
+         WHERE delivery_id = $1 RETURNING state",
     )
     .bind(delivery_id)
     .bind(status)
     .bind(error)
     .bind(retry_in_ms)
     .bind(give_up_after_secs)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(())
+    Ok(state.as_deref() == Some("failed"))
 }

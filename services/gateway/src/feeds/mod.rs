@@ -1,6 +1,9 @@
 //! The feeds' rendering: one page of entries (`page`, its items in `item`) as Atom 1.0, RSS 2.0
 //! or JSON Feed 1.1, and the opaque paging cursor. The routes are in `routes::feeds`.
 
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::FeedCharsDropped;
+
 pub(crate) mod atom;
 pub mod cursor;
 pub mod item;
@@ -17,8 +20,10 @@ pub(crate) fn xml_output(document: String) -> String {
     match gongshi_domain::values::text::without_non_xml(&document) {
         None => document,
         Some((clean, removed)) => {
-            tracing::error!(removed = %removed, message = "characters XML 1.0 cannot carry reached a feed writer; dropped");
-            metrics::counter!("gongshi_feed_chars_dropped_total").increment(1);
+            FeedCharsDropped {
+                removed: &removed.to_string(),
+            }
+            .emit();
             clean
         }
     }

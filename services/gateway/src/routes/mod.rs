@@ -29,7 +29,7 @@ pub(crate) fn base_url(gw: &Gateway, headers: &axum::http::HeaderMap) -> String 
 }
 
 /// The answer when the store fails: logged, 503 `unavailable`.
-pub(crate) fn store_error(e: sqlx::Error) -> ApiError {
+pub(crate) fn store_error(e: gongshi_platform::store::StoreError) -> ApiError {
     tracing::error!(error = %e, message = "store unavailable");
     ApiError::new(ErrorCode::Unavailable, "存储暂不可用 (store unavailable)")
 }

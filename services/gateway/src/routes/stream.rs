@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::feed_filter::{FeedFilter, FilterParams};
 use gongshi_platform::store::feed;
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::StreamClientConnected;
 use gongshi_platform::{ApiError, ErrorCode};
 use serde::Deserialize;
 use std::time::Duration;
@@ -71,7 +73,7 @@ pub(crate) async fn stream(
         .await
         .map_err(store_error)?,
     };
-    metrics::counter!("gongshi_stream_connections_total").increment(1);
+    StreamClientConnected.emit();
     let client = Client::new(
         gw.store.clone(),
         filter,

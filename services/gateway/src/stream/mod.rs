@@ -13,6 +13,8 @@ use futures::Stream;
 use gongshi_platform::Store;
 use gongshi_platform::feed_filter::FeedFilter;
 use gongshi_platform::store::feed::{self, FeedRow};
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::StreamClientDropped;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -102,8 +104,7 @@ impl Client {
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(n)) => {
-                    metrics::counter!("gongshi_stream_clients_dropped_total").increment(1);
-                    tracing::info!(lagged = n, message = "slow stream client dropped");
+                    StreamClientDropped { lagged: n }.emit();
                     return None;
                 }
                 Err(RecvError::Closed) => return None,

@@ -15,7 +15,11 @@ use super::signature;
 use crate::config::GatewayConfig;
 use crate::feeds::item::Item;
 use gongshi_platform::Store;
-use gongshi_platform::store::{feed, subscriptions};
+use gongshi_platform::store::{StoreError, feed, subscriptions};
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::{
+    WebhookAttemptFailed, WebhookDelivered, WebhookDeliveriesQueued, WebhookGivenUp,
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +85,7 @@ impl Worker {
     }
 
     /// Queues the deliveries of every subscription's new matching entries.
-    pub async fn fan_out(&self) -> Result<(), sqlx::Error> {
+    pub async fn fan_out(&self) -> Result<(), StoreError> {
         for id in subscriptions::behind_ids(&self.store.pool).await? {
             while self.fan_out_one(&id).await? {}
         }
@@ -89,7 +93,7 @@ impl Worker {
     }
 
     /// One batch of one subscription; true when there may be more.
-    async fn fan_out_one(&self, id: &str) -> Result<bool, sqlx::Error> {
+    async fn fan_out_one(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.store.pool.begin().await?;
         let Some((filter, cursor)) = subscriptions::lock_for_fan_out(&mut tx, id).await? else {
             return Ok(false);
@@ -120,8 +124,11 @@ impl Worker {
         subscriptions::advance(&mut tx, id, reached).await?;
         tx.commit().await?;
         if !rows.is_empty() {
-            metrics::counter!("gongshi_webhook_deliveries_queued_total")
-                .increment(rows.len() as u64);
+            WebhookDeliveriesQueued {
+                subscription_id: id,
+                count: rows.len(),
+            }
+            .emit();
         }
         Ok(full)
     }
@@ -141,7 +148,7 @@ impl Worker {
     }
 
     /// One round of sending due deliveries; returns how many were attempted.
-    pub async fn deliver(&self) -> Result<usize, sqlx::Error> {
+    pub async fn deliver(&self) -> Result<usize, StoreError> {
         let limit = i64::try_from(self.config.webhook_concurrency.max(1)).unwrap_or(8);
         let mut tx = self.store.pool.begin().await?;
         let due = subscriptions::claim_due(&mut tx, limit).await?;
@@ -154,13 +161,21 @@ impl Worker {
             match result {
                 Ok(status) => {
                     subscriptions::delivered(&mut tx, &d.delivery_id, i32::from(status)).await?;
-                    metrics::counter!("gongshi_webhook_deliveries_total", "outcome" => "delivered")
-                        .increment(1);
+                    WebhookDelivered {
+                        delivery_id: &d.delivery_id,
+                        status,
+                    }
+                    .emit();
                 }
                 Err((status, error)) => {
                     let wait = i64::try_from(self.backoff_ms(d.attempts + 1)).unwrap_or(i64::MAX);
-                    tracing::info!(delivery = %d.delivery_id, attempts = d.attempts + 1, error, message = "webhook attempt failed");
-                    subscriptions::attempt_failed(
+                    WebhookAttemptFailed {
+                        delivery_id: &d.delivery_id,
+                        attempts: d.attempts + 1,
+                        error: &error,
+                    }
+                    .emit();
+                    let given_up = subscriptions::attempt_failed(
                         &mut tx,
                         &d.delivery_id,
                         status.map(i32::from),
@@ -169,8 +184,13 @@ impl Worker {
                         horizon,
                     )
                     .await?;
-                    metrics::counter!("gongshi_webhook_deliveries_total", "outcome" => "failed_attempt")
-                        .increment(1);
+                    if given_up {
+                        WebhookGivenUp {
+                            delivery_id: &d.delivery_id,
+                            attempts: d.attempts + 1,
+                        }
+                        .emit();
+                    }
                 }
             }
         }

@@ -1,6 +1,15 @@
 //! Tracing (JSON lines by default) and Prometheus metrics named `gongshi_*`.
+//!
+//! Each notable occurrence is an [`events`] struct that logs and counts together; every metric
+//! name, kind and help text is in the one list [`names::ALL`].
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+#[allow(clippy::disallowed_macros)] // The one place that counts (clippy.toml).
+pub mod events;
+pub mod names;
+
+pub use events::InternalEvent;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use tracing_subscriber::EnvFilter;
 
@@ -30,15 +39,31 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// The process-wide Prometheus recorder, installed on first use.
+/// The exporter's configuration: histogram buckets from [`names::ALL`].
+fn builder() -> PrometheusBuilder {
+    let mut builder = PrometheusBuilder::new();
+    for m in names::ALL {
+        if let names::Kind::Histogram { buckets } = m.kind {
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(m.name.to_owned()), buckets)
+                .expect("bucket lists in names::ALL are not empty");
+        }
+    }
+    builder
+}
+
+/// The process-wide Prometheus recorder, installed on first use with every metric of
+/// [`names::ALL`] described.
 pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        let recorder = builder().build_recorder();
         let handle = recorder.handle();
         // Another recorder may exist only if a test installed one first; then this handle renders
         // nothing, which tests tolerate.
-        let _ = metrics::set_global_recorder(recorder);
+        if metrics::set_global_recorder(recorder).is_ok() {
+            names::describe();
+        }
         handle
     })
 }

@@ -1,0 +1,692 @@
+//! Internal events: one small struct per notable occurrence, whose [`InternalEvent::emit`] writes
+//! the log line (with structured fields) and updates the metrics together, so the two never drift
+//! apart (the model is Vector's `src/internal_events/`).
+//!
+//! Log levels follow Vector's rules: ERROR needs an operator, WARN was recovered from, and
+//! nothing that happens once per message is logged above DEBUG unless it went wrong. Metric
+//! names come from [`super::names`] only; labels stay low-cardinality (never an id).
+
+use super::names;
+use std::time::Duration;
+
+/// Something worth observing: it logs and counts in one call.
+pub trait InternalEvent {
+    /// Writes the log line and updates the metrics.
+    fn emit(&self);
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn observe_processing(consumer: &str, elapsed: Duration) {
+    metrics::histogram!(names::EVENT_PROCESSING_SECONDS.name, "consumer" => consumer.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bus: the consume loop and the producer.
+
+/// A consumer's handler succeeded; the event's offset is stored.
+#[derive(Debug)]
+pub struct EventHandled<'a> {
+    /// Consumer name (`validate`, `enforce`, …).
+    pub consumer: &'a str,
+    /// The event id.
+    pub event_id: &'a str,
+    /// How long the handler run took.
+    pub elapsed: Duration,
+}
+
+impl InternalEvent for EventHandled<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            consumer = self.consumer,
+            event = self.event_id,
+            elapsed_ms = millis(self.elapsed),
+            message = "event handled"
+        );
+        metrics::counter!(names::EVENTS_HANDLED.name, "consumer" => self.consumer.to_owned())
+            .increment(1);
+        observe_processing(self.consumer, self.elapsed);
+    }
+}
+
+/// A handler failed permanently: the event is skipped and its offset stored.
+#[derive(Debug)]
+pub struct EventFailed<'a> {
+    /// Consumer name.
+    pub consumer: &'a str,
+    /// The event id.
+    pub event_id: &'a str,
+    /// Why.
+    pub error: &'a anyhow::Error,
+    /// How long the handler run took.
+    pub elapsed: Duration,
+}
+
+impl InternalEvent for EventFailed<'_> {
+    fn emit(&self) {
+        tracing::error!(
+            consumer = self.consumer,
+            event = self.event_id,
+            error = %format!("{:#}", self.error),
+            elapsed_ms = millis(self.elapsed),
+            message = "event failed permanently; skipped"
+        );
+        metrics::counter!(names::EVENTS_FAILED.name, "consumer" => self.consumer.to_owned())
+            .increment(1);
+        observe_processing(self.consumer, self.elapsed);
+    }
+}
+
+/// A handler failed transiently: the event is retried after `retry_in`, offset not stored.
+#[derive(Debug)]
+pub struct EventRetried<'a> {
+    /// Consumer name.
+    pub consumer: &'a str,
+    /// The event id.
+    pub event_id: &'a str,
+    /// Why.
+    pub error: &'a anyhow::Error,
+    /// Back-off before the next run.
+    pub retry_in: Duration,
+    /// How long the failed handler run took.
+    pub elapsed: Duration,
+}
+
+impl InternalEvent for EventRetried<'_> {
+    fn emit(&self) {
+        tracing::warn!(
+            consumer = self.consumer,
+            event = self.event_id,
+            error = %format!("{:#}", self.error),
+            retry_in_ms = millis(self.retry_in),
+            elapsed_ms = millis(self.elapsed),
+            message = "transient failure; retrying"
+        );
+        metrics::counter!(names::EVENTS_RETRIED.name, "consumer" => self.consumer.to_owned())
+            .increment(1);
+        observe_processing(self.consumer, self.elapsed);
+    }
+}
+
+/// A message that is not an event envelope (no payload, or not the envelope's JSON): skipped.
+#[derive(Debug)]
+pub struct EventUndecodable<'a> {
+    /// Consumer name.
+    pub consumer: &'a str,
+    /// The JSON error, or `None` for a message without payload.
+    pub error: Option<&'a serde_json::Error>,
+}
+
+impl InternalEvent for EventUndecodable<'_> {
+    fn emit(&self) {
+        let problem = self
+            .error
+            .map_or_else(|| "no payload".to_owned(), ToString::to_string);
+        tracing::error!(
+            consumer = self.consumer,
+            problem,
+            message = "undecodable event skipped"
+        );
+        metrics::counter!(names::BUS_EVENTS_UNDECODABLE.name, "consumer" => self.consumer.to_owned())
+            .increment(1);
+    }
+}
+
+/// Receiving from the broker failed; the loop tries again after a pause.
+#[derive(Debug)]
+pub struct ReceiveFailed<'a> {
+    /// Consumer name.
+    pub consumer: &'a str,
+    /// librdkafka's error.
+    pub error: &'a rdkafka::error::KafkaError,
+}
+
+impl InternalEvent for ReceiveFailed<'_> {
+    fn emit(&self) {
+        tracing::warn!(consumer = self.consumer, error = %self.error, message = "receive failed");
+        metrics::counter!(names::BUS_RECEIVE_ERRORS.name, "consumer" => self.consumer.to_owned())
+            .increment(1);
+    }
+}
+
+/// The broker acknowledged `count` events on `topic`.
+#[derive(Debug)]
+pub struct EventsProduced<'a> {
+    /// Topic name without the prefix.
+    pub topic: &'a str,
+    /// How many.
+    pub count: usize,
+}
+
+impl InternalEvent for EventsProduced<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            topic = self.topic,
+            count = self.count,
+            message = "events produced"
+        );
+        metrics::counter!(names::BUS_EVENTS_PRODUCED.name, "topic" => self.topic.to_owned())
+            .increment(self.count as u64);
+    }
+}
+
+/// The outbox relay could not send an event; it stays queued and is sent on a later round.
+#[derive(Debug)]
+pub struct OutboxSendFailed<'a> {
+    /// The bus error.
+    pub error: &'a crate::bus::BusError,
+}
+
+impl InternalEvent for OutboxSendFailed<'_> {
+    fn emit(&self) {
+        tracing::warn!(error = %self.error, message = "outbox relay: send failed; will retry");
+        metrics::counter!(names::OUTBOX_SEND_FAILURES.name).increment(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingest.
+
+/// A document was stored and its `received` event is on the bus.
+#[derive(Debug)]
+pub struct DocumentReceived<'a> {
+    /// Receipt id.
+    pub receipt: &'a str,
+    /// Records in it.
+    pub records: usize,
+}
+
+impl InternalEvent for DocumentReceived<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            receipt = self.receipt,
+            records = self.records,
+            message = "document received"
+        );
+        metrics::counter!(names::DOCUMENTS_RECEIVED.name).increment(1);
+        metrics::counter!(names::RECORDS_RECEIVED.name).increment(self.records as u64);
+    }
+}
+
+/// A well-formed document was refused (503) because the store or the bus was unavailable.
+#[derive(Debug)]
+pub struct DocumentNotAccepted<'a> {
+    /// Why.
+    pub error: &'a anyhow::Error,
+}
+
+impl InternalEvent for DocumentNotAccepted<'_> {
+    fn emit(&self) {
+        tracing::error!(
+            error = %format!("{:#}", self.error),
+            message = "document not accepted: store or bus unavailable"
+        );
+        metrics::counter!(names::DOCUMENTS_NOT_ACCEPTED.name).increment(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validate.
+
+/// A stored document could not be parsed: rejected whole.
+#[derive(Debug)]
+pub struct DocumentUnreadable<'a> {
+    /// Receipt id.
+    pub receipt: &'a str,
+    /// The document rule that failed (low-cardinality: a rule code).
+    pub rule: &'a str,
+}
+
+impl InternalEvent for DocumentUnreadable<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            receipt = self.receipt,
+            rule = self.rule,
+            message = "document unreadable; rejected"
+        );
+        metrics::counter!(names::DOCUMENTS_UNREADABLE.name, "rule" => self.rule.to_owned())
+            .increment(1);
+    }
+}
+
+/// A record passed validation.
+#[derive(Debug)]
+pub struct RecordValid<'a> {
+    /// Receipt id.
+    pub receipt: &'a str,
+    /// Position in the document.
+    pub index: i32,
+    /// The notice it became.
+    pub notice_id: &'a str,
+}
+
+impl InternalEvent for RecordValid<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            receipt = self.receipt,
+            index = self.index,
+            notice = self.notice_id,
+            message = "record valid"
+        );
+        metrics::counter!(names::RECORDS_VALID.name).increment(1);
+    }
+}
+
+/// A record failed validation.
+#[derive(Debug)]
+pub struct RecordInvalid<'a> {
+    /// Receipt id.
+    pub receipt: &'a str,
+    /// Position in the document.
+    pub index: i32,
+    /// Its table code.
+    pub table: &'a str,
+}
+
+impl InternalEvent for RecordInvalid<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            receipt = self.receipt,
+            index = self.index,
+            table = self.table,
+            message = "record invalid"
+        );
+        metrics::counter!(names::RECORDS_INVALID.name, "table" => self.table.to_owned())
+            .increment(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enforce (defined here; `services/enforce` emits them).
+
+/// The period engine judged a notice.
+#[derive(Debug)]
+pub struct NoticeJudged<'a> {
+    /// Notice id.
+    pub notice_id: &'a str,
+    /// publish, hold, park, reject, invalid.
+    pub outcome: &'a str,
+}
+
+impl InternalEvent for NoticeJudged<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            notice = self.notice_id,
+            outcome = self.outcome,
+            message = "notice judged"
+        );
+        metrics::counter!(names::NOTICES_JUDGED.name, "outcome" => self.outcome.to_owned())
+            .increment(1);
+    }
+}
+
+/// A notice already known arrived again (an identical re-send).
+#[derive(Debug)]
+pub struct NoticeDuplicate<'a> {
+    /// Notice id.
+    pub notice_id: &'a str,
+}
+
+impl InternalEvent for NoticeDuplicate<'_> {
+    fn emit(&self) {
+        tracing::debug!(notice = self.notice_id, message = "duplicate notice");
+        metrics::counter!(names::NOTICES_DUPLICATE.name).increment(1);
+    }
+}
+
+/// A held notice's hold timer fired and the notice is published.
+#[derive(Debug)]
+pub struct HoldReleased<'a> {
+    /// Notice id.
+    pub notice_id: &'a str,
+}
+
+impl InternalEvent for HoldReleased<'_> {
+    fn emit(&self) {
+        tracing::debug!(notice = self.notice_id, message = "hold released");
+        metrics::counter!(names::HOLDS_RELEASED.name).increment(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Publish (defined here; `services/publish` emits it).
+
+/// An entry was appended to the feed store (not a redelivery).
+#[derive(Debug)]
+pub struct FeedEntryAppended<'a> {
+    /// Entry (event) id.
+    pub entry_id: &'a str,
+    /// `notice.published`, `window.closed`, …
+    pub event_type: &'a str,
+}
+
+impl InternalEvent for FeedEntryAppended<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            entry = self.entry_id,
+            event_type = self.event_type,
+            message = "feed entry appended"
+        );
+        metrics::counter!(names::FEED_ENTRIES.name, "type" => self.event_type.to_owned())
+            .increment(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway (defined here; `services/gateway` emits them).
+
+/// A feed writer dropped characters XML 1.0 cannot carry from a document it was about to serve.
+/// Validation removes them from notices (`TEXT-CHARS`), so this is a bug elsewhere.
+#[derive(Debug)]
+pub struct FeedCharsDropped<'a> {
+    /// What was dropped (`U+000B ×2`).
+    pub removed: &'a str,
+}
+
+impl InternalEvent for FeedCharsDropped<'_> {
+    fn emit(&self) {
+        tracing::error!(
+            removed = self.removed,
+            message = "characters XML 1.0 cannot carry reached a feed writer; dropped"
+        );
+        metrics::counter!(names::FEED_CHARS_DROPPED.name).increment(1);
+    }
+}
+
+/// A client opened the event stream.
+#[derive(Debug)]
+pub struct StreamClientConnected;
+
+impl InternalEvent for StreamClientConnected {
+    fn emit(&self) {
+        tracing::debug!(message = "stream client connected");
+        metrics::counter!(names::STREAM_CONNECTIONS.name).increment(1);
+    }
+}
+
+/// A stream client fell behind the live buffer and was dropped (it resumes with Last-Event-ID).
+#[derive(Debug)]
+pub struct StreamClientDropped {
+    /// Entries it missed.
+    pub lagged: u64,
+}
+
+impl InternalEvent for StreamClientDropped {
+    fn emit(&self) {
+        tracing::info!(lagged = self.lagged, message = "slow stream client dropped");
+        metrics::counter!(names::STREAM_CLIENTS_DROPPED.name).increment(1);
+    }
+}
+
+/// The fan-out queued deliveries for a subscription.
+#[derive(Debug)]
+pub struct WebhookDeliveriesQueued<'a> {
+    /// Subscription id.
+    pub subscription_id: &'a str,
+    /// How many.
+    pub count: usize,
+}
+
+impl InternalEvent for WebhookDeliveriesQueued<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            subscription = self.subscription_id,
+            count = self.count,
+            message = "webhook deliveries queued"
+        );
+        metrics::counter!(names::WEBHOOK_DELIVERIES_QUEUED.name).increment(self.count as u64);
+    }
+}
+
+/// A webhook answered 2xx.
+#[derive(Debug)]
+pub struct WebhookDelivered<'a> {
+    /// Delivery id.
+    pub delivery_id: &'a str,
+    /// HTTP status.
+    pub status: u16,
+}
+
+impl InternalEvent for WebhookDelivered<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            delivery = self.delivery_id,
+            status = self.status,
+            message = "webhook delivered"
+        );
+        metrics::counter!(names::WEBHOOK_DELIVERIES.name, "outcome" => "delivered").increment(1);
+    }
+}
+
+/// A webhook attempt failed; the delivery is retried later (or given up, see
+/// [`WebhookGivenUp`]).
+#[derive(Debug)]
+pub struct WebhookAttemptFailed<'a> {
+    /// Delivery id.
+    pub delivery_id: &'a str,
+    /// Attempts made, this one included.
+    pub attempts: i32,
+    /// What went wrong.
+    pub error: &'a str,
+}
+
+impl InternalEvent for WebhookAttemptFailed<'_> {
+    fn emit(&self) {
+        tracing::info!(
+            delivery = self.delivery_id,
+            attempts = self.attempts,
+            error = self.error,
+            message = "webhook attempt failed"
+        );
+        metrics::counter!(names::WEBHOOK_DELIVERIES.name, "outcome" => "failed_attempt")
+            .increment(1);
+    }
+}
+
+/// A webhook delivery was given up after the retry horizon.
+#[derive(Debug)]
+pub struct WebhookGivenUp<'a> {
+    /// Delivery id.
+    pub delivery_id: &'a str,
+    /// Attempts made.
+    pub attempts: i32,
+}
+
+impl InternalEvent for WebhookGivenUp<'_> {
+    fn emit(&self) {
+        tracing::warn!(
+            delivery = self.delivery_id,
+            attempts = self.attempts,
+            message = "webhook delivery given up"
+        );
+        metrics::counter!(names::WEBHOOK_DELIVERIES_GIVEN_UP.name).increment(1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process.
+
+/// Tasks still running when the shutdown deadline passed were aborted.
+#[derive(Debug)]
+pub struct TasksAborted<'a> {
+    /// Names of the aborted tasks.
+    pub tasks: &'a [&'a str],
+    /// The deadline that passed.
+    pub deadline: Duration,
+}
+
+impl InternalEvent for TasksAborted<'_> {
+    fn emit(&self) {
+        tracing::warn!(
+            aborted = self.tasks.len(),
+            tasks = ?self.tasks,
+            deadline_secs = self.deadline.as_secs_f64(),
+            message = "shutdown deadline passed; aborting tasks"
+        );
+        metrics::counter!(names::SHUTDOWN_TASKS_ABORTED.name).increment(self.tasks.len() as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Emits every event once into a private Prometheus recorder built like the process-wide
+    /// one, and returns what `/metrics` would show.
+    fn render_all() -> String {
+        let recorder = super::super::builder().build_recorder();
+        let handle = recorder.handle();
+        let error = anyhow::anyhow!("boom");
+        let json = serde_json::from_str::<u8>("x").expect_err("not JSON");
+        let kafka = rdkafka::error::KafkaError::Canceled;
+        let bus = crate::bus::BusError::Kafka(rdkafka::error::KafkaError::Canceled);
+        let d = Duration::from_millis(12);
+        let events: Vec<Box<dyn InternalEvent>> = vec![
+            Box::new(EventHandled {
+                consumer: "c",
+                event_id: "e",
+                elapsed: d,
+            }),
+            Box::new(EventFailed {
+                consumer: "c",
+                event_id: "e",
+                error: &error,
+                elapsed: d,
+            }),
+            Box::new(EventRetried {
+                consumer: "c",
+                event_id: "e",
+                error: &error,
+                retry_in: d,
+                elapsed: d,
+            }),
+            Box::new(EventUndecodable {
+                consumer: "c",
+                error: Some(&json),
+            }),
+            Box::new(ReceiveFailed {
+                consumer: "c",
+                error: &kafka,
+            }),
+            Box::new(EventsProduced {
+                topic: "t",
+                count: 2,
+            }),
+            Box::new(OutboxSendFailed { error: &bus }),
+            Box::new(DocumentReceived {
+                receipt: "r",
+                records: 3,
+            }),
+            Box::new(DocumentNotAccepted { error: &error }),
+            Box::new(DocumentUnreadable {
+                receipt: "r",
+                rule: "doc.syntax",
+            }),
+            Box::new(RecordValid {
+                receipt: "r",
+                index: 0,
+                notice_id: "n",
+            }),
+            Box::new(RecordInvalid {
+                receipt: "r",
+                index: 1,
+                table: "T",
+            }),
+            Box::new(NoticeJudged {
+                notice_id: "n",
+                outcome: "publish",
+            }),
+            Box::new(NoticeDuplicate { notice_id: "n" }),
+            Box::new(HoldReleased { notice_id: "n" }),
+            Box::new(FeedEntryAppended {
+                entry_id: "e",
+                event_type: "notice.published",
+            }),
+            Box::new(FeedCharsDropped {
+                removed: "U+000B ×1",
+            }),
+            Box::new(StreamClientConnected),
+            Box::new(StreamClientDropped { lagged: 5 }),
+            Box::new(WebhookDeliveriesQueued {
+                subscription_id: "s",
+                count: 2,
+            }),
+            Box::new(WebhookDelivered {
+                delivery_id: "d",
+                status: 204,
+            }),
+            Box::new(WebhookAttemptFailed {
+                delivery_id: "d",
+                attempts: 1,
+                error: "500",
+            }),
+            Box::new(WebhookGivenUp {
+                delivery_id: "d",
+                attempts: 9,
+            }),
+            Box::new(TasksAborted {
+                tasks: &["publish"],
+                deadline: d,
+            }),
+        ];
+        metrics::with_local_recorder(&recorder, || {
+            names::describe();
+            for event in &events {
+                event.emit();
+            }
+        });
+        handle.render()
+    }
+
+    #[test]
+    fn every_metric_is_listed_described_and_emitted_by_some_event() {
+        let text = render_all();
+        let listed: BTreeSet<&str> = names::ALL.iter().map(|m| m.name).collect();
+        let mut rendered = BTreeSet::new();
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let name = line.split(['{', ' ']).next().unwrap_or_default();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|f| listed.contains(f)))
+                .unwrap_or(name);
+            assert!(listed.contains(family), "{family} is not in names::ALL");
+            rendered.insert(family.to_owned());
+        }
+        for m in names::ALL {
+            assert!(rendered.contains(m.name), "no event emits {}", m.name);
+            assert!(
+                text.contains(&format!("# HELP {} {}", m.name, m.help)),
+                "no HELP for {}:\n{text}",
+                m.name
+            );
+        }
+    }
+
+    #[test]
+    fn processing_time_is_a_histogram_with_buckets() {
+        let text = render_all();
+        assert!(
+            text.contains("# TYPE gongshi_event_processing_seconds histogram"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gongshi_event_processing_seconds_bucket{consumer=\"c\",le=\"0.025\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gongshi_events_handled_total{consumer=\"c\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gongshi_webhook_deliveries_total{outcome=\"failed_attempt\"} 1"),
+            "{text}"
+        );
+    }
+}
