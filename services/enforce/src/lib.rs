@@ -136,7 +136,6 @@ impl Enforce {
                         && let Some(doc) = notices::notice_json(&mut tx, &timer.notice_id).await?
                     {
                         let notice: Notice = serde_json::from_value(doc)?;
-                        notices::set_status(&mut tx, &notice.id, "published").await?;
                         let mut region = notice.region.clone();
                         for key in &notice.procedures {
                             let mut state = notices::lock_procedure(&mut tx, key).await?;
@@ -148,6 +147,8 @@ impl Enforce {
                             region = region.or_else(|| state.region().map(str::to_owned));
                             notices::save_procedure(&mut tx, &state).await?;
                         }
+                        // Stamped with its procedures locked: its place in publication order.
+                        notices::set_status(&mut tx, &notice.id, "published").await?;
                         let outcome: Value =
                             sqlx::query_scalar("SELECT outcome FROM notices WHERE notice_id = $1")
                                 .bind(&notice.id)
