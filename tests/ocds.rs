@@ -369,3 +369,262 @@ async fn versions_changes_and_a_valid_ocds_export_from_the_real_pipeline() {
         );
     }
 }
+
+/// The back-filled procedure of `tests/cases/backfilled_procedure.xml` (from shared/cases).
+fn backfilled() -> String {
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cases/backfilled_procedure.xml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The `<TABLE>…</TABLE>` elements of a batch, in document order.
+fn elements(batch: &str) -> Vec<String> {
+    let body = &batch[batch.find("<BATCH>").expect("batch") + "<BATCH>".len()
+        ..batch.rfind("</BATCH>").expect("batch end")];
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(open) = rest.find('<') {
+        let tail = &rest[open..];
+        if tail.starts_with("<!--") {
+            rest = &tail[tail.find("-->").expect("comment end") + 3..];
+            continue;
+        }
+        let name = &tail[1..tail.find('>').expect("tag end")];
+        let close = format!("</{name}>");
+        let end = tail.find(&close).expect("element end") + close.len();
+        out.push(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    out
+}
+
+/// The notices of a pipeline's store in the order gongshi published them.
+async fn publication_order(p: &Pipeline) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT notice_id FROM notices WHERE published_seq IS NOT NULL ORDER BY published_seq",
+    )
+    .fetch_all(&p.db().await)
+    .await
+    .expect("publication order")
+}
+
+/// One ocid's releases in the export must have strictly increasing dates in publication order;
+/// returns their tags in that order.
+fn assert_dates_follow_publication(all: &[Value], ocid: &str, order: &[String]) -> Vec<String> {
+    let mut mine: Vec<&Value> = all.iter().filter(|r| r["ocid"] == ocid).collect();
+    assert!(!mine.is_empty(), "no release of {ocid}");
+    mine.sort_by_key(|r| {
+        order
+            .iter()
+            .position(|id| r["id"] == id.as_str())
+            .unwrap_or(usize::MAX)
+    });
+    let dates: Vec<chrono::DateTime<chrono::FixedOffset>> = mine
+        .iter()
+        .map(|r| {
+            chrono::DateTime::parse_from_rfc3339(r["date"].as_str().expect("date"))
+                .expect("RFC 3339 date")
+        })
+        .collect();
+    assert!(
+        dates.windows(2).all(|w| w[0] < w[1]),
+        "{ocid}: dates do not strictly increase in publication order: {:?}",
+        mine.iter()
+            .map(|r| (&r["tag"][0], &r["date"]))
+            .collect::<Vec<_>>()
+    );
+    mine.iter()
+        .map(|r| r["tag"][0].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// Fetches a record package, checks it against the official record-package schema and returns it.
+async fn records(p: &Pipeline, ocids: &[&str]) -> Value {
+    let query: Vec<String> = ocids.iter().map(|o| format!("ocid={o}")).collect();
+    let path = format!("/v1/export/ocds/records?{}", query.join("&"));
+    let (status, package) = p.get(&path).await;
+    assert_eq!(status, 200, "{path}: {package}");
+    let problems = ocds_checker().record_problems(&package);
+    assert!(problems.is_empty(), "{path}: {problems:#?}\n{package:#}");
+    package
+}
+
+fn record<'a>(package: &'a Value, ocid: &str) -> &'a Value {
+    package["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .find(|r| r["ocid"] == ocid)
+        .unwrap_or_else(|| panic!("no record {ocid} in {package:#}"))
+}
+
+/// A compiled release shows the postponed deadline and the winner's active award.
+fn assert_finished(compiled: &Value, deadline: &str, winner: &str) {
+    assert_eq!(compiled["tag"], json!(["compiled"]));
+    assert_eq!(
+        compiled["tender"]["tenderPeriod"]["endDate"], deadline,
+        "{compiled:#}"
+    );
+    let awards = compiled["awards"].as_array().expect("awards");
+    assert_eq!(
+        awards.len(),
+        1,
+        "the publicity's award became the result's: {compiled:#}"
+    );
+    assert_eq!(awards[0]["status"], "active");
+    assert_eq!(awards[0]["suppliers"][0]["name"], winner);
+}
+
+const BACKFILLED: &str = "E3201002025000301";
+
+#[tokio::test]
+async fn a_back_filled_procedure_has_ordered_releases_and_a_valid_record() {
+    // Long after every window of the procedure: the whole batch publishes at once.
+    let p = Pipeline::start("2025-06-02T12:00:00+08:00").await;
+    let receipt = p.submit(&backfilled()).await;
+    let body = p.wait_receipt(&receipt, |s| s == "published").await;
+    assert_eq!(body["records"].as_array().map(Vec::len), Some(4), "{body}");
+    let order = publication_order(&p).await;
+    assert_eq!(order.len(), 4);
+
+    let all = harvest(&p, "/v1/export/ocds").await;
+    let section1 = format!("ocds-gongshi-JSGGZY-{BACKFILLED}-{BACKFILLED}001");
+    let section2 = format!("ocds-gongshi-JSGGZY-{BACKFILLED}-{BACKFILLED}002");
+    assert_eq!(
+        assert_dates_follow_publication(&all, &section1, &order),
+        ["tender", "tenderAmendment", "award", "award"]
+    );
+    assert_eq!(
+        assert_dates_follow_publication(&all, &section2, &order),
+        ["tender"]
+    );
+    // Re-exporting gives the same releases: same ids, same dates.
+    assert_eq!(harvest(&p, "/v1/export/ocds?limit=2").await, all);
+
+    let package = records(&p, &[&section1, &section2]).await;
+    let first = record(&package, &section1);
+    let released: Vec<&Value> = all
+        .iter()
+        .filter(|r| r["ocid"] == section1.as_str())
+        .collect();
+    let embedded: Vec<&Value> = first["releases"]
+        .as_array()
+        .expect("releases")
+        .iter()
+        .collect();
+    let mut by_date = released.clone();
+    by_date.sort_by_key(|r| r["date"].as_str().unwrap_or("").to_owned());
+    assert_eq!(
+        embedded, by_date,
+        "the record embeds the exported releases in date order"
+    );
+    assert_finished(
+        &first["compiledRelease"],
+        "2025-03-31T09:30:00+08:00",
+        "南京某建设工程有限公司",
+    );
+    let second = &record(&package, &section2)["compiledRelease"];
+    assert_eq!(
+        second["tender"]["tenderPeriod"]["endDate"], "2025-03-25T09:30:00+08:00",
+        "the clarification moved section 001 only"
+    );
+    assert!(second.get("awards").is_none());
+    // Asking again gives the same package (release ids and dates are stable).
+    assert_eq!(records(&p, &[&section1, &section2]).await, package);
+
+    // Errors: no ocid, too many, none with releases.
+    let (status, body) = p.get("/v1/export/ocds/records").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad-request")),
+        "{body}"
+    );
+    let many: Vec<String> = (0..101)
+        .map(|i| format!("ocid=ocds-gongshi-P-A-{i}"))
+        .collect();
+    let (status, body) = p
+        .get(&format!("/v1/export/ocds/records?{}", many.join("&")))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("bad-request")),
+        "{body}"
+    );
+    for unknown in [
+        "ocds-gongshi-JSGGZY-E1-E1001",
+        "ocds-other-JSGGZY-A-B",
+        "nonsense",
+    ] {
+        let (status, body) = p
+            .get(&format!("/v1/export/ocds/records?ocid={unknown}"))
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("no-releases")),
+            "{unknown}: {body}"
+        );
+    }
+    // An unknown ocid beside a known one is left out.
+    let (status, body) = p
+        .get(&format!(
+            "/v1/export/ocds/records?ocid=nonsense&ocid={section1}&ocid={section1}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["records"].as_array().map(Vec::len), Some(1));
+}
+
+/// A case of the same kind built here: two works procedures back-filled in one batch with their
+/// notices interleaved (tender A, tender B, clarification A, clarification B, …), the second
+/// one's clarification postponing to another day.
+#[tokio::test]
+async fn two_procedures_interleaved_in_one_batch_keep_their_own_order() {
+    let p = Pipeline::start("2025-06-02T12:00:00+08:00").await;
+    let a = elements(&backfilled());
+    let other = "E3201002025000302";
+    let b: Vec<String> = a
+        .iter()
+        .map(|e| {
+            e.replace(BACKFILLED, other)
+                .replace("2025-03-31 09:30", "2025-04-02 09:30")
+        })
+        .collect();
+    assert_eq!((a.len(), b.len()), (4, 4));
+    let interleaved: String = a
+        .iter()
+        .zip(&b)
+        .flat_map(|(x, y)| [x.as_str(), y.as_str()])
+        .collect();
+    let batch = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><BATCH>{interleaved}</BATCH>");
+    let receipt = p.submit(&batch).await;
+    let body = p.wait_receipt(&receipt, |s| s == "published").await;
+    assert_eq!(body["records"].as_array().map(Vec::len), Some(8), "{body}");
+    let order = publication_order(&p).await;
+
+    let all = harvest(&p, "/v1/export/ocds").await;
+    let ocid = |project: &str| format!("ocds-gongshi-JSGGZY-{project}-{project}001");
+    let (first, second) = (ocid(BACKFILLED), ocid(other));
+    for o in [&first, &second] {
+        assert_eq!(
+            assert_dates_follow_publication(&all, o, &order),
+            ["tender", "tenderAmendment", "award", "award"],
+            "{o}"
+        );
+    }
+    let package = records(&p, &[&second, &first]).await;
+    assert_eq!(
+        package["records"][0]["ocid"],
+        second.as_str(),
+        "records in the order asked"
+    );
+    assert_finished(
+        &record(&package, &first)["compiledRelease"],
+        "2025-03-31T09:30:00+08:00",
+        "南京某建设工程有限公司",
+    );
+    assert_finished(
+        &record(&package, &second)["compiledRelease"],
+        "2025-04-02T09:30:00+08:00",
+        "南京某建设工程有限公司",
+    );
+}

@@ -404,6 +404,7 @@ pub fn ocds_checker() -> gongshi_domain::ocds::validate::Checker {
         load("release-schema.json"),
         codelists,
     )
+    .and_then(|c| c.with_record_package(load("record-package-schema.json")))
     .expect("OCDS schemas compile")
 }
 

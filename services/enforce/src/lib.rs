@@ -144,9 +144,8 @@ impl Enforce {
                         && let Some(doc) = notices::notice_json(&mut tx, &timer.notice_id).await?
                     {
                         let notice: Notice = serde_json::from_value(doc)?;
-                        notices::set_status(&mut tx, &notice.id, "published").await?;
                         let mut region = notice.region.clone();
-                        for key in &notice.procedures {
+                        for key in &procedure_keys(&notice) {
                             let mut state = notices::lock_procedure(&mut tx, key).await?;
                             if let Some(stage) =
                                 state.stages.iter_mut().find(|s| s.notice_id == notice.id)
@@ -156,6 +155,8 @@ impl Enforce {
                             region = region.or_else(|| state.region().map(str::to_owned));
                             notices::save_procedure(&mut tx, &state).await?;
                         }
+                        // Stamped with its procedures locked: its place in publication order.
+                        notices::set_status(&mut tx, &notice.id, "published").await?;
                         let outcome =
                             notices::outcome(&mut tx, &notice.id)
                                 .await?

@@ -91,6 +91,7 @@ impl Gateway {
                 get(routes::subscriptions::get).delete(routes::subscriptions::delete),
             )
             .route("/v1/export/ocds", get(routes::export::export))
+            .route("/v1/export/ocds/records", get(routes::export::records))
             .route(
                 "/openapi.json",
                 get(routes::health::openapi_json).with_state(document),

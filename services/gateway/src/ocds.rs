@@ -1,15 +1,16 @@
-//! The OCDS export's settings, paging cursor and releases (the route, `GET /v1/export/ocds`, is
-//! in `routes::export`; the mapping in `gongshi_domain::ocds`).
+//! The OCDS export's settings, paging cursor, a procedure's release history and releases (the
+//! routes, `GET /v1/export/ocds` and `GET /v1/export/ocds/records`, are in `routes::export`; the
+//! mapping and the merge in `gongshi_domain::ocds`).
 
 use crate::Gateway;
-use crate::views::kind_of;
+use crate::views::{kind_of, version_links, version_order};
 use chrono::{DateTime, Utc};
 use gongshi_domain::ocds::{self, PublishedNotice};
 use gongshi_domain::period::Window;
 use gongshi_domain::{ProcedureKey, Regime};
-use gongshi_platform::store::notices::PublicNotice;
+use gongshi_platform::store::notices::{self, PublicNotice};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// OCDS export settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,12 +63,68 @@ pub(crate) fn encode(value: &str) -> String {
         .collect()
 }
 
-/// The release of one stored notice in one of its procedures.
-pub(crate) fn releases_of(
+/// What the releases of one procedure (ocid) need from all of its notices: each notice's version
+/// in its stage's chain and its release date.
+pub(crate) struct History {
+    /// The procedure's published notices in publication order.
+    pub notices: Vec<PublicNotice>,
+    versions: HashMap<String, usize>,
+    dates: HashMap<String, DateTime<Utc>>,
+}
+
+impl History {
+    /// Loads the procedure's published notices (any of whose sections is this one).
+    pub async fn load(
+        pool: &sqlx::PgPool,
+        key: &ProcedureKey,
+    ) -> Result<History, gongshi_platform::store::StoreError> {
+        let mut list = notices::of_procedure(pool, &key.to_string()).await?;
+        version_order(&mut list);
+        let versions = version_links(&list)
+            .into_iter()
+            .map(|(id, link)| (id, link.version))
+            .collect();
+        // Publication order (`published_seq`): dates strictly increase along it.
+        let published: Vec<&PublicNotice> =
+            list.iter().filter(|n| n.published_at.is_some()).collect();
+        let instants: Vec<DateTime<Utc>> =
+            published.iter().filter_map(|n| n.published_at).collect();
+        let dates = published
+            .iter()
+            .map(|n| n.notice_id.clone())
+            .zip(ocds::release_dates(&instants))
+            .collect();
+        Ok(History {
+            notices: list,
+            versions,
+            dates,
+        })
+    }
+
+    /// The releases of one of its notices in this procedure.
+    pub fn releases_of(&self, gw: &Gateway, n: &PublicNotice, key: &ProcedureKey) -> Vec<Value> {
+        let version = self.versions.get(&n.notice_id).copied().unwrap_or(1);
+        let date = self.dates.get(&n.notice_id).copied();
+        releases_of(gw, n, key, version, date)
+    }
+
+    /// Every release of the procedure, in publication order.
+    pub fn releases(&self, gw: &Gateway, key: &ProcedureKey) -> Vec<Value> {
+        self.notices
+            .iter()
+            .flat_map(|n| self.releases_of(gw, n, key))
+            .collect()
+    }
+}
+
+/// The release of one stored notice in one of its procedures, dated `date` (its place in the
+/// procedure's publication order; its publication instant when not given).
+fn releases_of(
     gw: &Gateway,
     n: &PublicNotice,
     key: &ProcedureKey,
     version: usize,
+    date: Option<DateTime<Utc>>,
 ) -> Vec<Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
     let record = n.notice["canonical"]
@@ -92,6 +149,7 @@ pub(crate) fn releases_of(
             record,
             windows: &windows,
             published_at,
+            date: date.unwrap_or(published_at),
             version,
         },
     )

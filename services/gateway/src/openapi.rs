@@ -39,6 +39,7 @@ impl utoipa::Modify for Security {
         routes::procedures::procedure,
         routes::search::search,
         routes::export::export,
+        routes::export::records,
         routes::feeds::atom,
         routes::feeds::rss,
         routes::feeds::json,
@@ -95,6 +96,7 @@ mod tests {
                 "create_subscription",
                 "delete_subscription",
                 "export_ocds",
+                "export_ocds_records",
                 "feed_atom",
                 "feed_json",
                 "feed_rss",
@@ -135,6 +137,8 @@ mod tests {
             "NewSubscription",
             "FilterParams",
             "FeedFilter",
+            "RecordPackage",
+            "Record",
         ] {
             assert!(schemas.contains_key(name), "no schema {name}");
         }

@@ -47,17 +47,22 @@ fn record_of(n: &PublicNotice) -> &Map<String, Value> {
         .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
-/// A procedure's notices in version order: publication, then stage, then the platform's
-/// `DATA_TIMESTAMP` (a tender and the amendment parked behind it are published together).
+/// A procedure's notices in version order: publication order (`published_seq`, which also orders
+/// a tender and the amendment parked behind it, published in one transaction), then — for rows
+/// without one — publication time, stage and the platform's `DATA_TIMESTAMP`.
 pub(crate) fn version_order(list: &mut [PublicNotice]) {
     list.sort_by(|a, b| {
         (
+            a.published_seq.is_none(),
+            a.published_seq,
             a.published_at,
             stage_rank(&a.kind),
             a.data_timestamp,
             &a.notice_id,
         )
             .cmp(&(
+                b.published_seq.is_none(),
+                b.published_seq,
                 b.published_at,
                 stage_rank(&b.kind),
                 b.data_timestamp,

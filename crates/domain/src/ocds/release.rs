@@ -30,8 +30,11 @@ pub struct PublishedNotice<'a> {
     pub record: &'a Map<String, Value>,
     /// Its legal windows.
     pub windows: &'a BTreeMap<String, Window>,
-    /// When gongshi published it (the release date).
+    /// When gongshi published it (documents' `datePublished`).
     pub published_at: DateTime<Utc>,
+    /// The release `date`: `published_at` made strictly increasing within the procedure by
+    /// [`super::release_dates`] (pass `published_at` when there is nothing to order it against).
+    pub date: DateTime<Utc>,
     /// Its version in its stage's chain (1 = first; see [`crate::diff::chains`]).
     pub version: usize,
 }
@@ -172,7 +175,7 @@ fn release(prefix: &str, n: &PublishedNotice<'_>, key: &ProcedureKey) -> Value {
     let mut out = json!({
         "ocid": ocid(prefix, key),
         "id": n.notice_id,
-        "date": datetime::canonical(&n.published_at.with_timezone(&datetime::shanghai())),
+        "date": super::date_text(&n.date),
         "initiationType": "tender",
         "language": "zh",
     });

@@ -45,6 +45,7 @@ pub(crate) fn checker() -> Checker {
         read_json(dir.join("release-schema.json")),
         codelists,
     )
+    .and_then(|c| c.with_record_package(read_json(dir.join("record-package-schema.json"))))
     .expect("OCDS schemas compile")
 }
 
@@ -73,6 +74,7 @@ struct Fixture {
     record: Map<String, Value>,
     windows: BTreeMap<String, Window>,
     published_at: DateTime<Utc>,
+    date: Option<DateTime<Utc>>,
     version: usize,
 }
 
@@ -87,6 +89,7 @@ impl Fixture {
             published_at: DateTime::parse_from_rfc3339(published)
                 .expect("published")
                 .with_timezone(&Utc),
+            date: None,
             version: 1,
         }
     }
@@ -109,6 +112,7 @@ impl Fixture {
                 record: &self.record,
                 windows: &self.windows,
                 published_at: self.published_at,
+                date: self.date.unwrap_or(self.published_at),
                 version: self.version,
             },
         )
@@ -183,7 +187,7 @@ fn a_works_procedure_becomes_valid_ocds_releases() {
         "2025-04-01T09:30:00+08:00"
     );
     assert_eq!(tender[0]["tender"]["procurementMethod"], "open");
-    assert_eq!(tender[0]["date"], "2025-03-10T09:00:05+08:00");
+    assert_eq!(tender[0]["date"], "2025-03-10T09:00:05.000+08:00");
     let roles: BTreeMap<String, Value> = tender[0]["parties"]
         .as_array()
         .expect("parties")
@@ -390,4 +394,155 @@ fn terminations_cancel_the_tender_or_mark_it_unsuccessful() {
         ended[0]["tender"]["description"],
         ended[1]["tender"]["description"]
     );
+}
+
+fn record_package_of(records: Vec<Value>) -> Value {
+    json!({
+        "uri": "http://127.0.0.1:8080/v1/export/ocds/records?ocid=x",
+        "version": "1.1",
+        "publishedDate": "2025-04-12T09:00:00+08:00",
+        "publisher": {"name": "gongshi (placeholder publisher)"},
+        "extensions": [BIDS_EXTENSION],
+        "records": records,
+    })
+}
+
+#[test]
+fn release_dates_strictly_increase_in_publication_order() {
+    let at = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .expect("instant")
+            .with_timezone(&Utc)
+    };
+    let published = [
+        at("2025-04-12T09:00:00.000400+08:00"),
+        // the same instant (one transaction)
+        at("2025-04-12T09:00:00.000400+08:00"),
+        // within the same millisecond
+        at("2025-04-12T09:00:00.000900+08:00"),
+        // earlier than the one published before it (an older transaction's start)
+        at("2025-04-12T08:59:59.999+08:00"),
+        at("2025-04-12T09:00:01.500+08:00"),
+    ];
+    let dates: Vec<String> = release_dates(&published).iter().map(date_text).collect();
+    assert_eq!(
+        dates,
+        [
+            "2025-04-12T09:00:00.000+08:00",
+            "2025-04-12T09:00:00.001+08:00",
+            "2025-04-12T09:00:00.002+08:00",
+            "2025-04-12T09:00:00.003+08:00",
+            "2025-04-12T09:00:01.500+08:00",
+        ]
+    );
+    // Stable: the dates of a prefix do not depend on what is published after it.
+    assert_eq!(
+        release_dates(&published[..3]),
+        release_dates(&published)[..3]
+    );
+    assert!(release_dates(&[]).is_empty());
+}
+
+#[test]
+fn ocids_lead_back_to_their_procedure() {
+    for (platform, project, section) in [
+        ("JSGGZY", "E3201002025000301", "E3201002025000301001"),
+        ("P", "A-B", "C/D%"),
+        ("P", "%2D", "-"),
+    ] {
+        let key = crate::ProcedureKey {
+            platform: platform.into(),
+            project: project.into(),
+            section: section.into(),
+        };
+        let o = ocid(PLACEHOLDER_PREFIX, &key);
+        assert_eq!(procedure_of(PLACEHOLDER_PREFIX, &o), Some(key), "{o}");
+        assert_eq!(procedure_of("ocds-other-", &o), None);
+    }
+    for junk in [
+        "",
+        "ocds-gongshi-",
+        "ocds-gongshi-A-B",
+        "ocds-gongshi-A-B-C-D",
+        "ocds-gongshi-A--C",
+        "ocds-gongshi-A-B%41-C",
+        "ocds-gongshi-A-B%2d-C",
+        "ocds-gongshi-A-B%2-C",
+    ] {
+        assert_eq!(procedure_of(PLACEHOLDER_PREFIX, junk), None, "{junk}");
+    }
+}
+
+/// A back-filled works procedure: every notice published in the same instant.
+#[test]
+fn a_back_filled_procedure_becomes_a_valid_record_in_publication_order() {
+    let mut fixtures = works();
+    let instant = fixtures[0].published_at;
+    let dates = release_dates(&vec![instant; fixtures.len()]);
+    for (f, d) in fixtures.iter_mut().zip(&dates) {
+        f.published_at = instant;
+        f.date = Some(*d);
+    }
+    let all: Vec<Value> = fixtures.iter().flat_map(Fixture::releases).collect();
+    let mut by_ocid: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for r in &all {
+        by_ocid
+            .entry(r["ocid"].as_str().unwrap_or("").to_owned())
+            .or_default()
+            .push(r.clone());
+    }
+    let records: Vec<Value> = by_ocid
+        .values()
+        .map(|rs| {
+            // Handed over in reverse: the record orders them by date.
+            let reversed: Vec<Value> = rs.iter().rev().cloned().collect();
+            record(&reversed).expect("record")
+        })
+        .collect();
+    let package = record_package_of(records);
+    let checker = checker();
+    let problems = checker.record_problems(&package);
+    assert!(problems.is_empty(), "{problems:#?}\n{package:#}");
+
+    let section = package["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .find(|r| r["releases"].as_array().map(Vec::len) == Some(4))
+        .expect("the awarded section's record");
+    let tags: Vec<&Value> = section["releases"]
+        .as_array()
+        .expect("releases")
+        .iter()
+        .map(|r| &r["tag"][0])
+        .collect();
+    assert_eq!(tags, ["tender", "tenderAmendment", "award", "award"]);
+    let compiled = &section["compiledRelease"];
+    assert_eq!(compiled["tag"], json!(["compiled"]));
+    assert_eq!(compiled["date"], section["releases"][3]["date"]);
+    assert_eq!(compiled["awards"].as_array().map(Vec::len), Some(1));
+    assert_eq!(compiled["awards"][0]["status"], "active");
+    assert_eq!(compiled["tender"]["status"], "complete");
+    assert_eq!(
+        compiled["tender"]["tenderPeriod"]["endDate"],
+        "2025-04-01T09:30:00+08:00"
+    );
+    // The ranked bids of the publicity stay in the compiled release.
+    assert_eq!(
+        compiled["bids"]["details"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    // The checker is live on records too.
+    let mut broken = package.clone();
+    broken["records"][0]["compiledRelease"]["tag"] = json!(["published"]);
+    assert!(!checker.record_problems(&broken).is_empty());
+    let mut unordered = package.clone();
+    if let Some(rs) = unordered["records"][0]["releases"].as_array_mut() {
+        rs.reverse();
+    }
+    assert!(!checker.record_problems(&unordered).is_empty());
+    let mut versioned = package;
+    versioned["records"][0]["versionedRelease"] = json!({});
+    assert!(!checker.record_problems(&versioned).is_empty());
 }

@@ -53,15 +53,20 @@ pub async fn status(
     )
 }
 
-/// Inserts or updates a notice's row.
+/// Inserts or updates a notice's row. A row published for the first time is stamped with
+/// `published_at` (the transaction's start) and the next `published_seq` (publication order): call
+/// it with the notice's procedures locked ([`lock_procedure`]), so that the numbers of one
+/// procedure's notices follow the order in which they were published.
 pub async fn upsert(conn: &mut PgConnection, row: &NoticeRow<'_>) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO notices (notice_id, procedure_key, platform, project, section, table_code, kind, regime, \
-           content_hash, data_timestamp, status, outcome, notice, hold_until, published_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, CASE WHEN $11 = 'published' THEN now() END) \
+           content_hash, data_timestamp, status, outcome, notice, hold_until, published_at, published_seq) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, CASE WHEN $11 = 'published' THEN now() END, \
+           CASE WHEN $11 = 'published' THEN nextval('notices_publication_seq') END) \
          ON CONFLICT (notice_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, \
            hold_until = EXCLUDED.hold_until, updated_at = now(), \
-           published_at = COALESCE(notices.published_at, EXCLUDED.published_at)",
+           published_at = COALESCE(notices.published_at, EXCLUDED.published_at), \
+           published_seq = COALESCE(notices.published_seq, EXCLUDED.published_seq)",
     )
     .bind(row.notice_id)
     .bind(row.procedure_key)
@@ -82,7 +87,8 @@ pub async fn upsert(conn: &mut PgConnection, row: &NoticeRow<'_>) -> Result<(), 
     Ok(())
 }
 
-/// Sets a notice's status (published stamps `published_at` once).
+/// Sets a notice's status (published stamps `published_at` and `published_seq` once: call it with
+/// the notice's procedures locked, as for [`upsert`]).
 pub async fn set_status(
     conn: &mut PgConnection,
     notice_id: &str,
@@ -90,7 +96,9 @@ pub async fn set_status(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE notices SET status = $2, updated_at = now(), \
-         published_at = CASE WHEN $2 = 'published' THEN COALESCE(published_at, now()) ELSE published_at END \
+         published_at = CASE WHEN $2 = 'published' THEN COALESCE(published_at, now()) ELSE published_at END, \
+         published_seq = CASE WHEN $2 = 'published' AND published_seq IS NULL \
+           THEN nextval('notices_publication_seq') ELSE published_seq END \
          WHERE notice_id = $1",
     )
     .bind(notice_id)
@@ -281,6 +289,9 @@ pub struct PublicNotice {
     pub notice: Value,
     /// When it was published.
     pub published_at: Option<DateTime<Utc>>,
+    /// Its place in publication order (see the `publication_sequence` migration): within a
+    /// procedure, strictly increasing in the order gongshi published its notices.
+    pub published_seq: Option<i64>,
     /// DATA_TIMESTAMP.
     pub data_timestamp: Option<DateTime<Utc>>,
 }
@@ -295,11 +306,12 @@ fn public_from(r: &sqlx::postgres::PgRow) -> Result<PublicNotice, StoreError> {
         outcome: r.try_get("outcome")?,
         notice: r.try_get("notice")?,
         published_at: r.try_get("published_at")?,
+        published_seq: r.try_get("published_seq")?,
         data_timestamp: r.try_get("data_timestamp")?,
     })
 }
 
-const PUBLIC_COLUMNS: &str = "notice_id, procedure_key, table_code, kind, status, outcome, notice, published_at, data_timestamp";
+const PUBLIC_COLUMNS: &str = "notice_id, procedure_key, table_code, kind, status, outcome, notice, published_at, published_seq, data_timestamp";
 
 /// A published notice by id.
 pub async fn published(pool: &PgPool, notice_id: &str) -> Result<Option<PublicNotice>, StoreError> {
@@ -312,13 +324,14 @@ pub async fn published(pool: &PgPool, notice_id: &str) -> Result<Option<PublicNo
     row.as_ref().map(public_from).transpose()
 }
 
-/// Every published notice of a procedure (any of whose sections is this one), in publication order.
+/// Every published notice of a procedure (any of whose sections is this one), in publication order
+/// (`published_seq`).
 pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL AND \
          (procedure_key = $1 OR notice->'procedures' @> jsonb_build_array(jsonb_build_object( \
             'platform', split_part($1, '/', 1), 'project', split_part($1, '/', 2), 'section', split_part($1, '/', 3)))) \
-         ORDER BY published_at, notice_id"
+         ORDER BY published_seq, published_at, notice_id"
     ))
     .bind(key)
     .fetch_all(pool)
