@@ -316,6 +316,24 @@ impl Pipeline {
         }
     }
 
+    /// Puts raw bytes on one of this pipeline's topics, as a broken or hostile producer would.
+    pub async fn produce(&self, topic: &str, key: &str, body: &[u8]) {
+        use rdkafka::producer::{FutureProducer, FutureRecord};
+        let producer: FutureProducer = rdkafka::config::ClientConfig::new()
+            .set("bootstrap.servers", env("GONGSHI_KAFKA_BROKERS"))
+            .create()
+            .expect("producer");
+        let name = format!("{}{topic}", self.prefix);
+        producer
+            .send(
+                FutureRecord::to(&name).key(key).payload(body),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce");
+    }
+
     /// A connection pool on this pipeline's database.
     pub async fn db(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.database_url)

@@ -18,11 +18,14 @@ use tracing::Instrument as _;
 // Topic names, the envelope and the event types live with the events themselves.
 pub use gongshi_domain::events::{Envelope, Event, EventError, topics};
 
-use crate::store::StoreError;
+use crate::store::quarantine::{NewQuarantine, Reason};
+use crate::store::{self, Store, StoreError};
 use crate::telemetry::InternalEvent as _;
 use crate::telemetry::events::{
-    EventFailed, EventHandled, EventRetried, EventUndecodable, EventsProduced, ReceiveFailed,
+    EventFailed, EventHandled, EventQuarantined, EventRetried, EventUndecodable, EventsProduced,
+    QuarantineFailed, ReceiveFailed, RetryingAge,
 };
+use chrono::{DateTime, Utc};
 
 /// How a handler failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +113,31 @@ impl Bus {
             prefix: prefix.to_owned(),
             producer,
         })
+    }
+
+    /// The gongshi name of a broker-side topic name (the prefix taken off).
+    pub fn unprefixed<'a>(&self, name: &'a str) -> &'a str {
+        name.strip_prefix(self.prefix.as_str()).unwrap_or(name)
+    }
+
+    /// Sends message bytes as they are (a quarantined event being retried) to `topic` with `key`,
+    /// and waits until the broker has them.
+    pub async fn publish_raw(
+        &self,
+        topic: &str,
+        key: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), BusError> {
+        let name = self.name(topic);
+        let mut record = FutureRecord::<str, [u8]>::to(&name).payload(body);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        self.producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| BusError::Kafka(e))?;
+        Ok(())
     }
 
     /// The broker-side name of a topic (or group).
@@ -232,12 +260,59 @@ impl Bus {
     }
 }
 
+/// What a consumer does with an event it cannot process: it sets it aside in the store's
+/// quarantine (`store::quarantine`) with its error, stage and attempts, marks the records it
+/// concerns `quarantined`, stores its offset and moves on, so that no single event stops the
+/// events behind it.
+#[derive(Debug, Clone)]
+pub struct Quarantine {
+    /// Where events are set aside, and whose health tells an outage from a poison event.
+    pub store: Store,
+    /// Whose health tells an outage from a poison event; re-sends retried events.
+    pub bus: Bus,
+    /// Transient failures of one event, each while the store and the broker answered, before it
+    /// is set aside. Failures during an outage do not count: an outage is waited out.
+    pub after_healthy_failures: u32,
+}
+
+impl Quarantine {
+    /// Five failures while everything else answered (about 3 s of back-off): long enough for a
+    /// brief hiccup, short enough that a poison event delays the events behind it by seconds.
+    pub const AFTER_HEALTHY_FAILURES: u32 = 5;
+
+    /// The default policy over a store and a bus.
+    pub fn new(store: Store, bus: Bus) -> Quarantine {
+        Quarantine {
+            store,
+            bus,
+            after_healthy_failures: Quarantine::AFTER_HEALTHY_FAILURES,
+        }
+    }
+
+    /// Whether the store and the broker both answer now.
+    async fn healthy(&self) -> bool {
+        let (store, bus) = tokio::join!(self.store.ping(), self.bus.ping());
+        store && bus
+    }
+}
+
+/// How one run of a handler ended.
+enum Attempt {
+    Done,
+    Failed(HandlerError),
+    Panicked(String),
+}
+
 /// Runs `handler` on every event of `consumer` in partition order until `shutdown`: the offset
-/// of a message is stored only after its handler succeeded; transient failures are retried with
-/// exponential back-off (up to 30 s) without storing; permanent ones are logged and skipped.
+/// of a message is stored only after its handler succeeded or the event was set aside. Transient
+/// failures are retried with exponential back-off (up to 30 s); an event that fails permanently,
+/// cannot be decoded, panics its handler, or fails transiently [`Quarantine::after_healthy_failures`]
+/// times while the store and the broker answer, is quarantined. An outage (store or broker down)
+/// is waited out without quarantining anything.
 pub async fn consume<F, Fut>(
     consumer: StreamConsumer,
     name: &str,
+    quarantine: &Quarantine,
     shutdown: CancellationToken,
     handler: F,
 ) -> Result<(), BusError>
@@ -245,6 +320,7 @@ where
     F: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
 {
+    use futures::FutureExt as _;
     loop {
         let message = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -270,39 +346,77 @@ where
             offset = message.offset(),
             event = tracing::field::Empty
         );
-        let envelope: Envelope = match message.payload().map(serde_json::from_slice) {
-            Some(Ok(e)) => e,
-            other => {
-                let error = other.and_then(Result::err);
+        let bytes = message.payload().unwrap_or_default();
+        let place = Place {
+            consumer: name,
+            topic: quarantine.bus.unprefixed(message.topic()),
+            partition: message.partition(),
+            offset: message.offset(),
+            message: bytes,
+        };
+        let envelope: Envelope = match serde_json::from_slice(bytes) {
+            Ok(e) => e,
+            Err(e) => {
                 span.in_scope(|| {
                     EventUndecodable {
                         consumer: name,
-                        error: error.as_ref(),
+                        error: Some(&e),
                     }
                     .emit();
                 });
+                let failure = Failure {
+                    envelope: None,
+                    reason: Reason::Undecodable,
+                    error: format!("not an event envelope: {e}"),
+                    attempts: 1,
+                    first_failed_at: Utc::now(),
+                };
+                if !set_aside(quarantine, &place, &failure, &shutdown).await {
+                    return Ok(());
+                }
                 consumer.store_offset_from_message(&message)?;
                 continue;
             }
         };
         span.record("event", envelope.id.as_str());
         let mut backoff = Duration::from_millis(200);
+        let mut attempts = 0u32;
+        let mut healthy_failures = 0u32;
+        let mut first_failed_at = None;
+        let first_failed = tokio::time::Instant::now();
         loop {
+            attempts += 1;
             let started = tokio::time::Instant::now();
-            let result = handler(envelope.clone()).instrument(span.clone()).await;
+            let attempt = std::panic::AssertUnwindSafe(handler(envelope.clone()))
+                .catch_unwind()
+                .instrument(span.clone())
+                .await
+                .map_or_else(
+                    |panic| Attempt::Panicked(panic_message(panic.as_ref())),
+                    |r| r.map_or_else(Attempt::Failed, |()| Attempt::Done),
+                );
             let elapsed = started.elapsed();
-            match result {
-                Ok(()) => {
-                    consumer.store_offset_from_message(&message)?;
+            if !matches!(attempt, Attempt::Done) {
+                first_failed_at.get_or_insert_with(Utc::now);
+            }
+            let failure = |reason: Reason, error: String| Failure {
+                envelope: Some(&envelope),
+                reason,
+                error,
+                attempts,
+                first_failed_at: first_failed_at.unwrap_or_else(Utc::now),
+            };
+            let aside = match attempt {
+                Attempt::Done => {
                     EventHandled {
                         consumer: name,
                         event_id: &envelope.id,
                         elapsed,
                     }
                     .emit();
-                    break;
+                    None
                 }
-                Err(HandlerError::Permanent(e)) => {
+                Attempt::Failed(HandlerError::Permanent(e)) => {
                     EventFailed {
                         consumer: name,
                         event_id: &envelope.id,
@@ -310,10 +424,12 @@ where
                         elapsed,
                     }
                     .emit();
-                    consumer.store_offset_from_message(&message)?;
-                    break;
+                    Some(failure(Reason::Permanent, format!("{e:#}")))
                 }
-                Err(HandlerError::Transient(e)) => {
+                Attempt::Panicked(what) => {
+                    Some(failure(Reason::Panic, format!("handler panicked: {what}")))
+                }
+                Attempt::Failed(HandlerError::Transient(e)) => {
                     EventRetried {
                         consumer: name,
                         event_id: &envelope.id,
@@ -322,17 +438,50 @@ where
                         elapsed,
                     }
                     .emit();
-                    tokio::select! {
-                        () = shutdown.cancelled() => {
-                            // The effect did not happen: leave the offset so the next run redoes it.
-                            let _ = consumer.commit_consumer_state(CommitMode::Sync);
-                            return Ok(());
-                        }
-                        () = tokio::time::sleep(backoff) => {}
+                    RetryingAge {
+                        consumer: name,
+                        age: first_failed.elapsed(),
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    .emit();
+                    // Only failures while everything else answers count against the event.
+                    if quarantine.healthy().await {
+                        healthy_failures += 1;
+                    }
+                    if healthy_failures >= quarantine.after_healthy_failures {
+                        Some(failure(
+                            Reason::RetriesExhausted,
+                            format!(
+                                "{healthy_failures} transient failures while the store and the broker answered; last: {e:#}"
+                            ),
+                        ))
+                    } else {
+                        tokio::select! {
+                            () = shutdown.cancelled() => {
+                                // The effect did not happen: leave the offset so the next run redoes it.
+                                let _ = consumer.commit_consumer_state(CommitMode::Sync);
+                                return Ok(());
+                            }
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        continue;
+                    }
                 }
+            };
+            if let Some(failure) = aside
+                && !set_aside(quarantine, &place, &failure, &shutdown).await
+            {
+                return Ok(());
             }
+            consumer.store_offset_from_message(&message)?;
+            if first_failed_at.is_some() {
+                RetryingAge {
+                    consumer: name,
+                    age: Duration::ZERO,
+                }
+                .emit();
+            }
+            break;
         }
     }
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
@@ -340,4 +489,87 @@ where
         tracing::debug!(consumer = name, error = %e, message = "final commit");
     }
     Ok(())
+}
+
+/// Where a message came from.
+struct Place<'a> {
+    consumer: &'a str,
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+    message: &'a [u8],
+}
+
+/// Why and how an event failed.
+struct Failure<'a> {
+    envelope: Option<&'a Envelope>,
+    reason: Reason,
+    error: String,
+    attempts: u32,
+    first_failed_at: DateTime<Utc>,
+}
+
+/// Quarantines the event, retrying the store until it takes it; false when shutdown came first
+/// (the offset is then not stored, and the next run meets the event again).
+async fn set_aside(
+    quarantine: &Quarantine,
+    place: &Place<'_>,
+    failure: &Failure<'_>,
+    shutdown: &CancellationToken,
+) -> bool {
+    let subject = failure.envelope.map(Envelope::subject).unwrap_or_default();
+    let entry = NewQuarantine {
+        stage: place.consumer,
+        topic: place.topic,
+        partition: place.partition,
+        offset: place.offset,
+        message: place.message,
+        event_id: failure.envelope.map(|e| e.id.as_str()),
+        event_type: failure.envelope.map(|e| e.event_type.as_str()),
+        receipt_id: subject.receipt.as_deref(),
+        record_index: subject.index,
+        notice_id: subject.notice_id.as_deref(),
+        reason: failure.reason,
+        error: &failure.error,
+        attempts: failure.attempts,
+        first_failed_at: failure.first_failed_at,
+    };
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match store::quarantine::put(&quarantine.store.pool, &entry).await {
+            Ok(quarantine_id) => {
+                EventQuarantined {
+                    consumer: place.consumer,
+                    event_id: entry.event_id,
+                    reason: failure.reason.as_str(),
+                    error: &failure.error,
+                    attempts: failure.attempts,
+                    quarantine_id,
+                }
+                .emit();
+                return true;
+            }
+            Err(e) => {
+                QuarantineFailed {
+                    consumer: place.consumer,
+                    error: &e,
+                }
+                .emit();
+                tokio::select! {
+                    () = shutdown.cancelled() => return false,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// The message of a panic payload (`panic!` with a string or a format).
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

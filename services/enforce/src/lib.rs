@@ -11,7 +11,7 @@ use gongshi_domain::period::{
 };
 use gongshi_domain::values::datetime::{Instant, shanghai};
 use gongshi_domain::{Kind, Notice, Regime};
-use gongshi_platform::bus::{self, topics};
+use gongshi_platform::bus::{self, Quarantine, topics};
 use gongshi_platform::store::{self, notices};
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::{HoldReleased, NoticeDuplicate, NoticeJudged};
@@ -49,14 +49,21 @@ impl Enforce {
             tokio::spawn(async move { this.timer_loop(shutdown).await })
         };
         let this = self.clone();
-        bus::consume(consumer, "enforce", shutdown.clone(), |event| {
-            let this = this.clone();
-            async move {
-                this.handle(&event).await?;
-                this.relay().await;
-                Ok(())
-            }
-        })
+        let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
+        bus::consume(
+            consumer,
+            "enforce",
+            &quarantine,
+            shutdown.clone(),
+            |event| {
+                let this = this.clone();
+                async move {
+                    this.handle(&event).await?;
+                    this.relay().await;
+                    Ok(())
+                }
+            },
+        )
         .await?;
         shutdown.cancel();
         timers.await??;

@@ -1,8 +1,9 @@
 //! `gongshi`: the one binary. Each subcommand runs one service, all of them (`run`), or an
-//! offline tool (`check`, `import`).
+//! offline or operator tool (`check`, `import`, `reindex`, `quarantine`).
 
 mod check;
 mod import;
+mod quarantine;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Send files or folders of notices to a running gateway.
     Import(import::ImportArgs),
+    /// Events the consumers set aside (隔离): list them, retry one through its stage, or discard it.
+    Quarantine(quarantine::QuarantineArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
             runtime.block_on(async move {
                 match other {
                     Command::Import(args) => import::run(args).await,
+                    Command::Quarantine(args) => quarantine::run(args).await,
                     Command::Run(args) => serve::report(serve::run_all(args).await),
                     Command::Ingest(args) => serve::report(serve::ingest(args).await),
                     Command::Validate(args) => serve::report(serve::validate(args).await),

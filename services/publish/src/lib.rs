@@ -4,7 +4,7 @@
 //! an index from the feed store.
 
 use gongshi_domain::events::PublicEvent;
-use gongshi_platform::bus::{self, topics};
+use gongshi_platform::bus::{self, Quarantine, topics};
 use gongshi_platform::feed_filter::EntryFacts;
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::FeedEntryAppended;
@@ -43,7 +43,8 @@ impl Publish {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let consumer = self.bus.consumer(GROUP, &[topics::PUBLIC])?;
         tracing::info!(message = "publish consuming", topic = topics::PUBLIC);
-        bus::consume(consumer, "publish", shutdown, |event| {
+        let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
+        bus::consume(consumer, "publish", &quarantine, shutdown, |event| {
             let this = self.clone();
             async move { this.handle(&event).await }
         })

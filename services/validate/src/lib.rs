@@ -10,7 +10,7 @@ use gongshi_domain::events::{
 };
 use gongshi_domain::rules::Catalogue;
 use gongshi_domain::{Document, Limits, Schemas, check_record};
-use gongshi_platform::bus::{self, topics};
+use gongshi_platform::bus::{self, Quarantine, topics};
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events as telemetry;
 use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
@@ -24,7 +24,8 @@ pub const GROUP: &str = "gongshi-validate";
 pub async fn run(store: Store, bus: Bus, shutdown: CancellationToken) -> anyhow::Result<()> {
     let consumer = bus.consumer(GROUP, &[topics::RECEIVED])?;
     tracing::info!(message = "validate consuming", topic = topics::RECEIVED);
-    bus::consume(consumer, "validate", shutdown, |event| {
+    let quarantine = Quarantine::new(store.clone(), bus.clone());
+    bus::consume(consumer, "validate", &quarantine, shutdown, |event| {
         let (store, bus) = (store.clone(), bus.clone());
         async move { handle(&store, &bus, &event).await }
     })

@@ -158,12 +158,56 @@ impl Envelope {
                 found: self.event_type.clone(),
             });
         }
-        E::deserialize(&self.payload).map_err(|source| EventError::Payload {
-            event: self.id.clone(),
-            event_type: self.event_type.clone(),
-            source,
-        })
+        decode_payload(&self.id, &self.event_type, &self.payload)
     }
+}
+
+/// What an event concerns, read from any event's payload as far as it has it: its receipt and
+/// record (ingest and validation events), its notice (enforcement and publication events). Used
+/// when an event must be set aside, to mark the records it concerns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Subject {
+    /// The receipt of the document.
+    #[serde(default)]
+    pub receipt: Option<String>,
+    /// The record within the document.
+    #[serde(default)]
+    pub index: Option<i32>,
+    /// The notice (`notice_id`, or `notice.id` of a `notice.valid` event).
+    #[serde(default)]
+    pub notice_id: Option<String>,
+    #[serde(default)]
+    notice: Option<NoticeRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct NoticeRef {
+    id: String,
+}
+
+impl Envelope {
+    /// What this event concerns; empty where the payload does not say (or is malformed).
+    pub fn subject(&self) -> Subject {
+        let mut subject = Subject::deserialize(&self.payload).unwrap_or_default();
+        if subject.notice_id.is_none() {
+            subject.notice_id = subject.notice.take().map(|n| n.id);
+        }
+        subject
+    }
+}
+
+/// `payload` as `E`; the error names the field that does not fit (`records: invalid type …`).
+pub(crate) fn decode_payload<E: serde::de::DeserializeOwned>(
+    id: &str,
+    event_type: &str,
+    payload: &serde_json::Value,
+) -> Result<E, EventError> {
+    serde_path_to_error::deserialize(payload).map_err(|e| EventError::Payload {
+        event: id.to_owned(),
+        event_type: event_type.to_owned(),
+        field: e.path().to_string(),
+        problem: e.into_inner(),
+    })
 }
 
 /// An event that cannot be decoded. Permanent: the same bytes will never decode.
@@ -180,14 +224,18 @@ pub enum EventError {
         found: String,
     },
     /// The payload does not have the type's shape.
-    #[error("event {event} ({event_type}): payload does not match its schema: {source}")]
+    #[error(
+        "event {event} ({event_type}): payload field '{field}' does not match its schema: {problem}"
+    )]
     Payload {
         /// Event id.
         event: String,
         /// Its type.
         event_type: String,
+        /// The JSON path of the field (`records`, `notice.procedure.section`; `.` for the whole).
+        field: String,
         /// What serde found.
-        source: serde_json::Error,
+        problem: serde_json::Error,
     },
 }
 

@@ -217,18 +217,12 @@ impl PublicEvent {
         event_type: &str,
         payload: &Value,
     ) -> Result<PublicEvent, EventError> {
-        let wrong_shape = |source| EventError::Payload {
-            event: id.to_owned(),
-            event_type: event_type.to_owned(),
-            source,
-        };
         match event_type {
-            NoticePublished::TYPE => NoticePublished::deserialize(payload)
-                .map(|p| PublicEvent::Published(Box::new(p)))
-                .map_err(wrong_shape),
-            WindowClosed::TYPE => WindowClosed::deserialize(payload)
-                .map(PublicEvent::WindowClosed)
-                .map_err(wrong_shape),
+            NoticePublished::TYPE => super::decode_payload(id, event_type, payload)
+                .map(|p| PublicEvent::Published(Box::new(p))),
+            WindowClosed::TYPE => {
+                super::decode_payload(id, event_type, payload).map(PublicEvent::WindowClosed)
+            }
             other => Err(EventError::UnexpectedType {
                 event: id.to_owned(),
                 expected: "notice.published or window.closed",

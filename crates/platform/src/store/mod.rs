@@ -7,6 +7,7 @@ mod error;
 pub mod feed;
 pub mod notices;
 pub mod outbox;
+pub mod quarantine;
 pub mod receipts;
 pub mod subscriptions;
 

@@ -128,10 +128,78 @@ impl InternalEvent for EventUndecodable<'_> {
         tracing::error!(
             consumer = self.consumer,
             problem,
-            message = "undecodable event skipped"
+            message = "undecodable event set aside"
         );
         metrics::counter!(names::BUS_EVENTS_UNDECODABLE.name, "consumer" => self.consumer.to_owned())
             .increment(1);
+    }
+}
+
+/// A consumer set an event aside (quarantine) and moved on.
+#[derive(Debug)]
+pub struct EventQuarantined<'a> {
+    /// Consumer (stage) name.
+    pub consumer: &'a str,
+    /// Event id, when readable.
+    pub event_id: Option<&'a str>,
+    /// permanent, undecodable, panic, retries-exhausted.
+    pub reason: &'a str,
+    /// The last error.
+    pub error: &'a str,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Its quarantine id.
+    pub quarantine_id: i64,
+}
+
+impl InternalEvent for EventQuarantined<'_> {
+    fn emit(&self) {
+        tracing::error!(
+            consumer = self.consumer,
+            event = self.event_id,
+            reason = self.reason,
+            error = self.error,
+            attempts = self.attempts,
+            quarantine_id = self.quarantine_id,
+            message = "event quarantined; the consumer moves on"
+        );
+        metrics::counter!(names::QUARANTINED.name, "stage" => self.consumer.to_owned(), "reason" => self.reason.to_owned())
+            .increment(1);
+    }
+}
+
+/// How long the event a consumer is retrying has been failing (0: retrying nothing).
+#[derive(Debug)]
+pub struct RetryingAge<'a> {
+    /// Consumer name.
+    pub consumer: &'a str,
+    /// Since the first failure.
+    pub age: Duration,
+}
+
+impl InternalEvent for RetryingAge<'_> {
+    fn emit(&self) {
+        metrics::gauge!(names::CONSUMER_RETRYING_AGE.name, "consumer" => self.consumer.to_owned())
+            .set(self.age.as_secs_f64());
+    }
+}
+
+/// Setting an event aside failed (the store is down): the consumer keeps it and tries again.
+#[derive(Debug)]
+pub struct QuarantineFailed<'a> {
+    /// Consumer name.
+    pub consumer: &'a str,
+    /// Why.
+    pub error: &'a dyn std::error::Error,
+}
+
+impl InternalEvent for QuarantineFailed<'_> {
+    fn emit(&self) {
+        tracing::warn!(
+            consumer = self.consumer,
+            error = %self.error,
+            message = "could not set the event aside; retrying"
+        );
     }
 }
 
@@ -608,6 +676,18 @@ mod tests {
             }),
             Box::new(FeedCharsDropped {
                 removed: "U+000B ×1",
+            }),
+            Box::new(EventQuarantined {
+                consumer: "validate",
+                event_id: Some("e"),
+                reason: "permanent",
+                error: "x",
+                attempts: 1,
+                quarantine_id: 1,
+            }),
+            Box::new(RetryingAge {
+                consumer: "validate",
+                age: Duration::from_secs(3),
             }),
             Box::new(StreamClientConnected),
             Box::new(StreamClientDropped { lagged: 5 }),

@@ -167,6 +167,22 @@ pub const HOLDS_RELEASED: Metric = counter(
     "Held notices published when their hold timer fired.",
 );
 
+// Quarantine.
+
+/// Events set aside.
+pub const QUARANTINED: Metric = counter(
+    "gongshi_quarantined_total",
+    &["stage", "reason"],
+    "Events a consumer set aside (quarantine) so that nothing behind them waits, per stage and reason (permanent, undecodable, panic, retries-exhausted).",
+);
+/// Age of the event a consumer is retrying.
+pub const CONSUMER_RETRYING_AGE: Metric = Metric {
+    name: "gongshi_consumer_retrying_age_seconds",
+    kind: Kind::Gauge,
+    labels: &["consumer"],
+    help: "Seconds since the event a consumer is retrying first failed; 0 when it is retrying nothing.",
+};
+
 // Publish.
 
 /// Feed entries appended.
@@ -243,6 +259,8 @@ pub const ALL: &[Metric] = &[
     NOTICES_JUDGED,
     NOTICES_DUPLICATE,
     HOLDS_RELEASED,
+    QUARANTINED,
+    CONSUMER_RETRYING_AGE,
     FEED_ENTRIES,
     FEED_CHARS_DROPPED,
     STREAM_CONNECTIONS,

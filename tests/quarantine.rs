@@ -1,0 +1,183 @@
+//! No single event can stop a consumer: events that cannot be processed are set aside
+//! (quarantined) with their error, stage and attempts, the records they concern show
+//! `quarantined`, and the events behind them flow on. `gongshi quarantine list|retry|discard`
+//! shows them and acts on them.
+
+use gongshi_tests::{Pipeline, generated_tender};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const RECEIVED: &str = "gongshi.notices.received.v1";
+const VALID: &str = "gongshi.notices.valid.v1";
+const PUBLIC: &str = "gongshi.notices.public.v1";
+
+fn quarantine_cli(p: &Pipeline, args: &[&str]) -> (i32, String) {
+    let out = p
+        .command("quarantine")
+        .args(args)
+        .output()
+        .expect("gongshi quarantine");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn listed(p: &Pipeline, state: &str) -> Vec<Value> {
+    let (code, out) = quarantine_cli(p, &["list", "--json", "--state", state]);
+    assert_eq!(code, 0, "{out}");
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+/// Waits until `gongshi quarantine list` shows `n` quarantined events.
+async fn wait_quarantined(p: &Pipeline, n: usize) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let rows = listed(p, "quarantined");
+        if rows.len() >= n {
+            return rows;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{} of {n} quarantined: {rows:#?}; logs in {}",
+            rows.len(),
+            p.dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn poison_events_are_set_aside_and_the_events_behind_them_flow() {
+    let p = Pipeline::start("2025-03-05T10:00:00+08:00").await;
+
+    // A record accepted by the store whose `received` event is malformed (its `records` is not a
+    // count): validate can never handle it.
+    let pool = p.db().await;
+    let doc = generated_tender(1, "Q1");
+    gongshi_platform::store::receipts::insert(
+        &pool,
+        "receipt-poison",
+        "application/xml",
+        doc.as_bytes(),
+        "test",
+        &["TENDER_ANN_QUA_INQUERY_ANN".to_owned()],
+    )
+    .await
+    .expect("receipt");
+    let poison = json!({"id": "received:receipt-poison", "type": "notice.received", "key": "receipt-poison",
+                        "occurred_at": "2025-03-05T02:00:00Z",
+                        "payload": {"receipt": "receipt-poison", "content_type": "application/xml", "records": "many"}});
+    p.produce(RECEIVED, "receipt-poison", poison.to_string().as_bytes())
+        .await;
+    // Bytes that are no event at all, with a NUL in them, on two stages' topics.
+    p.produce(VALID, "x", b"\0not an event").await;
+    p.produce(PUBLIC, "x", b"{\"id\": 1").await;
+
+    // A clean document sent after them publishes within seconds.
+    let sent = Instant::now();
+    let receipt = p.submit(&generated_tender(2, "Q1")).await;
+    p.wait_receipt(&receipt, |s| s == "published").await;
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "the clean document took {:?}",
+        sent.elapsed()
+    );
+
+    let rows = wait_quarantined(&p, 3).await;
+    let by_stage = |stage: &str| {
+        rows.iter()
+            .find(|r| r["stage"] == stage)
+            .unwrap_or_else(|| panic!("nothing quarantined by {stage}: {rows:#?}"))
+            .clone()
+    };
+    let validate = by_stage("validate");
+    assert_eq!(validate["reason"], "permanent", "{validate}");
+    assert_eq!(validate["receipt_id"], "receipt-poison");
+    assert_eq!(validate["event_id"], "received:receipt-poison");
+    assert!(
+        validate["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("records")),
+        "the error names what is wrong: {validate}"
+    );
+    let enforce = by_stage("enforce");
+    assert_eq!(
+        (enforce["reason"].as_str(), enforce["event_id"].as_str()),
+        (Some("undecodable"), None)
+    );
+    assert_eq!(by_stage("publish")["reason"], "undecodable");
+
+    // The record the poison event concerns shows it.
+    let (_, body) = p.get("/v1/receipts/receipt-poison").await;
+    assert_eq!(body["records"][0]["status"], "quarantined", "{body}");
+
+    // Metrics count them by stage and reason.
+    let metrics = reqwest::get(format!("{}/metrics", p.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("gongshi_quarantined_total{")
+                && l.contains("stage=\"validate\"")
+                && l.contains("reason=\"permanent\"")),
+        "{metrics}"
+    );
+
+    // Retry re-drives the event through validate: still poison, so it is quarantined anew.
+    let first = validate["quarantine_id"].as_i64().expect("id");
+    let id = first.to_string();
+    let (code, out) = quarantine_cli(
+        &p,
+        &["retry", &id, "--reason", "试一次", "--operator", "张三"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let start = Instant::now();
+    let again = loop {
+        let open = listed(&p, "quarantined");
+        if let Some(r) = open
+            .iter()
+            .find(|r| r["stage"] == "validate" && r["quarantine_id"].as_i64() != Some(first))
+        {
+            break r.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not re-quarantined: {open:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(again["event_id"], "received:receipt-poison");
+    let retried = listed(&p, "retried");
+    assert_eq!(retried.len(), 1, "{retried:#?}");
+    assert_eq!(
+        (
+            retried[0]["resolved_by"].as_str(),
+            retried[0]["resolution_reason"].as_str()
+        ),
+        (Some("张三"), Some("试一次"))
+    );
+
+    // Discard ends it; the record shows `discarded`; a second discard finds nothing open.
+    let again_id = again["quarantine_id"].as_i64().expect("id").to_string();
+    let (code, out) = quarantine_cli(&p, &["discard", &again_id, "--reason", "平台重发"]);
+    assert_eq!(code, 0, "{out}");
+    let (_, body) = p.get("/v1/receipts/receipt-poison").await;
+    assert_eq!(body["records"][0]["status"], "discarded", "{body}");
+    let (code, _) = quarantine_cli(&p, &["discard", &again_id, "--reason", "again"]);
+    assert_eq!(code, 1);
+    // A reason is required.
+    let (code, out) = quarantine_cli(&p, &["discard", &again_id, "--reason", " "]);
+    assert_eq!(code, 2, "{out}");
+}
