@@ -39,6 +39,21 @@ impl CheckedRecord {
             .filter(|f| f.severity == Severity::Error)
     }
 
+    /// Releases the record from `rule` (an operator's decision, e.g. a pre-2016 统一社会信用代码
+    /// whose outer check character is wrong while the organisation is genuinely registered):
+    /// its ERROR findings of that rule become released warnings. Returns how many findings were
+    /// released; the record is valid afterwards only if nothing else blocks it ([`Self::is_valid`]).
+    pub fn release(&mut self, rule: &str, release: &crate::finding::Release) -> usize {
+        let mut released = 0;
+        for f in &mut self.findings {
+            if f.rule == rule && f.is_error() {
+                *f = f.clone().released(release.clone());
+                released += 1;
+            }
+        }
+        released
+    }
+
     /// Warning and info findings.
     pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
         self.findings

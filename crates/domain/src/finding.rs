@@ -30,6 +30,19 @@ pub struct Finding {
     /// The figures behind it (instants, counted days, limits), for operators and audits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<serde_json::Value>,
+    /// Set when an operator released the record from this rule: who, and why. A released
+    /// finding no longer blocks (its severity is WARN) and says so wherever it is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<Release>,
+}
+
+/// An operator's release of a record from one rule (the console's `release` action).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// The operator who released it.
+    pub released_by: String,
+    /// The written reason.
+    pub reason: String,
 }
 
 impl Finding {
@@ -46,12 +59,24 @@ impl Finding {
             path: path.into(),
             message: message.into(),
             evidence: None,
+            released: None,
         }
     }
 
     /// The same finding carrying its evidence.
     pub fn with_evidence(mut self, evidence: serde_json::Value) -> Self {
         self.evidence = Some(evidence);
+        self
+    }
+
+    /// The finding as released from its rule by `release`: WARN, its message saying so.
+    pub fn released(mut self, release: Release) -> Self {
+        self.severity = Severity::Warn;
+        self.message = format!(
+            "{}〔已由 {} 放行：{} (released by the operator)〕",
+            self.message, release.released_by, release.reason
+        );
+        self.released = Some(release);
         self
     }
 

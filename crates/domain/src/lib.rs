@@ -19,7 +19,7 @@ pub mod schema;
 pub mod values;
 
 pub use check::{CheckedRecord, check_record};
-pub use finding::{Finding, Severity};
+pub use finding::{Finding, Release, Severity};
 pub use notice::{Notice, NoticeBody, ProcedureKey};
 pub use parse::{Document, DocumentError, Limits};
 pub use schema::{Kind, Regime, Schemas};

@@ -90,6 +90,7 @@ fn received_and_rejected_documents() {
             path: String::new(),
             message: unreadable.to_string(),
             severity: None,
+            released: None,
         }],
     });
 }

@@ -1,9 +1,10 @@
 //! `gongshi`: the one binary. Each subcommand runs one service, all of them (`run`), or an
-//! offline or operator tool (`check`, `import`, `reindex`, `quarantine`).
+//! offline or operator tool (`check`, `import`, `reindex`, `quarantine`, `release`).
 
 mod check;
 mod import;
 mod quarantine;
+mod release;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Events the consumers set aside (隔离): list them, retry one through its stage, or discard it.
     Quarantine(quarantine::QuarantineArgs),
+    /// Release an invalid record from one rule (with a reason); it is validated again and flows on.
+    Release(release::ReleaseArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
                 match other {
                     Command::Import(args) => import::run(args).await,
                     Command::Quarantine(args) => quarantine::run(args).await,
+                    Command::Release(args) => release::run(args).await,
                     Command::Run(args) => serve::report(serve::run_all(args).await),
                     Command::Ingest(args) => serve::report(serve::ingest(args).await),
                     Command::Validate(args) => serve::report(serve::validate(args).await),

@@ -16,7 +16,7 @@ mod rejected;
 mod valid;
 
 pub use public::{NoticePublished, PublicEvent, PublicFacts, WindowClosed};
-pub use received::NoticeReceived;
+pub use received::{NoticeReceived, RecordReleased};
 pub use rejected::{DocumentRejected, RecordInvalid};
 pub use valid::NoticeValid;
 
@@ -252,6 +252,9 @@ pub struct Problem {
     /// Severity; absent for a whole document that could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// Set when an operator released the record from this rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<crate::finding::Release>,
 }
 
 impl From<&Finding> for Problem {
@@ -261,6 +264,7 @@ impl From<&Finding> for Problem {
             path: f.path.clone(),
             message: f.message.clone(),
             severity: Some(f.severity),
+            released: f.released.clone(),
         }
     }
 }

@@ -172,3 +172,95 @@ pub async fn records(
         .collect::<Result<Vec<_>, StoreError>>()
         .map(Some)
 }
+
+/// An operator's release of one record from one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRelease {
+    /// The record in its document.
+    pub index: i32,
+    /// The rule released.
+    pub rule: String,
+    /// Who released it.
+    pub released_by: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Records a release (once: a repeated release of the same record and rule keeps the first).
+pub async fn add_release(
+    pool: &PgPool,
+    receipt_id: &str,
+    release: &RecordRelease,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO record_releases (receipt_id, idx, rule, released_by, reason) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(receipt_id)
+    .bind(release.index)
+    .bind(&release.rule)
+    .bind(&release.released_by)
+    .bind(&release.reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Every release of a receipt's records, in the order they were made.
+pub async fn releases(pool: &PgPool, receipt_id: &str) -> Result<Vec<RecordRelease>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT idx, rule, released_by, reason FROM record_releases WHERE receipt_id = $1 \
+         ORDER BY released_at, rule",
+    )
+    .bind(receipt_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(RecordRelease {
+                index: r.try_get("idx")?,
+                rule: r.try_get("rule")?,
+                released_by: r.try_get("released_by")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// Moves a record from status `from` to `to` (an operator's action: a released `invalid` record
+/// goes back to `received` to be validated again); false when it was not in `from`.
+pub async fn move_status(
+    pool: &PgPool,
+    receipt_id: &str,
+    index: i32,
+    from: &str,
+    to: &str,
+) -> Result<bool, StoreError> {
+    let moved = sqlx::query(
+        "UPDATE receipt_records SET status = $4, updated_at = now() \
+         WHERE receipt_id = $1 AND idx = $2 AND status = $3",
+    )
+    .bind(receipt_id)
+    .bind(index)
+    .bind(from)
+    .bind(to)
+    .execute(pool)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
+/// A record's status, `None` when the receipt has no such record.
+pub async fn record_status(
+    pool: &PgPool,
+    receipt_id: &str,
+    index: i32,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT status FROM receipt_records WHERE receipt_id = $1 AND idx = $2")
+            .bind(receipt_id)
+            .bind(index)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
