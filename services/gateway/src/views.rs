@@ -203,17 +203,20 @@ pub struct NoticeView {
     pub versions: Option<Vec<VersionEntry>>,
 }
 
-fn changes_view(changes: &[diff::FieldChange]) -> Vec<ChangeView> {
-    changes
-        .iter()
-        .map(|c| ChangeView {
+impl From<&diff::FieldChange> for ChangeView {
+    fn from(c: &diff::FieldChange) -> Self {
+        ChangeView {
             field: c.field.clone(),
             label: c.label.clone(),
             old: c.old.clone(),
             new: c.new.clone(),
             summary: c.summary(),
-        })
-        .collect()
+        }
+    }
+}
+
+fn changes_view(changes: &[diff::FieldChange]) -> Vec<ChangeView> {
+    changes.iter().map(ChangeView::from).collect()
 }
 
 fn version_view(link: Option<&VersionLink>) -> Option<VersionView> {

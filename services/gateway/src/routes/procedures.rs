@@ -5,7 +5,7 @@
 
 use crate::Gateway;
 use crate::routes::{plausible_id, store_error};
-use crate::views::{NoticeView, kind_of, notice_view, version_links, version_order};
+use crate::views::{ChangeView, NoticeView, kind_of, notice_view, version_links, version_order};
 use axum::Json;
 use axum::extract::{Path, State};
 use gongshi_domain::diff;
@@ -39,18 +39,9 @@ pub struct ProcedureChange {
     pub version: usize,
     /// When it was published.
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Field code.
-    pub field: String,
-    /// Chinese label.
-    pub label: String,
-    /// The value before (null: not given).
-    #[schema(value_type = Option<Value>)]
-    pub old: Option<Value>,
-    /// The value after (null: no longer given).
-    #[schema(value_type = Option<Value>)]
-    pub new: Option<Value>,
-    /// `FIELD 标签: old → new`.
-    pub summary: String,
+    /// The field it changed (`field`, `label`, `old`, `new`, `summary`).
+    #[serde(flatten)]
+    pub change: ChangeView,
 }
 
 /// A legal window in force, with the notice that set it.
@@ -130,11 +121,7 @@ pub(crate) async fn procedure(
                 kind: n.kind.clone(),
                 version: link.version,
                 published_at: n.published_at,
-                field: c.field.clone(),
-                label: c.label.clone(),
-                old: c.old.clone(),
-                new: c.new.clone(),
-                summary: c.summary(),
+                change: ChangeView::from(c),
             });
         }
         if link.current
