@@ -3,7 +3,8 @@
 //! validation with a `TEXT-CHARS` warning naming the field; every feed page stays well-formed for
 //! `xmllint` and `feedparser`; clean notices around the dirty ones are unharmed; a NUL does not stop
 //! the next document; an XML document that itself holds such a character is refused as `DOC-XML`
-//! with its line and column. Cases from `shared/cases` and constructed ones are in `tests/cases`.
+//! with its line and column; and the feed writers drop such characters from an entry that never went
+//! through validation. Cases from `shared/cases` and constructed ones are in `tests/cases`.
 
 use gongshi_tests::{Pipeline, TOKEN, run_python};
 use serde_json::{Value, json};
@@ -527,4 +528,58 @@ fn assert_line_column(message: &str, line: usize, column: usize, body: &Value) {
         numbers.windows(2).any(|w| w == [line, column]),
         "line {line}, column {column} in the message: {body}"
     );
+}
+
+#[tokio::test]
+async fn the_feed_writers_drop_characters_outside_xml_even_when_validation_did_not() {
+    // The second line of defence: feed entries written directly (not through validation, as an
+    // entry stored before text hygiene existed would be) with every character outside XML 1.0
+    // that PostgreSQL can store (all but U+0000) in title and body.
+    let p = Pipeline::start("2025-12-10T12:00:00+08:00").await;
+    let bad: String = every_bad_char().chars().filter(|c| *c != '\0').collect();
+    let title = format!("旧数据{bad}测试公告");
+    let body = format!("正文{bad}内容");
+    let payload = gongshi_tests::published_payload(json!({
+        "notice_id": "0000000000000000000000000000bad0", "region": "320100",
+        "title": title, "record": {"NOTICE_NAME": title, "NOTICE_CONTENT": body},
+        "published_at": "2025-12-01T01:00:00Z",
+    }));
+    let facts = gongshi_platform::feed_filter::EntryFacts::of_published(
+        &gongshi_tests::published_event(payload.clone()),
+    );
+    let entry = json!({"id": "legacy:1", "type": "notice.published", "key": "JSGGZY/P/S",
+                       "occurred_at": "2025-12-01T01:00:00Z", "payload": payload});
+    let db = p.db().await;
+    let mut tx = db.begin().await.expect("begin");
+    gongshi_platform::store::feed::append(
+        &mut tx,
+        &gongshi_platform::store::feed::NewEntry {
+            entry_id: "legacy:1",
+            notice_id: "0000000000000000000000000000bad0",
+            procedure_key: "JSGGZY/P/S",
+            event_type: "notice.published",
+            entry: &entry,
+            facts: &facts,
+        },
+    )
+    .await
+    .expect("append");
+    tx.commit().await.expect("commit");
+    let stored: String = sqlx::query_scalar("SELECT title FROM feed_entries")
+        .fetch_one(&db)
+        .await
+        .expect("stored title");
+    assert_eq!(
+        stored, title,
+        "the entry is stored as written, characters and all"
+    );
+    for ext in ["atom", "rss"] {
+        let entries = read_feed(&p, ext).await;
+        let got: Vec<&(String, String)> = entries.values().collect();
+        assert_eq!(
+            got,
+            vec![&("旧数据测试公告".to_owned(), "正文内容".to_owned())],
+            "{ext}"
+        );
+    }
 }
