@@ -1,7 +1,9 @@
-//! The Kafka bus: topic names in one place, the event envelope, an idempotent producer
-//! (`enable.idempotence`, `acks=all`) whose `publish` returns only once the broker has the event,
-//! and an at-least-once consumer loop that stores a message's offset only after its handler's
-//! effect succeeded, retries transient failures with back-off, and stops between messages.
+//! The Kafka bus: an idempotent producer (`enable.idempotence`, `acks=all`) whose `publish`
+//! returns only once the broker has the event, and an at-least-once consumer loop that stores a
+//! message's offset only after its handler's effect succeeded, retries transient failures with
+//! back-off, sets aside (quarantines) what it cannot process so nothing behind it waits, and stops
+//! between messages. Topic names, the envelope and the event types are
+//! `gongshi_domain::events`, re-exported here.
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
