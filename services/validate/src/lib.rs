@@ -83,10 +83,19 @@ async fn validate_record(
     receipt: &str,
     idx: i32,
     raw: &gongshi_domain::parse::RawRecord,
-    releases: &[store::receipts::RecordRelease],
+    releases: &mut Option<Vec<store::receipts::RecordRelease>>,
 ) -> Result<Result<Envelope, Envelope>, HandlerError> {
     let schemas = Schemas::embedded();
     let mut checked = check_record(schemas, Catalogue::embedded(), raw);
+    // Releases only turn errors into warnings: a record without errors needs none of them.
+    let releases = if checked.errors().next().is_none() {
+        &[][..]
+    } else {
+        if releases.is_none() {
+            *releases = Some(store::receipts::releases(&store.pool, receipt).await?);
+        }
+        releases.as_deref().unwrap_or_default()
+    };
     for r in releases.iter().filter(|r| r.index == idx) {
         let release = Release {
             released_by: r.released_by.clone(),
@@ -197,7 +206,7 @@ async fn handle_release(
                 released.index
             ))
         })?;
-    let releases = store::receipts::releases(&store.pool, &released.receipt).await?;
+    let mut releases = None;
     // Back to `received`: validation may move it on from there (and only from there).
     store::receipts::move_status(
         &store.pool,
@@ -207,9 +216,10 @@ async fn handle_release(
         "received",
     )
     .await?;
-    let outcome = validate_record(store, &released.receipt, released.index, raw, &releases).await?;
+    let outcome =
+        validate_record(store, &released.receipt, released.index, raw, &mut releases).await?;
     tracing::info!(receipt = %released.receipt, index = released.index, rule = %released.rule,
-        releases = releases.len(), valid = outcome.is_ok(), message = "record released and checked again");
+        valid = outcome.is_ok(), message = "record released and checked again");
     match outcome {
         Ok(valid) => bus.publish(topics::VALID, &valid).await?,
         Err(rejected) => bus.publish(topics::REJECTED, &rejected).await?,
@@ -237,12 +247,13 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
     let Some(document) = read_document(store, bus, receipt).await? else {
         return Ok(());
     };
-    let releases = store::receipts::releases(&store.pool, receipt).await?;
+    // Read only when a record fails: most documents have no failing record, let alone a release.
+    let mut releases = None;
     let mut valid_events = Vec::new();
     let mut rejected_events = Vec::new();
     for (index, raw) in document.records().iter().enumerate() {
         let idx = i32::try_from(index).unwrap_or(i32::MAX);
-        match validate_record(store, receipt, idx, raw, &releases).await? {
+        match validate_record(store, receipt, idx, raw, &mut releases).await? {
             Ok(valid) => valid_events.push(valid),
             Err(rejected) => rejected_events.push(rejected),
         }
