@@ -464,3 +464,14 @@ pub fn published_payload(partial: Value) -> Value {
 pub fn published_event(partial: Value) -> gongshi_domain::events::NoticePublished {
     serde_json::from_value(published_payload(partial)).expect("a notice.published payload")
 }
+
+/// Serves `app` on a free loopback port in the background (a webhook receiver, say) and returns
+/// `http://127.0.0.1:<port>`.
+pub async fn serve_locally(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}

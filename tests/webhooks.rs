@@ -69,12 +69,10 @@ async fn start_receiver() -> (String, Receiver) {
     let app = Router::new()
         .route("/hook", post(hook))
         .with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/hook"), receiver)
+    (
+        format!("{}/hook", gongshi_tests::serve_locally(app).await),
+        receiver,
+    )
 }
 
 async fn call(
