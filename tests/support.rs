@@ -80,7 +80,8 @@ pub fn gongshi_bin() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
+/// A free loopback port (bound and released at once).
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -474,4 +475,24 @@ pub async fn serve_locally(app: axum::Router) -> String {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
+}
+
+#[path = "support/browser.rs"]
+pub mod browser;
+
+/// Checks `html` (the page at `what`) with html5lib, the reference HTML5 parser
+/// (`tests/python/html_check.py`): panics naming every parse error and when `<html lang>` is
+/// not `zh-CN`.
+pub fn assert_html5(what: &str, html: &str) {
+    let file = std::env::temp_dir().join(format!("gongshi-page-{}.html", uuid::Uuid::new_v4()));
+    std::fs::write(&file, html).expect("write page");
+    let report = run_python("html_check.py", &[file.as_os_str()]);
+    let _ = std::fs::remove_file(&file);
+    let errors = report["errors"].as_array().cloned().unwrap_or_default();
+    assert!(
+        errors.is_empty(),
+        "{what} is not well-formed HTML5: {}",
+        serde_json::to_string_pretty(&errors).unwrap_or_default()
+    );
+    assert_eq!(report["lang"], "zh-CN", "{what}: <html lang> must be zh-CN");
 }

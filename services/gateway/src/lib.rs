@@ -11,6 +11,7 @@ pub mod config;
 pub mod feeds;
 pub mod ocds;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 pub mod stream;
 pub mod subscriptions;
@@ -71,6 +72,7 @@ impl Gateway {
             .route("/healthz", get(routes::health::healthz))
             .route("/readyz", get(routes::health::readyz))
             .route("/metrics", get(routes::health::metrics))
+            .route("/assets/gongshi.css", get(pages::stylesheet))
             .route("/v1/receipts/{receipt}", get(routes::receipts::receipt))
             .route("/v1/notices/{id}", get(routes::notices::notice))
             .route(
