@@ -15,6 +15,13 @@ pub const TOKEN: &str = "test-ingest-token";
 /// Subscriber tokens every test pipeline accepts (two bidders).
 pub const SUBSCRIBER_TOKENS: &str = "bidder-one-token,bidder-two-token";
 
+/// The operators every test pipeline knows (`GONGSHI_OPERATOR_TOKENS`): `ops-test` signs in with
+/// [`OPERATOR_TOKEN`].
+pub const OPERATOR_TOKENS: &str = "ops-test:ops-test-token,ops-other:ops-other-token";
+
+/// The token of operator `ops-test`.
+pub const OPERATOR_TOKEN: &str = "ops-test-token";
+
 /// The Python interpreter the tests drive real clients with (feedparser, jsonschema):
 /// `GONGSHI_TEST_PYTHON` as scripts/test exports it, else the venv `scripts/pyenv` prepares.
 pub fn python() -> PathBuf {
@@ -181,6 +188,7 @@ impl Pipeline {
             .env("GONGSHI_TICK_MS", "100")
             .env("GONGSHI_DATA_DIR", self.dir.join("data"))
             .env("GONGSHI_SUBSCRIBER_TOKENS", SUBSCRIBER_TOKENS)
+            .env("GONGSHI_OPERATOR_TOKENS", OPERATOR_TOKENS)
             .envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         command
     }

@@ -4,8 +4,9 @@
 
 use chrono::{TimeZone, Utc};
 use gongshi_domain::events::{
-    self, DocumentRejected, Envelope, Event, NoticePublished, NoticeReceived, NoticeValid, Problem,
-    PublicEvent, RecordInvalid, WindowClosed, topics,
+    self, Decision, DocumentRejected, Envelope, Event, NoticeDecided, NoticePublished,
+    NoticeReceived, NoticeValid, Problem, PublicEvent, RecordInvalid, RecordReleased, WindowClosed,
+    topics,
 };
 use gongshi_domain::period::{Engine, Ledger, Outcome};
 use gongshi_domain::rules::Catalogue;
@@ -123,6 +124,36 @@ fn valid_and_invalid_records() {
         warnings: checked.warnings().map(Problem::from).collect(),
         canonical: checked.canonical.clone(),
     });
+}
+
+#[test]
+fn operator_decisions() {
+    round_trip(&RecordReleased {
+        receipt: "r1".into(),
+        index: 2,
+        rule: "USCC-CHECK".into(),
+        released_by: "wang".into(),
+        reason: "已在国家企业信用信息公示系统核实".into(),
+    });
+    for (notice, _) in sample_notices() {
+        for (decision, rules) in [
+            (Decision::Release, vec!["BID-DOC-PERIOD".to_owned()]),
+            (Decision::Discard, Vec::new()),
+        ] {
+            let wire = round_trip(&NoticeDecided {
+                decision,
+                notice_id: notice.id.clone(),
+                procedure: notice.procedure.to_string(),
+                receipt: "r1".into(),
+                index: 0,
+                rules,
+                decided_by: "wang".into(),
+                reason: "中心复核后决定".into(),
+                audit_id: 7,
+            });
+            assert_eq!(wire["key"], notice.procedure.to_string());
+        }
+    }
 }
 
 #[test]

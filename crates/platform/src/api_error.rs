@@ -29,6 +29,11 @@ pub enum ErrorCode {
     NotFound,
     /// `receipt-not-found` (404).
     ReceiptNotFound,
+    /// `record-not-found` (404): the receipt has no record at that index.
+    RecordNotFound,
+    /// `action-not-applicable` (409): an operator action that does not apply to the record's
+    /// status (retry of a record that is not quarantined, …).
+    ActionNotApplicable,
     /// `notice-not-found` (404): no such published notice.
     NoticeNotFound,
     /// `procedure-not-found` (404): no published notice of that procedure.
@@ -65,6 +70,8 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not-found",
             ErrorCode::ReceiptNotFound => "receipt-not-found",
+            ErrorCode::RecordNotFound => "record-not-found",
+            ErrorCode::ActionNotApplicable => "action-not-applicable",
             ErrorCode::NoticeNotFound => "notice-not-found",
             ErrorCode::ProcedureNotFound => "procedure-not-found",
             ErrorCode::SubscriptionNotFound => "subscription-not-found",
@@ -90,11 +97,13 @@ impl ErrorCode {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound
             | ErrorCode::ReceiptNotFound
+            | ErrorCode::RecordNotFound
             | ErrorCode::NoticeNotFound
             | ErrorCode::ProcedureNotFound
             | ErrorCode::SubscriptionNotFound
             | ErrorCode::NoReleases => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::ActionNotApplicable => StatusCode::CONFLICT,
             ErrorCode::TooLarge | ErrorCode::DocumentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

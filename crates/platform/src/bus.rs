@@ -122,6 +122,19 @@ impl Bus {
         name.strip_prefix(self.prefix.as_str()).unwrap_or(name)
     }
 
+    /// Re-sends a quarantined event an operator retries (`gongshi quarantine retry`, the console's
+    /// `retry`) to the topic it came from, as it was delivered, keyed as its envelope says.
+    pub async fn redrive(
+        &self,
+        redrive: &crate::store::quarantine::Redrive,
+    ) -> Result<(), BusError> {
+        let key = serde_json::from_slice::<Envelope>(&redrive.message)
+            .ok()
+            .map(|e| e.key);
+        self.publish_raw(&redrive.row.topic, key.as_deref(), &redrive.message)
+            .await
+    }
+
     /// Sends message bytes as they are (a quarantined event being retried) to `topic` with `key`,
     /// and waits until the broker has them.
     pub async fn publish_raw(

@@ -5,7 +5,10 @@
 //! polled with `FOR UPDATE SKIP LOCKED`; parked notices are re-judged when a parent arrives.
 
 use chrono::{DateTime, Utc};
-use gongshi_domain::events::{Event as _, NoticePublished, NoticeValid, WindowClosed};
+use gongshi_domain::events::{
+    Decision, Event as _, NoticeDecided, NoticePublished, NoticeValid, WindowClosed,
+};
+use gongshi_domain::finding::Release;
 use gongshi_domain::period::{
     Engine, Outcome, StageStatus, Verdict, judge_into, procedure_keys, releases_parked,
 };
@@ -89,8 +92,11 @@ impl Enforce {
         }
     }
 
-    /// Handles one `valid` event.
+    /// Handles one event of the `valid` topic: a valid notice, or an operator's decision.
     pub async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
+        if event.event_type == NoticeDecided::TYPE {
+            return self.decide(event).await;
+        }
         let NoticeValid {
             receipt,
             index: idx,
@@ -136,6 +142,101 @@ impl Enforce {
             outcome: verdict.outcome.as_str(),
         }
         .emit();
+        Ok(())
+    }
+
+    /// Applies an operator's decision on a notice this service holds, parked or rejected:
+    /// `release` publishes it now with the overridden findings saying who released it and why
+    /// (its windows, timers and parked children follow as for any publication); `discard` takes
+    /// it out of its procedures for good. A decision on a notice in any other status changes
+    /// nothing (it moved on before the decision arrived) and is logged.
+    async fn decide(&self, event: &Envelope) -> Result<(), HandlerError> {
+        let decided: NoticeDecided = event.decode()?;
+        let now = self.clock.now();
+        let engine = Engine::embedded();
+        let mut tx = self.store.pool.begin().await?;
+        if !store::first_time(&mut tx, "enforce", &event.id).await? {
+            return Ok(());
+        }
+        let keys = match notices::notice_json(&mut tx, &decided.notice_id).await? {
+            Some(doc) => serde_json::from_value::<Notice>(doc)
+                .map(|n| procedure_keys(&n))
+                .map_err(|e| HandlerError::Permanent(e.into()))?,
+            None => Vec::new(),
+        };
+        // Procedures first, then the notice row: the order every other writer locks in.
+        let mut states = Vec::new();
+        for key in &keys {
+            states.push(notices::lock_procedure(&mut tx, key).await?);
+        }
+        let status = notices::status(&mut tx, &decided.notice_id).await?;
+        let applies = match decided.decision {
+            Decision::Release => matches!(status.as_deref(), Some("held" | "rejected")),
+            Decision::Discard => matches!(status.as_deref(), Some("held" | "rejected" | "parked")),
+        };
+        if !applies {
+            tracing::warn!(notice = %decided.notice_id, status = ?status, decision = ?decided.decision,
+                message = "operator decision does not apply to the notice's status; nothing changed");
+            tx.commit().await?;
+            return Ok(());
+        }
+        match decided.decision {
+            Decision::Discard => {
+                for state in &mut states {
+                    state.stages.retain(|s| s.notice_id != decided.notice_id);
+                    notices::save_procedure(&mut tx, state).await?;
+                }
+                notices::set_status(&mut tx, &decided.notice_id, "discarded").await?;
+                store::receipts::set_status_by_notice(
+                    &mut tx,
+                    &decided.notice_id,
+                    "discarded",
+                    None,
+                )
+                .await?;
+            }
+            Decision::Release => {
+                let doc = notices::notice_json(&mut tx, &decided.notice_id)
+                    .await?
+                    .unwrap_or(Value::Null);
+                let notice: Notice =
+                    serde_json::from_value(doc).map_err(|e| HandlerError::Permanent(e.into()))?;
+                let outcome = notices::outcome(&mut tx, &decided.notice_id)
+                    .await?
+                    .unwrap_or(Value::Null);
+                let verdict: Verdict = serde_json::from_value(outcome)
+                    .map_err(|e| HandlerError::Permanent(e.into()))?;
+                let release = Release {
+                    released_by: decided.decided_by.clone(),
+                    reason: decided.reason.clone(),
+                };
+                let verdict = verdict.released(&decided.rules, &release);
+                if verdict.outcome != Outcome::Publish {
+                    tracing::warn!(notice = %decided.notice_id, message = "released notice still blocked by other rules");
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                for state in &mut states {
+                    if let Some(stage) = state.stages.iter_mut().find(|s| s.notice_id == notice.id)
+                    {
+                        stage.status = StageStatus::Published;
+                    }
+                    notices::save_procedure(&mut tx, state).await?;
+                }
+                let region = notice
+                    .region
+                    .clone()
+                    .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
+                record_notice(&mut tx, &notice, &verdict).await?;
+                schedule(&mut tx, &notice, &verdict, region, now).await?;
+                store::receipts::set_status_by_notice(&mut tx, &notice.id, "received", None)
+                    .await?;
+                release_parked(&mut tx, &engine, &notice, now).await?;
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(notice = %decided.notice_id, decision = ?decided.decision,
+            operator = %decided.decided_by, message = "operator decision applied");
         Ok(())
     }
 
@@ -233,10 +334,20 @@ async fn judge_and_record(
         .region
         .clone()
         .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
-    let verdict_json = serde_json::to_value(&verdict).unwrap_or(Value::Null);
+    record_notice(tx, notice, &verdict).await?;
+    schedule(tx, notice, &verdict, region, now).await?;
+    Ok(verdict)
+}
+
+/// Saves the notice's row with its verdict (status from the outcome).
+async fn record_notice(
+    tx: &mut PgConnection,
+    notice: &Notice,
+    verdict: &Verdict,
+) -> Result<(), store::StoreError> {
+    let verdict_json = serde_json::to_value(verdict).unwrap_or(Value::Null);
     let notice_json = serde_json::to_value(notice).unwrap_or(Value::Null);
     let procedure = notice.procedure.to_string();
-    let hold_until = verdict.hold_until.map(|h| h.with_timezone(&Utc));
     notices::upsert(
         tx,
         &notices::NoticeRow {
@@ -253,13 +364,26 @@ async fn judge_and_record(
             status: status_of(verdict.outcome),
             outcome: verdict_json,
             notice: notice_json,
-            hold_until,
+            hold_until: verdict.hold_until.map(|h| h.with_timezone(&Utc)),
         },
     )
-    .await?;
+    .await
+}
+
+/// What a verdict sets going: a publication queued in the outbox, a hold's timer, and the timers
+/// of the legal windows that close after `now`.
+async fn schedule(
+    tx: &mut PgConnection,
+    notice: &Notice,
+    verdict: &Verdict,
+    region: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), store::StoreError> {
+    let procedure = notice.procedure.to_string();
+    let hold_until = verdict.hold_until.map(|h| h.with_timezone(&Utc));
     match verdict.outcome {
         Outcome::Publish => {
-            let event = NoticePublished::new(notice, &verdict, now, region.clone());
+            let event = NoticePublished::new(notice, verdict, now, region.clone());
             store::outbox::enqueue(tx, topics::PUBLIC, &event.envelope()).await?
         }
         Outcome::Hold => {
@@ -304,7 +428,7 @@ async fn judge_and_record(
             }
         }
     }
-    Ok(verdict)
+    Ok(())
 }
 
 fn findings_json(verdict: &Verdict, errors: bool) -> Value {

@@ -44,6 +44,20 @@ pub struct GatewayConfig {
     /// Webhook requests in flight at once.
     #[arg(long, env = "GONGSHI_WEBHOOK_CONCURRENCY", default_value_t = 8)]
     pub webhook_concurrency: usize,
+    /// Operators of the console (`/ops/`), comma-separated `name:token` pairs; the name is what
+    /// the audit log records.
+    #[arg(
+        long,
+        env = "GONGSHI_OPERATOR_TOKENS",
+        value_delimiter = ',',
+        value_parser = crate::ops::auth::OperatorToken::parse,
+        hide_env_values = true
+    )]
+    pub operator_tokens: Vec<crate::ops::auth::OperatorToken>,
+    /// How long an operator's browser session lasts after sign-in, in seconds (default: a
+    /// working day, 8 h).
+    #[arg(long, env = "GONGSHI_OPERATOR_SESSION_SECS", default_value_t = 28_800)]
+    pub operator_session_secs: u64,
     /// OCDS export settings.
     #[command(flatten)]
     pub ocds: crate::OcdsConfig,
@@ -63,6 +77,8 @@ impl Default for GatewayConfig {
             webhook_allow_private: false,
             ocds: crate::OcdsConfig::default(),
             webhook_concurrency: 8,
+            operator_tokens: Vec::new(),
+            operator_session_secs: 28_800,
         }
     }
 }

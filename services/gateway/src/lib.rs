@@ -11,6 +11,7 @@ pub mod config;
 pub mod feeds;
 pub mod ocds;
 pub mod openapi;
+pub mod ops;
 pub mod pages;
 pub mod routes;
 pub mod stream;
@@ -98,6 +99,7 @@ impl Gateway {
                 "/openapi.json",
                 get(routes::health::openapi_json).with_state(document),
             )
+            .merge(ops::router())
             .fallback(|| async {
                 ApiError::new(ErrorCode::NotFound, "没有这个地址 (no such route)")
             })

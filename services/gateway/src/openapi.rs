@@ -19,6 +19,11 @@ impl utoipa::Modify for Security {
             "subscriber_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // GONGSHI_OPERATOR_TOKENS; a browser's session cookie from /ops/login works too.
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -48,7 +53,11 @@ impl utoipa::Modify for Security {
         routes::subscriptions::list,
         routes::subscriptions::get,
         routes::subscriptions::delete,
-        routes::health::openapi_json
+        routes::health::openapi_json,
+        crate::ops::records::api_list,
+        crate::ops::records::api_detail,
+        crate::ops::records::api_act,
+        crate::ops::audit::api_audit
     ),
     modifiers(&Security),
     tags(
@@ -57,7 +66,8 @@ impl utoipa::Modify for Security {
         (name = "search", description = "Full-text search in Chinese"),
         (name = "feeds", description = "Atom, RSS and JSON Feed of published notices and window events; live Server-Sent Events"),
         (name = "subscriptions", description = "Saved searches delivered to webhooks, signed with HMAC-SHA256 (需要订阅令牌)"),
-        (name = "operations", description = "Health, readiness, metrics")
+        (name = "operations", description = "Health, readiness, metrics"),
+        (name = "operators", description = "The operators' console (运营监控台): records to act on, actions, audit (需要运营人员令牌)")
     )
 )]
 pub struct ApiDoc;

@@ -109,11 +109,7 @@ async fn resolve(
         return Ok(ExitCode::from(1));
     };
     if let Some(bus) = bus {
-        let key = serde_json::from_slice::<gongshi_platform::Envelope>(&redrive.message)
-            .ok()
-            .map(|e| e.key);
-        bus.publish_raw(&redrive.row.topic, key.as_deref(), &redrive.message)
-            .await?;
+        bus.redrive(&redrive).await?;
         println!(
             "{}: re-sent to {} for {}",
             r.id, redrive.row.topic, redrive.row.stage

@@ -6,15 +6,17 @@
 //! | topic | event `type` | Rust type |
 //! |---|---|---|
 //! | [`topics::RECEIVED`] | `notice.received` | [`NoticeReceived`] |
-//! | [`topics::VALID`] | `notice.valid` | [`NoticeValid`] |
+//! | [`topics::VALID`] | `notice.valid`, `notice.decided` | [`NoticeValid`], [`NoticeDecided`] |
 //! | [`topics::REJECTED`] | `record.invalid`, `document.rejected` | [`RecordInvalid`], [`DocumentRejected`] |
 //! | [`topics::PUBLIC`] | `notice.published`, `window.closed` | [`NoticePublished`], [`WindowClosed`] (both: [`PublicEvent`]) |
 
+mod decided;
 mod public;
 mod received;
 mod rejected;
 mod valid;
 
+pub use decided::{Decision, NoticeDecided};
 pub use public::{NoticePublished, PublicEvent, PublicFacts, WindowClosed};
 pub use received::{NoticeReceived, RecordReleased};
 pub use rejected::{DocumentRejected, RecordInvalid};

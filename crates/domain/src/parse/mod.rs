@@ -5,6 +5,7 @@ mod json;
 mod raw;
 mod xml;
 
+pub use encoding::decode;
 pub use raw::{RawField, RawRecord, RawValue};
 
 use serde::Serialize;

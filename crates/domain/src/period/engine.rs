@@ -56,6 +56,45 @@ pub struct Verdict {
     pub windows: BTreeMap<String, Window>,
 }
 
+impl Verdict {
+    /// The verdict after an operator's release (the console's `release` action on a held or
+    /// rejected notice): the ERROR findings of `rules` (every ERROR finding when `rules` is
+    /// empty) become released warnings naming who and why; a hold is lifted with an INFO
+    /// finding `OPERATOR-RELEASE` saying the same, so that the published notice shows it was
+    /// released by the centre. The outcome is `publish` when nothing else still blocks, else it
+    /// stays as it was.
+    pub fn released(mut self, rules: &[String], release: &crate::finding::Release) -> Verdict {
+        for f in &mut self.findings {
+            if f.is_error() && (rules.is_empty() || rules.contains(&f.rule)) {
+                *f = f.clone().released(release.clone());
+            }
+        }
+        if self.outcome == Outcome::Hold {
+            let until = self
+                .hold_until
+                .map(|h| h.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default();
+            self.findings.push(crate::finding::Finding {
+                released: Some(release.clone()),
+                ..crate::finding::Finding::new(
+                    "OPERATOR-RELEASE",
+                    crate::finding::Severity::Info,
+                    "",
+                    format!(
+                        "原定 {until} 发布，交易中心运营人员 {} 提前发布：{} (released early by the centre)",
+                        release.released_by, release.reason
+                    ),
+                )
+            });
+        }
+        if !self.findings.iter().any(crate::finding::Finding::is_error) {
+            self.outcome = Outcome::Publish;
+            self.hold_until = None;
+        }
+        self
+    }
+}
+
 /// The period engine over a catalogue, a calendar and the table schemas.
 #[derive(Debug, Clone, Copy)]
 pub struct Engine<'a> {

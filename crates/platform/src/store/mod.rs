@@ -6,9 +6,11 @@
 mod error;
 pub mod feed;
 pub mod notices;
+pub mod operators;
 pub mod outbox;
 pub mod quarantine;
 pub mod receipts;
+pub mod records;
 pub mod subscriptions;
 
 pub use error::StoreError;

@@ -272,6 +272,20 @@ pub async fn resolve(
     reason: &str,
 ) -> Result<Option<Redrive>, StoreError> {
     let mut tx = pool.begin().await?;
+    let resolved = resolve_in(&mut tx, quarantine_id, retry, operator, reason).await?;
+    tx.commit().await?;
+    Ok(resolved)
+}
+
+/// [`resolve`] inside the caller's transaction (the console writes its audit entry in the same
+/// one); the caller commits, then re-sends.
+pub async fn resolve_in(
+    tx: &mut sqlx::PgConnection,
+    quarantine_id: i64,
+    retry: bool,
+    operator: &str,
+    reason: &str,
+) -> Result<Option<Redrive>, StoreError> {
     let found = sqlx::query(&format!(
         "SELECT {COLUMNS}, message FROM quarantine WHERE quarantine_id = $1 AND state = 'quarantined' FOR UPDATE"
     ))
@@ -295,7 +309,7 @@ pub async fn resolve(
     .execute(&mut *tx)
     .await?;
     set_records(
-        &mut tx,
+        tx,
         quarantined.receipt_id.as_deref(),
         quarantined.record_index,
         quarantined.notice_id.as_deref(),
@@ -303,7 +317,6 @@ pub async fn resolve(
         "quarantined",
     )
     .await?;
-    tx.commit().await?;
     Ok(Some(Redrive {
         row: quarantined,
         message,

@@ -237,6 +237,18 @@ pub async fn move_status(
     from: &str,
     to: &str,
 ) -> Result<bool, StoreError> {
+    let mut conn = pool.acquire().await?;
+    move_status_in(&mut conn, receipt_id, index, from, to).await
+}
+
+/// [`move_status`] on the caller's connection or transaction.
+pub async fn move_status_in(
+    conn: &mut PgConnection,
+    receipt_id: &str,
+    index: i32,
+    from: &str,
+    to: &str,
+) -> Result<bool, StoreError> {
     let moved = sqlx::query(
         "UPDATE receipt_records SET status = $4, updated_at = now() \
          WHERE receipt_id = $1 AND idx = $2 AND status = $3",
@@ -245,7 +257,7 @@ pub async fn move_status(
     .bind(index)
     .bind(from)
     .bind(to)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(moved.rows_affected() == 1)
 }

@@ -1,0 +1,405 @@
+//! The operators' actions on one record (api.md "Operators"): `retry` a quarantined record,
+//! `release` a held, rejected or invalid one (publish now, overriding the rules that block it),
+//! `discard` one that should never be published. Each action is checked against the record's
+//! status (409 `action-not-applicable` otherwise), written as one append-only audit entry, and
+//! carried out by the pipeline through an event sent via the outbox in the same transaction — so
+//! an action is either logged and on its way, or neither. Only records no stage holds any more
+//! (an invalid record's discard) change status here directly.
+
+use crate::ops::auth::Operator;
+use gongshi_domain::events::{Decision, Event as _, NoticeDecided, RecordReleased};
+use gongshi_platform::store::operators::{self, NewAuditEntry};
+use gongshi_platform::store::records::RecordRow;
+use gongshi_platform::store::{self, quarantine};
+use gongshi_platform::{ApiError, Bus, ErrorCode, Store};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// Shortest reason accepted, in characters.
+pub const MIN_REASON_CHARS: usize = 4;
+
+/// An operator action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Process a quarantined record again.
+    Retry,
+    /// Publish a held, rejected or invalid record now, overriding the rules that block it.
+    Release,
+    /// Never publish the record.
+    Discard,
+}
+
+impl Action {
+    /// Reads the path segment.
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "retry" => Some(Action::Retry),
+            "release" => Some(Action::Release),
+            "discard" => Some(Action::Discard),
+            _ => None,
+        }
+    }
+
+    /// Its name in the audit log and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Retry => "retry",
+            Action::Release => "release",
+            Action::Discard => "discard",
+        }
+    }
+
+    /// Its Chinese name on the console's buttons.
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Retry => "重试",
+            Action::Release => "放行发布",
+            Action::Discard => "作废",
+        }
+    }
+
+    /// Whether it applies to a record in `status`, and the status it moves the record toward.
+    pub fn target(self, status: &str) -> Option<&'static str> {
+        match (self, status) {
+            (Action::Retry, "quarantined") => Some("received"),
+            (Action::Release, "held" | "rejected" | "invalid") => Some("published"),
+            (Action::Discard, "quarantined" | "invalid" | "held" | "rejected" | "parked") => {
+                Some("discarded")
+            }
+            _ => None,
+        }
+    }
+
+    /// The actions that apply to a record in `status`.
+    pub fn applicable(status: &str) -> Vec<Action> {
+        [Action::Retry, Action::Release, Action::Discard]
+            .into_iter()
+            .filter(|a| a.target(status).is_some())
+            .collect()
+    }
+}
+
+/// The body of an action.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ActionRequest {
+    /// Why (at least 4 characters; kept in the audit log and, for a release, on the published
+    /// notice).
+    pub reason: String,
+    /// For `release`: the rules to override (default: every rule among the record's errors).
+    #[serde(default)]
+    pub rules: Option<Vec<String>>,
+}
+
+/// What an action did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ActionResult {
+    /// The record's receipt.
+    pub receipt: String,
+    /// The record in it.
+    pub index: i32,
+    /// The action.
+    pub action: Action,
+    /// Its status before.
+    pub before: String,
+    /// Its status now, as this answer is written.
+    pub status: String,
+    /// The status the action moves it toward (`published` once the pipeline has published a
+    /// released record; `status` shows where it is now).
+    pub after: String,
+    /// The audit entry.
+    pub audit_id: i64,
+}
+
+fn reason_of(request: &ActionRequest) -> Result<&str, ApiError> {
+    let reason = request.reason.trim();
+    if reason.chars().count() < MIN_REASON_CHARS {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "reason 至少 {MIN_REASON_CHARS} 个字符：请写明操作理由 (a reason of at least {MIN_REASON_CHARS} characters is required)"
+            ),
+        ));
+    }
+    Ok(reason)
+}
+
+/// The rules among a record's errors, in order, each once.
+fn error_rules(record: &RecordRow) -> Vec<String> {
+    let mut rules: Vec<String> = Vec::new();
+    for e in record.errors.as_array().into_iter().flatten() {
+        if let Some(rule) = e.get("rule").and_then(|r| r.as_str())
+            && !rules.iter().any(|r| r == rule)
+        {
+            rules.push(rule.to_owned());
+        }
+    }
+    rules
+}
+
+/// Carries out `action` on a record for `op`.
+///
+/// Errors: 400 for a short reason or a release naming a rule the record does not fail, 404 for
+/// an unknown record, 409 when the action does not apply to its status, 503 when the store is
+/// unavailable.
+pub async fn act(
+    store: &Store,
+    bus: &Bus,
+    op: &Operator,
+    receipt: &str,
+    index: i32,
+    action: Action,
+    request: &ActionRequest,
+) -> Result<ActionResult, ApiError> {
+    let reason = reason_of(request)?;
+    let record = store::records::get(&store.pool, receipt, index)
+        .await
+        .map_err(crate::routes::store_error)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::RecordNotFound,
+                format!("没有记录 {receipt}#{index} (no such record)"),
+            )
+        })?;
+    let Some(after) = action.target(&record.status) else {
+        return Err(ApiError::new(
+            ErrorCode::ActionNotApplicable,
+            format!(
+                "记录 {receipt}#{index} 的状态为 {}，不能{}（可用操作：{}） (action {} does not apply to status {})",
+                record.status,
+                action.label(),
+                Action::applicable(&record.status)
+                    .iter()
+                    .map(|a| a.label())
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                action.as_str(),
+                record.status
+            ),
+        ));
+    };
+    let failing = error_rules(&record);
+    let rules = match (&request.rules, action) {
+        (Some(named), Action::Release) => {
+            if let Some(unknown) = named.iter().find(|r| !failing.contains(r)) {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "记录 {receipt}#{index} 没有违反规则 {unknown}，无需放行（违反的规则：{}） (the record does not fail that rule)",
+                        failing.join("、")
+                    ),
+                ));
+            }
+            named.clone()
+        }
+        _ => failing,
+    };
+    let entry = NewAuditEntry {
+        operator: &op.name,
+        action: action.as_str(),
+        receipt,
+        index,
+        reason,
+        before: &record.status,
+        after,
+        detail: json!({ "rules": rules, "quarantine": record.quarantine, "notice_id": record.notice_id }),
+    };
+    let store_error = crate::routes::store_error;
+    let mut redrive = None;
+    let audit_id = match (action, record.status.as_str()) {
+        (Action::Retry | Action::Discard, "quarantined") => {
+            let id = record
+                .quarantine
+                .as_ref()
+                .and_then(|q| q.get("id"))
+                .and_then(serde_json::Value::as_i64)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::ActionNotApplicable,
+                        format!("记录 {receipt}#{index} 没有待处理的隔离事件 (no open quarantine)"),
+                    )
+                })?;
+            let mut tx = store
+                .pool
+                .begin()
+                .await
+                .map_err(|e| store_error(e.into()))?;
+            let resolved =
+                quarantine::resolve_in(&mut tx, id, action == Action::Retry, &op.name, reason)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::ActionNotApplicable,
+                            format!(
+                                "隔离事件 {id} 已被处理 (the quarantine was resolved meanwhile)"
+                            ),
+                        )
+                    })?;
+            let audit_id = operators::append(&mut tx, &entry)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(|e| store_error(e.into()))?;
+            if action == Action::Retry {
+                redrive = Some(resolved);
+            }
+            audit_id
+        }
+        (Action::Release, "invalid") => {
+            let mut tx = store
+                .pool
+                .begin()
+                .await
+                .map_err(|e| store_error(e.into()))?;
+            let audit_id = operators::append(&mut tx, &entry)
+                .await
+                .map_err(store_error)?;
+            for rule in &rules {
+                let event = RecordReleased {
+                    receipt: receipt.to_owned(),
+                    index,
+                    rule: rule.clone(),
+                    released_by: op.name.clone(),
+                    reason: reason.to_owned(),
+                };
+                store::outbox::enqueue(&mut tx, RecordReleased::TOPIC, &event.envelope())
+                    .await
+                    .map_err(store_error)?;
+            }
+            tx.commit().await.map_err(|e| store_error(e.into()))?;
+            audit_id
+        }
+        (Action::Discard, "invalid") => {
+            let mut tx = store
+                .pool
+                .begin()
+                .await
+                .map_err(|e| store_error(e.into()))?;
+            if !store::receipts::move_status_in(&mut tx, receipt, index, "invalid", "discarded")
+                .await
+                .map_err(store_error)?
+            {
+                return Err(ApiError::new(
+                    ErrorCode::ActionNotApplicable,
+                    format!(
+                        "记录 {receipt}#{index} 的状态刚刚改变，请刷新 (the record moved meanwhile)"
+                    ),
+                ));
+            }
+            let audit_id = operators::append(&mut tx, &entry)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(|e| store_error(e.into()))?;
+            audit_id
+        }
+        (_, _) => {
+            // held, rejected, parked: the notice is enforcement's; the decision goes to it.
+            let notice_id = record.notice_id.clone().ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::ActionNotApplicable,
+                    format!("记录 {receipt}#{index} 没有对应的公告 (no notice)"),
+                )
+            })?;
+            let mut tx = store
+                .pool
+                .begin()
+                .await
+                .map_err(|e| store_error(e.into()))?;
+            let audit_id = operators::append(&mut tx, &entry)
+                .await
+                .map_err(store_error)?;
+            let event = NoticeDecided {
+                decision: if action == Action::Release {
+                    Decision::Release
+                } else {
+                    Decision::Discard
+                },
+                notice_id,
+                procedure: record.procedure.clone().unwrap_or_default(),
+                receipt: receipt.to_owned(),
+                index,
+                rules: if record.status == "held" {
+                    Vec::new()
+                } else {
+                    rules.clone()
+                },
+                decided_by: op.name.clone(),
+                reason: reason.to_owned(),
+                audit_id,
+            };
+            store::outbox::enqueue(&mut tx, NoticeDecided::TOPIC, &event.envelope())
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(|e| store_error(e.into()))?;
+            audit_id
+        }
+    };
+    // Logged and queued: send now (enforce's relay sends whatever this does not).
+    if let Some(redrive) = redrive
+        && let Err(e) = bus.redrive(&redrive).await
+    {
+        tracing::error!(error = %format!("{e:#}"), receipt, index,
+            message = "retried record could not be re-sent now; its receipt shows received");
+    }
+    if let Err(e) = store::outbox::relay(&store.pool, bus).await {
+        tracing::warn!(error = %format!("{e:#}"), message = "outbox relay after an operator action incomplete; enforce relays it");
+    }
+    tracing::info!(operator = %op.name, action = action.as_str(), receipt, index, audit_id,
+        message = "operator action");
+    let status = store::receipts::record_status(&store.pool, receipt, index)
+        .await
+        .map_err(store_error)?
+        .unwrap_or_else(|| record.status.clone());
+    Ok(ActionResult {
+        receipt: receipt.to_owned(),
+        index,
+        action,
+        before: record.status,
+        status,
+        after: after.to_owned(),
+        audit_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_action_applies_to_its_statuses_only() {
+        let statuses = [
+            "received",
+            "invalid",
+            "rejected",
+            "parked",
+            "held",
+            "published",
+            "duplicate",
+            "quarantined",
+            "discarded",
+        ];
+        let table: Vec<(&str, Vec<&str>)> = statuses
+            .iter()
+            .map(|s| {
+                (
+                    *s,
+                    Action::applicable(s).iter().map(|a| a.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            table,
+            vec![
+                ("received", vec![]),
+                ("invalid", vec!["release", "discard"]),
+                ("rejected", vec!["release", "discard"]),
+                ("parked", vec!["discard"]),
+                ("held", vec!["release", "discard"]),
+                ("published", vec![]),
+                ("duplicate", vec![]),
+                ("quarantined", vec!["retry", "discard"]),
+                ("discarded", vec![]),
+            ]
+        );
+    }
+}

@@ -1,0 +1,502 @@
+//! Records to act on: `GET /ops/api/records` and `/ops/records` (the list, filtered by status,
+//! rule, platform and day), `GET /ops/api/records/{receipt}/{index}` and
+//! `/ops/records/{receipt}/{index}` (one record with its raw document, its errors explained —
+//! field code with its Chinese label, evidence, legal basis — and its audit history), and the
+//! actions: `POST /ops/api/records/{receipt}/{index}/{action}` (JSON) and the page's form
+//! `POST /ops/records/{receipt}/{index}/{action}`.
+
+use crate::Gateway;
+use crate::ops::actions::{self, Action, ActionRequest, ActionResult};
+use crate::ops::auth::Operator;
+use crate::pages::{self, format};
+use crate::routes::store_error;
+use askama::Template;
+use axum::Form;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use gongshi_domain::Schemas;
+use gongshi_domain::rules::Catalogue;
+use gongshi_platform::api_error::ErrorBody;
+use gongshi_platform::store::operators::{self, AuditEntry};
+use gongshi_platform::store::receipts;
+use gongshi_platform::store::records::{self, RecordFilter, RecordRow};
+use gongshi_platform::{ApiError, ErrorCode};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Records per page.
+const PER_PAGE: i64 = 50;
+
+/// The statuses an operator acts on, in the order the console offers them, with their labels.
+pub const ACTIONABLE: &[(&str, &str)] = &[
+    ("quarantined", "已隔离"),
+    ("invalid", "校验未通过"),
+    ("rejected", "违反时限规则"),
+    ("held", "暂缓发布"),
+    ("parked", "等待前序公告"),
+];
+
+/// The Chinese name of a receipt status.
+pub fn status_label(status: &str) -> &'static str {
+    match status {
+        "received" => "处理中",
+        "invalid" => "校验未通过",
+        "rejected" => "违反时限规则",
+        "parked" => "等待前序公告",
+        "held" => "暂缓发布",
+        "published" => "已发布",
+        "duplicate" => "重复",
+        "quarantined" => "已隔离",
+        "discarded" => "已作废",
+        _ => "未知状态",
+    }
+}
+
+/// The list's query.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    rule: Option<String>,
+    platform: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<i64>,
+}
+
+fn non_empty(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn date(name: &str, s: &Option<String>) -> Result<Option<NaiveDate>, ApiError> {
+    non_empty(s)
+        .map(|d| {
+            NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("{name} 应为 YYYY-MM-DD 格式的日期，收到 '{d}' (expected a date)"),
+                )
+            })
+        })
+        .transpose()
+}
+
+impl ListQuery {
+    fn filter(&self) -> Result<RecordFilter, ApiError> {
+        Ok(RecordFilter {
+            status: non_empty(&self.status),
+            rule: non_empty(&self.rule),
+            platform: non_empty(&self.platform),
+            from: date("from", &self.from)?,
+            to: date("to", &self.to)?,
+        })
+    }
+
+    fn page(&self) -> i64 {
+        self.page.unwrap_or(1).max(1)
+    }
+}
+
+/// A page of records.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecordPage {
+    /// This page (from 1).
+    pub page: i64,
+    /// Records per page.
+    pub per_page: i64,
+    /// Records matching in all.
+    pub total: i64,
+    /// The records, newest first.
+    pub records: Vec<RecordRow>,
+}
+
+async fn list(gw: &Gateway, q: &ListQuery) -> Result<RecordPage, ApiError> {
+    let filter = q.filter()?;
+    let page = q.page();
+    let (rows, total) = records::list(&gw.store.pool, &filter, PER_PAGE, (page - 1) * PER_PAGE)
+        .await
+        .map_err(store_error)?;
+    Ok(RecordPage {
+        page,
+        per_page: PER_PAGE,
+        total,
+        records: rows,
+    })
+}
+
+/// `GET /ops/api/records`.
+#[utoipa::path(get, path = "/ops/api/records", tag = "operators",
+    params(("status" = Option<String>, Query, description = "Receipt status: invalid, rejected, quarantined, held, parked, …"),
+        ("rule" = Option<String>, Query, description = "A rule among the record's errors"),
+        ("platform" = Option<String>, Query, description = "The notice's platform code"),
+        ("from" = Option<String>, Query, description = "Received on or after (YYYY-MM-DD, Beijing time)"),
+        ("to" = Option<String>, Query, description = "Received on or before (YYYY-MM-DD, Beijing time)"),
+        ("page" = Option<i64>, Query, description = "Page, from 1 (50 records a page)")),
+    responses((status = 200, body = RecordPage), (status = 401, description = "No operator credentials", body = ErrorBody)),
+    security(("operator" = [])))]
+pub(crate) async fn api_list(
+    _op: Operator,
+    State(gw): State<Gateway>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<RecordPage>, ApiError> {
+    Ok(Json(list(&gw, &q).await?))
+}
+
+/// One error of a record, explained.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExplainedError {
+    /// The rule id.
+    pub rule: String,
+    /// The rule's Chinese title.
+    pub title: Option<String>,
+    /// The JSON Pointer of the field.
+    pub path: String,
+    /// `FIELD_CODE 中文名` of the field.
+    pub field: Option<String>,
+    /// The message.
+    pub message: String,
+    /// The figures behind it.
+    pub evidence: Option<Value>,
+    /// The evidence in one line (`4 个工作日 < 5`), when it has counted days and a limit.
+    pub evidence_text: Option<String>,
+    /// The legal basis.
+    pub legal_basis: Option<String>,
+}
+
+/// The raw document as text.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RawDocument {
+    /// The content type it was sent with.
+    pub content_type: Option<String>,
+    /// Its size in bytes.
+    pub size_bytes: usize,
+    /// Its text, decoded from its declared encoding (GBK shown as text), or a note when it cannot
+    /// be decoded.
+    pub text: String,
+}
+
+/// `GET /ops/api/records/{receipt}/{index}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecordDetail {
+    /// The record.
+    pub record: RecordRow,
+    /// Its errors explained.
+    pub errors: Vec<ExplainedError>,
+    /// Its document.
+    pub document: RawDocument,
+    /// The actions that apply to its status.
+    pub actions: Vec<Action>,
+    /// Its audit history, oldest first.
+    pub audit: Vec<AuditEntry>,
+}
+
+/// The evidence of a counted-period finding in one line, as `period::checks` records it
+/// (`counted`, `required`, `unit`): `4 个工作日 < 5` for a minimum period (`min_period`), `12 日 > 10`
+/// for a publication delay (`max_delay`).
+fn evidence_text(evidence: &Value, check: Option<&str>) -> Option<String> {
+    let counted = evidence.get("counted").and_then(Value::as_u64)?;
+    let required = evidence.get("required").and_then(Value::as_u64)?;
+    let unit = match evidence.get("unit").and_then(Value::as_str) {
+        Some("working") => "个工作日",
+        _ => "日",
+    };
+    let op = if check == Some("max_delay") { ">" } else { "<" };
+    Some(format!("{counted} {unit} {op} {required}"))
+}
+
+fn explain(table: &str, errors: &Value) -> Vec<ExplainedError> {
+    let schemas = Schemas::embedded();
+    let catalogue = Catalogue::embedded();
+    let spec = schemas.table(table);
+    errors
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let text = |k: &str| {
+                e.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let rule = text("rule");
+            let path = text("path");
+            let def = catalogue.get(&rule);
+            let evidence = e.get("evidence").filter(|v| !v.is_null()).cloned();
+            ExplainedError {
+                field: spec
+                    .filter(|_| path.starts_with('/'))
+                    .map(|t| schemas.label_at(t, &path)),
+                title: def.map(|d| d.title.clone()),
+                legal_basis: def.map(|d| d.citation.clone()),
+                evidence_text: evidence
+                    .as_ref()
+                    .and_then(|e| evidence_text(e, def.and_then(|d| d.check.as_deref()))),
+                evidence,
+                message: text("message"),
+                rule,
+                path,
+            }
+        })
+        .collect()
+}
+
+async fn detail(gw: &Gateway, receipt: &str, index: i32) -> Result<RecordDetail, ApiError> {
+    let pool = &gw.store.pool;
+    let record = records::get(pool, receipt, index)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::RecordNotFound,
+                format!("没有记录 {receipt}#{index} (no such record)"),
+            )
+        })?;
+    let bytes = receipts::document(pool, receipt)
+        .await
+        .map_err(store_error)?
+        .unwrap_or_default();
+    let text = gongshi_domain::parse::decode(&bytes).unwrap_or_else(|e| {
+        format!(
+            "（原始文件无法按声明的编码解码：{e}；以下为按 UTF-8 宽松解码的内容）\n{}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    let audit = operators::audit_of_record(pool, receipt, index)
+        .await
+        .map_err(store_error)?;
+    Ok(RecordDetail {
+        errors: explain(&record.table, &record.errors),
+        actions: Action::applicable(&record.status),
+        document: RawDocument {
+            content_type: None,
+            size_bytes: bytes.len(),
+            text,
+        },
+        audit,
+        record,
+    })
+}
+
+/// `GET /ops/api/records/{receipt}/{index}`.
+#[utoipa::path(get, path = "/ops/api/records/{receipt}/{index}", tag = "operators",
+    params(("receipt" = String, Path), ("index" = i32, Path)),
+    responses((status = 200, body = RecordDetail),
+        (status = 401, description = "No operator credentials", body = ErrorBody),
+        (status = 404, description = "No such record", body = ErrorBody)),
+    security(("operator" = [])))]
+pub(crate) async fn api_detail(
+    _op: Operator,
+    State(gw): State<Gateway>,
+    Path((receipt, index)): Path<(String, i32)>,
+) -> Result<Json<RecordDetail>, ApiError> {
+    Ok(Json(detail(&gw, &receipt, index).await?))
+}
+
+fn action_of(s: &str) -> Result<Action, ApiError> {
+    Action::parse(s).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("没有操作 '{s}'：可用 retry、release、discard (no such action)"),
+        )
+    })
+}
+
+/// `POST /ops/api/records/{receipt}/{index}/{action}`: JSON `{"reason", "rules"?}`; a browser
+/// session sends its CSRF token in `X-CSRF-Token`.
+#[utoipa::path(post, path = "/ops/api/records/{receipt}/{index}/{action}", tag = "operators",
+    params(("receipt" = String, Path), ("index" = i32, Path),
+        ("action" = String, Path, description = "retry, release or discard")),
+    request_body = ActionRequest,
+    responses((status = 200, body = ActionResult),
+        (status = 400, description = "No reason of at least 4 characters", body = ErrorBody),
+        (status = 401, description = "No operator credentials", body = ErrorBody),
+        (status = 403, description = "A browser session without its CSRF token", body = ErrorBody),
+        (status = 404, description = "No such record", body = ErrorBody),
+        (status = 409, description = "The action does not apply to the record's status", body = ErrorBody)),
+    security(("operator" = [])))]
+pub(crate) async fn api_act(
+    op: Operator,
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    Path((receipt, index, action)): Path<(String, i32, String)>,
+    Json(request): Json<ActionRequest>,
+) -> Result<Json<ActionResult>, ApiError> {
+    op.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
+    let action = action_of(&action)?;
+    Ok(Json(
+        actions::act(&gw.store, &gw.bus, &op, &receipt, index, action, &request).await?,
+    ))
+}
+
+/// The list page.
+#[derive(Template)]
+#[template(path = "ops/records.html")]
+struct RecordsPage<'a> {
+    op: &'a Operator,
+    q: &'a ListQuery,
+    page: RecordPage,
+    statuses: &'static [(&'static str, &'static str)],
+    pages: i64,
+    query_without_page: String,
+}
+
+impl RecordsPage<'_> {
+    fn label(&self, status: &str) -> &'static str {
+        status_label(status)
+    }
+    fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        format::beijing(*at)
+    }
+    fn first_error(&self, r: &RecordRow) -> String {
+        r.errors
+            .as_array()
+            .and_then(|a| a.first())
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e.get("rule").and_then(Value::as_str).unwrap_or_default(),
+                    e.get("message").and_then(Value::as_str).unwrap_or_default()
+                )
+            })
+            .or_else(|| {
+                r.quarantine.as_ref().map(|q| {
+                    format!(
+                        "{} 阶段：{}",
+                        q.get("stage").and_then(Value::as_str).unwrap_or_default(),
+                        q.get("error").and_then(Value::as_str).unwrap_or_default()
+                    )
+                })
+            })
+            .unwrap_or_default()
+    }
+    fn selected(&self, status: &str) -> bool {
+        self.q.status.as_deref() == Some(status)
+    }
+    fn value<'b>(&self, v: &'b Option<String>) -> &'b str {
+        v.as_deref().unwrap_or_default()
+    }
+}
+
+/// `GET /ops/records`.
+pub(crate) async fn page_list(
+    op: Operator,
+    State(gw): State<Gateway>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let page = list(&gw, &q).await?;
+    let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let query_without_page = serde_urlencoded::to_string([
+        ("status", q.status.as_deref().unwrap_or_default()),
+        ("rule", q.rule.as_deref().unwrap_or_default()),
+        ("platform", q.platform.as_deref().unwrap_or_default()),
+        ("from", q.from.as_deref().unwrap_or_default()),
+        ("to", q.to.as_deref().unwrap_or_default()),
+    ])
+    .unwrap_or_default();
+    let view = RecordsPage {
+        op: &op,
+        q: &q,
+        page,
+        statuses: ACTIONABLE,
+        pages,
+        query_without_page,
+    };
+    Ok(pages::html(StatusCode::OK, &view))
+}
+
+/// The record page.
+#[derive(Template)]
+#[template(path = "ops/record.html")]
+struct RecordPageView<'a> {
+    op: &'a Operator,
+    d: RecordDetail,
+    done: Option<String>,
+    error: Option<String>,
+    min_reason: usize,
+}
+
+impl RecordPageView<'_> {
+    fn label(&self, status: &str) -> &'static str {
+        status_label(status)
+    }
+    fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        format::beijing(*at)
+    }
+    fn json(&self, v: &Value) -> String {
+        serde_json::to_string(v).unwrap_or_default()
+    }
+}
+
+/// `?done=` / `?error=` after a form action.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Flash {
+    done: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /ops/records/{receipt}/{index}`.
+pub(crate) async fn page_detail(
+    op: Operator,
+    State(gw): State<Gateway>,
+    Path((receipt, index)): Path<(String, i32)>,
+    Query(flash): Query<Flash>,
+) -> Result<Response, ApiError> {
+    let d = detail(&gw, &receipt, index).await?;
+    let view = RecordPageView {
+        op: &op,
+        d,
+        done: flash.done,
+        error: flash.error,
+        min_reason: actions::MIN_REASON_CHARS,
+    };
+    Ok(pages::html(StatusCode::OK, &view))
+}
+
+/// The action form's fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActionForm {
+    csrf: Option<String>,
+    reason: String,
+}
+
+/// `POST /ops/records/{receipt}/{index}/{action}` (the record page's forms): acts, then back to
+/// the record page saying what happened (or why not).
+pub(crate) async fn page_act(
+    op: Operator,
+    State(gw): State<Gateway>,
+    Path((receipt, index, action)): Path<(String, i32, String)>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, ApiError> {
+    op.check_csrf(form.csrf.as_deref())?;
+    let action = action_of(&action)?;
+    let request = ActionRequest {
+        reason: form.reason,
+        rules: None,
+    };
+    let back = |key: &str, text: String| {
+        let q = serde_urlencoded::to_string([(key, text)]).unwrap_or_default();
+        Redirect::to(&format!("/ops/records/{receipt}/{index}?{q}")).into_response()
+    };
+    Ok(
+        match actions::act(&gw.store, &gw.bus, &op, &receipt, index, action, &request).await {
+            Ok(done) => back(
+                "done",
+                format!(
+                    "已{}（操作日志 #{}）：原状态 {}，现状态 {}，目标状态 {}。流水线处理需要几秒，刷新本页可见最新状态。",
+                    action.label(),
+                    done.audit_id,
+                    status_label(&done.before),
+                    status_label(&done.status),
+                    status_label(&done.after)
+                ),
+            ),
+            Err(e) => back("error", e.message().to_owned()),
+        },
+    )
+}
