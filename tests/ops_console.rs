@@ -255,7 +255,7 @@ async fn records_actions_and_their_audit() {
         (400, &json!("bad-request")),
         "{body}"
     );
-    let (code, _) = act(&p, &"no-such-receipt".to_owned(), "discard", "没有这个回执").await;
+    let (code, _) = act(&p, "no-such-receipt", "discard", "没有这个回执").await;
     assert_eq!(code, 404);
 
     // release: the rejected candidates publish, saying who released them and why.

@@ -52,7 +52,7 @@ async fn page_of(gw: &Gateway, q: &PageQuery) -> Result<AuditPage, ApiError> {
 }
 
 /// `GET /ops/api/audit`.
-#[utoipa::path(get, path = "/ops/api/audit", tag = "operators",
+#[utoipa::path(get, path = "/ops/api/audit", tag = "operators", operation_id = "ops_audit",
     params(("page" = Option<i64>, Query, description = "Page, from 1 (50 entries a page)")),
     responses((status = 200, body = AuditPage), (status = 401, description = "No operator credentials", body = ErrorBody)),
     security(("operator" = [])))]

@@ -130,7 +130,7 @@ async fn list(gw: &Gateway, q: &ListQuery) -> Result<RecordPage, ApiError> {
 }
 
 /// `GET /ops/api/records`.
-#[utoipa::path(get, path = "/ops/api/records", tag = "operators",
+#[utoipa::path(get, path = "/ops/api/records", tag = "operators", operation_id = "ops_records",
     params(("status" = Option<String>, Query, description = "Receipt status: invalid, rejected, quarantined, held, parked, …"),
         ("rule" = Option<String>, Query, description = "A rule among the record's errors"),
         ("platform" = Option<String>, Query, description = "The notice's platform code"),
@@ -284,7 +284,7 @@ async fn detail(gw: &Gateway, receipt: &str, index: i32) -> Result<RecordDetail,
 }
 
 /// `GET /ops/api/records/{receipt}/{index}`.
-#[utoipa::path(get, path = "/ops/api/records/{receipt}/{index}", tag = "operators",
+#[utoipa::path(get, path = "/ops/api/records/{receipt}/{index}", tag = "operators", operation_id = "ops_record",
     params(("receipt" = String, Path), ("index" = i32, Path)),
     responses((status = 200, body = RecordDetail),
         (status = 401, description = "No operator credentials", body = ErrorBody),
@@ -309,7 +309,7 @@ fn action_of(s: &str) -> Result<Action, ApiError> {
 
 /// `POST /ops/api/records/{receipt}/{index}/{action}`: JSON `{"reason", "rules"?}`; a browser
 /// session sends its CSRF token in `X-CSRF-Token`.
-#[utoipa::path(post, path = "/ops/api/records/{receipt}/{index}/{action}", tag = "operators",
+#[utoipa::path(post, path = "/ops/api/records/{receipt}/{index}/{action}", tag = "operators", operation_id = "ops_record_action",
     params(("receipt" = String, Path), ("index" = i32, Path),
         ("action" = String, Path, description = "retry, release or discard")),
     request_body = ActionRequest,
