@@ -6,7 +6,6 @@
 //! an action is either logged and on its way, or neither. Only records no stage holds any more
 //! (an invalid record's discard) change status here directly.
 
-use crate::ops::auth::Operator;
 use gongshi_domain::events::{Decision, Event as _, NoticeDecided, RecordReleased};
 use gongshi_platform::store::operators::{self, NewAuditEntry};
 use gongshi_platform::store::records::RecordRow;
@@ -137,7 +136,8 @@ fn error_rules(record: &RecordRow) -> Vec<String> {
     rules
 }
 
-/// Carries out `action` on a record for `op`.
+/// Carries out `action` on a record for `operator` (the console's signed-in operator, or
+/// `gongshi release --operator`).
 ///
 /// Errors: 400 for a short reason or a release naming a rule the record does not fail, 404 for
 /// an unknown record, 409 when the action does not apply to its status, 503 when the store is
@@ -145,7 +145,7 @@ fn error_rules(record: &RecordRow) -> Vec<String> {
 pub async fn act(
     store: &Store,
     bus: &Bus,
-    op: &Operator,
+    operator: &str,
     receipt: &str,
     index: i32,
     action: Action,
@@ -195,7 +195,7 @@ pub async fn act(
         _ => failing,
     };
     let entry = NewAuditEntry {
-        operator: &op.name,
+        operator,
         action: action.as_str(),
         receipt,
         index,
@@ -225,7 +225,7 @@ pub async fn act(
                 .await
                 .map_err(|e| store_error(e.into()))?;
             let resolved =
-                quarantine::resolve_in(&mut tx, id, action == Action::Retry, &op.name, reason)
+                quarantine::resolve_in(&mut tx, id, action == Action::Retry, operator, reason)
                     .await
                     .map_err(store_error)?
                     .ok_or_else(|| {
@@ -259,7 +259,7 @@ pub async fn act(
                     receipt: receipt.to_owned(),
                     index,
                     rule: rule.clone(),
-                    released_by: op.name.clone(),
+                    released_by: operator.to_owned(),
                     reason: reason.to_owned(),
                 };
                 store::outbox::enqueue(&mut tx, RecordReleased::TOPIC, &event.envelope())
@@ -323,7 +323,7 @@ pub async fn act(
                 } else {
                     rules.clone()
                 },
-                decided_by: op.name.clone(),
+                decided_by: operator.to_owned(),
                 reason: reason.to_owned(),
                 audit_id,
             };
@@ -344,8 +344,14 @@ pub async fn act(
     if let Err(e) = store::outbox::relay(&store.pool, bus).await {
         tracing::warn!(error = %format!("{e:#}"), message = "outbox relay after an operator action incomplete; enforce relays it");
     }
-    tracing::info!(operator = %op.name, action = action.as_str(), receipt, index, audit_id,
-        message = "operator action");
+    tracing::info!(
+        operator,
+        action = action.as_str(),
+        receipt,
+        index,
+        audit_id,
+        message = "operator action"
+    );
     let status = store::receipts::record_status(&store.pool, receipt, index)
         .await
         .map_err(store_error)?

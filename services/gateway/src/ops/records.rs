@@ -330,7 +330,10 @@ pub(crate) async fn api_act(
     op.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
     let action = action_of(&action)?;
     Ok(Json(
-        actions::act(&gw.store, &gw.bus, &op, &receipt, index, action, &request).await?,
+        actions::act(
+            &gw.store, &gw.bus, &op.name, &receipt, index, action, &request,
+        )
+        .await?,
     ))
 }
 
@@ -484,7 +487,11 @@ pub(crate) async fn page_act(
         Redirect::to(&format!("/ops/records/{receipt}/{index}?{q}")).into_response()
     };
     Ok(
-        match actions::act(&gw.store, &gw.bus, &op, &receipt, index, action, &request).await {
+        match actions::act(
+            &gw.store, &gw.bus, &op.name, &receipt, index, action, &request,
+        )
+        .await
+        {
             Ok(done) => back(
                 "done",
                 format!(
