@@ -3,7 +3,7 @@
 //! `Authorization: Bearer <token>`; a browser signs in at `/ops/login` and gets a session cookie
 //! (`HttpOnly`, `SameSite=Strict`, `Secure` over https) whose session carries a CSRF token that
 //! every form and cookie-authenticated POST must send back. Tokens are compared in constant time
-//! (their SHA-256 digests, so neither the content nor the length leaks through timing).
+//! (`gongshi_platform::tokens`).
 
 use crate::Gateway;
 use crate::pages;
@@ -16,10 +16,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use gongshi_platform::store::operators::{self, Session};
-use gongshi_platform::{ApiError, ErrorCode};
+use gongshi_platform::{ApiError, ErrorCode, tokens};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
 const SESSION_COOKIE: &str = "gongshi_ops_session";
@@ -68,28 +67,14 @@ impl OperatorToken {
     }
 }
 
-/// The operator whose token this is, comparing `presented` with every configured token in
-/// constant time (no early exit, digests of equal length).
+/// The operator whose token this is (compared in constant time: `gongshi_platform::tokens`).
 fn operator_for(tokens: &[OperatorToken], presented: &str) -> Option<String> {
-    let presented = Sha256::digest(presented.as_bytes());
-    let mut found = None;
-    for t in tokens {
-        let expected = Sha256::digest(t.token.as_bytes());
-        if bool::from(expected.as_slice().ct_eq(presented.as_slice())) {
-            found = Some(t.name.clone());
-        }
-    }
-    found
+    tokens::find(tokens.iter().map(|t| t.token.as_str()), presented).map(|i| tokens[i].name.clone())
 }
 
 /// Whether two CSRF tokens are equal, in constant time.
 fn same_token(a: &str, b: &str) -> bool {
-    !a.is_empty()
-        && bool::from(
-            Sha256::digest(a)
-                .as_slice()
-                .ct_eq(Sha256::digest(b).as_slice()),
-        )
+    tokens::same(a, b)
 }
 
 /// 32 random bytes as hex (from the OS's CSPRNG, through UUIDv4's 122 random bits twice).
