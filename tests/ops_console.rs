@@ -363,6 +363,35 @@ async fn records_actions_and_their_audit() {
     );
 }
 
+#[tokio::test]
+async fn a_gbk_document_is_shown_as_text() {
+    let p = Pipeline::start(NOW).await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/notices/procurement-tender-gbk.xml");
+    let gbk = std::fs::read(path).expect("example");
+    assert!(
+        std::str::from_utf8(&gbk).is_err(),
+        "the example is GBK, not UTF-8"
+    );
+    let (status, body) = p
+        .post("application/xml", gbk, Some(gongshi_tests::TOKEN))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let receipt = body["receipt"].as_str().expect("receipt");
+    p.wait_receipt(receipt, |s| s != "received").await;
+    let (code, detail) = ops_get(&p, &format!("/ops/api/records/{receipt}/0")).await;
+    assert_eq!(code, 200, "{detail}");
+    let text = detail["document"]["text"].as_str().expect("text");
+    assert!(
+        text.contains(
+            "<PURCHASE_PROJECT_NAME>山东省立医院医用耗材集中采购项目</PURCHASE_PROJECT_NAME>"
+        ),
+        "{text}"
+    );
+    // A record that moved on has no action left.
+    assert_eq!(detail["actions"], json!([]), "{detail}");
+}
+
 /// The value of `name="csrf"` in a page's form.
 fn csrf_in(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
