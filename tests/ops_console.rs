@@ -211,6 +211,23 @@ async fn records_actions_and_their_audit() {
         (400, &json!("bad-request"))
     );
 
+    // Paged and sorted: oldest first puts the first document sent on top, newest first the last.
+    let (_, oldest) = ops_get(&p, "/ops/api/records?sort=received_at").await;
+    let (_, newest) = ops_get(&p, "/ops/api/records").await;
+    let total = oldest["total"].as_i64().expect("total");
+    assert!(total >= 6, "{oldest}");
+    assert_eq!(
+        oldest["records"][0]["title"], "OPSR 道路改造工程施工招标公告",
+        "{oldest}"
+    );
+    assert_eq!(
+        newest["records"][0]["receipt"],
+        r.quarantined.as_str(),
+        "{newest}"
+    );
+    let (code, _) = ops_get(&p, "/ops/api/records?sort=title").await;
+    assert_eq!(code, 400);
+
     // The rejected record explained: rule, field with its Chinese label, evidence, basis, raw text.
     let (code, detail) = ops_get(&p, &format!("/ops/api/records/{}/0", r.rejected)).await;
     assert_eq!(code, 200, "{detail}");

@@ -22,7 +22,7 @@ use gongshi_domain::rules::Catalogue;
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::store::operators::{self, AuditEntry};
 use gongshi_platform::store::receipts;
-use gongshi_platform::store::records::{self, RecordFilter, RecordRow};
+use gongshi_platform::store::records::{self, RecordFilter, RecordRow, RecordSort};
 use gongshi_platform::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -63,6 +63,7 @@ pub(crate) struct ListQuery {
     platform: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    sort: Option<String>,
     page: Option<i64>,
 }
 
@@ -94,6 +95,17 @@ impl ListQuery {
             platform: non_empty(&self.platform),
             from: date("from", &self.from)?,
             to: date("to", &self.to)?,
+            sort: match non_empty(&self.sort) {
+                None => RecordSort::default(),
+                Some(s) => RecordSort::parse(&s).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "sort 应为 -received_at、received_at、status、table 或 -updated_at，收到 '{s}' (unknown order)"
+                        ),
+                    )
+                })?,
+            },
         })
     }
 
@@ -136,8 +148,11 @@ async fn list(gw: &Gateway, q: &ListQuery) -> Result<RecordPage, ApiError> {
         ("platform" = Option<String>, Query, description = "The notice's platform code"),
         ("from" = Option<String>, Query, description = "Received on or after (YYYY-MM-DD, Beijing time)"),
         ("to" = Option<String>, Query, description = "Received on or before (YYYY-MM-DD, Beijing time)"),
+        ("sort" = Option<String>, Query, description = "-received_at (default), received_at, status, table, -updated_at"),
         ("page" = Option<i64>, Query, description = "Page, from 1 (50 records a page)")),
-    responses((status = 200, body = RecordPage), (status = 401, description = "No operator credentials", body = ErrorBody)),
+    responses((status = 200, body = RecordPage),
+        (status = 400, description = "A bad date or order", body = ErrorBody),
+        (status = 401, description = "No operator credentials", body = ErrorBody)),
     security(("operator" = [])))]
 pub(crate) async fn api_list(
     _op: Operator,
@@ -347,6 +362,8 @@ struct RecordsPage<'a> {
     statuses: &'static [(&'static str, &'static str)],
     pages: i64,
     query_without_page: String,
+    filters_only: String,
+    sort: &'static str,
 }
 
 impl RecordsPage<'_> {
@@ -384,6 +401,26 @@ impl RecordsPage<'_> {
     fn value<'b>(&self, v: &'b Option<String>) -> &'b str {
         v.as_deref().unwrap_or_default()
     }
+    /// A column header that sorts by `key` (and back, for arrival time).
+    fn sort_link(&self, key: &str, label: &str) -> String {
+        let next = if key == "received_at" && self.sort == "-received_at" {
+            "received_at"
+        } else if key == "received_at" {
+            "-received_at"
+        } else {
+            key
+        };
+        let mark = match (key, self.sort) {
+            ("received_at", "-received_at") => " ↓",
+            ("received_at", "received_at") => " ↑",
+            (k, s) if k == s || s.trim_start_matches('-') == k => " ↓",
+            _ => "",
+        };
+        format!(
+            "<a href=\"/ops/records?{}&amp;sort={next}\">{label}{mark}</a>",
+            self.filters_only.replace('&', "&amp;")
+        )
+    }
 }
 
 /// `GET /ops/records`.
@@ -394,14 +431,16 @@ pub(crate) async fn page_list(
 ) -> Result<Response, ApiError> {
     let page = list(&gw, &q).await?;
     let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let query_without_page = serde_urlencoded::to_string([
+    let sort = q.filter()?.sort.as_str();
+    let filters = [
         ("status", q.status.as_deref().unwrap_or_default()),
         ("rule", q.rule.as_deref().unwrap_or_default()),
         ("platform", q.platform.as_deref().unwrap_or_default()),
         ("from", q.from.as_deref().unwrap_or_default()),
         ("to", q.to.as_deref().unwrap_or_default()),
-    ])
-    .unwrap_or_default();
+    ];
+    let filters_only = serde_urlencoded::to_string(filters).unwrap_or_default();
+    let query_without_page = format!("{filters_only}&sort={sort}");
     let view = RecordsPage {
         op: &op,
         q: &q,
@@ -409,6 +448,8 @@ pub(crate) async fn page_list(
         statuses: ACTIONABLE,
         pages,
         query_without_page,
+        filters_only,
+        sort,
     };
     Ok(pages::html(StatusCode::OK, &view))
 }
