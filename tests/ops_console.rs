@@ -317,6 +317,9 @@ async fn records_actions_and_their_audit() {
     // discard: the parked notice never publishes, not even when its tender arrives.
     let (code, done) = act(&p, &r.parked, "discard", "重复录入，以平台重新推送的为准").await;
     assert_eq!(code, 200, "{done}");
+    // In flight until enforcement applies it: a second decision meanwhile is refused.
+    let (code, _) = act(&p, &r.parked, "discard", "重复点击作废按钮").await;
+    assert_eq!(code, 409);
     p.wait_receipt(&r.parked, |s| s == "discarded").await;
     let tender = p.submit(&tender("OPSP", "2025-04-01 09:00")).await;
     p.wait_receipt(&tender, |s| s == "published").await;

@@ -19,9 +19,10 @@ pub struct ReleaseArgs {
     receipt: String,
     /// The record in it (from 0, as `GET /v1/receipts/{receipt}` lists them).
     index: i32,
-    /// The rule to release the record from (`USCC-CHECK`, …).
-    #[arg(long)]
-    rule: String,
+    /// The rule to release the record from (`USCC-CHECK`, …); repeat it for a notice that fails
+    /// several (a rejected notice is released from all its rules at once).
+    #[arg(long = "rule", required = true)]
+    rules: Vec<String>,
     /// Why (at least 4 characters; kept on the released finding).
     #[arg(long)]
     reason: String,
@@ -55,7 +56,7 @@ async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     let bus = Bus::connect(&args.common.kafka_brokers, &args.common.topic_prefix)?;
     let request = ActionRequest {
         reason: reason.to_owned(),
-        rules: Some(vec![args.rule.clone()]),
+        rules: Some(args.rules.clone()),
     };
     // The console's own action: the same checks, the same audit entry, the same events.
     match act(
@@ -72,7 +73,10 @@ async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
         Ok(done) => {
             println!(
                 "{}#{}: released from {} (audit #{}); the pipeline checks it again",
-                args.receipt, args.index, args.rule, done.audit_id
+                args.receipt,
+                args.index,
+                args.rules.join(", "),
+                done.audit_id
             );
             Ok(ExitCode::SUCCESS)
         }

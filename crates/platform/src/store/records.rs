@@ -114,9 +114,11 @@ const SELECT: &str = "SELECT rr.receipt_id, rr.idx, rr.table_code, rr.status, rr
      FROM receipt_records rr JOIN receipts r USING (receipt_id) \
      LEFT JOIN notices n ON n.notice_id = rr.notice_id \
      LEFT JOIN LATERAL (SELECT jsonb_build_object('id', quarantine_id, 'stage', stage, 'reason', reason, \
-         'error', error, 'attempts', attempts, 'event_type', event_type, 'quarantined_at', quarantined_at) AS quarantine \
-         FROM quarantine WHERE state = 'quarantined' AND receipt_id = rr.receipt_id \
-         AND (record_index = rr.idx OR record_index IS NULL) ORDER BY quarantine_id DESC LIMIT 1) q ON true";
+         'error', error, 'attempts', attempts, 'event_type', event_type, 'quarantined_at', quarantined_at, \
+         'record_index', record_index) AS quarantine \
+         FROM quarantine WHERE state = 'quarantined' AND ((receipt_id = rr.receipt_id \
+         AND (record_index = rr.idx OR record_index IS NULL)) \
+         OR (receipt_id IS NULL AND notice_id = rr.notice_id)) ORDER BY quarantine_id DESC LIMIT 1) q ON true";
 
 const WHERE: &str = "WHERE ($1::text IS NULL OR rr.status = $1) \
      AND ($2::text IS NULL OR rr.errors @> jsonb_build_array(jsonb_build_object('rule', $2::text))) \

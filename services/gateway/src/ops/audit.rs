@@ -39,7 +39,7 @@ pub struct AuditPage {
 }
 
 async fn page_of(gw: &Gateway, q: &PageQuery) -> Result<AuditPage, ApiError> {
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, crate::ops::records::MAX_PAGE);
     let (entries, total) = operators::audit(&gw.store.pool, PER_PAGE, (page - 1) * PER_PAGE)
         .await
         .map_err(store_error)?;

@@ -29,6 +29,8 @@ use serde_json::Value;
 
 /// Records per page.
 const PER_PAGE: i64 = 50;
+/// The last page asked for that is taken as asked (beyond it, the offset would overflow).
+pub(crate) const MAX_PAGE: i64 = 1_000_000;
 
 /// The statuses an operator acts on, in the order the console offers them, with their labels.
 pub const ACTIONABLE: &[(&str, &str)] = &[
@@ -110,7 +112,7 @@ impl ListQuery {
     }
 
     fn page(&self) -> i64 {
-        self.page.unwrap_or(1).max(1)
+        self.page.unwrap_or(1).clamp(1, MAX_PAGE)
     }
 }
 
@@ -261,17 +263,31 @@ fn explain(table: &str, errors: &Value) -> Vec<ExplainedError> {
         .collect()
 }
 
+/// Whether a path segment can be a receipt id (UUIDs, and the ids tests and imports give):
+/// anything else is not found without asking the store, and never reaches a redirect URL.
+pub(crate) fn plausible_receipt(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn no_record(receipt: &str, index: i32) -> ApiError {
+    ApiError::new(
+        ErrorCode::RecordNotFound,
+        format!("没有记录 {receipt}#{index} (no such record)"),
+    )
+}
+
 async fn detail(gw: &Gateway, receipt: &str, index: i32) -> Result<RecordDetail, ApiError> {
+    if !plausible_receipt(receipt) {
+        return Err(no_record(receipt, index));
+    }
     let pool = &gw.store.pool;
     let record = records::get(pool, receipt, index)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::RecordNotFound,
-                format!("没有记录 {receipt}#{index} (no such record)"),
-            )
-        })?;
+        .ok_or_else(|| no_record(receipt, index))?;
     let bytes = receipts::document(pool, receipt)
         .await
         .map_err(store_error)?
@@ -460,7 +476,10 @@ pub(crate) async fn page_list(
 struct RecordPageView<'a> {
     op: &'a Operator,
     d: RecordDetail,
-    done: Option<String>,
+    /// The audit entry of the action just done (from `?done=<audit id>`, shown only when it is
+    /// this record's: a link cannot make the page claim an action that did not happen).
+    done: Option<AuditEntry>,
+    /// Why the action just tried was refused.
     error: Option<String>,
     min_reason: usize,
 }
@@ -468,6 +487,9 @@ struct RecordPageView<'a> {
 impl RecordPageView<'_> {
     fn label(&self, status: &str) -> &'static str {
         status_label(status)
+    }
+    fn action_label(&self, action: &str) -> &'static str {
+        Action::parse(action).map_or("操作", Action::label)
     }
     fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         format::beijing(*at)
@@ -477,11 +499,10 @@ impl RecordPageView<'_> {
     }
 }
 
-/// `?done=` / `?error=` after a form action.
+/// `?done=<audit id>` after a form action.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Flash {
-    done: Option<String>,
-    error: Option<String>,
+    done: Option<i64>,
 }
 
 /// `GET /ops/records/{receipt}/{index}`.
@@ -492,11 +513,14 @@ pub(crate) async fn page_detail(
     Query(flash): Query<Flash>,
 ) -> Result<Response, ApiError> {
     let d = detail(&gw, &receipt, index).await?;
+    let done = flash
+        .done
+        .and_then(|id| d.audit.iter().find(|a| a.id == id).cloned());
     let view = RecordPageView {
         op: &op,
         d,
-        done: flash.done,
-        error: flash.error,
+        done,
+        error: None,
         min_reason: actions::MIN_REASON_CHARS,
     };
     Ok(pages::html(StatusCode::OK, &view))
@@ -519,32 +543,35 @@ pub(crate) async fn page_act(
 ) -> Result<Response, ApiError> {
     op.check_csrf(form.csrf.as_deref())?;
     let action = action_of(&action)?;
+    if !plausible_receipt(&receipt) {
+        return Err(no_record(&receipt, index));
+    }
     let request = ActionRequest {
         reason: form.reason,
         rules: None,
     };
-    let back = |key: &str, text: String| {
-        let q = serde_urlencoded::to_string([(key, text)]).unwrap_or_default();
-        Redirect::to(&format!("/ops/records/{receipt}/{index}?{q}")).into_response()
-    };
-    Ok(
-        match actions::act(
-            &gw.store, &gw.bus, &op.name, &receipt, index, action, &request,
-        )
-        .await
-        {
-            Ok(done) => back(
-                "done",
-                format!(
-                    "已{}（操作日志 #{}）：原状态 {}，现状态 {}，目标状态 {}。流水线处理需要几秒，刷新本页可见最新状态。",
-                    action.label(),
-                    done.audit_id,
-                    status_label(&done.before),
-                    status_label(&done.status),
-                    status_label(&done.after)
-                ),
-            ),
-            Err(e) => back("error", e.message().to_owned()),
-        },
+    match actions::act(
+        &gw.store, &gw.bus, &op.name, &receipt, index, action, &request,
     )
+    .await
+    {
+        // Post/redirect/get: the record page names the audit entry, which it looks up itself.
+        Ok(done) => Ok(Redirect::to(&format!(
+            "/ops/records/{receipt}/{index}?done={}",
+            done.audit_id
+        ))
+        .into_response()),
+        // Refused: the record page again, saying why, with the refusal's status.
+        Err(e) => {
+            let d = detail(&gw, &receipt, index).await?;
+            let view = RecordPageView {
+                op: &op,
+                d,
+                done: None,
+                error: Some(e.message().to_owned()),
+                min_reason: actions::MIN_REASON_CHARS,
+            };
+            Ok(pages::html(e.status(), &view))
+        }
+    }
 }
