@@ -211,6 +211,23 @@ async fn records_actions_and_their_audit() {
         (400, &json!("bad-request"))
     );
 
+    // Paged and sorted: oldest first puts the first document sent on top, newest first the last.
+    let (_, oldest) = ops_get(&p, "/ops/api/records?sort=received_at").await;
+    let (_, newest) = ops_get(&p, "/ops/api/records").await;
+    let total = oldest["total"].as_i64().expect("total");
+    assert!(total >= 6, "{oldest}");
+    assert_eq!(
+        oldest["records"][0]["title"], "OPSR 道路改造工程施工招标公告",
+        "{oldest}"
+    );
+    assert_eq!(
+        newest["records"][0]["receipt"],
+        r.quarantined.as_str(),
+        "{newest}"
+    );
+    let (code, _) = ops_get(&p, "/ops/api/records?sort=title").await;
+    assert_eq!(code, 400);
+
     // The rejected record explained: rule, field with its Chinese label, evidence, basis, raw text.
     let (code, detail) = ops_get(&p, &format!("/ops/api/records/{}/0", r.rejected)).await;
     assert_eq!(code, 200, "{detail}");
@@ -255,7 +272,7 @@ async fn records_actions_and_their_audit() {
         (400, &json!("bad-request")),
         "{body}"
     );
-    let (code, _) = act(&p, &"no-such-receipt".to_owned(), "discard", "没有这个回执").await;
+    let (code, _) = act(&p, "no-such-receipt", "discard", "没有这个回执").await;
     assert_eq!(code, 404);
 
     // release: the rejected candidates publish, saying who released them and why.
@@ -300,6 +317,9 @@ async fn records_actions_and_their_audit() {
     // discard: the parked notice never publishes, not even when its tender arrives.
     let (code, done) = act(&p, &r.parked, "discard", "重复录入，以平台重新推送的为准").await;
     assert_eq!(code, 200, "{done}");
+    // In flight until enforcement applies it: a second decision meanwhile is refused.
+    let (code, _) = act(&p, &r.parked, "discard", "重复点击作废按钮").await;
+    assert_eq!(code, 409);
     p.wait_receipt(&r.parked, |s| s == "discarded").await;
     let tender = p.submit(&tender("OPSP", "2025-04-01 09:00")).await;
     p.wait_receipt(&tender, |s| s == "published").await;
@@ -361,6 +381,35 @@ async fn records_actions_and_their_audit() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_gbk_document_is_shown_as_text() {
+    let p = Pipeline::start(NOW).await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/notices/procurement-tender-gbk.xml");
+    let gbk = std::fs::read(path).expect("example");
+    assert!(
+        std::str::from_utf8(&gbk).is_err(),
+        "the example is GBK, not UTF-8"
+    );
+    let (status, body) = p
+        .post("application/xml", gbk, Some(gongshi_tests::TOKEN))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let receipt = body["receipt"].as_str().expect("receipt");
+    p.wait_receipt(receipt, |s| s != "received").await;
+    let (code, detail) = ops_get(&p, &format!("/ops/api/records/{receipt}/0")).await;
+    assert_eq!(code, 200, "{detail}");
+    let text = detail["document"]["text"].as_str().expect("text");
+    assert!(
+        text.contains(
+            "<PURCHASE_PROJECT_NAME>山东省立医院医用耗材集中采购项目</PURCHASE_PROJECT_NAME>"
+        ),
+        "{text}"
+    );
+    // A record that moved on has no action left.
+    assert_eq!(detail["actions"], json!([]), "{detail}");
 }
 
 /// The value of `name="csrf"` in a page's form.

@@ -429,3 +429,97 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
         404
     );
 }
+
+/// A webhook may not reach into the gateway's own network by any spelling: a literal
+/// IPv4-mapped loopback address is refused when subscribing, and a host name that resolves to
+/// loopback (this machine's own name) is refused when the worker connects — the receiver there
+/// gets nothing and the delivery shows why.
+#[tokio::test]
+async fn webhooks_do_not_reach_inside_by_any_spelling() {
+    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
+    p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
+    p.set_env("GONGSHI_WEBHOOK_GIVE_UP_AFTER", "2");
+    p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    p.spawn("run");
+    p.wait_ready().await;
+    let (url, receiver) = start_receiver().await;
+    let port = url
+        .rsplit(':')
+        .next()
+        .and_then(|rest| rest.split('/').next())
+        .expect("port");
+    let (status, refused) = call(
+        &p,
+        reqwest::Method::POST,
+        "/v1/subscriptions",
+        Some(BIDDER),
+        Some(json!({"webhook_url": format!("http://[::ffff:127.0.0.1]:{port}/hook"), "secret": SECRET})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+
+    let host = String::from_utf8(
+        std::process::Command::new("hostname")
+            .output()
+            .expect("hostname")
+            .stdout,
+    )
+    .expect("utf-8");
+    let host = host.trim();
+    let resolved: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, 0))
+        .await
+        .expect("this machine resolves its own name")
+        .collect();
+    assert!(
+        resolved.iter().all(|a| a.ip().is_loopback()),
+        "the test needs a host name that resolves to loopback: {host} → {resolved:?}"
+    );
+    let (status, created) = call(
+        &p,
+        reqwest::Method::POST,
+        "/v1/subscriptions",
+        Some(BIDDER),
+        Some(json!({"webhook_url": format!("http://{host}:{port}/hook"), "secret": SECRET})),
+    )
+    .await;
+    assert_eq!(
+        status, 201,
+        "a name is not refused by its spelling: {created}"
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+    p.submit(&works_tender(
+        "E3203010319200002",
+        "内网测试工程施工招标公告",
+        "320300",
+    ))
+    .await;
+    let start = Instant::now();
+    let view = loop {
+        let (_, view) = call(
+            &p,
+            reqwest::Method::GET,
+            &format!("/v1/subscriptions/{id}"),
+            Some(BIDDER),
+            None,
+        )
+        .await;
+        if view["deliveries"]["failed"] == 1 {
+            break view;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not refused: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        view["last_failures"][0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("内部地址")),
+        "{view}"
+    );
+    assert!(
+        receiver.got.lock().expect("lock").is_empty(),
+        "nothing reached the receiver inside"
+    );
+}

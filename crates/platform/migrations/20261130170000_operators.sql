@@ -3,10 +3,12 @@
 
 -- A browser session after sign-in at /ops/login. Only the SHA-256 of the session id is stored, so a
 -- copy of this table signs nobody in. `csrf` is the token every form and cookie-authenticated
--- POST of the session must carry.
+-- POST of the session must carry; `token_digest` (SHA-256 of the operator token signed in with)
+-- ends the session as soon as that token is no longer configured (rotated after a leak).
 CREATE TABLE operator_sessions (
     session_hash TEXT PRIMARY KEY,
     operator     TEXT NOT NULL,
+    token_digest TEXT NOT NULL,
     csrf         TEXT NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL,
     expires_at   TIMESTAMPTZ NOT NULL

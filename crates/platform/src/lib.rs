@@ -11,6 +11,7 @@ pub mod search;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 
 pub use api_error::{ApiError, ErrorCode};
 pub use bus::{Bus, Envelope, HandlerError};

@@ -177,6 +177,7 @@ impl Enforce {
         if !applies {
             tracing::warn!(notice = %decided.notice_id, status = ?status, decision = ?decided.decision,
                 message = "operator decision does not apply to the notice's status; nothing changed");
+            settle_receipt(&mut tx, &decided.notice_id, status.as_deref()).await?;
             tx.commit().await?;
             return Ok(());
         }
@@ -187,6 +188,7 @@ impl Enforce {
                     notices::save_procedure(&mut tx, state).await?;
                 }
                 notices::set_status(&mut tx, &decided.notice_id, "discarded").await?;
+                notices::cancel_timers(&mut tx, &decided.notice_id).await?;
                 store::receipts::set_status_by_notice(
                     &mut tx,
                     &decided.notice_id,
@@ -213,6 +215,7 @@ impl Enforce {
                 let verdict = verdict.released(&decided.rules, &release);
                 if verdict.outcome != Outcome::Publish {
                     tracing::warn!(notice = %decided.notice_id, message = "released notice still blocked by other rules");
+                    settle_receipt(&mut tx, &decided.notice_id, status.as_deref()).await?;
                     tx.commit().await?;
                     return Ok(());
                 }
@@ -248,37 +251,52 @@ impl Enforce {
         for timer in &due {
             match timer.kind.as_str() {
                 "hold" => {
-                    if notices::status(&mut tx, &timer.notice_id).await?.as_deref() == Some("held")
-                        && let Some(doc) = notices::notice_json(&mut tx, &timer.notice_id).await?
-                    {
+                    if let Some(doc) = notices::notice_json(&mut tx, &timer.notice_id).await? {
                         let notice: Notice = serde_json::from_value(doc)?;
-                        let mut region = notice.region.clone();
+                        // Procedures locked before the status is read: an operator's decision on
+                        // the same notice (`decide`) takes the same locks, so one of them sees
+                        // the other's result.
+                        let mut states = Vec::new();
                         for key in &procedure_keys(&notice) {
-                            let mut state = notices::lock_procedure(&mut tx, key).await?;
-                            if let Some(stage) =
-                                state.stages.iter_mut().find(|s| s.notice_id == notice.id)
-                            {
-                                stage.status = StageStatus::Published;
+                            states.push(notices::lock_procedure(&mut tx, key).await?);
+                        }
+                        if notices::status(&mut tx, &notice.id).await?.as_deref() == Some("held") {
+                            let mut region = notice.region.clone();
+                            for state in &mut states {
+                                if let Some(stage) =
+                                    state.stages.iter_mut().find(|s| s.notice_id == notice.id)
+                                {
+                                    stage.status = StageStatus::Published;
+                                }
+                                region = region.or_else(|| state.region().map(str::to_owned));
+                                notices::save_procedure(&mut tx, state).await?;
                             }
-                            region = region.or_else(|| state.region().map(str::to_owned));
-                            notices::save_procedure(&mut tx, &state).await?;
+                            // Stamped with its procedures locked: its place in publication order.
+                            notices::set_status(&mut tx, &notice.id, "published").await?;
+                            let outcome =
+                                notices::outcome(&mut tx, &notice.id)
+                                    .await?
+                                    .ok_or_else(|| {
+                                        anyhow::anyhow!("held notice {} has no outcome", notice.id)
+                                    })?;
+                            let verdict: Verdict = serde_json::from_value(outcome)?;
+                            let event = NoticePublished::new(&notice, &verdict, now, region);
+                            store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
+                                .await?;
+                            HoldReleased {
+                                notice_id: &notice.id,
+                            }
+                            .emit();
                         }
-                        // Stamped with its procedures locked: its place in publication order.
-                        notices::set_status(&mut tx, &notice.id, "published").await?;
-                        let outcome =
-                            notices::outcome(&mut tx, &notice.id)
-                                .await?
-                                .ok_or_else(|| {
-                                    anyhow::anyhow!("held notice {} has no outcome", notice.id)
-                                })?;
-                        let verdict: Verdict = serde_json::from_value(outcome)?;
-                        let event = NoticePublished::new(&notice, &verdict, now, region);
-                        store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope()).await?;
-                        HoldReleased {
-                            notice_id: &notice.id,
-                        }
-                        .emit();
                     }
+                }
+                // Only a published notice's windows are announced (a discarded or still held
+                // notice's are not the public's).
+                "window"
+                    if notices::status(&mut tx, &timer.notice_id).await?.as_deref()
+                        != Some("published") =>
+                {
+                    tracing::info!(timer = %timer.timer_id, message = "window of an unpublished notice; not announced");
                 }
                 "window" => {
                     let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
@@ -368,6 +386,28 @@ async fn record_notice(
         },
     )
     .await
+}
+
+/// Puts a notice's receipt records back to the notice's own status after an operator decision
+/// that did not apply (the console marked them in flight): what the notice is, its records say.
+async fn settle_receipt(
+    tx: &mut PgConnection,
+    notice_id: &str,
+    status: Option<&str>,
+) -> Result<(), store::StoreError> {
+    let Some(status) = status else {
+        return Ok(());
+    };
+    let hold_until = if status == "held" {
+        notices::outcome(tx, notice_id)
+            .await?
+            .and_then(|o| serde_json::from_value::<Verdict>(o).ok())
+            .and_then(|v| v.hold_until)
+            .map(|h| h.with_timezone(&Utc))
+    } else {
+        None
+    };
+    store::receipts::set_status_by_notice(tx, notice_id, status, hold_until).await
 }
 
 /// What a verdict sets going: a publication queued in the outbox, a hold's timer, and the timers

@@ -50,10 +50,10 @@ pub struct GatewayConfig {
         long,
         env = "GONGSHI_OPERATOR_TOKENS",
         value_delimiter = ',',
-        value_parser = crate::ops::auth::OperatorToken::parse,
+        value_parser = crate::ops::auth::OperatorToken::check,
         hide_env_values = true
     )]
-    pub operator_tokens: Vec<crate::ops::auth::OperatorToken>,
+    pub operator_tokens: Vec<String>,
     /// How long an operator's browser session lasts after sign-in, in seconds (default: a
     /// working day, 8 h).
     #[arg(long, env = "GONGSHI_OPERATOR_SESSION_SECS", default_value_t = 28_800)]

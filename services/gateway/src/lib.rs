@@ -117,6 +117,11 @@ impl Gateway {
     ) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         tracing::info!(listen, message = "gateway listening");
+        if ops::auth::OperatorToken::all(&self.config.operator_tokens).is_empty() {
+            tracing::warn!(
+                message = "no operators configured (GONGSHI_OPERATOR_TOKENS): the console at /ops/ refuses everyone"
+            );
+        }
         let poll = std::time::Duration::from_millis(self.config.feed_poll_ms.max(10));
         // The tail starts at the head as it is before any client can connect (see Live::run).
         let start = {

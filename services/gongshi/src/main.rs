@@ -42,7 +42,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Events the consumers set aside (隔离): list them, retry one through its stage, or discard it.
     Quarantine(quarantine::QuarantineArgs),
-    /// Release an invalid record from one rule (with a reason); it is validated again and flows on.
+    /// Release a record from one rule with a reason (the console's release action, audited): an
+    /// invalid record is validated again, a held or rejected notice published now.
     Release(release::ReleaseArgs),
 }
 

@@ -1,13 +1,15 @@
-//! `gongshi release RECEIPT INDEX --rule RULE --reason TEXT`: an operator releases an invalid
-//! record from one rule (a pre-2016 统一社会信用代码 whose outer check character is wrong while the
-//! supplier is genuinely registered, say). The release travels as a `record.released` event:
-//! validation records it, checks the record again with that rule's findings released (who and
-//! why kept on them), and a record nothing else blocks continues through enforcement and
-//! publication like any other.
+//! `gongshi release RECEIPT INDEX --rule RULE --reason TEXT`: an operator releases a record from
+//! one rule (a pre-2016 统一社会信用代码 whose outer check character is wrong while the supplier
+//! is genuinely registered, say) — the console's `release` action from the command line, with
+//! the same checks and the same audit entry. For an invalid record the release travels as a
+//! `record.released` event: validation records it, checks the record again with that rule's
+//! findings released (who and why kept on them), and a record nothing else blocks continues
+//! through enforcement and publication like any other; a held or rejected notice's release goes
+//! to enforcement as `notice.decided`.
 
 use clap::Args;
-use gongshi_domain::events::RecordReleased;
-use gongshi_platform::{Bus, CommonConfig, Store, store};
+use gongshi_gateway::ops::actions::{Action, ActionRequest, MIN_REASON_CHARS, act};
+use gongshi_platform::{Bus, CommonConfig, Store};
 use std::process::ExitCode;
 
 /// Options of `gongshi release`.
@@ -17,9 +19,10 @@ pub struct ReleaseArgs {
     receipt: String,
     /// The record in it (from 0, as `GET /v1/receipts/{receipt}` lists them).
     index: i32,
-    /// The rule to release the record from (`USCC-CHECK`, …).
-    #[arg(long)]
-    rule: String,
+    /// The rule to release the record from (`USCC-CHECK`, …); repeat it for a notice that fails
+    /// several (a rejected notice is released from all its rules at once).
+    #[arg(long = "rule", required = true)]
+    rules: Vec<String>,
     /// Why (at least 4 characters; kept on the released finding).
     #[arg(long)]
     reason: String,
@@ -30,8 +33,8 @@ pub struct ReleaseArgs {
     common: CommonConfig,
 }
 
-/// Sends the release; exit 0 when sent, 1 when the record is not an invalid one failing that
-/// rule, 2 on errors.
+/// Sends the release; exit 0 when sent, 1 when it does not apply (no such record, a status that
+/// cannot be released, a rule the record does not fail), 2 on errors.
 pub async fn run(args: ReleaseArgs) -> ExitCode {
     match release(args).await {
         Ok(code) => code,
@@ -44,42 +47,43 @@ pub async fn run(args: ReleaseArgs) -> ExitCode {
 
 async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     let reason = args.reason.trim();
-    if reason.chars().count() < 4 {
-        anyhow::bail!("--reason 至少 4 个字符 (a reason of at least 4 characters is required)");
+    if reason.chars().count() < MIN_REASON_CHARS {
+        anyhow::bail!(
+            "--reason 至少 {MIN_REASON_CHARS} 个字符 (a reason of at least {MIN_REASON_CHARS} characters is required)"
+        );
     }
     let store = Store::connect(&args.common.database_url).await?;
-    let records = store::receipts::records(&store.pool, &args.receipt)
-        .await?
-        .unwrap_or_default();
-    let Some(record) = records.iter().find(|r| r.index == args.index) else {
-        eprintln!("没有记录 {}#{} (no such record)", args.receipt, args.index);
-        return Ok(ExitCode::from(1));
-    };
-    let fails_rule = record
-        .errors
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|e| e.get("rule").and_then(|r| r.as_str()) == Some(args.rule.as_str()));
-    if record.status != "invalid" || !fails_rule {
-        eprintln!(
-            "记录 {}#{} 的状态为 {}，没有 {} 错误，无需放行 (only an invalid record failing that rule can be released)",
-            args.receipt, args.index, record.status, args.rule
-        );
-        return Ok(ExitCode::from(1));
-    }
     let bus = Bus::connect(&args.common.kafka_brokers, &args.common.topic_prefix)?;
-    bus.send(&RecordReleased {
-        receipt: args.receipt.clone(),
-        index: args.index,
-        rule: args.rule.clone(),
-        released_by: args.operator.clone(),
+    let request = ActionRequest {
         reason: reason.to_owned(),
-    })
-    .await?;
-    println!(
-        "{}#{}: released from {}; validation checks it again",
-        args.receipt, args.index, args.rule
-    );
-    Ok(ExitCode::SUCCESS)
+        rules: Some(args.rules.clone()),
+    };
+    // The console's own action: the same checks, the same audit entry, the same events.
+    match act(
+        &store,
+        &bus,
+        &args.operator,
+        &args.receipt,
+        args.index,
+        Action::Release,
+        &request,
+    )
+    .await
+    {
+        Ok(done) => {
+            println!(
+                "{}#{}: released from {} (audit #{}); the pipeline checks it again",
+                args.receipt,
+                args.index,
+                args.rules.join(", "),
+                done.audit_id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.status().is_client_error() => {
+            eprintln!("{}", e.message());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => anyhow::bail!("{}", e.message()),
+    }
 }

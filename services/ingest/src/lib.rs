@@ -143,7 +143,7 @@ async fn post_notice(
             "需要 Authorization: Bearer <ingest token> (ingest token required)",
         ));
     };
-    if !ingest.tokens.iter().any(|t| t == token) {
+    if gongshi_platform::tokens::find(ingest.tokens.iter().map(String::as_str), token).is_none() {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "该令牌无权提交公告 (token not accepted)",

@@ -255,3 +255,67 @@ fn base_windows(body: &NoticeBody) -> BTreeMap<String, Window> {
     }
     w
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Finding, Release, Severity};
+    use chrono::TimeZone;
+
+    fn verdict(outcome: Outcome, rules: &[&str]) -> Verdict {
+        Verdict {
+            outcome,
+            hold_until: None,
+            awaiting: None,
+            findings: rules
+                .iter()
+                .map(|r| Finding::new(*r, Severity::Error, "/X", format!("{r} failed")))
+                .collect(),
+            windows: BTreeMap::new(),
+        }
+    }
+
+    fn release() -> Release {
+        Release {
+            released_by: "wang".into(),
+            reason: "中心复核后放行".into(),
+        }
+    }
+
+    #[test]
+    fn a_release_publishes_only_when_no_other_rule_blocks() {
+        let partly = verdict(Outcome::Reject, &["W9", "W10"]).released(&["W9".into()], &release());
+        assert_eq!(partly.outcome, Outcome::Reject);
+        assert_eq!(partly.findings[0].severity, Severity::Warn);
+        assert_eq!(partly.findings[0].released, Some(release()));
+        assert!(partly.findings[0].message.contains("中心复核后放行"));
+        assert_eq!(partly.findings[1].severity, Severity::Error);
+
+        let all = verdict(Outcome::Reject, &["W9", "W10"]).released(&[], &release());
+        assert_eq!(all.outcome, Outcome::Publish);
+        assert!(all.findings.iter().all(|f| f.released.is_some()));
+    }
+
+    #[test]
+    fn a_released_hold_says_when_it_was_due_and_who_published_it() {
+        let mut held = verdict(Outcome::Hold, &[]);
+        held.hold_until = crate::values::datetime::shanghai()
+            .with_ymd_and_hms(2025, 4, 11, 9, 0, 0)
+            .single();
+        let released = held.released(&[], &release());
+        assert_eq!(released.outcome, Outcome::Publish);
+        assert_eq!(released.hold_until, None);
+        let note = released
+            .findings
+            .iter()
+            .find(|f| f.rule == "OPERATOR-RELEASE")
+            .expect("a finding says it was released");
+        assert_eq!(note.severity, Severity::Info);
+        assert!(
+            note.message.contains("原定 2025-04-11 09:00 发布"),
+            "{}",
+            note.message
+        );
+        assert!(note.message.contains("wang") && note.message.contains("中心复核后放行"));
+    }
+}

@@ -261,6 +261,15 @@ pub async fn due_timers(
         .collect()
 }
 
+/// Removes a notice's pending timers (its hold and its windows): an operator discarded it.
+pub async fn cancel_timers(conn: &mut PgConnection, notice_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM timers WHERE notice_id = $1 AND fired_at IS NULL")
+        .bind(notice_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Marks a timer fired.
 pub async fn fire_timer(conn: &mut PgConnection, timer_id: &str) -> Result<(), StoreError> {
     sqlx::query("UPDATE timers SET fired_at = now() WHERE timer_id = $1")

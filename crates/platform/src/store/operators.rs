@@ -12,6 +12,8 @@ use sqlx::{PgPool, Row};
 pub struct Session {
     /// The operator's name (from `GONGSHI_OPERATOR_TOKENS`).
     pub operator: String,
+    /// SHA-256 hex of the token the operator signed in with.
+    pub token_digest: String,
     /// The session's CSRF token.
     pub csrf: String,
     /// When it ends.
@@ -26,11 +28,12 @@ pub async fn create_session(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO operator_sessions (session_hash, operator, csrf, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO operator_sessions (session_hash, operator, token_digest, csrf, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(session_hash)
     .bind(&session.operator)
+    .bind(&session.token_digest)
     .bind(&session.csrf)
     .bind(now)
     .bind(session.expires_at)
@@ -51,7 +54,7 @@ pub async fn session(
         .execute(pool)
         .await?;
     let row = sqlx::query(
-        "SELECT operator, csrf, expires_at FROM operator_sessions WHERE session_hash = $1",
+        "SELECT operator, token_digest, csrf, expires_at FROM operator_sessions WHERE session_hash = $1",
     )
     .bind(session_hash)
     .fetch_optional(pool)
@@ -59,6 +62,7 @@ pub async fn session(
     row.map(|r| {
         Ok(Session {
             operator: r.try_get("operator")?,
+            token_digest: r.try_get("token_digest")?,
             csrf: r.try_get("csrf")?,
             expires_at: r.try_get("expires_at")?,
         })

@@ -262,6 +262,37 @@ pub async fn move_status_in(
     Ok(moved.rows_affected() == 1)
 }
 
+/// Locks a record's row for the caller's transaction and returns its status (`None`: no such
+/// record): an operator's action re-reads what it acts on under the lock.
+pub async fn lock_record(
+    conn: &mut PgConnection,
+    receipt_id: &str,
+    index: i32,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT status FROM receipt_records WHERE receipt_id = $1 AND idx = $2 FOR UPDATE",
+    )
+    .bind(receipt_id)
+    .bind(index)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// The positions of a receipt's records in `status`, in document order.
+pub async fn records_in(
+    conn: &mut PgConnection,
+    receipt_id: &str,
+    status: &str,
+) -> Result<Vec<i32>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT idx FROM receipt_records WHERE receipt_id = $1 AND status = $2 ORDER BY idx",
+    )
+    .bind(receipt_id)
+    .bind(status)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 /// A record's status, `None` when the receipt has no such record.
 pub async fn record_status(
     pool: &PgPool,

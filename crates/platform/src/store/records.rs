@@ -22,6 +22,59 @@ pub struct RecordFilter {
     pub from: Option<NaiveDate>,
     /// Received on or before this day (Beijing time).
     pub to: Option<NaiveDate>,
+    /// The order.
+    pub sort: RecordSort,
+}
+
+/// How the list is ordered; each ties on arrival (newest first), then position.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecordSort {
+    /// Newest arrival first (the default).
+    #[default]
+    Newest,
+    /// Oldest arrival first (what has waited longest).
+    Oldest,
+    /// By status, then newest.
+    Status,
+    /// By table code, then newest.
+    Table,
+    /// By when its status last changed, most recent first.
+    Updated,
+}
+
+impl RecordSort {
+    /// Reads `-received_at`, `received_at`, `status`, `table`, `-updated_at`.
+    pub fn parse(s: &str) -> Option<RecordSort> {
+        match s {
+            "-received_at" => Some(RecordSort::Newest),
+            "received_at" => Some(RecordSort::Oldest),
+            "status" => Some(RecordSort::Status),
+            "table" => Some(RecordSort::Table),
+            "-updated_at" => Some(RecordSort::Updated),
+            _ => None,
+        }
+    }
+
+    /// Its query value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordSort::Newest => "-received_at",
+            RecordSort::Oldest => "received_at",
+            RecordSort::Status => "status",
+            RecordSort::Table => "table",
+            RecordSort::Updated => "-updated_at",
+        }
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            RecordSort::Newest => "r.received_at DESC, rr.receipt_id DESC, rr.idx",
+            RecordSort::Oldest => "r.received_at, rr.receipt_id, rr.idx",
+            RecordSort::Status => "rr.status, r.received_at DESC, rr.receipt_id DESC, rr.idx",
+            RecordSort::Table => "rr.table_code, r.received_at DESC, rr.receipt_id DESC, rr.idx",
+            RecordSort::Updated => "rr.updated_at DESC, rr.receipt_id DESC, rr.idx",
+        }
+    }
 }
 
 /// One record as the console lists it.
@@ -61,9 +114,11 @@ const SELECT: &str = "SELECT rr.receipt_id, rr.idx, rr.table_code, rr.status, rr
      FROM receipt_records rr JOIN receipts r USING (receipt_id) \
      LEFT JOIN notices n ON n.notice_id = rr.notice_id \
      LEFT JOIN LATERAL (SELECT jsonb_build_object('id', quarantine_id, 'stage', stage, 'reason', reason, \
-         'error', error, 'attempts', attempts, 'event_type', event_type, 'quarantined_at', quarantined_at) AS quarantine \
-         FROM quarantine WHERE state = 'quarantined' AND receipt_id = rr.receipt_id \
-         AND (record_index = rr.idx OR record_index IS NULL) ORDER BY quarantine_id DESC LIMIT 1) q ON true";
+         'error', error, 'attempts', attempts, 'event_type', event_type, 'quarantined_at', quarantined_at, \
+         'record_index', record_index) AS quarantine \
+         FROM quarantine WHERE state = 'quarantined' AND ((receipt_id = rr.receipt_id \
+         AND (record_index = rr.idx OR record_index IS NULL)) \
+         OR (receipt_id IS NULL AND notice_id = rr.notice_id)) ORDER BY quarantine_id DESC LIMIT 1) q ON true";
 
 const WHERE: &str = "WHERE ($1::text IS NULL OR rr.status = $1) \
      AND ($2::text IS NULL OR rr.errors @> jsonb_build_array(jsonb_build_object('rule', $2::text))) \
@@ -89,8 +144,7 @@ fn record_row(r: &sqlx::postgres::PgRow) -> Result<RecordRow, sqlx::Error> {
     })
 }
 
-/// Records matching `filter`, newest first (by arrival, then position), `limit` from `offset`,
-/// with the number matching in all.
+/// Records matching `filter` in its order, `limit` from `offset`, with the number matching in all.
 pub async fn list(
     pool: &PgPool,
     filter: &RecordFilter,
@@ -98,7 +152,8 @@ pub async fn list(
     offset: i64,
 ) -> Result<(Vec<RecordRow>, i64), StoreError> {
     let rows = sqlx::query(&format!(
-        "{SELECT} {WHERE} ORDER BY r.received_at DESC, rr.receipt_id DESC, rr.idx LIMIT $6 OFFSET $7"
+        "{SELECT} {WHERE} ORDER BY {} LIMIT $6 OFFSET $7",
+        filter.sort.order_by()
     ))
     .bind(filter.status.as_deref())
     .bind(filter.rule.as_deref())

@@ -6,7 +6,6 @@
 //! an action is either logged and on its way, or neither. Only records no stage holds any more
 //! (an invalid record's discard) change status here directly.
 
-use crate::ops::auth::Operator;
 use gongshi_domain::events::{Decision, Event as _, NoticeDecided, RecordReleased};
 use gongshi_platform::store::operators::{self, NewAuditEntry};
 use gongshi_platform::store::records::RecordRow;
@@ -137,7 +136,8 @@ fn error_rules(record: &RecordRow) -> Vec<String> {
     rules
 }
 
-/// Carries out `action` on a record for `op`.
+/// Carries out `action` on a record for `operator` (the console's signed-in operator, or
+/// `gongshi release --operator`).
 ///
 /// Errors: 400 for a short reason or a release naming a rule the record does not fail, 404 for
 /// an unknown record, 409 when the action does not apply to its status, 503 when the store is
@@ -145,13 +145,19 @@ fn error_rules(record: &RecordRow) -> Vec<String> {
 pub async fn act(
     store: &Store,
     bus: &Bus,
-    op: &Operator,
+    operator: &str,
     receipt: &str,
     index: i32,
     action: Action,
     request: &ActionRequest,
 ) -> Result<ActionResult, ApiError> {
     let reason = reason_of(request)?;
+    if !crate::ops::records::plausible_receipt(receipt) {
+        return Err(ApiError::new(
+            ErrorCode::RecordNotFound,
+            format!("没有记录 {receipt}#{index} (no such record)"),
+        ));
+    }
     let record = store::records::get(&store.pool, receipt, index)
         .await
         .map_err(crate::routes::store_error)?
@@ -179,23 +185,44 @@ pub async fn act(
         ));
     };
     let failing = error_rules(&record);
-    let rules = match (&request.rules, action) {
-        (Some(named), Action::Release) => {
+    let rules = match &request.rules {
+        Some(named) if named.is_empty() => {
+            return Err(bad_request(
+                "rules 为空：不写 rules 即放行该记录违反的全部规则 (an empty rules list names nothing)",
+            ));
+        }
+        Some(named) if action == Action::Release => {
             if let Some(unknown) = named.iter().find(|r| !failing.contains(r)) {
-                return Err(ApiError::new(
-                    ErrorCode::BadRequest,
-                    format!(
-                        "记录 {receipt}#{index} 没有违反规则 {unknown}，无需放行（违反的规则：{}） (the record does not fail that rule)",
-                        failing.join("、")
-                    ),
-                ));
+                return Err(bad_request(&format!(
+                    "记录 {receipt}#{index} 没有违反规则 {unknown}，无需放行（违反的规则：{}） (the record does not fail that rule)",
+                    failing.join("、")
+                )));
             }
             named.clone()
         }
-        _ => failing,
+        _ => failing.clone(),
     };
+    if action == Action::Release {
+        if record.status == "invalid" && rules.is_empty() {
+            return Err(bad_request(&format!(
+                "记录 {receipt}#{index} 的错误没有可放行的规则 (no rule to release)"
+            )));
+        }
+        // Enforcement keeps no partial releases: a rejected notice is released from all its rules
+        // at once, or not at all.
+        let left: Vec<&String> = failing.iter().filter(|r| !rules.contains(r)).collect();
+        if record.status == "rejected" && !left.is_empty() {
+            return Err(bad_request(&format!(
+                "记录 {receipt}#{index} 还违反规则 {}，需一并放行才能发布 (the notice still fails other rules: name them too)",
+                left.iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            )));
+        }
+    }
     let entry = NewAuditEntry {
-        operator: &op.name,
+        operator,
         action: action.as_str(),
         receipt,
         index,
@@ -205,12 +232,31 @@ pub async fn act(
         detail: json!({ "rules": rules, "quarantine": record.quarantine, "notice_id": record.notice_id }),
     };
     let store_error = crate::routes::store_error;
-    let mut redrive = None;
-    let audit_id = match (action, record.status.as_str()) {
+    let mut tx = store
+        .pool
+        .begin()
+        .await
+        .map_err(|e| store_error(e.into()))?;
+    // Locked and read again: another operator's action, or the pipeline, may have moved it.
+    let now = store::receipts::lock_record(&mut tx, receipt, index)
+        .await
+        .map_err(store_error)?;
+    if now.as_deref() != Some(record.status.as_str()) {
+        return Err(ApiError::new(
+            ErrorCode::ActionNotApplicable,
+            format!(
+                "记录 {receipt}#{index} 的状态刚刚变为 {}，请刷新后再操作 (the record moved meanwhile)",
+                now.unwrap_or_default()
+            ),
+        ));
+    }
+    let audit_id = operators::append(&mut tx, &entry)
+        .await
+        .map_err(store_error)?;
+    match (action, record.status.as_str()) {
         (Action::Retry | Action::Discard, "quarantined") => {
-            let id = record
-                .quarantine
-                .as_ref()
+            let quarantine = record.quarantine.as_ref();
+            let id = quarantine
                 .and_then(|q| q.get("id"))
                 .and_then(serde_json::Value::as_i64)
                 .ok_or_else(|| {
@@ -219,13 +265,32 @@ pub async fn act(
                         format!("记录 {receipt}#{index} 没有待处理的隔离事件 (no open quarantine)"),
                     )
                 })?;
-            let mut tx = store
-                .pool
-                .begin()
-                .await
-                .map_err(|e| store_error(e.into()))?;
+            // A document-level quarantine (no record index) moves every quarantined record of the
+            // document: each gets its own audit entry.
+            if quarantine.is_some_and(|q| {
+                q.get("record_index")
+                    .is_some_and(serde_json::Value::is_null)
+            }) {
+                for sibling in store::receipts::records_in(&mut tx, receipt, "quarantined")
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .filter(|i| *i != index)
+                {
+                    operators::append(
+                        &mut tx,
+                        &NewAuditEntry {
+                            index: sibling,
+                            detail: json!({ "quarantine": record.quarantine, "with": index }),
+                            ..entry.clone()
+                        },
+                    )
+                    .await
+                    .map_err(store_error)?;
+                }
+            }
             let resolved =
-                quarantine::resolve_in(&mut tx, id, action == Action::Retry, &op.name, reason)
+                quarantine::resolve_in(&mut tx, id, action == Action::Retry, operator, reason)
                     .await
                     .map_err(store_error)?
                     .ok_or_else(|| {
@@ -236,78 +301,47 @@ pub async fn act(
                             ),
                         )
                     })?;
-            let audit_id = operators::append(&mut tx, &entry)
-                .await
-                .map_err(store_error)?;
-            tx.commit().await.map_err(|e| store_error(e.into()))?;
             if action == Action::Retry {
-                redrive = Some(resolved);
+                // Sent before the commit: a retry that could not be sent is not logged as done
+                // (the record stays quarantined; the operator tries again).
+                bus.redrive(&resolved).await.map_err(|e| {
+                    tracing::error!(error = %e, receipt, index, message = "retry could not be sent");
+                    ApiError::new(
+                        ErrorCode::Unavailable,
+                        "消息总线暂不可用，未重试 (the bus is unavailable; nothing was retried)",
+                    )
+                })?;
             }
-            audit_id
         }
         (Action::Release, "invalid") => {
-            let mut tx = store
-                .pool
-                .begin()
-                .await
-                .map_err(|e| store_error(e.into()))?;
-            let audit_id = operators::append(&mut tx, &entry)
-                .await
-                .map_err(store_error)?;
             for rule in &rules {
                 let event = RecordReleased {
                     receipt: receipt.to_owned(),
                     index,
                     rule: rule.clone(),
-                    released_by: op.name.clone(),
+                    released_by: operator.to_owned(),
                     reason: reason.to_owned(),
                 };
                 store::outbox::enqueue(&mut tx, RecordReleased::TOPIC, &event.envelope())
                     .await
                     .map_err(store_error)?;
             }
-            tx.commit().await.map_err(|e| store_error(e.into()))?;
-            audit_id
         }
         (Action::Discard, "invalid") => {
-            let mut tx = store
-                .pool
-                .begin()
-                .await
-                .map_err(|e| store_error(e.into()))?;
-            if !store::receipts::move_status_in(&mut tx, receipt, index, "invalid", "discarded")
-                .await
-                .map_err(store_error)?
-            {
-                return Err(ApiError::new(
-                    ErrorCode::ActionNotApplicable,
-                    format!(
-                        "记录 {receipt}#{index} 的状态刚刚改变，请刷新 (the record moved meanwhile)"
-                    ),
-                ));
-            }
-            let audit_id = operators::append(&mut tx, &entry)
+            // No stage holds an invalid record any more: the status is the whole action.
+            store::receipts::move_status_in(&mut tx, receipt, index, "invalid", "discarded")
                 .await
                 .map_err(store_error)?;
-            tx.commit().await.map_err(|e| store_error(e.into()))?;
-            audit_id
         }
         (_, _) => {
-            // held, rejected, parked: the notice is enforcement's; the decision goes to it.
+            // held, rejected, parked: the notice is enforcement's; the decision goes to it, and
+            // the record shows `received` (in flight) until enforcement has applied it.
             let notice_id = record.notice_id.clone().ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::ActionNotApplicable,
                     format!("记录 {receipt}#{index} 没有对应的公告 (no notice)"),
                 )
             })?;
-            let mut tx = store
-                .pool
-                .begin()
-                .await
-                .map_err(|e| store_error(e.into()))?;
-            let audit_id = operators::append(&mut tx, &entry)
-                .await
-                .map_err(store_error)?;
             let event = NoticeDecided {
                 decision: if action == Action::Release {
                     Decision::Release
@@ -323,29 +357,31 @@ pub async fn act(
                 } else {
                     rules.clone()
                 },
-                decided_by: op.name.clone(),
+                decided_by: operator.to_owned(),
                 reason: reason.to_owned(),
                 audit_id,
             };
             store::outbox::enqueue(&mut tx, NoticeDecided::TOPIC, &event.envelope())
                 .await
                 .map_err(store_error)?;
-            tx.commit().await.map_err(|e| store_error(e.into()))?;
-            audit_id
+            store::receipts::move_status_in(&mut tx, receipt, index, &record.status, "received")
+                .await
+                .map_err(store_error)?;
         }
-    };
-    // Logged and queued: send now (enforce's relay sends whatever this does not).
-    if let Some(redrive) = redrive
-        && let Err(e) = bus.redrive(&redrive).await
-    {
-        tracing::error!(error = %format!("{e:#}"), receipt, index,
-            message = "retried record could not be re-sent now; its receipt shows received");
     }
+    tx.commit().await.map_err(|e| store_error(e.into()))?;
+    // Logged and queued: send now (enforce's relay sends whatever this does not).
     if let Err(e) = store::outbox::relay(&store.pool, bus).await {
         tracing::warn!(error = %format!("{e:#}"), message = "outbox relay after an operator action incomplete; enforce relays it");
     }
-    tracing::info!(operator = %op.name, action = action.as_str(), receipt, index, audit_id,
-        message = "operator action");
+    tracing::info!(
+        operator,
+        action = action.as_str(),
+        receipt,
+        index,
+        audit_id,
+        message = "operator action"
+    );
     let status = store::receipts::record_status(&store.pool, receipt, index)
         .await
         .map_err(store_error)?
@@ -359,6 +395,10 @@ pub async fn act(
         after: after.to_owned(),
         audit_id,
     })
+}
+
+fn bad_request(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, message)
 }
 
 #[cfg(test)]

@@ -39,7 +39,7 @@ pub struct AuditPage {
 }
 
 async fn page_of(gw: &Gateway, q: &PageQuery) -> Result<AuditPage, ApiError> {
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, crate::ops::records::MAX_PAGE);
     let (entries, total) = operators::audit(&gw.store.pool, PER_PAGE, (page - 1) * PER_PAGE)
         .await
         .map_err(store_error)?;
@@ -52,7 +52,7 @@ async fn page_of(gw: &Gateway, q: &PageQuery) -> Result<AuditPage, ApiError> {
 }
 
 /// `GET /ops/api/audit`.
-#[utoipa::path(get, path = "/ops/api/audit", tag = "operators",
+#[utoipa::path(get, path = "/ops/api/audit", tag = "operators", operation_id = "ops_audit",
     params(("page" = Option<i64>, Query, description = "Page, from 1 (50 entries a page)")),
     responses((status = 200, body = AuditPage), (status = 401, description = "No operator credentials", body = ErrorBody)),
     security(("operator" = [])))]

@@ -3,7 +3,7 @@
 //! `Authorization: Bearer <token>`; a browser signs in at `/ops/login` and gets a session cookie
 //! (`HttpOnly`, `SameSite=Strict`, `Secure` over https) whose session carries a CSRF token that
 //! every form and cookie-authenticated POST must send back. Tokens are compared in constant time
-//! (their SHA-256 digests, so neither the content nor the length leaks through timing).
+//! (`gongshi_platform::tokens`).
 
 use crate::Gateway;
 use crate::pages;
@@ -16,10 +16,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use gongshi_platform::store::operators::{self, Session};
-use gongshi_platform::{ApiError, ErrorCode};
+use gongshi_platform::{ApiError, ErrorCode, tokens};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
 const SESSION_COOKIE: &str = "gongshi_ops_session";
@@ -46,6 +45,28 @@ impl std::fmt::Debug for OperatorToken {
 }
 
 impl OperatorToken {
+    /// SHA-256 hex of the token (what a session remembers of it).
+    fn digest(&self) -> String {
+        digest_hex(&self.token)
+    }
+
+    /// Checks one `GONGSHI_OPERATOR_TOKENS` entry as clap reads it: an empty entry (an empty
+    /// variable, a trailing comma) is accepted and ignored, anything else must parse.
+    pub fn check(entry: &str) -> Result<String, String> {
+        if entry.trim().is_empty() {
+            return Ok(String::new());
+        }
+        OperatorToken::parse(entry).map(|_| entry.to_owned())
+    }
+
+    /// The operators of `GONGSHI_OPERATOR_TOKENS` (entries checked by [`Self::check`]).
+    pub fn all(entries: &[String]) -> Vec<OperatorToken> {
+        entries
+            .iter()
+            .filter_map(|e| OperatorToken::parse(e).ok())
+            .collect()
+    }
+
     /// Reads `name:token`. Errors: no colon, an empty name, or a token shorter than 12
     /// characters (a guessable token guards the power to publish).
     pub fn parse(entry: &str) -> Result<OperatorToken, String> {
@@ -68,28 +89,14 @@ impl OperatorToken {
     }
 }
 
-/// The operator whose token this is, comparing `presented` with every configured token in
-/// constant time (no early exit, digests of equal length).
-fn operator_for(tokens: &[OperatorToken], presented: &str) -> Option<String> {
-    let presented = Sha256::digest(presented.as_bytes());
-    let mut found = None;
-    for t in tokens {
-        let expected = Sha256::digest(t.token.as_bytes());
-        if bool::from(expected.as_slice().ct_eq(presented.as_slice())) {
-            found = Some(t.name.clone());
-        }
-    }
-    found
+/// The operator whose token this is (compared in constant time: `gongshi_platform::tokens`).
+fn operator_for<'a>(tokens: &'a [OperatorToken], presented: &str) -> Option<&'a OperatorToken> {
+    tokens::find(tokens.iter().map(|t| t.token.as_str()), presented).map(|i| &tokens[i])
 }
 
 /// Whether two CSRF tokens are equal, in constant time.
 fn same_token(a: &str, b: &str) -> bool {
-    !a.is_empty()
-        && bool::from(
-            Sha256::digest(a)
-                .as_slice()
-                .ct_eq(Sha256::digest(b).as_slice()),
-        )
+    tokens::same(a, b)
 }
 
 /// 32 random bytes as hex (from the OS's CSPRNG, through UUIDv4's 122 random bits twice).
@@ -187,7 +194,7 @@ impl FromRequestParts<Gateway> for Operator {
     type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, gw: &Gateway) -> Result<Self, Self::Rejection> {
-        let tokens = &gw.config.operator_tokens;
+        let tokens = &OperatorToken::all(&gw.config.operator_tokens);
         if let Some(bearer) = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -195,8 +202,8 @@ impl FromRequestParts<Gateway> for Operator {
             .and_then(|v| v.strip_prefix("Bearer "))
         {
             return match operator_for(tokens, bearer.trim()) {
-                Some(name) => Ok(Operator {
-                    name,
+                Some(t) => Ok(Operator {
+                    name: t.name.clone(),
                     csrf: String::new(),
                     via: Via::Bearer,
                 }),
@@ -212,9 +219,17 @@ impl FromRequestParts<Gateway> for Operator {
                 operators::session(&gw.store.pool, &digest_hex(cookie.value()), gw.clock.now())
                     .await
                     .map_err(|e| Refused::Unavailable(crate::routes::store_error(e)))?;
-            // A session outlives its token only until the token is removed from the config.
-            if let Some(Session { operator, csrf, .. }) = session
-                && tokens.iter().any(|t| t.name == operator)
+            // A session ends when the token it was signed in with is no longer configured
+            // (rotated after a leak, or the operator removed).
+            if let Some(Session {
+                operator,
+                csrf,
+                token_digest,
+                ..
+            }) = session
+                && tokens
+                    .iter()
+                    .any(|t| t.name == operator && tokens::same(&t.digest(), &token_digest))
             {
                 return Ok(Operator {
                     name: operator,
@@ -334,7 +349,8 @@ pub(crate) async fn login(
             jar,
         );
     }
-    let Some(name) = operator_for(&gw.config.operator_tokens, form.token.trim()) else {
+    let operators = OperatorToken::all(&gw.config.operator_tokens);
+    let Some(signed_in) = operator_for(&operators, form.token.trim()) else {
         tracing::warn!(message = "operator sign-in refused: unknown token");
         return again(
             StatusCode::UNAUTHORIZED,
@@ -345,8 +361,10 @@ pub(crate) async fn login(
     let id = random_token();
     let now = gw.clock.now();
     let lifetime = i64::try_from(gw.config.operator_session_secs).unwrap_or(i64::MAX / 2);
+    let name = signed_in.name.clone();
     let session = Session {
         operator: name.clone(),
+        token_digest: signed_in.digest(),
         csrf: random_token(),
         expires_at: now + chrono::Duration::seconds(lifetime),
     };
@@ -394,16 +412,16 @@ mod tests {
             OperatorToken::parse("wang:token-of-wang-123").expect("valid"),
             OperatorToken::parse(" li : token-of-li-45678 ").expect("valid"),
         ];
-        assert_eq!(
-            operator_for(&tokens, "token-of-li-45678").as_deref(),
-            Some("li")
-        );
-        assert_eq!(
-            operator_for(&tokens, "token-of-wang-123").as_deref(),
-            Some("wang")
-        );
-        assert_eq!(operator_for(&tokens, "token-of-wang-12"), None);
-        assert_eq!(operator_for(&tokens, ""), None);
+        let name = |presented| operator_for(&tokens, presented).map(|t| t.name.as_str());
+        assert_eq!(name("token-of-li-45678"), Some("li"));
+        assert_eq!(name("token-of-wang-123"), Some("wang"));
+        assert_eq!(name("token-of-wang-12"), None);
+        assert_eq!(name(""), None);
+        // An empty variable or a trailing comma is no operator, not an error.
+        assert_eq!(OperatorToken::check(""), Ok(String::new()));
+        assert!(OperatorToken::check("short:abc").is_err());
+        let entries = vec!["wang:token-of-wang-123".to_owned(), String::new()];
+        assert_eq!(OperatorToken::all(&entries).len(), 1);
         assert!(OperatorToken::parse("no-colon").is_err());
         assert!(OperatorToken::parse(":token-without-name").is_err());
         assert!(OperatorToken::parse("short:abc").is_err());

@@ -22,13 +22,15 @@ use gongshi_domain::rules::Catalogue;
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::store::operators::{self, AuditEntry};
 use gongshi_platform::store::receipts;
-use gongshi_platform::store::records::{self, RecordFilter, RecordRow};
+use gongshi_platform::store::records::{self, RecordFilter, RecordRow, RecordSort};
 use gongshi_platform::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Records per page.
 const PER_PAGE: i64 = 50;
+/// The last page asked for that is taken as asked (beyond it, the offset would overflow).
+pub(crate) const MAX_PAGE: i64 = 1_000_000;
 
 /// The statuses an operator acts on, in the order the console offers them, with their labels.
 pub const ACTIONABLE: &[(&str, &str)] = &[
@@ -63,6 +65,7 @@ pub(crate) struct ListQuery {
     platform: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    sort: Option<String>,
     page: Option<i64>,
 }
 
@@ -94,11 +97,22 @@ impl ListQuery {
             platform: non_empty(&self.platform),
             from: date("from", &self.from)?,
             to: date("to", &self.to)?,
+            sort: match non_empty(&self.sort) {
+                None => RecordSort::default(),
+                Some(s) => RecordSort::parse(&s).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "sort 应为 -received_at、received_at、status、table 或 -updated_at，收到 '{s}' (unknown order)"
+                        ),
+                    )
+                })?,
+            },
         })
     }
 
     fn page(&self) -> i64 {
-        self.page.unwrap_or(1).max(1)
+        self.page.unwrap_or(1).clamp(1, MAX_PAGE)
     }
 }
 
@@ -130,14 +144,17 @@ async fn list(gw: &Gateway, q: &ListQuery) -> Result<RecordPage, ApiError> {
 }
 
 /// `GET /ops/api/records`.
-#[utoipa::path(get, path = "/ops/api/records", tag = "operators",
+#[utoipa::path(get, path = "/ops/api/records", tag = "operators", operation_id = "ops_records",
     params(("status" = Option<String>, Query, description = "Receipt status: invalid, rejected, quarantined, held, parked, …"),
         ("rule" = Option<String>, Query, description = "A rule among the record's errors"),
         ("platform" = Option<String>, Query, description = "The notice's platform code"),
         ("from" = Option<String>, Query, description = "Received on or after (YYYY-MM-DD, Beijing time)"),
         ("to" = Option<String>, Query, description = "Received on or before (YYYY-MM-DD, Beijing time)"),
+        ("sort" = Option<String>, Query, description = "-received_at (default), received_at, status, table, -updated_at"),
         ("page" = Option<i64>, Query, description = "Page, from 1 (50 records a page)")),
-    responses((status = 200, body = RecordPage), (status = 401, description = "No operator credentials", body = ErrorBody)),
+    responses((status = 200, body = RecordPage),
+        (status = 400, description = "A bad date or order", body = ErrorBody),
+        (status = 401, description = "No operator credentials", body = ErrorBody)),
     security(("operator" = [])))]
 pub(crate) async fn api_list(
     _op: Operator,
@@ -246,17 +263,31 @@ fn explain(table: &str, errors: &Value) -> Vec<ExplainedError> {
         .collect()
 }
 
+/// Whether a path segment can be a receipt id (UUIDs, and the ids tests and imports give):
+/// anything else is not found without asking the store, and never reaches a redirect URL.
+pub(crate) fn plausible_receipt(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn no_record(receipt: &str, index: i32) -> ApiError {
+    ApiError::new(
+        ErrorCode::RecordNotFound,
+        format!("没有记录 {receipt}#{index} (no such record)"),
+    )
+}
+
 async fn detail(gw: &Gateway, receipt: &str, index: i32) -> Result<RecordDetail, ApiError> {
+    if !plausible_receipt(receipt) {
+        return Err(no_record(receipt, index));
+    }
     let pool = &gw.store.pool;
     let record = records::get(pool, receipt, index)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::RecordNotFound,
-                format!("没有记录 {receipt}#{index} (no such record)"),
-            )
-        })?;
+        .ok_or_else(|| no_record(receipt, index))?;
     let bytes = receipts::document(pool, receipt)
         .await
         .map_err(store_error)?
@@ -284,7 +315,7 @@ async fn detail(gw: &Gateway, receipt: &str, index: i32) -> Result<RecordDetail,
 }
 
 /// `GET /ops/api/records/{receipt}/{index}`.
-#[utoipa::path(get, path = "/ops/api/records/{receipt}/{index}", tag = "operators",
+#[utoipa::path(get, path = "/ops/api/records/{receipt}/{index}", tag = "operators", operation_id = "ops_record",
     params(("receipt" = String, Path), ("index" = i32, Path)),
     responses((status = 200, body = RecordDetail),
         (status = 401, description = "No operator credentials", body = ErrorBody),
@@ -309,7 +340,7 @@ fn action_of(s: &str) -> Result<Action, ApiError> {
 
 /// `POST /ops/api/records/{receipt}/{index}/{action}`: JSON `{"reason", "rules"?}`; a browser
 /// session sends its CSRF token in `X-CSRF-Token`.
-#[utoipa::path(post, path = "/ops/api/records/{receipt}/{index}/{action}", tag = "operators",
+#[utoipa::path(post, path = "/ops/api/records/{receipt}/{index}/{action}", tag = "operators", operation_id = "ops_record_action",
     params(("receipt" = String, Path), ("index" = i32, Path),
         ("action" = String, Path, description = "retry, release or discard")),
     request_body = ActionRequest,
@@ -330,7 +361,10 @@ pub(crate) async fn api_act(
     op.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
     let action = action_of(&action)?;
     Ok(Json(
-        actions::act(&gw.store, &gw.bus, &op, &receipt, index, action, &request).await?,
+        actions::act(
+            &gw.store, &gw.bus, &op.name, &receipt, index, action, &request,
+        )
+        .await?,
     ))
 }
 
@@ -344,6 +378,8 @@ struct RecordsPage<'a> {
     statuses: &'static [(&'static str, &'static str)],
     pages: i64,
     query_without_page: String,
+    filters_only: String,
+    sort: &'static str,
 }
 
 impl RecordsPage<'_> {
@@ -381,6 +417,26 @@ impl RecordsPage<'_> {
     fn value<'b>(&self, v: &'b Option<String>) -> &'b str {
         v.as_deref().unwrap_or_default()
     }
+    /// A column header that sorts by `key` (and back, for arrival time).
+    fn sort_link(&self, key: &str, label: &str) -> String {
+        let next = if key == "received_at" && self.sort == "-received_at" {
+            "received_at"
+        } else if key == "received_at" {
+            "-received_at"
+        } else {
+            key
+        };
+        let mark = match (key, self.sort) {
+            ("received_at", "-received_at") => " ↓",
+            ("received_at", "received_at") => " ↑",
+            (k, s) if k == s || s.trim_start_matches('-') == k => " ↓",
+            _ => "",
+        };
+        format!(
+            "<a href=\"/ops/records?{}&amp;sort={next}\">{label}{mark}</a>",
+            self.filters_only.replace('&', "&amp;")
+        )
+    }
 }
 
 /// `GET /ops/records`.
@@ -391,14 +447,16 @@ pub(crate) async fn page_list(
 ) -> Result<Response, ApiError> {
     let page = list(&gw, &q).await?;
     let pages = ((page.total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let query_without_page = serde_urlencoded::to_string([
+    let sort = q.filter()?.sort.as_str();
+    let filters = [
         ("status", q.status.as_deref().unwrap_or_default()),
         ("rule", q.rule.as_deref().unwrap_or_default()),
         ("platform", q.platform.as_deref().unwrap_or_default()),
         ("from", q.from.as_deref().unwrap_or_default()),
         ("to", q.to.as_deref().unwrap_or_default()),
-    ])
-    .unwrap_or_default();
+    ];
+    let filters_only = serde_urlencoded::to_string(filters).unwrap_or_default();
+    let query_without_page = format!("{filters_only}&sort={sort}");
     let view = RecordsPage {
         op: &op,
         q: &q,
@@ -406,6 +464,8 @@ pub(crate) async fn page_list(
         statuses: ACTIONABLE,
         pages,
         query_without_page,
+        filters_only,
+        sort,
     };
     Ok(pages::html(StatusCode::OK, &view))
 }
@@ -416,7 +476,10 @@ pub(crate) async fn page_list(
 struct RecordPageView<'a> {
     op: &'a Operator,
     d: RecordDetail,
-    done: Option<String>,
+    /// The audit entry of the action just done (from `?done=<audit id>`, shown only when it is
+    /// this record's: a link cannot make the page claim an action that did not happen).
+    done: Option<AuditEntry>,
+    /// Why the action just tried was refused.
     error: Option<String>,
     min_reason: usize,
 }
@@ -424,6 +487,9 @@ struct RecordPageView<'a> {
 impl RecordPageView<'_> {
     fn label(&self, status: &str) -> &'static str {
         status_label(status)
+    }
+    fn action_label(&self, action: &str) -> &'static str {
+        Action::parse(action).map_or("操作", Action::label)
     }
     fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         format::beijing(*at)
@@ -433,11 +499,10 @@ impl RecordPageView<'_> {
     }
 }
 
-/// `?done=` / `?error=` after a form action.
+/// `?done=<audit id>` after a form action.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Flash {
-    done: Option<String>,
-    error: Option<String>,
+    done: Option<i64>,
 }
 
 /// `GET /ops/records/{receipt}/{index}`.
@@ -448,11 +513,14 @@ pub(crate) async fn page_detail(
     Query(flash): Query<Flash>,
 ) -> Result<Response, ApiError> {
     let d = detail(&gw, &receipt, index).await?;
+    let done = flash
+        .done
+        .and_then(|id| d.audit.iter().find(|a| a.id == id).cloned());
     let view = RecordPageView {
         op: &op,
         d,
-        done: flash.done,
-        error: flash.error,
+        done,
+        error: None,
         min_reason: actions::MIN_REASON_CHARS,
     };
     Ok(pages::html(StatusCode::OK, &view))
@@ -475,28 +543,35 @@ pub(crate) async fn page_act(
 ) -> Result<Response, ApiError> {
     op.check_csrf(form.csrf.as_deref())?;
     let action = action_of(&action)?;
+    if !plausible_receipt(&receipt) {
+        return Err(no_record(&receipt, index));
+    }
     let request = ActionRequest {
         reason: form.reason,
         rules: None,
     };
-    let back = |key: &str, text: String| {
-        let q = serde_urlencoded::to_string([(key, text)]).unwrap_or_default();
-        Redirect::to(&format!("/ops/records/{receipt}/{index}?{q}")).into_response()
-    };
-    Ok(
-        match actions::act(&gw.store, &gw.bus, &op, &receipt, index, action, &request).await {
-            Ok(done) => back(
-                "done",
-                format!(
-                    "已{}（操作日志 #{}）：原状态 {}，现状态 {}，目标状态 {}。流水线处理需要几秒，刷新本页可见最新状态。",
-                    action.label(),
-                    done.audit_id,
-                    status_label(&done.before),
-                    status_label(&done.status),
-                    status_label(&done.after)
-                ),
-            ),
-            Err(e) => back("error", e.message().to_owned()),
-        },
+    match actions::act(
+        &gw.store, &gw.bus, &op.name, &receipt, index, action, &request,
     )
+    .await
+    {
+        // Post/redirect/get: the record page names the audit entry, which it looks up itself.
+        Ok(done) => Ok(Redirect::to(&format!(
+            "/ops/records/{receipt}/{index}?done={}",
+            done.audit_id
+        ))
+        .into_response()),
+        // Refused: the record page again, saying why, with the refusal's status.
+        Err(e) => {
+            let d = detail(&gw, &receipt, index).await?;
+            let view = RecordPageView {
+                op: &op,
+                d,
+                done: None,
+                error: Some(e.message().to_owned()),
+                min_reason: actions::MIN_REASON_CHARS,
+            };
+            Ok(pages::html(e.status(), &view))
+        }
+    }
 }

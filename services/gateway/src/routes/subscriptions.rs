@@ -135,7 +135,12 @@ fn owner(gw: &Gateway, headers: &HeaderMap) -> Result<String, ApiError> {
                 "需要订阅者令牌 (a subscriber token is required: Authorization: Bearer <token>)",
             )
         })?;
-    if !gw.config.subscriber_tokens.iter().any(|t| t == token) {
+    if gongshi_platform::tokens::find(
+        gw.config.subscriber_tokens.iter().map(String::as_str),
+        token,
+    )
+    .is_none()
+    {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "订阅者令牌无效 (unknown subscriber token)",

@@ -1,14 +1,16 @@
 //! Webhook subscriptions (routes in `routes::subscriptions`): a bidder's saved search with a
 //! webhook URL and secret. Deliveries: see [`worker`], signed as [`signature`] says.
 
+pub mod egress;
 pub mod signature;
 pub mod worker;
 
 /// Checks a webhook URL: absolute http(s) with a host; unless `allow_private`, not a literal
-/// loopback, private, link-local or unspecified address nor `localhost` (names are not
-/// resolved here: a name that resolves inward is the network's egress policy to stop).
+/// inward address in any spelling ([`egress::is_inward`]: loopback, private, link-local, shared,
+/// unspecified, IPv4-mapped …) nor `localhost`. Host names are checked where it matters, when the
+/// webhook client connects ([`egress::PublicOnly`]); this is the early, clear refusal at
+/// subscription time, and the delivery worker applies it again before every delivery.
 pub(crate) fn webhook_url(raw: &str, allow_private: bool) -> Result<String, String> {
-    use std::net::IpAddr;
     let url = reqwest::Url::parse(raw.trim())
         .map_err(|e| format!("webhook_url: '{raw}' 不是有效网址 (not a valid URL: {e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -16,26 +18,19 @@ pub(crate) fn webhook_url(raw: &str, allow_private: bool) -> Result<String, Stri
             "webhook_url: '{raw}' 应为 http 或 https 网址 (must be an http or https URL)"
         ));
     }
-    let Some(host) = url.host_str() else {
-        return Err(format!(
-            "webhook_url: '{raw}' 缺少主机名 (the URL names no host)"
-        ));
-    };
-    let inward = match host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        Ok(IpAddr::V4(ip)) => {
-            ip.is_loopback() || ip.is_unspecified() || ip.is_private() || ip.is_link_local()
+    let inward = match url.host() {
+        None => {
+            return Err(format!(
+                "webhook_url: '{raw}' 缺少主机名 (the URL names no host)"
+            ));
         }
-        Ok(IpAddr::V6(ip)) => {
-            ip.is_loopback()
-                || ip.is_unspecified()
-                || ip.is_unique_local()
-                || ip.is_unicast_link_local()
+        Some(url::Host::Ipv4(ip)) => egress::is_inward(ip.into()),
+        Some(url::Host::Ipv6(ip)) => egress::is_inward(ip.into()),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.');
+            name.eq_ignore_ascii_case("localhost")
+                || name.to_ascii_lowercase().ends_with(".localhost")
         }
-        Err(_) => host.eq_ignore_ascii_case("localhost"),
     };
     if inward && !allow_private {
         return Err(format!(
@@ -61,6 +56,13 @@ mod tests {
             "http://10.1.2.3/hook",
             "http://169.254.169.254/latest",
             "http://[::1]/hook",
+            "http://[::ffff:127.0.0.1]/hook",
+            "http://[::ffff:a9fe:a9fe]/latest",
+            "http://0x7f000001/hook",
+            "http://2130706433/hook",
+            "http://127.1/hook",
+            "http://LOCALHOST./hook",
+            "http://app.localhost/hook",
         ] {
             assert!(webhook_url(bad, false).is_err(), "{bad}");
         }

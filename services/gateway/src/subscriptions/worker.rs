@@ -46,11 +46,15 @@ pub struct Worker {
 impl Worker {
     /// A worker with its HTTP client.
     pub fn new(store: Store, config: Arc<GatewayConfig>, base: String) -> anyhow::Result<Worker> {
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.webhook_timeout_ms.max(1)))
             .user_agent(concat!("gongshi-webhooks/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .redirect(reqwest::redirect::Policy::none());
+        if !config.webhook_allow_private {
+            // Every connection's addresses are checked, however the name is spelt or resolves.
+            client = client.dns_resolver(Arc::new(super::egress::PublicOnly));
+        }
+        let client = client.build()?;
         Ok(Worker {
             store,
             config,
@@ -200,10 +204,14 @@ impl Worker {
 
     /// POSTs one delivery; `Ok(status)` on 2xx.
     async fn send(&self, d: &subscriptions::Due) -> Result<u16, (Option<u16>, String)> {
+        // Checked again at every delivery: a URL stored before a stricter check, or the setting
+        // turned off since, must not reach inside now.
+        let url = super::webhook_url(&d.webhook_url, self.config.webhook_allow_private)
+            .map_err(|e| (None, e))?;
         let timestamp = chrono::Utc::now().timestamp();
         let response = self
             .client
-            .post(&d.webhook_url)
+            .post(&url)
             .header("content-type", "application/json; charset=utf-8")
             .header(
                 signature::HEADER,
@@ -224,7 +232,16 @@ impl Worker {
                     r.status()
                 ),
             )),
-            Err(e) => Err((None, format!("请求失败 (request failed): {e}"))),
+            Err(e) => {
+                // reqwest's own message omits the cause (a refused address, a timeout): add the chain.
+                let mut message = format!("请求失败 (request failed): {e}");
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    message.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                Err((None, message))
+            }
         }
     }
 }
