@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{PgPool, Row};
 
 /// A legal window of a published notice that has not closed yet.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Closing {
     /// The notice.
     pub notice_id: String,
@@ -63,7 +63,7 @@ pub async fn closing(
 }
 
 /// A notice that is held or parked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Waiting {
     /// The notice.
     pub notice_id: String,

@@ -28,7 +28,7 @@ use serde::Serialize;
 const LIMIT: i64 = 500;
 
 /// `GET /ops/api/clocks`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Clocks {
     /// The legal clock's now.
     pub now: DateTime<Utc>,
@@ -49,7 +49,7 @@ pub struct Clocks {
 }
 
 /// A parked notice and whether it has waited too long.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParkedNotice {
     /// The notice.
     #[serde(flatten)]
@@ -115,6 +115,10 @@ async fn gather(gw: &Gateway) -> Result<Clocks, ApiError> {
 }
 
 /// `GET /ops/api/clocks`: the legal clocks as JSON (401 without an operator).
+#[utoipa::path(get, path = "/ops/api/clocks", tag = "operators", operation_id = "ops_clocks",
+    responses((status = 200, body = Clocks),
+        (status = 401, description = "No operator credentials", body = gongshi_platform::api_error::ErrorBody)),
+    security(("operator" = [])))]
 pub async fn api(_op: Operator, State(gw): State<Gateway>) -> Result<Json<Clocks>, ApiError> {
     Ok(Json(gather(&gw).await?))
 }

@@ -51,7 +51,7 @@ pub const STATUSES: [(&str, &str); 9] = [
 ];
 
 /// `GET /ops/api/overview`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     /// When this was measured (wall clock).
     pub now: DateTime<Utc>,
@@ -63,11 +63,11 @@ pub struct Overview {
     /// Per consumer group of the pipeline, in pipeline order.
     pub consumers: Vec<Consumer>,
     /// What the pipeline depends on.
-    pub health: Health,
+    pub health: DependencyHealth,
 }
 
 /// Records per minute, averaged over the last five minutes; `null` when the store could not say.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct Rates {
     /// Records received per minute.
     pub received_per_min: Option<f64>,
@@ -76,7 +76,7 @@ pub struct Rates {
 }
 
 /// One consumer group.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Consumer {
     /// Consumer group (without the deployment's topic prefix).
     pub group: String,
@@ -97,7 +97,7 @@ pub struct Consumer {
 }
 
 /// The event a consumer is retrying.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Retry {
     /// The event id.
     pub event: Option<String>,
@@ -110,7 +110,7 @@ pub struct Retry {
 }
 
 /// How a consumer is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsumerState {
     /// Keeping up.
@@ -159,8 +159,8 @@ impl ConsumerState {
 }
 
 /// Whether what the pipeline depends on answers.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Health {
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct DependencyHealth {
     /// The broker answers.
     pub bus: bool,
     /// PostgreSQL answers.
@@ -286,7 +286,7 @@ pub async fn measure(gw: &Gateway) -> Overview {
             published_per_min: recent.as_deref().map(|r| rate(r, |m| m.published)),
         },
         consumers,
-        health: Health {
+        health: DependencyHealth {
             bus: readiness.bus,
             store: readiness.store,
             index,
@@ -295,6 +295,10 @@ pub async fn measure(gw: &Gateway) -> Overview {
 }
 
 /// `GET /ops/api/overview`: the overview as JSON (401 without an operator).
+#[utoipa::path(get, path = "/ops/api/overview", tag = "operators", operation_id = "ops_overview",
+    responses((status = 200, body = Overview),
+        (status = 401, description = "No operator credentials", body = gongshi_platform::api_error::ErrorBody)),
+    security(("operator" = [])))]
 pub async fn api(_op: Operator, State(gw): State<Gateway>) -> Json<Overview> {
     Json(measure(&gw).await)
 }

@@ -60,7 +60,7 @@ pub struct ReportQuery {
 }
 
 /// `GET /ops/api/report`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     /// First date of the period.
     pub from: NaiveDate,
@@ -83,7 +83,7 @@ pub struct Report {
 }
 
 /// A count under a code and its name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Count {
     /// The code (`tender`, `works`, `320300`).
     pub code: String,
@@ -94,7 +94,7 @@ pub struct Count {
 }
 
 /// How many notices subject to a publication-delay rule were published within it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WithinLimit {
     /// Notices some delay rule applies to.
     pub subject: i64,
@@ -107,7 +107,7 @@ pub struct WithinLimit {
 }
 
 /// One publication-delay rule of the catalogue and the notices it covered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LimitRule {
     /// Rule id (`W8`, `G7`).
     pub rule: String,
@@ -124,7 +124,7 @@ pub struct LimitRule {
 }
 
 /// The three spans of a notice's way to the public.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Timeliness {
     /// The notice's own time (send or publicity start) → gongshi received it.
     pub notice_to_received: Spread,
@@ -135,7 +135,7 @@ pub struct Timeliness {
 }
 
 /// A distribution of durations in seconds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Spread {
     /// Notices measured (those with both instants).
     pub count: usize,
@@ -150,7 +150,7 @@ pub struct Spread {
 }
 
 /// One bucket of a [`Spread`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     /// Its name.
     pub label: String,
@@ -171,7 +171,7 @@ pub const BUCKETS: [(&str, Option<i64>); 7] = [
 ];
 
 /// Rule violations of one rule in one region.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Violation {
     /// Rule id.
     pub rule: String,
@@ -497,6 +497,16 @@ pub fn to_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
 
 /// `GET /ops/api/report?from=DATE&to=DATE[&format=csv]`: JSON, or CSV with a header row
 /// (`format=csv`, served as a download named after the period).
+#[utoipa::path(get, path = "/ops/api/report", tag = "operators", operation_id = "ops_report",
+    params(
+        ("from" = Option<String>, Query, description = "First Beijing date, YYYY-MM-DD (default: 1 January of this year)"),
+        ("to" = Option<String>, Query, description = "Last Beijing date, included (default: today)"),
+        ("format" = Option<String>, Query, description = "`csv` for CSV with a header row `section,code,name,count,share`")),
+    responses(
+        (status = 200, description = "The report", content((Report = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "A malformed date, or `to` before `from`", body = gongshi_platform::api_error::ErrorBody),
+        (status = 401, description = "No operator credentials", body = gongshi_platform::api_error::ErrorBody)),
+    security(("operator" = [])))]
 pub async fn api(
     _op: Operator,
     State(gw): State<Gateway>,
