@@ -350,4 +350,43 @@ async fn the_report_counts_what_the_feed_store_holds() {
     assert!(html.contains("<svg"), "{html}");
     assert!(html.contains("format=csv"), "{html}");
     assert!(html.contains("中标候选人公示"));
+
+    // As an operator sees them: signed in through the form, the report and the clocks.
+    use fantoccini::Locator::Css;
+    let b = gongshi_tests::browser::Browser::start(1280, 1500).await;
+    b.client
+        .goto(&format!("{}/ops/report?{period}", p.url))
+        .await
+        .expect("goto");
+    b.client
+        .find(Css("input[name=token]"))
+        .await
+        .expect("token field")
+        .send_keys(OPERATOR_TOKEN)
+        .await
+        .expect("type");
+    b.client
+        .find(Css("section.login button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("sign in");
+    b.client
+        .wait()
+        .for_element(Css("figure.chart svg"))
+        .await
+        .expect("the report after sign-in");
+    b.screenshot("ops-report").await;
+    b.client
+        .goto(&format!("{}/ops/clocks", p.url))
+        .await
+        .expect("goto");
+    b.client
+        .wait()
+        .for_element(Css("h1"))
+        .await
+        .expect("the clocks");
+    b.screenshot("ops-clocks").await;
+    b.close().await;
 }
