@@ -440,16 +440,24 @@ async fn browse(p: &Pipeline, tender: &str) {
             .click()
             .await
             .expect("search");
+        // The form's page lists the newest notices too: wait for the results of this search.
+        let started = std::time::Instant::now();
+        loop {
+            let url = c.current_url().await.expect("url");
+            if url.as_str().contains("region=3203") && url.as_str().contains("q=") {
+                break;
+            }
+            assert!(
+                started.elapsed().as_secs() < 20,
+                "no search submitted: {url}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         let result = c
             .wait()
             .for_element(Locator::Css("article.hit h2 a"))
             .await
             .expect("a result");
-        let url = c.current_url().await.expect("url");
-        assert!(
-            url.as_str().contains("region=3203") && url.as_str().contains("q="),
-            "{url}"
-        );
         b.screenshot(&format!("search-results-{name}")).await;
         result.click().await.expect("open the result");
         c.wait()
