@@ -36,6 +36,19 @@ fn works_tender() -> String {
     )
 }
 
+/// A modification of the tender that postpones bids and opening by a week (sent the day the test
+/// starts; it does not change how bids are prepared, so W4's 15 days do not apply).
+fn works_amendment() -> String {
+    format!(
+        "<TENDER_FILE_CLARI_MODI><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{SECTION}</BID_SECTION_CODE>\
+         <DOC_NAME>徐州市三环东路快速化改造工程（二期）001标段招标文件修改及延期公告</DOC_NAME>\
+         <CLARIFY_CONTENT>投标截止时间及开标时间顺延至2025年4月1日9时30分。</CLARIFY_CONTENT>\
+         <SUBMIT_TIME>2025-03-20 09:00</SUBMIT_TIME><IS_POSTPONE>1</IS_POSTPONE><POST_OPEN_TIME>2025-04-01 09:30</POST_OPEN_TIME>\
+         <AFFECTS_BIDS>0</AFFECTS_BIDS><BID_DOC_REFER_END_TIME>2025-04-01 09:30</BID_DOC_REFER_END_TIME>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-20 09:01</DATA_TIMESTAMP></TENDER_FILE_CLARI_MODI>"
+    )
+}
+
 fn works_candidates() -> String {
     format!(
         "<TENDER_CANDIDATE_ANNOUNCE><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES>\
@@ -222,6 +235,33 @@ async fn pages_for_bidders_show_every_stage_with_its_legal_clocks() {
         ],
     );
 
+    // A modification postpones the deadline: its page says so, with what it changed; the
+    // tender's page points to the deadline in force.
+    let amendment = publish(&p, "application/xml", works_amendment().into_bytes()).await;
+    let (_, _, html) = page(&p, &format!("/notices/{}", amendment[0])).await;
+    has_all(
+        "amendment page",
+        &html,
+        &[
+            "投标截止 2025-04-01 09:30",
+            "还剩 8 个工作日，共 12 日",
+            "投标文件递交截止时间：2025-03-25 09:30 → 2025-04-01 09:30",
+            "开标时间：2025-03-25 09:30 → 2025-04-01 09:30",
+            "第 2 版（本页）",
+        ],
+    );
+    let (_, _, html) = page(&p, &format!("/notices/{}", works[0])).await;
+    has_all(
+        "tender page after the amendment",
+        &html,
+        &[
+            "投标截止 2025-03-25 09:30</strong><span class=\"clock-status muted\">（已变更）",
+            "已变更：投标截止 2025-04-01 09:30（还剩 8 个工作日，共 12 日）",
+            &format!("href=\"/notices/{}\">变更公告", amendment[0]),
+            "第 1 版（本页）",
+        ],
+    );
+
     // While bids are open, the tender's page in a browser (the README's screenshot).
     let b = Browser::start(1000, 820).await;
     b.client
@@ -236,8 +276,12 @@ async fn pages_for_bidders_show_every_stage_with_its_legal_clocks() {
         .get("/v1/search?q=%E4%B8%89%E7%8E%AF%E4%B8%9C%E8%B7%AF")
         .await;
     assert_eq!(status, 200, "{found}");
-    let hit = &found["hits"][0];
-    assert_eq!(hit["id"], works[0].as_str(), "{found}");
+    let hit = found["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .find(|h| h["id"] == works[0].as_str())
+        .unwrap_or_else(|| panic!("the tender is found: {found}"));
     assert_eq!(hit["project_code"], PROJECT);
     assert_eq!(hit["project_name"], "徐州市三环东路快速化改造工程（二期）");
     assert_eq!(hit["buyer"], "徐州市城市建设投资有限公司");
@@ -249,9 +293,10 @@ async fn pages_for_bidders_show_every_stage_with_its_legal_clocks() {
         json!({"platform": "JSGGZY", "project": PROJECT, "section": SECTION})
     );
     assert_eq!(hit["next_deadline"]["window"], "bid");
+    // The deadline in force: the amendment's.
     assert_eq!(
         hit["next_deadline"]["sentence"],
-        "投标截止 2025-03-25 09:30"
+        "投标截止 2025-04-01 09:30"
     );
     assert_eq!(hit["region"], "320300", "existing fields stay: {hit}");
     let (_, all) = p.get("/v1/search").await;
@@ -279,18 +324,18 @@ async fn pages_for_bidders_show_every_stage_with_its_legal_clocks() {
             "<option value=\"3203\">江苏省 徐州市</option>",
             "<option value=\"32\" selected>江苏省（全省）</option>",
             "<option value=\"11\">北京市（全市）</option>",
-            "共 1 条结果",
+            "共 2 条结果",
             &format!("href=\"/notices/{}\"", works[0]),
             "<mark>三环东路</mark>",
             "江苏省 徐州市",
             "11,531,700.00 元（1,153.17 万元）",
-            "投标截止 2025-03-25 09:30（还剩 3 个工作日，共 5 日）",
+            "投标截止 2025-04-01 09:30（还剩 8 个工作日，共 12 日）",
             "订阅此搜索",
             "href=\"/feeds/notices.atom?q=%E4%B8%89%E7%8E%AF%E4%B8%9C%E8%B7%AF&#38;region=32\"",
             "href=\"/feeds/notices.rss?q=",
             "href=\"/feeds/notices.json?q=",
             "href=\"/v1/stream?q=",
-            "<strong>江苏省</strong> <span class=\"muted\">1</span>",
+            "<strong>江苏省</strong> <span class=\"muted\">2</span>",
         ],
     );
     let (status, _, html) = page(&p, "/search?region=3x").await;
@@ -455,9 +500,11 @@ async fn browse(p: &Pipeline, tender: &str) {
         }
         let result = c
             .wait()
-            .for_element(Locator::Css("article.hit h2 a"))
+            .for_element(Locator::Css(&format!(
+                "article.hit h2 a[href='/notices/{tender}']"
+            )))
             .await
-            .expect("a result");
+            .expect("the tender among the results");
         b.screenshot(&format!("search-results-{name}")).await;
         result.click().await.expect("open the result");
         c.wait()

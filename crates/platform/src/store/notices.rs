@@ -339,14 +339,15 @@ pub async fn published_many(
     rows.iter().map(public_from).collect()
 }
 
-/// The published tender notices of these projects (`platform/project`), in publication order:
-/// where a later stage's notice lacks the project's name or buyer, its tender has them.
-pub async fn tenders_of(
+/// The published notices of the tender stage (tenders and their amendments) of these projects
+/// (`platform/project`), in publication order: where a later stage's notice lacks the project's
+/// name or buyer, its tender has them; an amendment may have moved a tender's deadline.
+pub async fn tender_stages_of(
     pool: &PgPool,
     projects: &[String],
 ) -> Result<Vec<PublicNotice>, StoreError> {
     let rows = sqlx::query(&format!(
-        "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL AND kind = 'tender' \
+        "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL AND kind IN ('tender', 'amendment') \
          AND platform || '/' || project = ANY($1) ORDER BY published_seq, published_at, notice_id"
     ))
     .bind(projects)

@@ -13,11 +13,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gongshi_domain::Kind;
+use gongshi_domain::diff::VersionLink;
 use gongshi_domain::lifecycle::Status;
 use gongshi_domain::period::{Clock, Standing};
 use gongshi_domain::rules::Catalogue;
 use gongshi_platform::store::notices::{self, PublicNotice};
 use gongshi_platform::store::receipts;
+use std::collections::HashMap;
 
 /// One legal clock as the page lists it.
 pub struct ClockRow {
@@ -33,6 +35,9 @@ pub struct ClockRow {
     pub notes: Vec<usize>,
     /// The rules and their basis on one line (the `title` tooltip).
     pub tooltip: String,
+    /// When a later notice of the stage (an amendment, a re-sent notice) set this window anew:
+    /// the window in force in words and that notice's page.
+    pub replaced: Option<(String, String)>,
 }
 
 /// A footnote: a rule and its legal basis.
@@ -161,6 +166,7 @@ pub(crate) fn clock_rows(clocks: &[Clock], notes: &mut Vec<Note>) -> Vec<ClockRo
                     .map(|b| format!("{}（{}）", b.title, b.citation))
                     .collect::<Vec<_>>()
                     .join("；"),
+                replaced: None,
             }
         })
         .collect()
@@ -243,9 +249,41 @@ pub(crate) fn change_line(table: &str, c: &crate::views::ChangeView) -> String {
 }
 
 /// The page of a notice with its procedure's published notices in version order.
+/// For each window of `n`, the window of the same name in force in its stage when a later notice
+/// set it anew (the last current notice of the stage, in version order, that has it — as
+/// `/v1/procedures/…` reports the windows in force): that notice's clock and id.
+pub(crate) fn in_force_elsewhere(
+    n: &PublicNotice,
+    siblings: &[PublicNotice],
+    links: &HashMap<String, VersionLink>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> HashMap<String, (Clock, String)> {
+    let Some(stage) = links.get(&n.notice_id).map(|l| l.stage) else {
+        return HashMap::new();
+    };
+    let mut in_force: HashMap<String, (Clock, String)> = HashMap::new();
+    for s in siblings {
+        let Some(link) = links.get(&s.notice_id) else {
+            continue;
+        };
+        if link.stage != stage || !link.current {
+            continue;
+        }
+        for c in people::clocks_of(s, now) {
+            in_force.insert(c.window.clone(), (c, s.notice_id.clone()));
+        }
+    }
+    let own = people::windows_of(n);
+    in_force.retain(|name, (c, id)| {
+        *id != n.notice_id && own.get(name).is_some_and(|w| w.end != c.end)
+    });
+    in_force
+}
+
 fn page(
     n: &PublicNotice,
     siblings: &[PublicNotice],
+    links: &HashMap<String, VersionLink>,
     view: &NoticeView,
     released: Vec<(String, String)>,
     now: chrono::DateTime<chrono::Utc>,
@@ -256,7 +294,17 @@ fn page(
         .find(|s| s.kind == Kind::Tender.as_str());
     let summary = people::summary(n, tender);
     let mut notes = Vec::new();
-    let clocks = clock_rows(&people::clocks_of(n, now), &mut notes);
+    let own_clocks = people::clocks_of(n, now);
+    let mut clocks = clock_rows(&own_clocks, &mut notes);
+    let elsewhere = in_force_elsewhere(n, siblings, links, now);
+    for (row, clock) in clocks.iter_mut().zip(&own_clocks) {
+        if let Some((c, id)) = elsewhere.get(&clock.window) {
+            // The window as this notice set it no longer holds: its count would mislead.
+            row.status = "已变更".into();
+            row.class = "muted";
+            row.replaced = Some((c.line(), format!("/notices/{id}")));
+        }
+    }
     let record = people::record_of(n);
     let table = people::table_of(n);
     let candidates = table.and_then(|t| {
@@ -349,6 +397,6 @@ pub async fn notice(
     cached(
         &headers,
         StatusCode::OK,
-        &page(&n, &siblings, &view, released, now),
+        &page(&n, &siblings, &links, &view, released, now),
     )
 }

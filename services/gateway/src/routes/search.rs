@@ -4,8 +4,10 @@
 //! names beside codes; the `/search` page runs the same search ([`run`]).
 
 use crate::Gateway;
+use crate::pages::notice::in_force_elsewhere;
 use crate::pages::{format, people};
 use crate::routes::store_error;
+use crate::views::{version_links, version_order};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -269,6 +271,39 @@ pub(crate) async fn run(gw: &Gateway, p: &SearchParams) -> Result<SearchPage, Ap
     })
 }
 
+/// A notice's clocks, each window a later notice of its tender stage set anew (an amendment that
+/// postponed the deadline) replaced by the one in force, as its page shows them.
+fn clocks_in_force(
+    n: &PublicNotice,
+    tender_stages: &[PublicNotice],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<gongshi_domain::period::Clock> {
+    let own = people::clocks_of(n, now);
+    if !matches!(n.kind.as_str(), "tender" | "amendment") {
+        return own;
+    }
+    let key = &n.notice["procedure"];
+    let mut stage: Vec<PublicNotice> = tender_stages
+        .iter()
+        .filter(|t| {
+            t.notice["procedures"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p == key))
+                || t.notice["procedure"] == *key
+        })
+        .cloned()
+        .collect();
+    version_order(&mut stage);
+    let links = version_links(&stage);
+    let elsewhere = in_force_elsewhere(n, &stage, &links, now);
+    own.into_iter()
+        .map(|c| match elsewhere.get(&c.window) {
+            Some((in_force, _)) => in_force.clone(),
+            None => c,
+        })
+        .collect()
+}
+
 /// The index's hits completed from the published notices (one query) and their projects'
 /// tenders (one more).
 async fn complete(gw: &Gateway, hits: Vec<SearchHit>) -> Result<Vec<Hit>, ApiError> {
@@ -289,7 +324,7 @@ async fn complete(gw: &Gateway, hits: Vec<SearchHit>) -> Result<Vec<Hit>, ApiErr
             ))
         })
         .collect();
-    let tenders = notices::tenders_of(&gw.store.pool, &projects)
+    let tender_stages = notices::tender_stages_of(&gw.store.pool, &projects)
         .await
         .map_err(store_error)?;
     let now = gw.clock.now();
@@ -310,12 +345,13 @@ async fn complete(gw: &Gateway, hits: Vec<SearchHit>) -> Result<Vec<Hit>, ApiErr
                     next_deadline: None,
                 };
             };
-            let tender = tenders.iter().rev().find(|t| {
-                t.notice["procedure"]["platform"] == n.notice["procedure"]["platform"]
+            let tender = tender_stages.iter().rev().find(|t| {
+                t.kind == "tender"
+                    && t.notice["procedure"]["platform"] == n.notice["procedure"]["platform"]
                     && t.notice["procedure"]["project"] == n.notice["procedure"]["project"]
             });
             let s = people::summary(n, tender);
-            let clocks = people::clocks_of(n, now);
+            let clocks = clocks_in_force(n, &tender_stages, now);
             Hit {
                 hit,
                 procedure: Some(HitProcedure {
