@@ -338,6 +338,21 @@ async fn pages_for_bidders_show_every_stage_with_its_legal_clocks() {
             "<strong>江苏省</strong> <span class=\"muted\">2</span>",
         ],
     );
+    // Paging keeps the query and the page size.
+    let (_, _, html) = page(&p, "/search?region=32&per_page=1").await;
+    has_all(
+        "search page 1 of 2",
+        &html,
+        &[
+            "第 1 / 2 页",
+            "rel=\"next\" href=\"/search?region=32&#38;per_page=1&#38;page=2\"",
+        ],
+    );
+    let (_, _, html) = page(&p, "/search?region=32&per_page=1&page=2").await;
+    assert!(
+        html.contains("rel=\"prev\" href=\"/search?region=32&#38;per_page=1\""),
+        "{html}"
+    );
     let (status, _, html) = page(&p, "/search?region=3x").await;
     assert_eq!(status, 400);
     assert!(html.contains("无法搜索"), "{html}");
@@ -441,6 +456,15 @@ async fn pages_for_bidders_show_every_stage_with_its_legal_clocks() {
     before(&html, "施工招标公告", "中标候选人公示");
     before(&html, "中标候选人公示", "中标结果公告");
     before(&html, "投标截止 2025-03-25 09:30", "公示期 2025-04-08");
+    // The tender's deadline, moved by the amendment, is struck through on the timeline too.
+    assert!(
+        html.contains(
+            "投标截止 2025-03-25 09:30</strong><span class=\"clock-status muted\">（已变更）"
+        ),
+        "{html}"
+    );
+    before(&html, "施工招标公告", "招标文件修改及延期公告");
+    before(&html, "招标文件修改及延期公告", "中标候选人公示");
     let (_, _, html) = page(&p, &format!("/procedures/XJGGZY/{GP_PROJECT}/{GP_SECTION}")).await;
     before(&html, "公开招标公告", "中标结果公告");
     has_all("procurement procedure page", &html, &["质疑期 7 个工作日"]);
@@ -455,6 +479,21 @@ async fn pages_for_bidders_show_every_stage_with_its_legal_clocks() {
 
     // ── In a browser: search by words and region, open a result, follow its procedure ────
     browse(&p, &works[0]).await;
+}
+
+/// Nothing on the page is wider than the window (no sideways scrolling, on a phone too).
+async fn assert_fits(c: &fantoccini::Client, screen: &str, page: &str) {
+    let overflow = c
+        .execute(
+            "const e = document.documentElement; return e.scrollWidth - e.clientWidth;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert!(
+        overflow.as_i64().unwrap_or(0) <= 0,
+        "{screen}: the {page} page scrolls sideways by {overflow}px"
+    );
 }
 
 /// Headless Chromium, desktop then phone-sized: searches 三环东路 in 江苏省 徐州市, opens the
@@ -506,6 +545,7 @@ async fn browse(p: &Pipeline, tender: &str) {
             .await
             .expect("the tender among the results");
         b.screenshot(&format!("search-results-{name}")).await;
+        assert_fits(c, name, "search").await;
         result.click().await.expect("open the result");
         c.wait()
             .for_element(Locator::Css("ul.clocks"))
@@ -527,6 +567,7 @@ async fn browse(p: &Pipeline, tender: &str) {
             .expect("text");
         assert!(text.contains("投标截止 2025-03-25 09:30"), "{text}");
         b.screenshot(&format!("notice-{name}")).await;
+        assert_fits(c, name, "notice").await;
         c.find(Locator::Css("p.links a"))
             .await
             .expect("procedure link")
@@ -545,18 +586,7 @@ async fn browse(p: &Pipeline, tender: &str) {
                 .contains(&format!("/procedures/JSGGZY/{PROJECT}/{SECTION}"))
         );
         b.screenshot(&format!("procedure-{name}")).await;
-        // Nothing wider than the screen on a phone.
-        let overflow = c
-            .execute(
-                "return document.documentElement.scrollWidth - window.innerWidth;",
-                vec![],
-            )
-            .await
-            .expect("script");
-        assert!(
-            overflow.as_i64().unwrap_or(0) <= 0,
-            "{name}: the procedure page scrolls sideways by {overflow}px"
-        );
+        assert_fits(c, name, "procedure").await;
         b.close().await;
     }
 }

@@ -280,6 +280,30 @@ pub(crate) fn in_force_elsewhere(
     in_force
 }
 
+/// `n`'s clocks as rows ([`clock_rows`]), each window a later notice of its stage set anew
+/// marked as changed, with the window in force and a link to that notice. `siblings` are its
+/// procedure's notices in version order, `links` their version links.
+pub(crate) fn clock_rows_in_force(
+    n: &PublicNotice,
+    siblings: &[PublicNotice],
+    links: &HashMap<String, VersionLink>,
+    now: chrono::DateTime<chrono::Utc>,
+    notes: &mut Vec<Note>,
+) -> Vec<ClockRow> {
+    let own = people::clocks_of(n, now);
+    let mut rows = clock_rows(&own, notes);
+    let elsewhere = in_force_elsewhere(n, siblings, links, now);
+    for (row, clock) in rows.iter_mut().zip(&own) {
+        if let Some((c, id)) = elsewhere.get(&clock.window) {
+            // The window as this notice set it no longer holds: its count would mislead.
+            row.status = "已变更".into();
+            row.class = "muted";
+            row.replaced = Some((c.line(), format!("/notices/{id}")));
+        }
+    }
+    rows
+}
+
 fn page(
     n: &PublicNotice,
     siblings: &[PublicNotice],
@@ -294,17 +318,7 @@ fn page(
         .find(|s| s.kind == Kind::Tender.as_str());
     let summary = people::summary(n, tender);
     let mut notes = Vec::new();
-    let own_clocks = people::clocks_of(n, now);
-    let mut clocks = clock_rows(&own_clocks, &mut notes);
-    let elsewhere = in_force_elsewhere(n, siblings, links, now);
-    for (row, clock) in clocks.iter_mut().zip(&own_clocks) {
-        if let Some((c, id)) = elsewhere.get(&clock.window) {
-            // The window as this notice set it no longer holds: its count would mislead.
-            row.status = "已变更".into();
-            row.class = "muted";
-            row.replaced = Some((c.line(), format!("/notices/{id}")));
-        }
-    }
+    let clocks = clock_rows_in_force(n, siblings, links, now, &mut notes);
     let record = people::record_of(n);
     let table = people::table_of(n);
     let candidates = table.and_then(|t| {

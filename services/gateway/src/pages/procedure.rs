@@ -4,12 +4,13 @@
 //! as `/v1/procedures/…` (`routes::procedures::load`).
 
 use super::notice::{
-    ClockRow, Note, change_line, clock_rows, head_facts, published_on, status_class,
+    ClockRow, Note, change_line, clock_rows_in_force, head_facts, published_on, status_class,
 };
 use super::people::{self, Fact};
 use super::{cached, error_page, unavailable};
 use crate::Gateway;
 use crate::routes::procedures::load;
+use crate::views::version_links;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -85,6 +86,8 @@ pub async fn procedure(
     // The publication time of the first notice is not the procedure's.
     head.retain(|f| f.label != "发布时间");
     let mut notes = Vec::new();
+    // `list` is in version order (as `load` leaves it).
+    let links = version_links(&list);
     let steps = view
         .notices
         .iter()
@@ -105,7 +108,7 @@ pub async fn procedure(
                 replaced: v.version.as_ref().is_some_and(|l| !l.current),
                 status: (status.zh(), status_class(status)),
                 changes: v.changes.iter().map(|c| change_line(&v.table, c)).collect(),
-                clocks: clock_rows(&people::clocks_of(n, now), &mut notes),
+                clocks: clock_rows_in_force(n, &list, &links, now, &mut notes),
             })
         })
         .collect();

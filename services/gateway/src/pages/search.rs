@@ -115,6 +115,7 @@ pub struct SearchPageHtml {
 
 /// The page's query as `name=value` pairs (empty values left out), to build links.
 fn pairs(p: &SearchParams) -> Vec<(&'static str, String)> {
+    let per_page = p.per_page.map(|n| n.to_string());
     [
         ("q", &p.q),
         ("kind", &p.kind),
@@ -124,6 +125,7 @@ fn pairs(p: &SearchParams) -> Vec<(&'static str, String)> {
         ("from", &p.from),
         ("to", &p.to),
         ("sort", &p.sort),
+        ("per_page", &per_page),
     ]
     .into_iter()
     .filter_map(|(k, v)| {
@@ -407,7 +409,12 @@ pub async fn search(
         }
         link("/search", &q)
     };
-    let filters: Vec<(&str, String)> = base.iter().filter(|(k, _)| *k != "sort").cloned().collect();
+    // The feeds take the filters, not the page's sort or size.
+    let filters: Vec<(&str, String)> = base
+        .iter()
+        .filter(|(k, _)| !matches!(*k, "sort" | "per_page"))
+        .cloned()
+        .collect();
     let html = SearchPageHtml {
         q: p.q.clone().unwrap_or_default(),
         any_region: region.is_none(),
