@@ -48,7 +48,10 @@ impl utoipa::Modify for Security {
         routes::subscriptions::list,
         routes::subscriptions::get,
         routes::subscriptions::delete,
-        routes::health::openapi_json
+        routes::health::openapi_json,
+        crate::pages::notice::notice,
+        crate::pages::procedure::procedure,
+        crate::pages::search::search
     ),
     modifiers(&Security),
     tags(
@@ -57,7 +60,8 @@ impl utoipa::Modify for Security {
         (name = "search", description = "Full-text search in Chinese"),
         (name = "feeds", description = "Atom, RSS and JSON Feed of published notices and window events; live Server-Sent Events"),
         (name = "subscriptions", description = "Saved searches delivered to webhooks, signed with HMAC-SHA256 (需要订阅令牌)"),
-        (name = "operations", description = "Health, readiness, metrics")
+        (name = "operations", description = "Health, readiness, metrics"),
+        (name = "pages", description = "The public pages for people (HTML in Chinese): a notice with its legal clocks, a procedure's timeline, search")
     )
 )]
 pub struct ApiDoc;
@@ -105,11 +109,14 @@ mod tests {
                 "list_subscriptions",
                 "metrics",
                 "notice",
+                "notice_page",
                 "openapi",
                 "procedure",
+                "procedure_page",
                 "readyz",
                 "receipt",
                 "search",
+                "search_page",
                 "stream",
             ]
         );

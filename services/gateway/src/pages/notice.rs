@@ -376,6 +376,15 @@ fn page(
 }
 
 /// `GET /notices/{id}`: the page, `404` as a page in Chinese.
+#[utoipa::path(get, path = "/notices/{id}", tag = "pages", operation_id = "notice_page",
+    params(
+        ("id" = String, Path, description = "Notice id (32 hex digits)"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of the page already held")),
+    responses(
+        (status = 200, description = "The notice's page for people (HTML, zh-CN)", content_type = "text/html", body = String),
+        (status = 304, description = "Not modified since the ETag sent"),
+        (status = 404, description = "No such published notice (a page in Chinese)", content_type = "text/html", body = String),
+        (status = 503, description = "The store is unavailable (a page in Chinese)", content_type = "text/html", body = String)))]
 pub async fn notice(
     State(gw): State<Gateway>,
     Path(id): Path<String>,

@@ -59,6 +59,18 @@ pub struct ProcedurePage {
 }
 
 /// `GET /procedures/{platform}/{project}/{section}`: the page, `404` as a page in Chinese.
+#[utoipa::path(get, path = "/procedures/{platform}/{project}/{section}", tag = "pages",
+    operation_id = "procedure_page",
+    params(
+        ("platform" = String, Path, description = "Platform code"),
+        ("project" = String, Path, description = "Project code (项目编号)"),
+        ("section" = String, Path, description = "Section code (标段编号)"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of the page already held")),
+    responses(
+        (status = 200, description = "The procedure's timeline for people (HTML, zh-CN)", content_type = "text/html", body = String),
+        (status = 304, description = "Not modified since the ETag sent"),
+        (status = 404, description = "No published notice of that procedure (a page in Chinese)", content_type = "text/html", body = String),
+        (status = 503, description = "The store is unavailable (a page in Chinese)", content_type = "text/html", body = String)))]
 pub async fn procedure(
     State(gw): State<Gateway>,
     Path((platform, project, section)): Path<(String, String, String)>,

@@ -341,6 +341,15 @@ fn whole(name: &str) -> &'static str {
 }
 
 /// `GET /search`: the form, and the results when anything is asked.
+#[utoipa::path(get, path = "/search", tag = "pages", operation_id = "search_page",
+    params(
+        SearchParams,
+        ("If-None-Match" = Option<String>, Header, description = "ETag of the page already held")),
+    responses(
+        (status = 200, description = "The search form and a page of results for people (HTML, zh-CN)", content_type = "text/html", body = String),
+        (status = 304, description = "Not modified since the ETag sent"),
+        (status = 400, description = "A filter is malformed: the form says which (HTML)", content_type = "text/html", body = String),
+        (status = 503, description = "No search index or store reachable: the form says so (HTML)", content_type = "text/html", body = String)))]
 pub async fn search(
     State(gw): State<Gateway>,
     query: Result<Query<SearchParams>, QueryRejection>,
