@@ -57,7 +57,10 @@ impl utoipa::Modify for Security {
         crate::ops::records::api_list,
         crate::ops::records::api_detail,
         crate::ops::records::api_act,
-        crate::ops::audit::api_audit
+        crate::ops::audit::api_audit,
+        crate::pages::notice::notice,
+        crate::pages::procedure::procedure,
+        crate::pages::search::search
     ),
     modifiers(&Security),
     tags(
@@ -67,7 +70,8 @@ impl utoipa::Modify for Security {
         (name = "feeds", description = "Atom, RSS and JSON Feed of published notices and window events; live Server-Sent Events"),
         (name = "subscriptions", description = "Saved searches delivered to webhooks, signed with HMAC-SHA256 (需要订阅令牌)"),
         (name = "operations", description = "Health, readiness, metrics"),
-        (name = "operators", description = "The operators' console (运营监控台): records to act on, actions, audit (需要运营人员令牌)")
+        (name = "operators", description = "The operators' console (运营监控台): records to act on, actions, audit (需要运营人员令牌)"),
+        (name = "pages", description = "The public pages for people (HTML in Chinese): a notice with its legal clocks, a procedure's timeline, search")
     )
 )]
 pub struct ApiDoc;
@@ -115,15 +119,18 @@ mod tests {
                 "list_subscriptions",
                 "metrics",
                 "notice",
+                "notice_page",
                 "openapi",
                 "ops_audit",
                 "ops_record",
                 "ops_record_action",
                 "ops_records",
                 "procedure",
+                "procedure_page",
                 "readyz",
                 "receipt",
                 "search",
+                "search_page",
                 "stream",
             ]
         );
@@ -146,6 +153,9 @@ mod tests {
             "ProcedureView",
             "SearchPage",
             "SearchHit",
+            "Hit",
+            "FacetCount",
+            "NextDeadline",
             "Receipt",
             "SubscriptionView",
             "NewSubscription",

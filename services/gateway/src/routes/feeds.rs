@@ -310,7 +310,7 @@ async fn serve(
             first: link(Window::Newest),
             next,
             previous,
-            home: format!("{base}/v1/search"),
+            home: format!("{base}/search"),
         },
         updated: last_modified.unwrap_or(DateTime::UNIX_EPOCH),
     };
