@@ -116,7 +116,7 @@ pub struct SearchPageHtml {
 /// The page's query as `name=value` pairs (empty values left out), to build links.
 fn pairs(p: &SearchParams) -> Vec<(&'static str, String)> {
     let per_page = p.per_page.map(|n| n.to_string());
-    [
+    crate::routes::present_pairs([
         ("q", &p.q),
         ("kind", &p.kind),
         ("category", &p.category),
@@ -126,15 +126,7 @@ fn pairs(p: &SearchParams) -> Vec<(&'static str, String)> {
         ("to", &p.to),
         ("sort", &p.sort),
         ("per_page", &per_page),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(|v| (k, v.to_owned()))
-    })
-    .collect()
+    ])
 }
 
 /// `path?pairs`, the values URL-encoded (`application/x-www-form-urlencoded`, as a form sends).
