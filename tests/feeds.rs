@@ -183,10 +183,19 @@ async fn feeds_parse_in_real_readers_filter_like_search_and_revalidate() {
             .starts_with("公示期结束："),
         "{window}"
     );
+    // Entries link to the notice's page for people; its JSON stays linked beside it.
     for item in items {
         let notice = item["_gongshi"]["notice_id"].as_str().expect("notice id");
-        assert_eq!(item["url"], format!("{}/v1/notices/{notice}", p.url));
+        assert_eq!(item["url"], format!("{}/notices/{notice}", p.url));
+        assert_eq!(
+            item["external_url"],
+            format!("{}/v1/notices/{notice}", p.url)
+        );
         assert_eq!(p.get(&format!("/v1/notices/{notice}")).await.0, 200);
+        let page = reqwest::get(format!("{}/notices/{notice}", p.url))
+            .await
+            .expect("page");
+        assert_eq!(page.status().as_u16(), 200);
     }
     let text = all.to_string();
     assert!(
@@ -236,13 +245,41 @@ async fn feeds_parse_in_real_readers_filter_like_search_and_revalidate() {
             })
             .collect();
         assert_eq!(got, expected, "{ext}: {parsed}");
-        assert!(
-            parsed["entries"][0]["link"]
-                .as_str()
-                .expect("link")
-                .contains("/v1/notices/"),
-            "{parsed}"
-        );
+        // feedparser's `link` is the alternate one: the notice's HTML page.
+        for e in parsed["entries"].as_array().expect("entries") {
+            let link = e["link"].as_str().expect("link");
+            assert!(
+                link.starts_with(&format!("{}/notices/", p.url)),
+                "{ext}: {e}"
+            );
+        }
+        if ext == "atom" {
+            let links = &parsed["entries"][0]["links"];
+            assert!(
+                links
+                    .as_array()
+                    .expect("links")
+                    .iter()
+                    .any(|l| l["rel"] == "alternate"
+                        && l["type"] == "text/html"
+                        && l["href"]
+                            .as_str()
+                            .is_some_and(|h| h.contains("/notices/") && !h.contains("/v1/"))),
+                "{links}"
+            );
+            assert!(
+                links
+                    .as_array()
+                    .expect("links")
+                    .iter()
+                    .any(|l| l["rel"] == "related"
+                        && l["type"] == "application/json"
+                        && l["href"]
+                            .as_str()
+                            .is_some_and(|h| h.contains("/v1/notices/"))),
+                "{links}"
+            );
+        }
         assert!(
             parsed["links"]["previous"].is_string(),
             "{ext} previous link: {parsed}"

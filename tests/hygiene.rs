@@ -188,12 +188,23 @@ async fn read_feed(p: &Pipeline, ext: &str) -> BTreeMap<String, (String, String)
             xmllint_ok(&path);
             let parsed = run_python("feed_check.py", &[ext.as_ref(), path.as_os_str()]);
             for e in parsed["entries"].as_array().expect("entries") {
+                // The entry's text: Atom's content (its summary is the deadlines); RSS's
+                // description after the paragraph of deadlines that opens it.
+                let text = match e["content"].as_str() {
+                    Some(content) => content.to_owned(),
+                    None => {
+                        let summary = e["summary"].as_str().unwrap_or_default();
+                        match summary.split_once("\n\n") {
+                            Some((deadlines, text)) if deadlines.contains("截止") => {
+                                text.to_owned()
+                            }
+                            _ => summary.to_owned(),
+                        }
+                    }
+                };
                 entries.insert(
                     e["id"].as_str().expect("id").to_owned(),
-                    (
-                        e["title"].as_str().unwrap_or_default().to_owned(),
-                        e["summary"].as_str().unwrap_or_default().to_owned(),
-                    ),
+                    (e["title"].as_str().unwrap_or_default().to_owned(), text),
                 );
             }
             parsed["links"]["next"].as_str().map(str::to_owned)

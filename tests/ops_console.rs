@@ -428,6 +428,31 @@ fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// POSTs the sign-in form with `token` and `csrf`, sending `cookie` (the form's CSRF cookie) when
+/// given.
+async fn post_login(
+    c: &reqwest::Client,
+    p: &Pipeline,
+    cookie: Option<&str>,
+    token: &str,
+    csrf: &str,
+) -> reqwest::Response {
+    let mut request = c.post(format!("{}/ops/login", p.url));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request
+        .form(&[("token", token), ("csrf", csrf), ("next", "/ops/audit")])
+        .send()
+        .await
+        .expect("post")
+}
+
+/// The `name=value` part of a `Set-Cookie` header.
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().expect("pair").to_owned()
+}
+
 #[tokio::test]
 async fn sign_in_sessions_csrf_and_expiry() {
     let p = Pipeline::start(NOW).await;
@@ -445,42 +470,13 @@ async fn sign_in_sessions_csrf_and_expiry() {
     let csrf = csrf_in(&html);
 
     // A form posted without its cookie (another site's form) is refused.
-    let forged = c
-        .post(format!("{}/ops/login", p.url))
-        .form(&[
-            ("token", OPERATOR_TOKEN),
-            ("csrf", &csrf),
-            ("next", "/ops/audit"),
-        ])
-        .send()
-        .await
-        .expect("post");
+    let forged = post_login(&c, &p, None, OPERATOR_TOKEN, &csrf).await;
     assert_eq!(forged.status(), 403);
     // A wrong token is refused.
-    let wrong = c
-        .post(format!("{}/ops/login", p.url))
-        .header("cookie", &login_pair)
-        .form(&[
-            ("token", "not-the-token-at-all"),
-            ("csrf", &csrf),
-            ("next", "/ops/audit"),
-        ])
-        .send()
-        .await
-        .expect("post");
+    let wrong = post_login(&c, &p, Some(&login_pair), "not-the-token-at-all", &csrf).await;
     assert_eq!(wrong.status(), 401);
     // The right one starts a session: HttpOnly, SameSite=Strict, back to `next`.
-    let ok = c
-        .post(format!("{}/ops/login", p.url))
-        .header("cookie", &login_pair)
-        .form(&[
-            ("token", OPERATOR_TOKEN),
-            ("csrf", &csrf),
-            ("next", "/ops/audit"),
-        ])
-        .send()
-        .await
-        .expect("post");
+    let ok = post_login(&c, &p, Some(&login_pair), OPERATOR_TOKEN, &csrf).await;
     assert_eq!(ok.status(), 303);
     assert_eq!(ok.headers()["location"], "/ops/audit");
     let session = cookie_of(&ok, "gongshi_ops_session").expect("session cookie");
@@ -557,18 +553,10 @@ async fn sign_in_sessions_csrf_and_expiry() {
         .send()
         .await
         .expect("form");
-    let pair = cookie_of(&again, "gongshi_ops_login").expect("cookie");
-    let pair = pair.split(';').next().expect("pair").to_owned();
+    let login = pair(&cookie_of(&again, "gongshi_ops_login").expect("cookie"));
     let csrf = csrf_in(&again.text().await.expect("html"));
-    let ok = c
-        .post(format!("{}/ops/login", p.url))
-        .header("cookie", &pair)
-        .form(&[("token", OPERATOR_TOKEN), ("csrf", &csrf)])
-        .send()
-        .await
-        .expect("post");
-    let session = cookie_of(&ok, "gongshi_ops_session").expect("session");
-    let session = session.split(';').next().expect("pair").to_owned();
+    let ok = post_login(&c, &p, Some(&login), OPERATOR_TOKEN, &csrf).await;
+    let session = pair(&cookie_of(&ok, "gongshi_ops_session").expect("session"));
     let page = c
         .get(format!("{}/ops/audit", p.url))
         .header("cookie", &session)

@@ -2,7 +2,8 @@
 //! of the tables (`schemas/tables/*.schema.json`, type `party_code`, sub-records included) and in
 //! `PROJECT_LEAD_ID`. After everything is published, no public output carries any of their
 //! 公民身份号码 (in either case of a check character `X`): the notice and procedure views, search
-//! hits, every page of every feed format, the SSE stream, webhook deliveries, the OCDS release and
+//! hits, the HTML pages for people (`/notices/{id}`, `/procedures/…`, `/search`), every page of
+//! every feed format, the SSE stream, webhook deliveries, the OCDS release and
 //! record packages, nor the topics after validation. The receipt (for the platform that sent the
 //! document) carries a `PARTY-PERSONAL-ID` warning with the number masked, never in full; the
 //! persons' names stay public.
@@ -424,6 +425,25 @@ async fn identity_numbers_in_party_code_fields_reach_no_public_output() {
         !views.contains("王某某"),
         "the project lead's name is withheld"
     );
+
+    // The public pages for people: each notice's, each procedure's and the search page (names
+    // public, no number, no project lead).
+    let mut pages = Vec::new();
+    for id in &notice_ids {
+        pages.push(format!("{}/notices/{id}", p.url));
+    }
+    for (project, section) in [WORKS, SUPPLIER_CASE, AGENCY] {
+        pages.push(format!("{}/procedures/JSGGZY/{project}/{section}", p.url));
+    }
+    for q in ["赵某某", "冯某某", WORKS.0] {
+        pages.push(format!("{}/search?q={q}", p.url));
+    }
+    for path in &pages {
+        let (status, text) = get_text(path).await;
+        assert_eq!(status, 200, "{path}: {text}");
+        assert_clean(path, &text);
+        assert!(!text.contains("王某某"), "{path} shows the project lead");
+    }
 
     // The procedure views and their OCDS record packages.
     let mut ocids = Vec::new();

@@ -100,6 +100,22 @@ async fn a_released_record_is_published_with_who_and_why_on_its_finding() {
     let (status, notice) = p.get(&format!("/v1/notices/{id}")).await;
     assert_eq!(status, 200, "{notice}");
     assert_eq!(notice["kind"], "award", "{notice}");
+    // Its page says the centre released it, from which rule and why — not who (a person).
+    let page = reqwest::get(format!("{}/notices/{id}", p.url))
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("本公告经交易中心人工放行发布") && page.contains("USCC-CHECK"),
+        "{page}"
+    );
+    assert!(page.contains(reason), "{page}");
+    assert!(
+        !page.contains("李四"),
+        "the operator's name is not public: {page}"
+    );
 }
 
 #[tokio::test]

@@ -346,6 +346,29 @@ fn the_readme_gives_subscribers_the_verification_code_the_test_runs() {
     );
 }
 
+/// Polls subscription `id` until its one delivery is given up (failed); returns its view.
+async fn wait_failed(p: &Pipeline, id: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let (_, view) = call(
+            p,
+            reqwest::Method::GET,
+            &format!("/v1/subscriptions/{id}"),
+            Some(BIDDER),
+            None,
+        )
+        .await;
+        if view["deliveries"]["failed"] == 1 {
+            return view;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "not given up: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
     let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
@@ -377,25 +400,7 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
         "320300",
     ))
     .await;
-    let start = Instant::now();
-    let view = loop {
-        let (_, view) = call(
-            &p,
-            reqwest::Method::GET,
-            &format!("/v1/subscriptions/{id}"),
-            Some(BIDDER),
-            None,
-        )
-        .await;
-        if view["deliveries"]["failed"] == 1 {
-            break view;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "not given up: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let view = wait_failed(&p, &id).await;
     assert_eq!(view["deliveries"]["pending"], 0, "{view}");
     let failure = &view["last_failures"][0];
     assert_eq!(failure["state"], "failed", "{view}");
@@ -493,25 +498,7 @@ async fn webhooks_do_not_reach_inside_by_any_spelling() {
         "320300",
     ))
     .await;
-    let start = Instant::now();
-    let view = loop {
-        let (_, view) = call(
-            &p,
-            reqwest::Method::GET,
-            &format!("/v1/subscriptions/{id}"),
-            Some(BIDDER),
-            None,
-        )
-        .await;
-        if view["deliveries"]["failed"] == 1 {
-            break view;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "not refused: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let view = wait_failed(&p, &id).await;
     assert!(
         view["last_failures"][0]["last_error"]
             .as_str()

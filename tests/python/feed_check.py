@@ -26,7 +26,15 @@ def parse_xml(path):
                 "id": e.get("id"),
                 "title": e.get("title"),
                 "link": e.get("link"),
+                # Every link of the entry: the alternate (the notice's page) and the related one
+                # (its JSON), as feedparser reads them.
+                "links": [
+                    {"rel": l.get("rel"), "type": l.get("type"), "href": l.get("href")}
+                    for l in e.get("links", [])
+                ],
                 "summary": e.get("summary"),
+                # Atom's full text (its summary holds the deadlines); absent in RSS.
+                "content": (e.get("content") or [{}])[0].get("value"),
                 # feedparser normalises dates to UTC struct_time.
                 "published_epoch": calendar.timegm(parsed) if parsed else None,
                 "tags": [t.get("term") for t in e.get("tags", [])],

@@ -55,6 +55,17 @@ impl Status {
         Status::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
+    /// Its Chinese name, as the public pages show it.
+    pub const fn zh(self) -> &'static str {
+        match self {
+            Status::Open => "招标中",
+            Status::Publicity => "公示中",
+            Status::Closed => "已截止",
+            Status::Awarded => "已定标",
+            Status::Terminated => "已终止",
+        }
+    }
+
     /// The status a notice of `kind` is in once published.
     pub fn on_publication(kind: Kind) -> Status {
         match kind {

@@ -141,6 +141,14 @@ impl Regime {
     pub fn parse(name: &str) -> Option<Regime> {
         Regime::ALL.into_iter().find(|r| r.as_str() == name)
     }
+
+    /// Its Chinese name, as the public pages show it (工程建设, 政府采购).
+    pub const fn zh(self) -> &'static str {
+        match self {
+            Regime::Works => "工程建设",
+            Regime::Procurement => "政府采购",
+        }
+    }
 }
 
 impl Kind {
@@ -168,6 +176,17 @@ impl Kind {
     pub fn parse(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == name)
     }
+
+    /// Its Chinese name, as the public pages and facets show it.
+    pub const fn zh(self) -> &'static str {
+        match self {
+            Kind::Tender => "招标（采购）公告",
+            Kind::Amendment => "澄清/更正公告",
+            Kind::Candidates => "中标候选人公示",
+            Kind::Award => "中标（成交）结果公告",
+            Kind::Termination => "终止公告",
+        }
+    }
 }
 
 /// A table: its fields, its identity fields, and its compiled validator.
@@ -192,6 +211,10 @@ pub struct TableSpec {
     pub body_field: Option<String>,
     /// Region field.
     pub region_field: Option<String>,
+    /// What people look for first in a notice and which field holds it (`x-table` roles): the
+    /// project's name, the buyer (招标人/采购人), the agency (代理机构), the amount (estimate,
+    /// budget or award, in 元), the winner, the sub-records of the candidates.
+    pub roles: Roles,
     fields: HashMap<String, FieldSpec>,
     order: Vec<String>,
     validator: Option<jsonschema::Validator>,
@@ -223,6 +246,24 @@ impl TableSpec {
             _ => code.to_owned(),
         }
     }
+}
+
+/// The fields of a table that play the roles people read first (`x-table`: `project_name`,
+/// `buyer`, `agency`, `amount`, `winner`, `candidates`); `None` where the table has no such field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// Project name (招标项目名称 / 采购项目名称).
+    pub project_name: Option<String>,
+    /// Buyer (招标人 / 采购人).
+    pub buyer: Option<String>,
+    /// Agency (招标代理机构 / 采购代理机构).
+    pub agency: Option<String>,
+    /// The amount a list of notices shows (合同估算价, 项目预算, 中标金额…), an amount field.
+    pub amount: Option<String>,
+    /// Winner (中标人 / 中标（成交）供应商).
+    pub winner: Option<String>,
+    /// The sub-records of the candidates (中标候选人).
+    pub candidates: Option<String>,
 }
 
 /// Every table schema, loaded and compiled once.
@@ -425,6 +466,22 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
             return Err(format!("amount {name} names no unit field of this table"));
         }
     }
+    for role in [
+        "project_name",
+        "buyer",
+        "agency",
+        "amount",
+        "winner",
+        "candidates",
+    ] {
+        if let Some(f) = meta_str(role)
+            && !fields.contains_key(&f)
+        {
+            return Err(format!(
+                "x-table {role} names {f}, not a field of this table"
+            ));
+        }
+    }
     Ok(TableSpec {
         code: code.to_owned(),
         title: schema
@@ -440,6 +497,14 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
         title_field: meta_str("title"),
         body_field: meta_str("body"),
         region_field: meta_str("region"),
+        roles: Roles {
+            project_name: meta_str("project_name"),
+            buyer: meta_str("buyer"),
+            agency: meta_str("agency"),
+            amount: meta_str("amount"),
+            winner: meta_str("winner"),
+            candidates: meta_str("candidates"),
+        },
         fields,
         order,
         validator: None,

@@ -5,7 +5,8 @@
 //!
 //! The handlers are in [`routes`], one file per resource; this file builds the state and wires
 //! the router. Non-route logic: [`feeds`] (rendering, cursor), [`stream`] (clients, live tail),
-//! [`subscriptions`] (URL check, signature, delivery worker), [`ocds`], `views` (notice views).
+//! [`subscriptions`] (URL check, signature, delivery worker), [`ocds`], `views` (notice views),
+//! [`pages`] (the HTML pages for people: `/notices/{id}`, `/procedures/…`, `/search`).
 
 pub mod config;
 pub mod feeds;
@@ -74,6 +75,12 @@ impl Gateway {
             .route("/readyz", get(routes::health::readyz))
             .route("/metrics", get(routes::health::metrics))
             .route("/assets/gongshi.css", get(pages::stylesheet))
+            .route("/notices/{id}", get(pages::notice::notice))
+            .route(
+                "/procedures/{platform}/{project}/{section}",
+                get(pages::procedure::procedure),
+            )
+            .route("/search", get(pages::search::search))
             .route("/v1/receipts/{receipt}", get(routes::receipts::receipt))
             .route("/v1/notices/{id}", get(routes::notices::notice))
             .route(

@@ -60,7 +60,10 @@ impl utoipa::Modify for Security {
         crate::ops::audit::api_audit,
         crate::ops::overview::api,
         crate::ops::clocks::api,
-        crate::ops::report::api
+        crate::ops::report::api,
+        crate::pages::notice::notice,
+        crate::pages::procedure::procedure,
+        crate::pages::search::search
     ),
     modifiers(&Security),
     tags(
@@ -70,7 +73,8 @@ impl utoipa::Modify for Security {
         (name = "feeds", description = "Atom, RSS and JSON Feed of published notices and window events; live Server-Sent Events"),
         (name = "subscriptions", description = "Saved searches delivered to webhooks, signed with HMAC-SHA256 (需要订阅令牌)"),
         (name = "operations", description = "Health, readiness, metrics"),
-        (name = "operators", description = "The operators' console (运营监控台): overview, legal clocks, publication report, records to act on, actions, audit (需要运营人员令牌)")
+        (name = "operators", description = "The operators' console (运营监控台): overview, legal clocks, publication report, records to act on, actions, audit (需要运营人员令牌)"),
+        (name = "pages", description = "The public pages for people (HTML in Chinese): a notice with its legal clocks, a procedure's timeline, search")
     )
 )]
 pub struct ApiDoc;
@@ -118,6 +122,7 @@ mod tests {
                 "list_subscriptions",
                 "metrics",
                 "notice",
+                "notice_page",
                 "openapi",
                 "ops_audit",
                 "ops_clocks",
@@ -127,9 +132,11 @@ mod tests {
                 "ops_records",
                 "ops_report",
                 "procedure",
+                "procedure_page",
                 "readyz",
                 "receipt",
                 "search",
+                "search_page",
                 "stream",
             ]
         );
@@ -152,6 +159,9 @@ mod tests {
             "ProcedureView",
             "SearchPage",
             "SearchHit",
+            "Hit",
+            "FacetCount",
+            "NextDeadline",
             "Receipt",
             "SubscriptionView",
             "NewSubscription",

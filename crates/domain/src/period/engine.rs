@@ -177,13 +177,24 @@ impl Engine<'_> {
     /// Whether a rule applies to a notice: its table, and the `when` field values (schema
     /// defaults standing in for absent fields).
     fn applies(&self, rule: &RuleDef, notice: &Notice) -> bool {
-        if !rule.tables.is_empty() && !rule.tables.contains(&notice.table) {
+        self.applies_to(rule, &notice.table, &notice.canonical)
+    }
+
+    /// Whether a rule applies to a record of table `table` with canonical fields `record` (the
+    /// same test as judging: the pages ask it of a stored notice to name the rules behind its
+    /// windows).
+    pub fn applies_to(
+        &self,
+        rule: &RuleDef,
+        table: &str,
+        record: &serde_json::Map<String, serde_json::Value>,
+    ) -> bool {
+        if !rule.tables.is_empty() && !rule.tables.iter().any(|t| t == table) {
             return false;
         }
-        let table = self.schemas.table(&notice.table);
+        let table = self.schemas.table(table);
         rule.when.iter().all(|(field, expected)| {
-            let actual = notice
-                .canonical
+            let actual = record
                 .get(field)
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned)

@@ -5,6 +5,7 @@
 
 pub mod calendar;
 mod checks;
+pub mod clocks;
 pub mod counting;
 mod engine;
 mod ledger;
@@ -12,6 +13,7 @@ mod state;
 
 pub use calendar::{Calendar, UnknownYear};
 pub use checks::{CHECKS, parent_of};
+pub use clocks::{Basis, Clock, Standing, clocks};
 pub use engine::{Engine, Outcome, Verdict};
 pub use ledger::{Judged, Ledger, judge_into, procedure_keys, releases_parked, stage_status};
 pub use state::{ProcedureState, Stage, StageStatus};

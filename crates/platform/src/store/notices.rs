@@ -333,6 +333,38 @@ pub async fn published(pool: &PgPool, notice_id: &str) -> Result<Option<PublicNo
     row.as_ref().map(public_from).transpose()
 }
 
+/// Published notices by id (the hits of a search page), in no particular order; unknown or
+/// unpublished ids are left out.
+pub async fn published_many(
+    pool: &PgPool,
+    notice_ids: &[String],
+) -> Result<Vec<PublicNotice>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PUBLIC_COLUMNS} FROM notices WHERE notice_id = ANY($1) AND published_at IS NOT NULL"
+    ))
+    .bind(notice_ids)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(public_from).collect()
+}
+
+/// The published notices of the tender stage (tenders and their amendments) of these projects
+/// (`platform/project`), in publication order: where a later stage's notice lacks the project's
+/// name or buyer, its tender has them; an amendment may have moved a tender's deadline.
+pub async fn tender_stages_of(
+    pool: &PgPool,
+    projects: &[String],
+) -> Result<Vec<PublicNotice>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL AND kind IN ('tender', 'amendment') \
+         AND platform || '/' || project = ANY($1) ORDER BY published_seq, published_at, notice_id"
+    ))
+    .bind(projects)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(public_from).collect()
+}
+
 /// Every published notice of a procedure (any of whose sections is this one), in publication order
 /// (`published_seq`).
 pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>, StoreError> {

@@ -228,6 +228,27 @@ pub async fn releases(pool: &PgPool, receipt_id: &str) -> Result<Vec<RecordRelea
         .collect::<Result<_, sqlx::Error>>()?)
 }
 
+/// The rules an operator released a published notice from at validation (`released` on the
+/// warnings of the records that became it), with the reasons, by rule: what the notice's page
+/// says about how it came to be published.
+pub async fn released_rules_of_notice(
+    pool: &PgPool,
+    notice_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT w->>'rule' AS rule, w->'released'->>'reason' AS reason \
+         FROM receipt_records, jsonb_array_elements(warnings) AS w \
+         WHERE notice_id = $1 AND jsonb_typeof(w->'released') = 'object' ORDER BY 1, 2",
+    )
+    .bind(notice_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get("rule")?, r.try_get("reason")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
 /// Moves a record from status `from` to `to` (an operator's action: a released `invalid` record
 /// goes back to `received` to be validated again); false when it was not in `from`.
 pub async fn move_status(

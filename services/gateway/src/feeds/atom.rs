@@ -35,7 +35,11 @@ pub fn render(page: &Page) -> String {
             id: item.id.clone(),
             updated: beijing(item.at),
             published: Some(beijing(item.at)),
-            links: vec![link("alternate", &item.url, None)],
+            links: vec![
+                link("alternate", &item.url, Some("text/html")),
+                link("related", &item.json_url, Some("application/json")),
+            ],
+            summary: item.deadlines.clone().map(Text::plain),
             categories: item
                 .tags()
                 .into_iter()

@@ -30,8 +30,13 @@ pub struct Item {
     pub event_type: String,
     /// Its notice.
     pub notice_id: String,
-    /// `/v1/notices/{id}`, absolute.
+    /// The notice's page for people, `/notices/{id}`, absolute (the entry's alternate link).
     pub url: String,
+    /// Its JSON, `/v1/notices/{id}`, absolute (the entry's related link).
+    pub json_url: String,
+    /// Its legal windows in words, for a published notice (`投标截止 2025-03-25 09:30`): what a
+    /// bidder's feed reader shows as the entry's summary.
+    pub deadlines: Option<String>,
     /// Title (a window event names the window).
     pub title: String,
     /// Plain text: the notice's body, or what the window event means.
@@ -76,6 +81,24 @@ impl Item {
         let event = PublicEvent::from_payload(&row.entry_id, &row.event_type, &row.entry["payload"])
             .inspect_err(|e| tracing::warn!(seq = row.seq, error = %e, message = "feed entry shown without its event's details"))
             .ok();
+        let deadlines = match &event {
+            Some(PublicEvent::Published(n)) => {
+                let sentences: Vec<String> = gongshi_domain::period::clocks(
+                    &gongshi_domain::period::Engine::embedded(),
+                    &n.windows,
+                    &n.table,
+                    &n.record,
+                    n.region.as_deref(),
+                    n.regime,
+                    row.facts.at,
+                )
+                .into_iter()
+                .map(|c| c.sentence)
+                .collect();
+                (!sentences.is_empty()).then(|| sentences.join("；"))
+            }
+            _ => None,
+        };
         let (title, text, window) = match &event {
             Some(PublicEvent::WindowClosed(w)) => {
                 let label = window_label(&w.window);
@@ -109,7 +132,9 @@ impl Item {
             entry_id: row.entry_id.clone(),
             event_type: row.event_type.clone(),
             notice_id: row.notice_id.clone(),
-            url: format!("{base}/v1/notices/{}", row.notice_id),
+            url: format!("{base}/notices/{}", row.notice_id),
+            json_url: format!("{base}/v1/notices/{}", row.notice_id),
+            deadlines,
             title,
             text,
             at: row.facts.at,
@@ -130,12 +155,23 @@ impl Item {
             .collect()
     }
 
-    /// The item as a JSON Feed 1.1 item, with gongshi's fields under the `_gongshi` extension
-    /// (JSON Feed §"Extensions": keys starting with an underscore).
+    /// The entry's text with its deadlines first, for formats with one text field (RSS
+    /// `description`): `投标截止 2025-03-25 09:30\n\n…`.
+    pub fn text_with_deadlines(&self) -> String {
+        match &self.deadlines {
+            Some(d) => format!("{d}\n\n{}", self.text),
+            None => self.text.clone(),
+        }
+    }
+
+    /// The item as a JSON Feed 1.1 item: `url` the notice's page, `external_url` its JSON,
+    /// `summary` its deadlines; gongshi's fields under the `_gongshi` extension (JSON Feed
+    /// §"Extensions": keys starting with an underscore).
     pub fn json(&self) -> Value {
-        json!({
+        let mut item = json!({
             "id": self.id,
             "url": self.url,
+            "external_url": self.json_url,
             "title": self.title,
             "content_text": self.text,
             "date_published": beijing(self.at).to_rfc3339(),
@@ -150,7 +186,12 @@ impl Item {
                 "region": self.region,
                 "status": self.status,
                 "window": self.window,
+                "json_url": self.json_url,
             },
-        })
+        });
+        if let Some(d) = &self.deadlines {
+            item["summary"] = Value::String(d.clone());
+        }
+        item
     }
 }

@@ -1,4 +1,5 @@
-//! RSS 2.0 rendering with `rss`; paging links as `atom:link` (RFC 5005 applies them to RSS too).
+//! RSS 2.0 rendering with `rss`; paging links as `atom:link` (RFC 5005 applies them to RSS too);
+//! each item's `link` is the notice's page, an `atom:link rel="related"` its JSON.
 
 use super::item::beijing;
 use super::page::Page;
@@ -32,7 +33,7 @@ pub fn render(page: &Page) -> String {
         .map(|item| Item {
             title: Some(item.title.clone()),
             link: Some(item.url.clone()),
-            description: Some(item.text.clone()),
+            description: Some(item.text_with_deadlines()),
             guid: Some(Guid {
                 value: item.id.clone(),
                 permalink: false,
@@ -43,6 +44,15 @@ pub fn render(page: &Page) -> String {
                 .into_iter()
                 .map(|name| Category { name, domain: None })
                 .collect(),
+            // The notice's JSON beside its page (`link`).
+            atom_ext: Some(AtomExtension {
+                links: vec![Link {
+                    href: item.json_url.clone(),
+                    rel: "related".into(),
+                    mime_type: Some("application/json".into()),
+                    ..Default::default()
+                }],
+            }),
             ..Default::default()
         })
         .collect();

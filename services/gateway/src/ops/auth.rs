@@ -298,19 +298,26 @@ pub(crate) async fn login_form(
     jar: CookieJar,
     Query(q): Query<NextQuery>,
 ) -> Response {
-    let csrf = random_token();
     let next = safe_next(q.next.as_deref());
-    let jar = jar.add(cookie(
-        LOGIN_COOKIE,
-        csrf.clone(),
-        over_https(&gw, &headers),
-    ));
+    login_page(jar, over_https(&gw, &headers), &next, None, StatusCode::OK)
+}
+
+/// The sign-in form with a fresh CSRF token (in the form and its cookie), saying `error` if any.
+fn login_page(
+    jar: CookieJar,
+    secure: bool,
+    next: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let csrf = random_token();
+    let jar = jar.add(cookie(LOGIN_COOKIE, csrf.clone(), secure));
     let page = LoginPage {
         csrf: &csrf,
-        next: &next,
-        error: None,
+        next,
+        error,
     };
-    (jar, pages::html(StatusCode::OK, &page)).into_response()
+    (jar, pages::html(status, &page)).into_response()
 }
 
 /// The sign-in form's fields.
@@ -332,16 +339,8 @@ pub(crate) async fn login(
     let secure = over_https(&gw, &headers);
     let next = safe_next(form.next.as_deref());
     let expected = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned());
-    let fresh = random_token();
-    let again = |status, error: &str, jar: CookieJar| {
-        let jar = jar.add(cookie(LOGIN_COOKIE, fresh.clone(), secure));
-        let page = LoginPage {
-            csrf: &fresh,
-            next: &next,
-            error: Some(error),
-        };
-        (jar, pages::html(status, &page)).into_response()
-    };
+    let again =
+        |status, error: &str, jar: CookieJar| login_page(jar, secure, &next, Some(error), status);
     if !same_token(expected.as_deref().unwrap_or_default(), &form.csrf) {
         return again(
             StatusCode::FORBIDDEN,

@@ -2,12 +2,19 @@
 //! stylesheet (`/assets/gongshi.css`), and how values are shown to people ([`format`]).
 //!
 //! Templates live in `services/gateway/templates/` (`base.html` is every page's layout); the
-//! public pages' handlers and the operators' console build on this module.
+//! public pages' handlers ([`notice`], [`procedure`], [`search`], over [`people`]: a notice as
+//! people read it) and the operators' console build on this module.
 
 pub mod format;
+pub mod notice;
+pub mod people;
+pub mod procedure;
+pub mod search;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use askama::Template;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 
 /// The stylesheet every page links (`/assets/gongshi.css`).
 const STYLESHEET: &str = include_str!("../../assets/gongshi.css");
@@ -46,4 +53,75 @@ pub fn html(status: StatusCode, page: &impl askama::Template) -> Response {
                 .into_response()
         }
     }
+}
+
+/// A public page revalidated like the feeds: rendered, its `ETag` the SHA-256 of the body (a page
+/// says "还剩 3 个工作日", so it changes with the clock as well as with the notices), `304` when
+/// the client's `If-None-Match` holds it, `Cache-Control: no-cache` so that a reader always asks.
+pub fn cached(request: &HeaderMap, status: StatusCode, page: &impl Template) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(_) => return html(status, page),
+    };
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(&Sha256::digest(body.as_bytes())[..16])
+    );
+    let fresh = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|inm| {
+            inm.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == "*" || t == etag)
+        });
+    let mut response = if fresh && status == StatusCode::OK {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = (status, body).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        r
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// A page that says what went wrong, in Chinese (404 for an unknown notice or procedure, 503
+/// when the store does not answer).
+#[derive(Template)]
+#[template(path = "public/error.html")]
+pub struct ErrorPage {
+    /// Heading.
+    pub heading: String,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// `status` with an [`ErrorPage`].
+pub fn error_page(status: StatusCode, heading: &str, message: impl Into<String>) -> Response {
+    html(
+        status,
+        &ErrorPage {
+            heading: heading.to_owned(),
+            message: message.into(),
+        },
+    )
+}
+
+/// The answer when the store fails: logged, 503 with a page.
+pub(crate) fn unavailable(e: gongshi_platform::store::StoreError) -> Response {
+    tracing::error!(error = %e, message = "store unavailable");
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "暂时无法访问",
+        "数据存储暂不可用，请稍后再试。",
+    )
 }

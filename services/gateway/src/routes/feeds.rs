@@ -77,7 +77,7 @@ impl FeedQuery {
     /// The filter parameters as query pairs, in a fixed order (for links and feed ids).
     fn filter_pairs(&self) -> Vec<(&'static str, String)> {
         let f = &self.filter;
-        [
+        super::present_pairs([
             ("kind", &f.kind),
             ("category", &f.category),
             ("region", &f.region),
@@ -85,15 +85,7 @@ impl FeedQuery {
             ("from", &f.from),
             ("to", &f.to),
             ("q", &f.q),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(|v| (k, v.to_owned()))
-        })
-        .collect()
+        ])
     }
 }
 
@@ -310,7 +302,7 @@ async fn serve(
             first: link(Window::Newest),
             next,
             previous,
-            home: format!("{base}/v1/search"),
+            home: format!("{base}/search"),
         },
         updated: last_modified.unwrap_or(DateTime::UNIX_EPOCH),
     };

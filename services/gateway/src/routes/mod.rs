@@ -28,6 +28,22 @@ pub(crate) fn base_url(gw: &Gateway, headers: &axum::http::HeaderMap) -> String 
     format!("http://{host}")
 }
 
+/// Query parameters as `name=value` pairs for links, in the order given, values trimmed and
+/// the empty or absent ones left out (the feeds' self links and ids, the search page's links).
+pub(crate) fn present_pairs<'a>(
+    params: impl IntoIterator<Item = (&'static str, &'a Option<String>)>,
+) -> Vec<(&'static str, String)> {
+    params
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| (k, v.to_owned()))
+        })
+        .collect()
+}
+
 /// The answer when the store fails: logged, 503 `unavailable`.
 pub(crate) fn store_error(e: gongshi_platform::store::StoreError) -> ApiError {
     tracing::error!(error = %e, message = "store unavailable");

@@ -86,23 +86,36 @@ pub(crate) async fn procedure(
     Path((platform, project, section)): Path<(String, String, String)>,
 ) -> Result<Json<ProcedureView>, ApiError> {
     let key = format!("{platform}/{project}/{section}");
+    match load(&gw, platform, project, section)
+        .await
+        .map_err(store_error)?
+    {
+        Some((view, _)) => Ok(Json(view)),
+        None => Err(ApiError::new(
+            ErrorCode::ProcedureNotFound,
+            format!("没有已发布的程序 {key} (no such published procedure)"),
+        )),
+    }
+}
+
+/// A procedure's view and its published notices in version order, or `None` when it has none
+/// (the JSON route and the `/procedures/…` page both show this).
+pub(crate) async fn load(
+    gw: &Gateway,
+    platform: String,
+    project: String,
+    section: String,
+) -> Result<Option<(ProcedureView, Vec<PublicNotice>)>, gongshi_platform::store::StoreError> {
+    let key = format!("{platform}/{project}/{section}");
     if ![&platform, &project, &section]
         .iter()
         .all(|s| plausible_id(s))
     {
-        return Err(ApiError::new(
-            ErrorCode::ProcedureNotFound,
-            "没有这个程序 (no such procedure)",
-        ));
+        return Ok(None);
     }
-    let mut list = notices::of_procedure(&gw.store.pool, &key)
-        .await
-        .map_err(store_error)?;
+    let mut list = notices::of_procedure(&gw.store.pool, &key).await?;
     if list.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::ProcedureNotFound,
-            format!("没有已发布的程序 {key} (no such published procedure)"),
-        ));
+        return Ok(None);
     }
     version_order(&mut list);
     let links = version_links(&list);
@@ -154,15 +167,18 @@ pub(crate) async fn procedure(
             section: section.clone(),
         },
     );
-    Ok(Json(ProcedureView {
-        procedure: ProcedureRef {
-            platform,
-            project,
-            section,
+    Ok(Some((
+        ProcedureView {
+            procedure: ProcedureRef {
+                platform,
+                project,
+                section,
+            },
+            ocid,
+            notices,
+            changes,
+            windows,
         },
-        ocid,
-        notices,
-        changes,
-        windows,
-    }))
+        list,
+    )))
 }

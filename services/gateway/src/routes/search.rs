@@ -1,21 +1,30 @@
 //! `GET /v1/search`: full-text search in Chinese over the search index, with the filters of the
-//! feeds (checked by the same parser, `FeedFilter::parse`), a sort, paging and facet counts.
+//! feeds (checked by the same parser, `FeedFilter::parse`), a sort, paging and facet counts. Hits
+//! are completed from the store with what a list of tenders shows (`pages::people`), facets with
+//! names beside codes; the `/search` page runs the same search ([`run`]).
 
 use crate::Gateway;
+use crate::pages::notice::in_force_elsewhere;
+use crate::pages::{format, people};
+use crate::routes::store_error;
+use crate::views::{version_links, version_order};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use gongshi_domain::Kind;
+use gongshi_domain::codes::region_name;
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::feed_filter::{FeedFilter, FilterParams};
 use gongshi_platform::search::{SearchHit, SearchQuery, Sort};
+use gongshi_platform::store::notices::{self, PublicNotice};
 use gongshi_platform::{ApiError, ErrorCode};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use utoipa::{IntoParams, ToSchema};
 
 /// Query parameters of `GET /v1/search`: the feeds' filters (by name, as [`FilterParams`]), a
 /// sort and paging.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words (every one must match; traditional script finds simplified) or a project/section code.
@@ -49,7 +58,7 @@ pub struct SearchParams {
 
 impl SearchParams {
     /// The filters, for `FeedFilter::parse`.
-    fn filter_params(&self) -> FilterParams {
+    pub(crate) fn filter_params(&self) -> FilterParams {
         FilterParams {
             kind: self.kind.clone(),
             category: self.category.clone(),
@@ -69,6 +78,73 @@ pub struct Facets {
     pub kind: BTreeMap<String, u64>,
     /// By province (two-digit GB/T 2260 prefix).
     pub region: BTreeMap<String, u64>,
+    /// By kind, with each kind's Chinese name, in stage order.
+    pub kind_named: Vec<FacetCount>,
+    /// By province, with each province's name (GB/T 2260), most matches first.
+    pub region_named: Vec<FacetCount>,
+}
+
+/// One facet value: its code, its name for people, and how many matches have it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FacetCount {
+    /// The filter value (`tender`, `32`).
+    pub code: String,
+    /// Its name (`招标（采购）公告`, `江苏省`).
+    pub name: String,
+    /// Matches.
+    pub count: u64,
+}
+
+/// A procedure's key in a hit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HitProcedure {
+    /// Platform code.
+    pub platform: String,
+    /// Project code (项目编号).
+    pub project: String,
+    /// Section code (标段编号).
+    pub section: String,
+}
+
+/// The deadline a bidder watches next on a hit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NextDeadline {
+    /// Window name (`bid`, `publicity`, `documents`, `announcement`, `challenge`).
+    pub window: String,
+    /// When it closes (RFC 3339, +08:00).
+    #[schema(value_type = String)]
+    pub end: gongshi_domain::values::datetime::Instant,
+    /// The window in words (`投标截止 2025-03-25 09:30`).
+    pub sentence: String,
+    /// Where it stands now (`还剩 3 个工作日`).
+    pub status: String,
+}
+
+/// One hit with what a list of tenders shows: the index's fields, and from the published notice
+/// (and its procedure's tender for the project's name and buyer) the procedure, the project,
+/// buyer, amount, region name and next deadline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Hit {
+    /// The index's hit (`id`, `title`, `snippet`, `kind`, `region`, `status`, `published_at`,
+    /// `deadline`).
+    #[serde(flatten)]
+    pub hit: SearchHit,
+    /// Procedure key.
+    pub procedure: Option<HitProcedure>,
+    /// Project code (项目编号).
+    pub project_code: Option<String>,
+    /// Project name (项目名称).
+    pub project_name: Option<String>,
+    /// Buyer (招标人/采购人).
+    pub buyer: Option<String>,
+    /// The notice's amount in 元 (estimate, budget or award: see `amount_label`), exact decimal.
+    pub amount: Option<String>,
+    /// What the amount is (`合同估算价`, `项目预算`, `中标金额`).
+    pub amount_label: Option<String>,
+    /// The region by name (`江苏省 徐州市`).
+    pub region_name: Option<String>,
+    /// The next closing of one of its legal windows.
+    pub next_deadline: Option<NextDeadline>,
 }
 
 /// A page of search results.
@@ -81,14 +157,14 @@ pub struct SearchPage {
     /// Hits per page.
     pub per_page: usize,
     /// This page.
-    pub hits: Vec<SearchHit>,
+    pub hits: Vec<Hit>,
     /// Facets.
     pub facets: Facets,
 }
 
 /// The deepest result a page may reach: deeper paging costs the engine more than it helps a
 /// reader, who narrows the query or follows the feed instead.
-const MAX_SEARCH_DEPTH: usize = 10_000;
+pub(crate) const MAX_SEARCH_DEPTH: usize = 10_000;
 
 /// `GET /v1/search`.
 #[utoipa::path(get, path = "/v1/search", tag = "search",
@@ -103,6 +179,12 @@ pub(crate) async fn search(
 ) -> Result<Json<SearchPage>, ApiError> {
     let Query(p) = params
         .map_err(|e| ApiError::bad_request(format!("查询参数有误 (bad query parameters): {e}")))?;
+    run(&gw, &p).await.map(Json)
+}
+
+/// Runs a search as `/v1/search` and the `/search` page answer it: the parameters checked, the
+/// index asked, the hits completed from the store.
+pub(crate) async fn run(gw: &Gateway, p: &SearchParams) -> Result<SearchPage, ApiError> {
     // The same filters, checked the same way, as the feeds, the stream and subscriptions.
     let filter = FeedFilter::parse(&p.filter_params()).map_err(ApiError::bad_request)?;
     let sort = match p.sort.as_deref() {
@@ -143,26 +225,155 @@ pub(crate) async fn search(
         page,
         per_page,
     };
-    match tokio::task::spawn_blocking(move || index.search(&query)).await {
-        Ok(Ok(r)) => Ok(Json(SearchPage {
-            total: r.total,
-            page,
-            per_page,
-            hits: r.hits,
-            facets: Facets {
-                kind: r.facets_kind,
-                region: r.facets_region,
-            },
-        })),
+    let r = match tokio::task::spawn_blocking(move || index.search(&query)).await {
+        Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::error!(error = %format!("{e:#}"), message = "search failed");
-            Err(ApiError::new(
+            return Err(ApiError::new(
                 ErrorCode::SearchUnavailable,
                 "搜索暂不可用 (search unavailable)",
-            ))
+            ));
         }
-        Err(e) => Err(ApiError::new(ErrorCode::Internal, e.to_string())),
+        Err(e) => return Err(ApiError::new(ErrorCode::Internal, e.to_string())),
+    };
+    let hits = complete(gw, r.hits).await?;
+    let kind_named = Kind::ALL
+        .iter()
+        .filter_map(|k| {
+            r.facets_kind.get(k.as_str()).map(|&count| FacetCount {
+                code: k.as_str().to_owned(),
+                name: k.zh().to_owned(),
+                count,
+            })
+        })
+        .collect();
+    let mut region_named: Vec<FacetCount> = r
+        .facets_region
+        .iter()
+        .map(|(code, &count)| FacetCount {
+            code: code.clone(),
+            name: region_name(&format!("{code}0000")).map_or_else(|| code.clone(), str::to_owned),
+            count,
+        })
+        .collect();
+    region_named.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.code.cmp(&b.code)));
+    Ok(SearchPage {
+        total: r.total,
+        page,
+        per_page,
+        hits,
+        facets: Facets {
+            kind: r.facets_kind,
+            region: r.facets_region,
+            kind_named,
+            region_named,
+        },
+    })
+}
+
+/// A notice's clocks, each window a later notice of its tender stage set anew (an amendment that
+/// postponed the deadline) replaced by the one in force, as its page shows them.
+fn clocks_in_force(
+    n: &PublicNotice,
+    tender_stages: &[PublicNotice],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<gongshi_domain::period::Clock> {
+    let own = people::clocks_of(n, now);
+    if !matches!(n.kind.as_str(), "tender" | "amendment") {
+        return own;
     }
+    let key = &n.notice["procedure"];
+    let mut stage: Vec<PublicNotice> = tender_stages
+        .iter()
+        .filter(|t| {
+            t.notice["procedures"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p == key))
+                || t.notice["procedure"] == *key
+        })
+        .cloned()
+        .collect();
+    version_order(&mut stage);
+    let links = version_links(&stage);
+    let elsewhere = in_force_elsewhere(n, &stage, &links, now);
+    own.into_iter()
+        .map(|c| match elsewhere.get(&c.window) {
+            Some((in_force, _)) => in_force.clone(),
+            None => c,
+        })
+        .collect()
+}
+
+/// The index's hits completed from the published notices (one query) and their projects'
+/// tenders (one more).
+async fn complete(gw: &Gateway, hits: Vec<SearchHit>) -> Result<Vec<Hit>, ApiError> {
+    let ids: Vec<String> = hits.iter().map(|h| h.id.clone()).collect();
+    let stored = notices::published_many(&gw.store.pool, &ids)
+        .await
+        .map_err(store_error)?;
+    let by_id: HashMap<&str, &PublicNotice> =
+        stored.iter().map(|n| (n.notice_id.as_str(), n)).collect();
+    let projects: Vec<String> = stored
+        .iter()
+        .filter_map(|n| {
+            let p = &n.notice["procedure"];
+            Some(format!(
+                "{}/{}",
+                p["platform"].as_str()?,
+                p["project"].as_str()?
+            ))
+        })
+        .collect();
+    let tender_stages = notices::tender_stages_of(&gw.store.pool, &projects)
+        .await
+        .map_err(store_error)?;
+    let now = gw.clock.now();
+    Ok(hits
+        .into_iter()
+        .map(|hit| {
+            let Some(n) = by_id.get(hit.id.as_str()) else {
+                // Indexed but not (or no longer) in the store: the index's fields alone.
+                return Hit {
+                    region_name: hit.region.as_deref().map(format::region),
+                    hit,
+                    procedure: None,
+                    project_code: None,
+                    project_name: None,
+                    buyer: None,
+                    amount: None,
+                    amount_label: None,
+                    next_deadline: None,
+                };
+            };
+            let tender = tender_stages.iter().rev().find(|t| {
+                t.kind == "tender"
+                    && t.notice["procedure"]["platform"] == n.notice["procedure"]["platform"]
+                    && t.notice["procedure"]["project"] == n.notice["procedure"]["project"]
+            });
+            let s = people::summary(n, tender);
+            let clocks = clocks_in_force(n, &tender_stages, now);
+            Hit {
+                hit,
+                procedure: Some(HitProcedure {
+                    platform: s.platform,
+                    project: s.project.clone(),
+                    section: s.section,
+                }),
+                project_code: Some(s.project),
+                project_name: s.project_name.map(|f| f.value),
+                buyer: s.buyer.map(|f| f.value),
+                amount: s.amount.as_ref().map(|(_, d)| d.normalize().to_string()),
+                amount_label: s.amount.map(|(l, _)| l),
+                region_name: s.region_name,
+                next_deadline: people::next_deadline(&clocks).map(|c| NextDeadline {
+                    window: c.window.clone(),
+                    end: c.end,
+                    sentence: c.sentence.clone(),
+                    status: c.status.clone(),
+                }),
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,0 +1,425 @@
+//! `GET /notices/{id}`: one published notice for people — its procedure's codes and names, region
+//! by name, parties, amounts in 元 and 万元, its legal clocks with where each stands now and the
+//! rule and legal basis behind it, its candidates or winner, its versions and what each changed,
+//! and links to its procedure page and its JSON (`/v1/notices/{id}`).
+
+use super::people::{self, Fact, Summary};
+use super::{cached, error_page, format, unavailable};
+use crate::Gateway;
+use crate::routes::plausible_id;
+use crate::views::{NoticeView, notice_view, version_links, version_order};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use gongshi_domain::Kind;
+use gongshi_domain::diff::VersionLink;
+use gongshi_domain::lifecycle::Status;
+use gongshi_domain::period::{Clock, Standing};
+use gongshi_domain::rules::Catalogue;
+use gongshi_platform::store::notices::{self, PublicNotice};
+use gongshi_platform::store::receipts;
+use std::collections::HashMap;
+
+/// One legal clock as the page lists it.
+pub struct ClockRow {
+    /// `投标截止 2025-03-25 09:30`.
+    pub sentence: String,
+    /// `还剩 3 个工作日`.
+    pub status: String,
+    /// CSS class of the status: `ok` open, `warn` last day or not yet, `muted` over.
+    pub class: &'static str,
+    /// What it means.
+    pub meaning: String,
+    /// Footnote numbers of its rules.
+    pub notes: Vec<usize>,
+    /// The rules and their basis on one line (the `title` tooltip).
+    pub tooltip: String,
+    /// When a later notice of the stage (an amendment, a re-sent notice) set this window anew:
+    /// the window in force in words and that notice's page.
+    pub replaced: Option<(String, String)>,
+}
+
+/// A footnote: a rule and its legal basis.
+pub struct Note {
+    /// Its number.
+    pub n: usize,
+    /// Rule id.
+    pub rule: String,
+    /// The rule (Chinese).
+    pub title: String,
+    /// Legal basis.
+    pub citation: String,
+}
+
+/// One version of the notice's stage.
+pub struct VersionRow {
+    /// 1 for the first.
+    pub version: usize,
+    /// Notice id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Published, Beijing time.
+    pub published: String,
+    /// Whether no later version replaces it.
+    pub current: bool,
+    /// Whether it is this page's notice.
+    pub this: bool,
+    /// `投标文件递交截止时间：2025-03-25 09:30 → 2025-04-01 09:30`.
+    pub changes: Vec<String>,
+}
+
+/// An operator's release of the notice from a rule (`Finding.released`): the rule and the
+/// reason. The operator's name is not shown: a person's name is not for the public pages.
+pub struct Released {
+    /// Rule id and title.
+    pub rule: String,
+    /// The written reason.
+    pub reason: String,
+}
+
+/// The notice page.
+#[derive(Template)]
+#[template(path = "public/notice.html")]
+pub struct NoticePage {
+    /// Notice id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Kind in Chinese.
+    pub kind: &'static str,
+    /// Status in Chinese.
+    pub status: &'static str,
+    /// CSS class of the status.
+    pub status_class: &'static str,
+    /// Regime in Chinese.
+    pub regime: &'static str,
+    /// Facts shown first.
+    pub head: Vec<Fact>,
+    /// Releases by the centre.
+    pub released: Vec<Released>,
+    /// Legal clocks.
+    pub clocks: Vec<ClockRow>,
+    /// Their rules.
+    pub notes: Vec<Note>,
+    /// Candidates: column labels and rows.
+    pub candidates: Option<(Vec<String>, Vec<Vec<String>>)>,
+    /// The notice's text.
+    pub body: String,
+    /// Every public field.
+    pub facts: Vec<Fact>,
+    /// The stage's versions.
+    pub versions: Vec<VersionRow>,
+    /// `/procedures/{platform}/{project}/{section}`.
+    pub procedure_href: String,
+    /// `/v1/notices/{id}`.
+    pub json_href: String,
+}
+
+/// The CSS class of a status badge.
+pub(crate) fn status_class(status: Status) -> &'static str {
+    match status {
+        Status::Open | Status::Publicity => "ok",
+        Status::Closed => "muted",
+        Status::Awarded => "ok",
+        Status::Terminated => "bad",
+    }
+}
+
+/// The clocks as rows with numbered footnotes (numbers continue from `notes`, a rule cited twice
+/// keeps its number).
+pub(crate) fn clock_rows(clocks: &[Clock], notes: &mut Vec<Note>) -> Vec<ClockRow> {
+    clocks
+        .iter()
+        .map(|c| {
+            let numbers = c
+                .basis
+                .iter()
+                .map(|b| match notes.iter().find(|n| n.rule == b.rule) {
+                    Some(n) => n.n,
+                    None => {
+                        let n = notes.len() + 1;
+                        notes.push(Note {
+                            n,
+                            rule: b.rule.clone(),
+                            title: b.title.clone(),
+                            citation: b.citation.clone(),
+                        });
+                        n
+                    }
+                })
+                .collect();
+            ClockRow {
+                sentence: c.sentence.clone(),
+                status: c.status.clone(),
+                class: match c.standing {
+                    Standing::Running { .. } => "ok",
+                    Standing::LastDay | Standing::NotYet => "warn",
+                    Standing::Over => "muted",
+                },
+                meaning: c.meaning.clone(),
+                notes: numbers,
+                tooltip: c
+                    .basis
+                    .iter()
+                    .map(|b| format!("{}（{}）", b.title, b.citation))
+                    .collect::<Vec<_>>()
+                    .join("；"),
+                replaced: None,
+            }
+        })
+        .collect()
+}
+
+/// The facts shown first: codes, names, region, parties, amount, publication.
+pub(crate) fn head_facts(s: &Summary, n: &PublicNotice) -> Vec<Fact> {
+    let fact = |label: &str, value: String| Fact {
+        label: label.to_owned(),
+        value,
+    };
+    let mut out = vec![fact("项目编号", s.project.clone())];
+    if let Some(name) = &s.project_name {
+        out.push(fact("项目名称", name.value.clone()));
+    }
+    out.push(fact("标段（包）编号", s.section.clone()));
+    if let Some(region) = &s.region_name {
+        out.push(fact("所在地区", region.clone()));
+    }
+    for f in [&s.buyer, &s.agency, &s.winner].into_iter().flatten() {
+        out.push(f.clone());
+    }
+    if let Some((label, amount)) = &s.amount {
+        out.push(fact(label, format::yuan(*amount)));
+    }
+    let published = published_on(n);
+    if !published.is_empty() {
+        out.push(fact("发布时间", published));
+    }
+    out
+}
+
+/// When a notice was published, as its page says it: its own send time, else gongshi's.
+pub(crate) fn published_on(n: &PublicNotice) -> String {
+    people::table_of(n)
+        .and_then(|t| {
+            let field = t.sent_at_field.as_deref()?;
+            people::show(t.field(field), &n.notice["canonical"][field])
+        })
+        .or_else(|| n.published_at.map(format::beijing))
+        .unwrap_or_default()
+}
+
+/// The operators' releases of the notice: those on its verdict's findings (period rules) and
+/// `at_validation` (rule, reason) from its records' warnings, each rule once.
+fn releases(n: &PublicNotice, at_validation: Vec<(String, String)>) -> Vec<Released> {
+    let from_verdict = n.outcome["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            Some((
+                f["rule"].as_str()?.to_owned(),
+                f["released"]["reason"].as_str()?.to_owned(),
+            ))
+        });
+    let mut out: Vec<Released> = Vec::new();
+    for (rule, reason) in from_verdict.chain(at_validation) {
+        let title = Catalogue::embedded()
+            .get(&rule)
+            .map(|r| r.title.as_str())
+            .unwrap_or_default();
+        let rule = format!("{rule} {title}");
+        if !out.iter().any(|r| r.rule == rule && r.reason == reason) {
+            out.push(Released { rule, reason });
+        }
+    }
+    out
+}
+
+/// A change as people read it: `投标文件递交截止时间：2025-03-25 09:30 → 2025-04-01 09:30`.
+pub(crate) fn change_line(table: &str, c: &crate::views::ChangeView) -> String {
+    let table = gongshi_domain::Schemas::embedded().table(table);
+    format!(
+        "{}：{} → {}",
+        c.label,
+        people::show_change(table, &c.field, c.old.as_ref()),
+        people::show_change(table, &c.field, c.new.as_ref())
+    )
+}
+
+/// The page of a notice with its procedure's published notices in version order.
+/// For each window of `n`, the window of the same name in force in its stage when a later notice
+/// set it anew (the last current notice of the stage, in version order, that has it — as
+/// `/v1/procedures/…` reports the windows in force): that notice's clock and id.
+pub(crate) fn in_force_elsewhere(
+    n: &PublicNotice,
+    siblings: &[PublicNotice],
+    links: &HashMap<String, VersionLink>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> HashMap<String, (Clock, String)> {
+    let Some(stage) = links.get(&n.notice_id).map(|l| l.stage) else {
+        return HashMap::new();
+    };
+    let mut in_force: HashMap<String, (Clock, String)> = HashMap::new();
+    for s in siblings {
+        let Some(link) = links.get(&s.notice_id) else {
+            continue;
+        };
+        if link.stage != stage || !link.current {
+            continue;
+        }
+        for c in people::clocks_of(s, now) {
+            in_force.insert(c.window.clone(), (c, s.notice_id.clone()));
+        }
+    }
+    let own = people::windows_of(n);
+    in_force.retain(|name, (c, id)| {
+        *id != n.notice_id && own.get(name).is_some_and(|w| w.end != c.end)
+    });
+    in_force
+}
+
+/// `n`'s clocks as rows ([`clock_rows`]), each window a later notice of its stage set anew
+/// marked as changed, with the window in force and a link to that notice. `siblings` are its
+/// procedure's notices in version order, `links` their version links.
+pub(crate) fn clock_rows_in_force(
+    n: &PublicNotice,
+    siblings: &[PublicNotice],
+    links: &HashMap<String, VersionLink>,
+    now: chrono::DateTime<chrono::Utc>,
+    notes: &mut Vec<Note>,
+) -> Vec<ClockRow> {
+    let own = people::clocks_of(n, now);
+    let mut rows = clock_rows(&own, notes);
+    let elsewhere = in_force_elsewhere(n, siblings, links, now);
+    for (row, clock) in rows.iter_mut().zip(&own) {
+        if let Some((c, id)) = elsewhere.get(&clock.window) {
+            // The window as this notice set it no longer holds: its count would mislead.
+            row.status = "已变更".into();
+            row.class = "muted";
+            row.replaced = Some((c.line(), format!("/notices/{id}")));
+        }
+    }
+    rows
+}
+
+fn page(
+    n: &PublicNotice,
+    siblings: &[PublicNotice],
+    links: &HashMap<String, VersionLink>,
+    view: &NoticeView,
+    released: Vec<(String, String)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NoticePage {
+    let tender = siblings
+        .iter()
+        .rev()
+        .find(|s| s.kind == Kind::Tender.as_str());
+    let summary = people::summary(n, tender);
+    let mut notes = Vec::new();
+    let clocks = clock_rows_in_force(n, siblings, links, now, &mut notes);
+    let record = people::record_of(n);
+    let table = people::table_of(n);
+    let candidates = table.and_then(|t| {
+        t.roles
+            .candidates
+            .as_deref()
+            .and_then(|f| people::sub_records(t, f, &record))
+    });
+    let body = table
+        .and_then(|t| t.body_field.as_deref())
+        .and_then(|f| record.get(f))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let versions = view
+        .versions
+        .iter()
+        .flatten()
+        .map(|v| VersionRow {
+            version: v.version,
+            id: v.id.clone(),
+            title: v.title.as_str().unwrap_or_default().to_owned(),
+            published: siblings
+                .iter()
+                .find(|s| s.notice_id == v.id)
+                .map(published_on)
+                .unwrap_or_default(),
+            current: v.current,
+            this: v.this,
+            changes: v.changes.iter().map(|c| change_line(&v.table, c)).collect(),
+        })
+        .collect();
+    let status = Status::parse(&view.status).unwrap_or(Status::Closed);
+    NoticePage {
+        id: n.notice_id.clone(),
+        title: n.notice["title"].as_str().unwrap_or_default().to_owned(),
+        kind: crate::views::kind_of(&n.kind).zh(),
+        status: status.zh(),
+        status_class: status_class(status),
+        regime: people::regime_of(n).zh(),
+        head: head_facts(&summary, n),
+        released: releases(n, released),
+        clocks,
+        notes,
+        candidates,
+        body,
+        facts: table.map(|t| people::facts(t, &record)).unwrap_or_default(),
+        versions,
+        procedure_href: format!(
+            "/procedures/{}/{}/{}",
+            summary.platform, summary.project, summary.section
+        ),
+        json_href: format!("/v1/notices/{}", n.notice_id),
+    }
+}
+
+/// `GET /notices/{id}`: the page, `404` as a page in Chinese.
+#[utoipa::path(get, path = "/notices/{id}", tag = "pages", operation_id = "notice_page",
+    params(
+        ("id" = String, Path, description = "Notice id (32 hex digits)"),
+        ("If-None-Match" = Option<String>, Header, description = "ETag of the page already held")),
+    responses(
+        (status = 200, description = "The notice's page for people (HTML, zh-CN)", content_type = "text/html", body = String),
+        (status = 304, description = "Not modified since the ETag sent"),
+        (status = 404, description = "No such published notice (a page in Chinese)", content_type = "text/html", body = String),
+        (status = 503, description = "The store is unavailable (a page in Chinese)", content_type = "text/html", body = String)))]
+pub async fn notice(
+    State(gw): State<Gateway>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let not_found = || {
+        error_page(
+            StatusCode::NOT_FOUND,
+            "没有这个公告",
+            format!("没有编号为 {id} 的已发布公告。它可能尚未发布，或地址有误。"),
+        )
+    };
+    if !plausible_id(&id) {
+        return not_found();
+    }
+    let n = match notices::published(&gw.store.pool, &id).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return not_found(),
+        Err(e) => return unavailable(e),
+    };
+    let mut siblings = match notices::of_procedure(&gw.store.pool, &n.procedure_key).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(e),
+    };
+    version_order(&mut siblings);
+    let links = version_links(&siblings);
+    let now = gw.clock.now();
+    let view = notice_view(&n, &siblings, &links, now, true);
+    let released = match receipts::released_rules_of_notice(&gw.store.pool, &n.notice_id).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    cached(
+        &headers,
+        StatusCode::OK,
+        &page(&n, &siblings, &links, &view, released, now),
+    )
+}
