@@ -20,12 +20,48 @@ use tracing::Instrument as _;
 // Topic names, the envelope and the event types live with the events themselves.
 pub use gongshi_domain::events::{Envelope, Event, EventError, topics};
 
+pub mod lag;
+
+/// One consuming stage of the pipeline: its name (logs, metrics, quarantine, retries), its
+/// consumer group (unprefixed) and the topic it consumes. The services consume with these, and
+/// the operators' overview measures their lag with the same values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    /// The stage's name: `validate`, `enforce`, `publish`.
+    pub name: &'static str,
+    /// Its consumer group (without the topic prefix).
+    pub group: &'static str,
+    /// The topic it consumes (without the topic prefix).
+    pub topic: &'static str,
+}
+
+/// The validate stage: `gongshi-validate` on the received topic.
+pub const VALIDATE: Stage = Stage {
+    name: "validate",
+    group: "gongshi-validate",
+    topic: topics::RECEIVED,
+};
+/// The enforce stage: `gongshi-enforce` on the valid topic.
+pub const ENFORCE: Stage = Stage {
+    name: "enforce",
+    group: "gongshi-enforce",
+    topic: topics::VALID,
+};
+/// The publish stage: `gongshi-publish` on the public topic.
+pub const PUBLISH: Stage = Stage {
+    name: "publish",
+    group: "gongshi-publish",
+    topic: topics::PUBLIC,
+};
+/// Every consuming stage, in pipeline order.
+pub const STAGES: [Stage; 3] = [VALIDATE, ENFORCE, PUBLISH];
+
 use crate::store::quarantine::{NewQuarantine, Reason};
 use crate::store::{self, Store, StoreError};
 use crate::telemetry::InternalEvent as _;
 use crate::telemetry::events::{
     EventFailed, EventHandled, EventQuarantined, EventRetried, EventUndecodable, EventsProduced,
-    QuarantineFailed, ReceiveFailed, RetryingAge,
+    QuarantineFailed, ReceiveFailed, RetryStateNotSaved, RetryingAge,
 };
 use chrono::{DateTime, Utc};
 
@@ -398,6 +434,8 @@ where
         let mut attempts = 0u32;
         let mut healthy_failures = 0u32;
         let mut first_failed_at = None;
+        // Whether `consumer_retries` has a row for this event (cleared once it is done with).
+        let mut retry_recorded = false;
         let first_failed = tokio::time::Instant::now();
         loop {
             attempts += 1;
@@ -458,6 +496,20 @@ where
                         age: first_failed.elapsed(),
                     }
                     .emit();
+                    let failing = store::retries::Failing {
+                        consumer: name,
+                        topic: place.topic,
+                        partition: place.partition,
+                        offset: place.offset,
+                        event_id: &envelope.id,
+                        error: &format!("{e:#}"),
+                        attempts,
+                        first_failed_at: first_failed_at.unwrap_or_else(Utc::now),
+                    };
+                    retry_recorded |= save_retry_state(name, || {
+                        store::retries::failed(&quarantine.store.pool, &failing)
+                    })
+                    .await;
                     // Only failures while everything else answers count against the event.
                     if quarantine.healthy().await {
                         healthy_failures += 1;
@@ -489,6 +541,17 @@ where
                 return Ok(());
             }
             consumer.store_offset_from_message(&message)?;
+            if retry_recorded {
+                save_retry_state(name, || {
+                    store::retries::cleared(
+                        &quarantine.store.pool,
+                        name,
+                        place.topic,
+                        place.partition,
+                    )
+                })
+                .await;
+            }
             if first_failed_at.is_some() {
                 RetryingAge {
                     consumer: name,
@@ -504,6 +567,35 @@ where
         tracing::debug!(consumer = name, error = %e, message = "final commit");
     }
     Ok(())
+}
+
+/// Writes what a consumer is retrying (`store::retries`) for the operators' overview: best effort,
+/// bounded to one second so that an outage of the store never slows the retry loop; true when
+/// written.
+async fn save_retry_state<F, Fut>(consumer: &str, write: F) -> bool
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<(), StoreError>>,
+{
+    match tokio::time::timeout(Duration::from_secs(1), write()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            RetryStateNotSaved {
+                consumer,
+                error: &e.to_string(),
+            }
+            .emit();
+            false
+        }
+        Err(_) => {
+            RetryStateNotSaved {
+                consumer,
+                error: "the store did not answer within 1 s",
+            }
+            .emit();
+            false
+        }
+    }
 }
 
 /// Where a message came from.

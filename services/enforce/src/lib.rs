@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Consumer group of the enforce service.
-pub const GROUP: &str = "gongshi-enforce";
+pub const GROUP: &str = gongshi_platform::bus::ENFORCE.group;
 
 /// The service's parts.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ impl Enforce {
         let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
         bus::consume(
             consumer,
-            "enforce",
+            bus::ENFORCE.name,
             &quarantine,
             shutdown.clone(),
             |event| {

@@ -58,6 +58,11 @@ pub struct GatewayConfig {
     /// working day, 8 h).
     #[arg(long, env = "GONGSHI_OPERATOR_SESSION_SECS", default_value_t = 28_800)]
     pub operator_session_secs: u64,
+    /// The operators' legal clocks flag a notice parked (waiting for its parent stage) longer
+    /// than this many calendar days: a parent that has not arrived in a week is rarely late,
+    /// mostly lost or misnumbered, and worth a call to the platform.
+    #[arg(long, env = "GONGSHI_OPS_PARKED_FLAG_DAYS", default_value_t = 7)]
+    pub ops_parked_flag_days: u32,
     /// OCDS export settings.
     #[command(flatten)]
     pub ocds: crate::OcdsConfig,
@@ -79,6 +84,7 @@ impl Default for GatewayConfig {
             webhook_concurrency: 8,
             operator_tokens: Vec::new(),
             operator_session_secs: 28_800,
+            ops_parked_flag_days: 7,
         }
     }
 }

@@ -58,6 +58,9 @@ impl utoipa::Modify for Security {
         crate::ops::records::api_detail,
         crate::ops::records::api_act,
         crate::ops::audit::api_audit,
+        crate::ops::overview::api,
+        crate::ops::clocks::api,
+        crate::ops::report::api,
         crate::pages::notice::notice,
         crate::pages::procedure::procedure,
         crate::pages::search::search
@@ -70,7 +73,7 @@ impl utoipa::Modify for Security {
         (name = "feeds", description = "Atom, RSS and JSON Feed of published notices and window events; live Server-Sent Events"),
         (name = "subscriptions", description = "Saved searches delivered to webhooks, signed with HMAC-SHA256 (需要订阅令牌)"),
         (name = "operations", description = "Health, readiness, metrics"),
-        (name = "operators", description = "The operators' console (运营监控台): records to act on, actions, audit (需要运营人员令牌)"),
+        (name = "operators", description = "The operators' console (运营监控台): overview, legal clocks, publication report, records to act on, actions, audit (需要运营人员令牌)"),
         (name = "pages", description = "The public pages for people (HTML in Chinese): a notice with its legal clocks, a procedure's timeline, search")
     )
 )]
@@ -122,9 +125,12 @@ mod tests {
                 "notice_page",
                 "openapi",
                 "ops_audit",
+                "ops_clocks",
+                "ops_overview",
                 "ops_record",
                 "ops_record_action",
                 "ops_records",
+                "ops_report",
                 "procedure",
                 "procedure_page",
                 "readyz",

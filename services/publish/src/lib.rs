@@ -18,7 +18,7 @@ pub mod reindex;
 pub use indexer::SearchIndexer;
 
 /// Consumer group of the publish service.
-pub const GROUP: &str = "gongshi-publish";
+pub const GROUP: &str = gongshi_platform::bus::PUBLISH.group;
 
 /// Something that must see every feed entry after it is stored (a search index). It must be
 /// idempotent: the same entry can arrive more than once.
@@ -44,10 +44,16 @@ impl Publish {
         let consumer = self.bus.consumer(GROUP, &[topics::PUBLIC])?;
         tracing::info!(message = "publish consuming", topic = topics::PUBLIC);
         let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
-        bus::consume(consumer, "publish", &quarantine, shutdown, |event| {
-            let this = self.clone();
-            async move { this.handle(&event).await }
-        })
+        bus::consume(
+            consumer,
+            bus::PUBLISH.name,
+            &quarantine,
+            shutdown,
+            |event| {
+                let this = self.clone();
+                async move { this.handle(&event).await }
+            },
+        )
         .await?;
         Ok(())
     }

@@ -19,17 +19,23 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 /// Consumer group of the validate service.
-pub const GROUP: &str = "gongshi-validate";
+pub const GROUP: &str = gongshi_platform::bus::VALIDATE.group;
 
 /// Runs the validate consumer until `shutdown`.
 pub async fn run(store: Store, bus: Bus, shutdown: CancellationToken) -> anyhow::Result<()> {
     let consumer = bus.consumer(GROUP, &[topics::RECEIVED])?;
     tracing::info!(message = "validate consuming", topic = topics::RECEIVED);
     let quarantine = Quarantine::new(store.clone(), bus.clone());
-    bus::consume(consumer, "validate", &quarantine, shutdown, |event| {
-        let (store, bus) = (store.clone(), bus.clone());
-        async move { handle(&store, &bus, &event).await }
-    })
+    bus::consume(
+        consumer,
+        bus::VALIDATE.name,
+        &quarantine,
+        shutdown,
+        |event| {
+            let (store, bus) = (store.clone(), bus.clone());
+            async move { handle(&store, &bus, &event).await }
+        },
+    )
     .await?;
     Ok(())
 }

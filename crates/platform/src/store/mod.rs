@@ -3,14 +3,18 @@
 //! server. The store owns the SQL: services call these functions, and every one of them fails
 //! with a [`StoreError`] that says whether retrying can help.
 
+pub mod clocks;
 mod error;
 pub mod feed;
 pub mod notices;
 pub mod operators;
 pub mod outbox;
+pub mod overview;
 pub mod quarantine;
 pub mod receipts;
 pub mod records;
+pub mod report;
+pub mod retries;
 pub mod subscriptions;
 
 pub use error::StoreError;

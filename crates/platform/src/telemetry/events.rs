@@ -184,6 +184,94 @@ impl InternalEvent for RetryingAge<'_> {
     }
 }
 
+/// Recording what a consumer is retrying (for the operators' overview) failed; the retry goes on.
+#[derive(Debug)]
+pub struct RetryStateNotSaved<'a> {
+    /// Consumer name.
+    pub consumer: &'a str,
+    /// Why.
+    pub error: &'a str,
+}
+
+impl InternalEvent for RetryStateNotSaved<'_> {
+    fn emit(&self) {
+        tracing::debug!(
+            consumer = self.consumer,
+            error = self.error,
+            message = "could not record the retry for the overview"
+        );
+    }
+}
+
+/// The gateway measured one consumer group for the operators' overview.
+#[derive(Debug)]
+pub struct ConsumerMeasured<'a> {
+    /// Consumer group (unprefixed).
+    pub group: &'a str,
+    /// Broker-side lag; `None` when the broker did not answer (the gauge keeps its last value).
+    pub lag: Option<i64>,
+    /// Seconds the oldest unprocessed event has waited.
+    pub oldest_unprocessed_age_s: Option<i64>,
+    /// Red on the overview.
+    pub stuck: bool,
+}
+
+impl InternalEvent for ConsumerMeasured<'_> {
+    fn emit(&self) {
+        if self.stuck {
+            tracing::debug!(
+                group = self.group,
+                lag = self.lag,
+                age_s = self.oldest_unprocessed_age_s,
+                message = "consumer group stuck"
+            );
+        }
+        if let Some(lag) = self.lag {
+            metrics::gauge!(names::CONSUMER_LAG.name, "group" => self.group.to_owned())
+                .set(lag as f64);
+        }
+        metrics::gauge!(names::CONSUMER_OLDEST_UNPROCESSED_AGE.name, "group" => self.group.to_owned())
+            .set(self.oldest_unprocessed_age_s.unwrap_or(0) as f64);
+        metrics::gauge!(names::CONSUMER_STUCK.name, "group" => self.group.to_owned())
+            .set(if self.stuck { 1.0 } else { 0.0 });
+    }
+}
+
+/// The gateway counted the receipt records in one status.
+#[derive(Debug)]
+pub struct RecordsCounted<'a> {
+    /// The status.
+    pub status: &'a str,
+    /// Records in it.
+    pub count: i64,
+}
+
+impl InternalEvent for RecordsCounted<'_> {
+    fn emit(&self) {
+        metrics::gauge!(names::RECORDS_BY_STATUS.name, "status" => self.status.to_owned())
+            .set(self.count as f64);
+    }
+}
+
+/// The gateway checked whether a dependency (bus, store, index) answers.
+#[derive(Debug)]
+pub struct DependencyChecked<'a> {
+    /// `bus`, `store` or `index`.
+    pub dependency: &'a str,
+    /// It answered.
+    pub up: bool,
+}
+
+impl InternalEvent for DependencyChecked<'_> {
+    fn emit(&self) {
+        if !self.up {
+            tracing::debug!(dependency = self.dependency, message = "dependency down");
+        }
+        metrics::gauge!(names::DEPENDENCY_UP.name, "dependency" => self.dependency.to_owned())
+            .set(if self.up { 1.0 } else { 0.0 });
+    }
+}
+
 /// Setting an event aside failed (the store is down): the consumer keeps it and tries again.
 #[derive(Debug)]
 pub struct QuarantineFailed<'a> {
@@ -711,6 +799,20 @@ mod tests {
             Box::new(TasksAborted {
                 tasks: &["publish"],
                 deadline: d,
+            }),
+            Box::new(ConsumerMeasured {
+                group: "gongshi-validate",
+                lag: Some(2),
+                oldest_unprocessed_age_s: Some(40),
+                stuck: true,
+            }),
+            Box::new(RecordsCounted {
+                status: "published",
+                count: 3,
+            }),
+            Box::new(DependencyChecked {
+                dependency: "bus",
+                up: true,
             }),
         ];
         metrics::with_local_recorder(&recorder, || {

@@ -183,6 +183,44 @@ pub const CONSUMER_RETRYING_AGE: Metric = Metric {
     help: "Seconds since the event a consumer is retrying first failed; 0 when it is retrying nothing.",
 };
 
+// The operators' overview, measured by the gateway when `/metrics` is scraped.
+
+/// Broker-side lag of a consumer group.
+pub const CONSUMER_LAG: Metric = Metric {
+    name: "gongshi_consumer_lag_events",
+    kind: Kind::Gauge,
+    labels: &["group"],
+    help: "Events on the group's topic it has not processed yet (high watermark minus committed offset, from the broker), measured at scrape time.",
+};
+/// Age of a consumer group's oldest unprocessed event.
+pub const CONSUMER_OLDEST_UNPROCESSED_AGE: Metric = Metric {
+    name: "gongshi_consumer_oldest_unprocessed_age_seconds",
+    kind: Kind::Gauge,
+    labels: &["group"],
+    help: "Seconds since the oldest event the group has not processed was produced (or since the event it retries first failed); 0 when nothing waits.",
+};
+/// Whether a consumer group is stuck.
+pub const CONSUMER_STUCK: Metric = Metric {
+    name: "gongshi_consumer_stuck",
+    kind: Kind::Gauge,
+    labels: &["group"],
+    help: "1 when the group is retrying an event or its oldest unprocessed event waited 30 s or more (red on the operators' overview), else 0.",
+};
+/// Receipt records by status.
+pub const RECORDS_BY_STATUS: Metric = Metric {
+    name: "gongshi_records",
+    kind: Kind::Gauge,
+    labels: &["status"],
+    help: "Receipt records in each status (received, published, held, parked, invalid, rejected, quarantined, discarded, duplicate), over every record ever received.",
+};
+/// Whether a dependency answers.
+pub const DEPENDENCY_UP: Metric = Metric {
+    name: "gongshi_dependency_up",
+    kind: Kind::Gauge,
+    labels: &["dependency"],
+    help: "1 when the dependency (bus, store, index) answers the gateway, else 0.",
+};
+
 // Publish.
 
 /// Feed entries appended.
@@ -261,6 +299,11 @@ pub const ALL: &[Metric] = &[
     HOLDS_RELEASED,
     QUARANTINED,
     CONSUMER_RETRYING_AGE,
+    CONSUMER_LAG,
+    CONSUMER_OLDEST_UNPROCESSED_AGE,
+    CONSUMER_STUCK,
+    RECORDS_BY_STATUS,
+    DEPENDENCY_UP,
     FEED_ENTRIES,
     FEED_CHARS_DROPPED,
     STREAM_CONNECTIONS,

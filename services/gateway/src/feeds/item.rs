@@ -55,7 +55,8 @@ pub struct Item {
     pub window: Option<String>,
 }
 
-fn window_label(window: &str) -> &'static str {
+/// A legal window's name in Chinese (`bid` → 投标截止, …).
+pub(crate) fn window_label(window: &str) -> &'static str {
     match window {
         "documents" => "招标文件获取期结束",
         "bid" => "投标截止",

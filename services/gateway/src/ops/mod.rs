@@ -1,12 +1,18 @@
 //! The operators' console (运营监控台, api.md "Operators"): sign-in ([`auth`]), the records to act
-//! on and the actions on them ([`records`], [`actions`]), the audit log ([`audit`]). Every page
+//! on and the actions on them ([`records`], [`actions`]), the audit log ([`audit`]); the overview
+//! ([`overview`]), the legal clocks ([`clocks`]) and the publication report ([`report`]), with
+//! their server-drawn SVG charts ([`chart`]). Every page
 //! is server-rendered from the same functions as its JSON twin under `/ops/api/`; templates are
 //! in `services/gateway/templates/ops/`.
 
 pub mod actions;
 pub mod audit;
 pub mod auth;
+pub mod chart;
+pub mod clocks;
+pub mod overview;
 pub mod records;
+pub mod report;
 
 use crate::Gateway;
 use axum::Router;
@@ -15,6 +21,12 @@ use axum::routing::{get, post};
 /// Every console route (pages, forms and `/ops/api/`), for the gateway's router.
 pub fn router() -> Router<Gateway> {
     Router::new()
+        .route("/ops/", get(overview::page))
+        .route("/ops/clocks", get(clocks::page))
+        .route("/ops/report", get(report::page))
+        .route("/ops/api/overview", get(overview::api))
+        .route("/ops/api/clocks", get(clocks::api))
+        .route("/ops/api/report", get(report::api))
         .route("/ops/login", get(auth::login_form).post(auth::login))
         .route("/ops/logout", post(auth::logout))
         .route("/ops/records", get(records::page_list))

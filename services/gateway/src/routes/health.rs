@@ -42,7 +42,7 @@ pub(crate) async fn healthz() -> Json<Health> {
         (status = 200, description = "Store and bus reachable", body = Readiness),
         (status = 503, description = "Something is not reachable", body = Readiness)))]
 pub(crate) async fn readyz(State(gw): State<Gateway>) -> (StatusCode, Json<Readiness>) {
-    let (store, bus) = tokio::join!(gw.store.ping(), gw.bus.ping());
+    let Readiness { store, bus } = readiness(&gw).await;
     let status = if store && bus {
         StatusCode::OK
     } else {
@@ -51,10 +51,37 @@ pub(crate) async fn readyz(State(gw): State<Gateway>) -> (StatusCode, Json<Readi
     (status, Json(Readiness { store, bus }))
 }
 
+/// Whether the store and the bus answer now (readiness, and the operators' overview).
+pub(crate) async fn readiness(gw: &Gateway) -> Readiness {
+    let (store, bus) = tokio::join!(gw.store.ping(), gw.bus.ping());
+    Readiness { store, bus }
+}
+
+/// Whether this process's search index answers; `None` when it has none (the index lives in
+/// another process).
+pub(crate) async fn index_health(gw: &Gateway) -> Option<bool> {
+    let index = gw.search.clone()?;
+    Some(
+        tokio::task::spawn_blocking(move || index.health())
+            .await
+            .unwrap_or(false),
+    )
+}
+
 /// `GET /metrics`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
-pub(crate) async fn metrics() -> Response {
+pub(crate) async fn metrics(State(gw): State<Gateway>) -> Response {
+    // The overview's gauges (consumer lag, records by status, dependencies) are measured now;
+    // what cannot be measured within a few seconds keeps its last value.
+    let measured = tokio::time::timeout(
+        std::time::Duration::from_secs(8),
+        crate::ops::overview::measure(&gw),
+    )
+    .await;
+    if measured.is_err() {
+        tracing::debug!(message = "overview gauges not measured for this scrape");
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

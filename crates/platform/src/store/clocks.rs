@@ -1,0 +1,130 @@
+//! The legal clocks operators watch: legal windows about to close (from the enforce service's
+//! durable window timers), held notices with their release times, and parked notices with the
+//! stage they wait for.
+
+use super::StoreError;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+
+/// A legal window of a published notice that has not closed yet.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Closing {
+    /// The notice.
+    pub notice_id: String,
+    /// Window name: `documents`, `bid`, `publicity`, `announcement`, `challenge`.
+    pub window: String,
+    /// When it closes by law (the timer's due instant).
+    pub closes_at: DateTime<Utc>,
+    /// The notice's title.
+    pub title: String,
+    /// Procedure key (`platform/project/section`).
+    pub procedure: String,
+    /// The notice's stage (`tender`, …), when the timer carries it.
+    pub kind: Option<String>,
+    /// GB/T 2260 region code, when known.
+    pub region: Option<String>,
+}
+
+/// Windows that close in `[from, until)`, soonest first (at most `limit`).
+pub async fn closing(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Closing>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT notice_id, due_at, payload FROM timers \
+         WHERE kind = 'window' AND fired_at IS NULL AND due_at >= $1 AND due_at < $2 \
+         ORDER BY due_at, notice_id LIMIT $3",
+    )
+    .bind(from)
+    .bind(until)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let text = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let payload: Value = r.try_get("payload")?;
+            Ok(Closing {
+                notice_id: r.try_get("notice_id")?,
+                closes_at: r.try_get("due_at")?,
+                window: text(&payload, "window").unwrap_or_default(),
+                title: text(&payload, "title").unwrap_or_default(),
+                procedure: text(&payload, "procedure").unwrap_or_default(),
+                kind: text(&payload, "kind"),
+                region: text(&payload, "region"),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// A notice that is held or parked.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Waiting {
+    /// The notice.
+    pub notice_id: String,
+    /// Its title.
+    pub title: String,
+    /// Procedure key.
+    pub procedure: String,
+    /// Its stage (`tender`, `candidates`, …).
+    pub kind: String,
+    /// works / procurement.
+    pub regime: String,
+    /// GB/T 2260 region code, when known.
+    pub region: Option<String>,
+    /// When gongshi first saw it.
+    pub since: DateTime<Utc>,
+    /// Seconds it has waited (database time: a pipeline fact, not a legal one).
+    pub waited_s: i64,
+    /// Held: when it publishes by itself.
+    pub hold_until: Option<DateTime<Utc>>,
+    /// Parked: the stage it waits for (`tender`, `candidates`, …).
+    pub awaiting: Option<String>,
+    /// Its receipt and record, for the operator's record page.
+    pub receipt: Option<String>,
+    /// The record's index in that receipt.
+    pub index: Option<i32>,
+}
+
+/// Notices in `status` (`held` or `parked`): held ones soonest release first, parked ones
+/// longest waiting first (at most `limit`).
+pub async fn waiting(pool: &PgPool, status: &str, limit: i64) -> Result<Vec<Waiting>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT n.notice_id, n.procedure_key, n.kind, n.regime, n.notice->>'title' AS title, \
+                n.notice->>'region' AS region, n.first_seen, n.hold_until, n.outcome->>'awaiting' AS awaiting, \
+                EXTRACT(EPOCH FROM (now() - n.first_seen))::bigint AS waited_s, rr.receipt_id, rr.idx \
+         FROM notices n \
+         LEFT JOIN LATERAL (SELECT receipt_id, idx FROM receipt_records r WHERE r.notice_id = n.notice_id \
+                            ORDER BY updated_at DESC LIMIT 1) rr ON true \
+         WHERE n.status = $1 \
+         ORDER BY CASE WHEN $1 = 'held' THEN n.hold_until END, n.first_seen, n.notice_id LIMIT $2",
+    )
+    .bind(status)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(Waiting {
+                notice_id: r.try_get("notice_id")?,
+                title: r.try_get::<Option<String>, _>("title")?.unwrap_or_default(),
+                procedure: r.try_get("procedure_key")?,
+                kind: r.try_get("kind")?,
+                regime: r.try_get("regime")?,
+                region: r.try_get("region")?,
+                since: r.try_get("first_seen")?,
+                waited_s: r.try_get("waited_s")?,
+                hold_until: r.try_get("hold_until")?,
+                awaiting: r.try_get("awaiting")?,
+                receipt: r.try_get("receipt_id")?,
+                index: r.try_get("idx")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?)
+}
