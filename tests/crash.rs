@@ -63,7 +63,9 @@ async fn killing_validate_and_enforce_mid_import_loses_and_repeats_nothing() {
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(300),
+            // Generous: it asserts that everything settles, not how fast (the pipeline
+            // benchmark measures speed); on two loaded cores a debug build takes minutes.
+            start.elapsed() < Duration::from_secs(600),
             "{pending} records still received; logs in {}",
             p.dir.display()
         );

@@ -37,18 +37,7 @@ pub const BEHIND_AFTER_S: i64 = 5;
 /// Minutes averaged for `rates`.
 const RATE_MINUTES: usize = 5;
 
-/// Every receipt status, in the order the console lists them, with its Chinese label.
-pub const STATUSES: [(&str, &str); 9] = [
-    ("received", "处理中"),
-    ("published", "已发布"),
-    ("held", "暂缓发布"),
-    ("parked", "待前序公告"),
-    ("invalid", "格式无效"),
-    ("rejected", "规则驳回"),
-    ("quarantined", "已隔离"),
-    ("discarded", "已废弃"),
-    ("duplicate", "重复"),
-];
+use crate::ops::records::STATUSES;
 
 /// `GET /ops/api/overview`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -32,29 +32,29 @@ const PER_PAGE: i64 = 50;
 /// The last page asked for that is taken as asked (beyond it, the offset would overflow).
 pub(crate) const MAX_PAGE: i64 = 1_000_000;
 
-/// The statuses an operator acts on, in the order the console offers them, with their labels.
-pub const ACTIONABLE: &[(&str, &str)] = &[
-    ("quarantined", "已隔离"),
-    ("invalid", "校验未通过"),
-    ("rejected", "违反时限规则"),
+/// Every receipt status with its Chinese label, in the order the console shows counts (the one
+/// table of labels: pages, tabs and the overview read it).
+pub const STATUSES: [(&str, &str); 9] = [
+    ("received", "处理中"),
+    ("published", "已发布"),
     ("held", "暂缓发布"),
     ("parked", "等待前序公告"),
+    ("invalid", "校验未通过"),
+    ("rejected", "违反规则被拒"),
+    ("quarantined", "已隔离"),
+    ("discarded", "已作废"),
+    ("duplicate", "重复"),
 ];
 
-/// The Chinese name of a receipt status.
+/// The statuses an operator acts on, in the order the console offers them.
+pub const ACTIONABLE: [&str; 5] = ["quarantined", "invalid", "rejected", "held", "parked"];
+
+/// The Chinese label of a receipt status.
 pub fn status_label(status: &str) -> &'static str {
-    match status {
-        "received" => "处理中",
-        "invalid" => "校验未通过",
-        "rejected" => "违反时限规则",
-        "parked" => "等待前序公告",
-        "held" => "暂缓发布",
-        "published" => "已发布",
-        "duplicate" => "重复",
-        "quarantined" => "已隔离",
-        "discarded" => "已作废",
-        _ => "未知状态",
-    }
+    STATUSES
+        .iter()
+        .find(|(s, _)| *s == status)
+        .map_or("未知状态", |(_, label)| label)
 }
 
 /// The list's query.
@@ -375,7 +375,7 @@ struct RecordsPage<'a> {
     op: &'a Operator,
     q: &'a ListQuery,
     page: RecordPage,
-    statuses: &'static [(&'static str, &'static str)],
+    statuses: Vec<(&'static str, &'static str)>,
     pages: i64,
     query_without_page: String,
     filters_only: String,
@@ -461,7 +461,7 @@ pub(crate) async fn page_list(
         op: &op,
         q: &q,
         page,
-        statuses: ACTIONABLE,
+        statuses: ACTIONABLE.iter().map(|s| (*s, status_label(s))).collect(),
         pages,
         query_without_page,
         filters_only,
