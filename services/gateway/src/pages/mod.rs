@@ -16,6 +16,36 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+/// A procedure's page (`prefix` `/procedures`) or JSON (`/v1/procedures`) under `prefix`, each code
+/// percent-encoded as a path segment: codes are the platform's, and a `/`, `#` or `?` in one must
+/// not change where the link goes.
+pub fn procedure_href(prefix: &str, platform: &str, project: &str, section: &str) -> String {
+    use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+    // RFC 3986 path segment: everything but unreserved characters and sub-delims is encoded.
+    const SEGMENT: &AsciiSet = &CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'/')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'\\')
+        .add(b'^')
+        .add(b'`')
+        .add(b'{')
+        .add(b'|')
+        .add(b'}');
+    let seg = |s: &str| utf8_percent_encode(s, SEGMENT).to_string();
+    format!(
+        "{prefix}/{}/{}/{}",
+        seg(platform),
+        seg(project),
+        seg(section)
+    )
+}
+
 /// The stylesheet every page links (`/assets/gongshi.css`).
 const STYLESHEET: &str = include_str!("../../assets/gongshi.css");
 
@@ -124,4 +154,24 @@ pub(crate) fn unavailable(e: gongshi_platform::store::StoreError) -> Response {
         "暂时无法访问",
         "数据存储暂不可用，请稍后再试。",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn procedure_links_keep_each_code_in_its_segment() {
+        assert_eq!(
+            super::procedure_href(
+                "/procedures",
+                "JSGGZY",
+                "E3203010319005778",
+                "E3203010319005778001"
+            ),
+            "/procedures/JSGGZY/E3203010319005778/E3203010319005778001"
+        );
+        assert_eq!(
+            super::procedure_href("/v1/procedures", "SD", "A/B#1?x", "第1标段 %"),
+            "/v1/procedures/SD/A%2FB%231%3Fx/%E7%AC%AC1%E6%A0%87%E6%AE%B5%20%25"
+        );
+    }
 }

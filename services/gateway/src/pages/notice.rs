@@ -367,9 +367,11 @@ fn page(
         body,
         facts: table.map(|t| people::facts(t, &record)).unwrap_or_default(),
         versions,
-        procedure_href: format!(
-            "/procedures/{}/{}/{}",
-            summary.platform, summary.project, summary.section
+        procedure_href: super::procedure_href(
+            "/procedures",
+            &summary.platform,
+            &summary.project,
+            &summary.section,
         ),
         json_href: format!("/v1/notices/{}", n.notice_id),
     }

@@ -77,6 +77,7 @@ pub async fn procedure(
     headers: HeaderMap,
 ) -> Response {
     let key = format!("{platform}/{project}/{section}");
+    let json_href = super::procedure_href("/v1/procedures", &platform, &project, &section);
     let (view, list) = match load(&gw, platform, project, section).await {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -132,7 +133,7 @@ pub async fn procedure(
         head,
         steps,
         notes,
-        json_href: format!("/v1/procedures/{key}"),
+        json_href,
         ocid: view.ocid,
     };
     cached(&headers, StatusCode::OK, &page)

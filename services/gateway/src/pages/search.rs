@@ -317,7 +317,7 @@ fn row(h: &Hit, q: &str) -> Row {
         procedure_href: h
             .procedure
             .as_ref()
-            .map(|p| format!("/procedures/{}/{}/{}", p.platform, p.project, p.section)),
+            .map(|p| super::procedure_href("/procedures", &p.platform, &p.project, &p.section)),
     }
 }
 
