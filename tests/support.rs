@@ -189,6 +189,9 @@ impl Pipeline {
             .env("GONGSHI_DATA_DIR", self.dir.join("data"))
             .env("GONGSHI_SUBSCRIBER_TOKENS", SUBSCRIBER_TOKENS)
             .env("GONGSHI_OPERATOR_TOKENS", OPERATOR_TOKENS)
+            // The limiter is on, far above what tests ask (tests/rate_limit.rs sets a real one).
+            .env("GONGSHI_RATE_LIMIT_PER_SECOND", "100000")
+            .env("GONGSHI_RATE_LIMIT_BURST", "100000")
             .envs(self.extra_env.iter().map(|(k, v)| (k, v)));
         command
     }

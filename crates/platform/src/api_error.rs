@@ -31,6 +31,9 @@ pub enum ErrorCode {
     ReceiptNotFound,
     /// `record-not-found` (404): the receipt has no record at that index.
     RecordNotFound,
+    /// `rate-limited` (429): the client sent more requests than its limit; `Retry-After` says when
+    /// to try again.
+    RateLimited,
     /// `action-not-applicable` (409): an operator action that does not apply to the record's
     /// status (retry of a record that is not quarantined, …).
     ActionNotApplicable,
@@ -72,6 +75,7 @@ impl ErrorCode {
             ErrorCode::ReceiptNotFound => "receipt-not-found",
             ErrorCode::RecordNotFound => "record-not-found",
             ErrorCode::ActionNotApplicable => "action-not-applicable",
+            ErrorCode::RateLimited => "rate-limited",
             ErrorCode::NoticeNotFound => "notice-not-found",
             ErrorCode::ProcedureNotFound => "procedure-not-found",
             ErrorCode::SubscriptionNotFound => "subscription-not-found",
@@ -104,6 +108,7 @@ impl ErrorCode {
             | ErrorCode::NoReleases => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::ActionNotApplicable => StatusCode::CONFLICT,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::TooLarge | ErrorCode::DocumentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

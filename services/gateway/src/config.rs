@@ -63,6 +63,16 @@ pub struct GatewayConfig {
     /// mostly lost or misnumbered, and worth a call to the platform.
     #[arg(long, env = "GONGSHI_OPS_PARKED_FLAG_DAYS", default_value_t = 7)]
     pub ops_parked_flag_days: u32,
+    /// Requests per second each client may make to the public routes, sustained (0: no limit).
+    #[arg(long, env = "GONGSHI_RATE_LIMIT_PER_SECOND", default_value_t = 20)]
+    pub rate_limit_per_second: u32,
+    /// Requests a client may make at once above its sustained rate (the bucket's size).
+    #[arg(long, env = "GONGSHI_RATE_LIMIT_BURST", default_value_t = 120)]
+    pub rate_limit_burst: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (comma-separated addresses);
+    /// from anyone else the header is ignored and the peer address is the client.
+    #[arg(long, env = "GONGSHI_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// OCDS export settings.
     #[command(flatten)]
     pub ocds: crate::OcdsConfig,
@@ -85,6 +95,9 @@ impl Default for GatewayConfig {
             operator_tokens: Vec::new(),
             operator_session_secs: 28_800,
             ops_parked_flag_days: 7,
+            rate_limit_per_second: 20,
+            rate_limit_burst: 120,
+            trusted_proxies: Vec::new(),
         }
     }
 }

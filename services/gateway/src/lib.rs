@@ -14,6 +14,7 @@ pub mod ocds;
 pub mod openapi;
 pub mod ops;
 pub mod pages;
+pub mod rate_limit;
 pub mod routes;
 pub mod stream;
 pub mod subscriptions;
@@ -70,11 +71,14 @@ impl Gateway {
     /// Every gateway route, with `other`'s routes beside them; errors are JSON throughout.
     pub fn router(self, other: Mounted) -> Router {
         let document = std::sync::Arc::new(openapi::document(other.openapi));
-        Router::new()
+        // Operations (health, metrics, the stylesheet) and the credentialed routes (ingest,
+        // the console) are not rate-limited per client; every public route is.
+        let operations = Router::new()
             .route("/healthz", get(routes::health::healthz))
             .route("/readyz", get(routes::health::readyz))
             .route("/metrics", get(routes::health::metrics))
-            .route("/assets/gongshi.css", get(pages::stylesheet))
+            .route("/assets/gongshi.css", get(pages::stylesheet));
+        let public = Router::new()
             .route("/notices/{id}", get(pages::notice::notice))
             .route(
                 "/procedures/{platform}/{project}/{section}",
@@ -105,7 +109,15 @@ impl Gateway {
             .route(
                 "/openapi.json",
                 get(routes::health::openapi_json).with_state(document),
-            )
+            );
+        let public = rate_limit::limit(
+            public,
+            self.config.rate_limit_per_second,
+            self.config.rate_limit_burst,
+            &self.config.trusted_proxies,
+        );
+        operations
+            .merge(public)
             .merge(ops::router())
             .fallback(|| async {
                 ApiError::new(ErrorCode::NotFound, "没有这个地址 (no such route)")
@@ -148,7 +160,11 @@ impl Gateway {
         let worker =
             subscriptions::worker::Worker::new(self.store.clone(), self.config.clone(), base)?;
         let webhooks = tokio::spawn(worker.run(poll, shutdown.clone()));
-        let served = axum::serve(listener, self.router(other))
+        // Connection info: the rate limit keys on the client's address.
+        let app = self
+            .router(other)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;
         let _ = tail.await;

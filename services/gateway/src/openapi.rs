@@ -27,6 +27,44 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// Documents the rate limit's answer on every public operation (`rate_limit`): 429
+/// `rate-limited` with `Retry-After`. Operations (health, metrics) and the credentialed routes
+/// (the console) are not limited, and ingest's route is added later, unlimited.
+struct RateLimits;
+
+impl utoipa::Modify for RateLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::Header;
+        use utoipa::openapi::schema::{Object, Type};
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+        let limited = ResponseBuilder::new()
+            .description("Over the client's rate limit (`rate-limited`); `Retry-After` says in how many seconds to try again")
+            .header("Retry-After", Header::new(Object::with_type(Type::Integer)))
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let unlimited = ["/healthz", "/readyz", "/metrics", "/ops/"]
+                .iter()
+                .any(|p| path.starts_with(p));
+            if unlimited {
+                continue;
+            }
+            for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .insert("429".to_owned(), limited.clone().into());
+            }
+        }
+    }
+}
+
 /// The description of the gateway's own routes.
 #[derive(OpenApi)]
 #[openapi(
@@ -65,7 +103,7 @@ impl utoipa::Modify for Security {
         crate::pages::procedure::procedure,
         crate::pages::search::search
     ),
-    modifiers(&Security),
+    modifiers(&Security, &RateLimits),
     tags(
         (name = "ingest", description = "The trading platform sends documents (需要接入令牌)"),
         (name = "notices", description = "Published notices and procedures"),
@@ -152,6 +190,11 @@ mod tests {
                 assert!(names.contains(&name), "{path} lacks {name}: {names:?}");
             }
         }
+        // Public operations may answer 429; health and the console are not rate-limited.
+        assert!(doc["paths"]["/v1/search"]["get"]["responses"]["429"].is_object());
+        assert!(doc["paths"]["/search"]["get"]["responses"]["429"].is_object());
+        assert!(doc["paths"]["/healthz"]["get"]["responses"]["429"].is_null());
+        assert!(doc["paths"]["/ops/api/records"]["get"]["responses"]["429"].is_null());
         let schemas = doc["components"]["schemas"].as_object().expect("schemas");
         for name in [
             "ErrorBody",

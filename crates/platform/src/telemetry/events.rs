@@ -662,6 +662,23 @@ impl InternalEvent for WebhookGivenUp<'_> {
     }
 }
 
+/// A client over its rate limit was refused (429).
+#[derive(Debug)]
+pub struct RateLimited {
+    /// Seconds until it may ask again.
+    pub retry_after_s: u64,
+}
+
+impl InternalEvent for RateLimited {
+    fn emit(&self) {
+        tracing::info!(
+            retry_after_s = self.retry_after_s,
+            message = "request over the client's rate limit refused"
+        );
+        metrics::counter!(names::HTTP_RATE_LIMITED.name).increment(1);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Process.
 

@@ -278,6 +278,13 @@ pub const SHUTDOWN_TASKS_ABORTED: Metric = counter(
     "Tasks aborted because they had not stopped within the shutdown deadline.",
 );
 
+/// Requests to public routes refused with 429 (over a client's rate limit).
+pub const HTTP_RATE_LIMITED: Metric = counter(
+    "gongshi_http_rate_limited_total",
+    &[],
+    "Requests to public routes refused with 429 because their client exceeded its rate limit.",
+);
+
 /// Every metric gongshi exports.
 pub const ALL: &[Metric] = &[
     EVENTS_HANDLED,
@@ -311,6 +318,7 @@ pub const ALL: &[Metric] = &[
     WEBHOOK_DELIVERIES_QUEUED,
     WEBHOOK_DELIVERIES,
     WEBHOOK_DELIVERIES_GIVEN_UP,
+    HTTP_RATE_LIMITED,
     SHUTDOWN_TASKS_ABORTED,
 ];
 
