@@ -817,6 +817,7 @@ mod tests {
                 tasks: &["publish"],
                 deadline: d,
             }),
+            Box::new(RateLimited { retry_after_s: 1 }),
             Box::new(ConsumerMeasured {
                 group: "gongshi-validate",
                 lag: Some(2),
