@@ -177,24 +177,8 @@ async fn a_consumer_hanging_on_one_event_is_red_within_a_minute() {
     }
     // An operator keeps the overview open in a browser (signed in through the form).
     let b = gongshi_tests::browser::Browser::start(1280, 1300).await;
-    b.client
-        .goto(&format!("{}/ops/", p.url))
-        .await
-        .expect("goto");
-    b.client
-        .find(Css("input[name=token]"))
-        .await
-        .expect("token field")
-        .send_keys(OPERATOR_TOKEN)
-        .await
-        .expect("type");
-    b.client
-        .find(Css("section.login button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("sign in");
+    b.sign_in_at(&format!("{}/ops/", p.url), OPERATOR_TOKEN)
+        .await;
     b.client
         .wait()
         .for_element(Css("figure.chart svg"))

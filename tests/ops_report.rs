@@ -354,24 +354,8 @@ async fn the_report_counts_what_the_feed_store_holds() {
     // As an operator sees them: signed in through the form, the report and the clocks.
     use fantoccini::Locator::Css;
     let b = gongshi_tests::browser::Browser::start(1280, 1500).await;
-    b.client
-        .goto(&format!("{}/ops/report?{period}", p.url))
-        .await
-        .expect("goto");
-    b.client
-        .find(Css("input[name=token]"))
-        .await
-        .expect("token field")
-        .send_keys(OPERATOR_TOKEN)
-        .await
-        .expect("type");
-    b.client
-        .find(Css("section.login button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("sign in");
+    b.sign_in_at(&format!("{}/ops/report?{period}", p.url), OPERATOR_TOKEN)
+        .await;
     b.client
         .wait()
         .for_element(Css("figure.chart svg"))

@@ -88,6 +88,27 @@ impl Browser {
         }
     }
 
+    /// Opens `url`, a console page, and signs in with `token` through the sign-in form the
+    /// console sends a browser without a session to (which then returns to `url`).
+    pub async fn sign_in_at(&self, url: &str, token: &str) {
+        use fantoccini::Locator::Css;
+        self.client.goto(url).await.expect("goto");
+        self.client
+            .find(Css("input[name=token]"))
+            .await
+            .expect("the sign-in form's token field")
+            .send_keys(token)
+            .await
+            .expect("type the token");
+        self.client
+            .find(Css("section.login button[type=submit]"))
+            .await
+            .expect("the sign-in button")
+            .click()
+            .await
+            .expect("sign in");
+    }
+
     /// Saves what the browser shows now as `target/screenshots/<name>.png` and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.client.screenshot().await.expect("screenshot");
