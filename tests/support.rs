@@ -161,12 +161,19 @@ impl Pipeline {
 
     /// Starts one subcommand (`run`, `gateway`, `validate`, `enforce`, `publish`) as a process.
     pub fn spawn(&mut self, service: &str) {
+        self.spawn_with(service, &[]);
+    }
+
+    /// Starts one subcommand with extra environment variables over the pipeline's (e.g. an
+    /// `ingest` process on a `GONGSHI_LISTEN` of its own beside the gateway).
+    pub fn spawn_with(&mut self, service: &str, env: &[(&str, &str)]) {
         let log_path = self
             .dir
             .join(format!("{service}-{}.log", self.children.len()));
         let log = std::fs::File::create(&log_path).expect("log file");
         let child = self
             .command(service)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
