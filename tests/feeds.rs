@@ -715,3 +715,70 @@ async fn sql_and_in_memory_filters_agree() {
         );
     }
 }
+
+/// Feed pages are kept rendered between polls (`feeds::cache`), valid while the feed's head
+/// stays put: a client revalidating its copy gets 304 with the same validators, and a new entry
+/// shows on the newest page (with a new ETag) within a poll of the store, for every format.
+#[tokio::test]
+async fn a_kept_page_gives_way_to_a_new_entry_within_a_poll() {
+    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
+    p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    p.spawn("run");
+    p.wait_ready().await;
+    let db = p.db().await;
+    p.submit(&tender(
+        "E3203010319009001",
+        "E3203010319009001001",
+        "缓存测试一号工程施工招标公告",
+        "320300",
+    ))
+    .await;
+    wait_feed(&db, 1).await;
+    for format in ["atom", "rss", "json"] {
+        let url = format!("{}/feeds/notices.{format}", p.url);
+        let (status, first_headers, first) = fetch(&url, &[]).await;
+        assert_eq!(status, 200);
+        let etag = first_headers["etag"].to_str().expect("etag").to_owned();
+        // The same page again, and revalidated: identical bytes and validators.
+        let (_, again_headers, again) = fetch(&url, &[]).await;
+        assert_eq!(
+            (again, &again_headers["etag"]),
+            (first.clone(), &first_headers["etag"])
+        );
+        let (status, revalidated, _) = fetch(&url, &[("if-none-match", &etag)]).await;
+        assert_eq!(status, 304, "{format}");
+        assert_eq!(revalidated["etag"], first_headers["etag"]);
+        assert_eq!(revalidated["last-modified"], first_headers["last-modified"]);
+    }
+
+    let before = feed_count(&db).await;
+    p.submit(&tender(
+        "E3203010319009002",
+        "E3203010319009002001",
+        "缓存测试二号工程施工招标公告",
+        "320300",
+    ))
+    .await;
+    wait_feed(&db, before + 1).await;
+    let stored = Instant::now();
+    for format in ["atom", "rss", "json"] {
+        let url = format!("{}/feeds/notices.{format}", p.url);
+        loop {
+            let (status, _, body) = fetch(&url, &[]).await;
+            assert_eq!(status, 200);
+            if body.contains("缓存测试二号工程") {
+                break;
+            }
+            assert!(
+                stored.elapsed() < Duration::from_secs(5),
+                "{format}: the newest page still lacks the new entry {:?} after it was stored",
+                stored.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    eprintln!(
+        "new entry on every format's newest page {:?} after it was stored",
+        stored.elapsed()
+    );
+}
