@@ -162,7 +162,9 @@ pub fn read_records(
                         other => {
                             return Err(err_at(
                                 before,
-                                format!("未定义的实体 &{other}; (undefined entity)"),
+                                format!(
+                                    "未定义的实体 &{other};，DTD 中声明的实体一概不展开 (undefined entity: entities declared in a DTD are never expanded)"
+                                ),
                             ));
                         }
                     },
