@@ -356,3 +356,30 @@ fn nesting_200k_deep_is_refused_at_the_depth_limit() {
         }
     }
 }
+
+/// Found by fuzzing (`xml_reader`, the write-back round trip): element names were taken as sent,
+/// so `<A\0"x>` was read as a record of table `A\0"x`: a NUL that PostgreSQL text cannot hold, a
+/// quote that no XML written from the record could carry.
+#[test]
+fn element_names_outside_the_xml_name_production_are_refused() {
+    for bad in [
+        "<PURCHA\0SE></PURCHA\0SE>",
+        "<A><B\u{7f}>x</B\u{7f}></A>",
+        "<A><B\"c\">x</B\"c\"></A>",
+        "<A><1B>x</1B></A>",
+        "<A><-B/></A>",
+    ] {
+        match refusal(bad.as_bytes()) {
+            DocumentError::Xml { message, .. } => {
+                assert!(message.contains("element name"), "{bad:?}: {message}")
+            }
+            other => panic!("{bad:?}: expected an XML error, got {other:?}"),
+        }
+    }
+    // Names the data standard uses, and any XML name, still read.
+    let doc = "<TENDER_TERMINATION><REASON>x</REASON><x-y.z>1</x-y.z><名称>2</名称><ns:B>3</ns:B></TENDER_TERMINATION>";
+    let records = Document::parse(doc.as_bytes(), Limits::default())
+        .expect("XML names")
+        .records();
+    assert_eq!(records[0].fields.len(), 4);
+}
