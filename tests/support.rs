@@ -203,6 +203,24 @@ impl Pipeline {
         command
     }
 
+    /// The process id of a running service started by [`Pipeline::spawn`] (the first of that
+    /// name), to watch it from outside (its memory in `/proc/<pid>/status`, whether it still runs).
+    pub fn pid(&self, service: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(name, _)| name == service)
+            .map(|(_, child)| child.id())
+    }
+
+    /// Whether a service started by [`Pipeline::spawn`] is still running (it has not exited or
+    /// crashed since).
+    pub fn is_running(&mut self, service: &str) -> bool {
+        self.children
+            .iter_mut()
+            .find(|(name, _)| name == service)
+            .is_some_and(|(_, child)| matches!(child.try_wait(), Ok(None)))
+    }
+
     /// Kills a running service with SIGKILL: no shutdown, no final commit.
     pub fn kill(&mut self, service: &str) {
         for (name, child) in &mut self.children {

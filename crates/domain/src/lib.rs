@@ -6,6 +6,7 @@ pub mod check;
 pub mod codes;
 pub mod diff;
 pub mod events;
+pub mod feed_cursor;
 pub mod finding;
 pub mod ident;
 pub mod lifecycle;

@@ -295,3 +295,91 @@ fn an_amount_without_unit_is_an_error_at_the_amount() {
     assert_eq!(f.path, "/WIN_BID_PRICE");
     assert!(f.message.contains("PRICE_UNIT"), "{}", f.message);
 }
+
+/// The message of a document's refusal (panics if it was read).
+fn refusal(doc: &[u8]) -> DocumentError {
+    Document::parse(doc, Limits::default()).expect_err("refused")
+}
+
+#[test]
+fn entities_declared_in_a_dtd_are_never_expanded() {
+    // Billion laughs: ten levels of ten references, 10^9 "lol"s if expanded.
+    let mut laughs = String::from("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">");
+    for level in 1..=9 {
+        let previous = if level == 1 {
+            "lol".to_owned()
+        } else {
+            format!("lol{}", level - 1)
+        };
+        laughs.push_str(&format!(
+            "<!ENTITY lol{level} \"{}\">",
+            format!("&{previous};").repeat(10)
+        ));
+    }
+    laughs.push_str("]><TENDER_TERMINATION><REASON>&lol9;</REASON></TENDER_TERMINATION>");
+    let external = "<!DOCTYPE r [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\
+                    <TENDER_TERMINATION><REASON>&xxe;</REASON></TENDER_TERMINATION>";
+    for (doc, entity) in [(laughs.as_str(), "&lol9;"), (external, "&xxe;")] {
+        match refusal(doc.as_bytes()) {
+            DocumentError::Xml { message, .. } => {
+                assert!(message.contains(entity), "{message}");
+                assert!(message.contains("never expanded"), "{message}");
+            }
+            other => panic!("expected an XML error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn nesting_200k_deep_is_refused_at_the_depth_limit() {
+    let depth = 200_000;
+    let xml = format!("{}{}", "<A>".repeat(depth), "</A>".repeat(depth));
+    match refusal(xml.as_bytes()) {
+        DocumentError::Xml {
+            message, column, ..
+        } => {
+            assert!(message.contains("nesting too deep"), "{message}");
+            // Refused where the limit is passed, not after reading all of it.
+            assert_eq!(column, 3 * Limits::default().max_depth + 1);
+        }
+        other => panic!("expected an XML error, got {other:?}"),
+    }
+    for json in [
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
+        format!("{}1{}", "{\"A\":".repeat(depth), "}".repeat(depth)),
+    ] {
+        match refusal(json.as_bytes()) {
+            DocumentError::Json { message, .. } => {
+                assert!(message.contains("recursion limit"), "{message}")
+            }
+            other => panic!("expected a JSON error, got {other:?}"),
+        }
+    }
+}
+
+/// Found by fuzzing (`xml_reader`, the write-back round trip): element names were taken as sent,
+/// so `<A\0"x>` was read as a record of table `A\0"x`: a NUL that PostgreSQL text cannot hold, a
+/// quote that no XML written from the record could carry.
+#[test]
+fn element_names_outside_the_xml_name_production_are_refused() {
+    for bad in [
+        "<PURCHA\0SE></PURCHA\0SE>",
+        "<A><B\u{7f}>x</B\u{7f}></A>",
+        "<A><B\"c\">x</B\"c\"></A>",
+        "<A><1B>x</1B></A>",
+        "<A><-B/></A>",
+    ] {
+        match refusal(bad.as_bytes()) {
+            DocumentError::Xml { message, .. } => {
+                assert!(message.contains("element name"), "{bad:?}: {message}")
+            }
+            other => panic!("{bad:?}: expected an XML error, got {other:?}"),
+        }
+    }
+    // Names the data standard uses, and any XML name, still read.
+    let doc = "<TENDER_TERMINATION><REASON>x</REASON><x-y.z>1</x-y.z><名称>2</名称><ns:B>3</ns:B></TENDER_TERMINATION>";
+    let records = Document::parse(doc.as_bytes(), Limits::default())
+        .expect("XML names")
+        .records();
+    assert_eq!(records[0].fields.len(), 4);
+}

@@ -3,8 +3,11 @@
 //! PostgreSQL and the `received` event is on the bus (the event carries the receipt id; the
 //! document itself stays in the store, so no size limit of the broker applies).
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use gongshi_domain::events::NoticeReceived;
@@ -63,20 +66,70 @@ impl Ingest {
         }
     }
 
-    /// The ingest routes, to serve alone or merged into the gateway.
-    pub fn router(self) -> Router {
-        // Bodies somewhat over the limit are read whole so the handler can answer 413 with our JSON
-        // error on an intact connection (a client still uploading would otherwise see a reset);
-        // far larger ones are cut off by the framework's own 413.
-        let limit = self
-            .limits
+    /// The most of a body read: bodies somewhat over the document limit are read whole so the
+    /// handler can answer 413 on an intact connection (a client still uploading would otherwise
+    /// see a reset); reading a larger one stops here.
+    fn body_limit(&self) -> usize {
+        self.limits
             .max_document_bytes
             .saturating_mul(4)
-            .max(16 * 1024 * 1024);
+            .max(16 * 1024 * 1024)
+    }
+
+    /// The ingest routes, to serve alone or merged into the gateway.
+    pub fn router(self) -> Router {
+        let limit = self.body_limit();
         Router::new()
             .route("/v1/notices", post(post_notice))
             .layer(DefaultBodyLimit::max(limit))
+            .layer(axum::middleware::from_fn_with_state(limit, declared_size))
             .with_state(self)
+    }
+}
+
+/// Refuses a body whose `Content-Length` is over `limit` before a byte of it is read: a client
+/// announcing 100 MB learns at once, and the listener never buffers what it would refuse.
+async fn declared_size(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(size) if size > u64::try_from(limit).unwrap_or(u64::MAX) => ApiError::new(
+            ErrorCode::DocumentTooLarge,
+            format!(
+                "文档大小 {size} 字节超过上限 {limit} 字节，未读取即拒收 (document too large: Content-Length over the limit; refused unread)"
+            ),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// The body, or the error that says why it could not be read: one over the body limit (sent
+/// without a `Content-Length`, or longer than it said) is cut off once `limit` bytes have come.
+fn read_body(
+    body: Result<axum::body::Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    match body {
+        Ok(bytes) => Ok(bytes),
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+            Err(ApiError::new(
+                ErrorCode::DocumentTooLarge,
+                format!(
+                    "文档超过上限 {limit} 字节，读到上限即拒收 (document too large: over the limit of {limit} bytes; reading stopped there)"
+                ),
+            ))
+        }
+        Err(other) => Err(ApiError::rejection(
+            other.status(),
+            format!(
+                "无法读取请求体 (cannot read the request body): {}",
+                other.body_text()
+            ),
+        )),
     }
 }
 
@@ -126,14 +179,15 @@ pub struct Accepted {
         (status = 400, description = "Unreadable XML or JSON (line and column in the message)", body = ErrorBody),
         (status = 401, description = "No bearer token", body = ErrorBody),
         (status = 403, description = "Token not accepted", body = ErrorBody),
-        (status = 413, description = "Over the size limit", body = ErrorBody),
-        (status = 415, description = "Not XML or JSON", body = ErrorBody),
+        (status = 413, description = "Over the size limit (`DOC-TOO-LARGE`)", body = ErrorBody),
+        (status = 415, description = "Not XML or JSON, or compressed (no `Content-Encoding` is accepted)", body = ErrorBody),
         (status = 503, description = "Store or bus unavailable; retry", body = ErrorBody)))]
 async fn post_notice(
     State(ingest): State<Ingest>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let body = read_body(body, ingest.body_limit())?;
     let auth = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -147,6 +201,24 @@ async fn post_notice(
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "该令牌无权提交公告 (token not accepted)",
+        ));
+    }
+    // Bodies are never decompressed here: a compressed one would be a door to a decompression bomb
+    // (a few kilobytes that inflate to gigabytes), and no platform needs it for 2 MiB documents.
+    if let Some(coding) = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|c| c != "identity")
+    {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "不接受压缩的请求体 (Content-Encoding '{coding}' not accepted): 请发送未压缩的文档 (send the document uncompressed)"
+            ),
         ));
     }
     let content_type = headers

@@ -2,7 +2,7 @@
 //! whole batch. A document is one record (root element = table code) or `<BATCH>` of records.
 
 use super::{DocumentError, Limits, RawField, RawRecord, RawValue, line_column};
-use crate::values::text::is_xml_char;
+use crate::values::text::{is_xml_char, is_xml_name};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
@@ -107,6 +107,14 @@ pub fn read_records(
                     unreachable!()
                 };
                 let name = start.name().as_ref().to_owned();
+                if !is_xml_name(&name) {
+                    return Err(err_at(
+                        before,
+                        format!(
+                            "元素名 {name:?} 不是 XML 名称，文档不是格式正确的 XML (an element name XML 1.0 does not allow: not well-formed)"
+                        ),
+                    ));
+                }
                 if stack.len() >= limits.max_depth {
                     return Err(err_at(
                         before,
@@ -162,7 +170,9 @@ pub fn read_records(
                         other => {
                             return Err(err_at(
                                 before,
-                                format!("未定义的实体 &{other}; (undefined entity)"),
+                                format!(
+                                    "未定义的实体 &{other};，DTD 中声明的实体一概不展开 (undefined entity: entities declared in a DTD are never expanded)"
+                                ),
                             ));
                         }
                     },

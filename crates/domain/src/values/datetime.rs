@@ -22,9 +22,35 @@ pub enum DateOnly {
     EndOfDay,
 }
 
-/// Parses a wire date-time into an instant at +08:00, truncated to whole seconds.
+/// Parses a wire date-time into an instant at +08:00, truncated to whole seconds. The year is
+/// four digits on the wire and stays within 0000–9999 at +08:00, so that [`canonical`] text reads
+/// back as the same instant.
 pub fn parse(text: &str, date_only: DateOnly) -> Result<Instant, String> {
     let s = text.trim();
+    // chrono's `%Y` also reads a sign and any number of digits (`-025`, `+12021`); no wire form has
+    // them, and their canonical text would not read back.
+    let b = s.as_bytes();
+    let four_digit_year = b.len() > 4 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-';
+    if !four_digit_year {
+        return Err(not_a_date_time(s));
+    }
+    let instant = parse_forms(s, date_only)?;
+    if !(0..=9999).contains(&chrono::Datelike::year(&instant)) {
+        return Err(format!(
+            "'{s}' 超出可表示的日期范围 (date out of range: years 0000 to 9999 in Beijing time)"
+        ));
+    }
+    Ok(instant)
+}
+
+fn not_a_date_time(s: &str) -> String {
+    format!(
+        "'{s}' 不是可识别的日期时间，应为 yyyy-MM-dd HH:mm:ss、yyyy-MM-dd HH:mm、yyyy-MM-dd 或 RFC 3339 \
+         (not a date-time in a form of wire-format.md)"
+    )
+}
+
+fn parse_forms(s: &str, date_only: DateOnly) -> Result<Instant, String> {
     let tz = shanghai();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Ok(truncate_seconds(dt.with_timezone(&tz)));
@@ -52,10 +78,7 @@ pub fn parse(text: &str, date_only: DateOnly) -> Result<Instant, String> {
         };
         return local(day.and_time(NaiveTime::MIN));
     }
-    Err(format!(
-        "'{s}' 不是可识别的日期时间，应为 yyyy-MM-dd HH:mm:ss、yyyy-MM-dd HH:mm、yyyy-MM-dd 或 RFC 3339 \
-         (not a date-time in a form of wire-format.md)"
-    ))
+    Err(not_a_date_time(s))
 }
 
 fn local(naive: NaiveDateTime) -> Result<Instant, String> {
@@ -127,6 +150,31 @@ mod tests {
         assert_eq!(
             c("2024-12-31", DateOnly::EndOfDay),
             "2025-01-01T00:00:00+08:00"
+        );
+    }
+
+    /// Found by fuzzing (`datetime`): chrono's `%Y` read `-025-10-09` as the year -25, whose
+    /// canonical text `-0025-10-09T00:00:00+08:00` did not read back; an end-of-day or an offset
+    /// could likewise carry a year out of four digits.
+    #[test]
+    fn years_are_four_digits_and_stay_within_them() {
+        for bad in [
+            "-025-10-09",
+            "+2021-06-23",
+            "12021-06-23",
+            "-2021-06-23 09:00",
+            "0000-01-01T00:00:00+14:00",
+        ] {
+            assert!(parse(bad, DateOnly::StartOfDay).is_err(), "{bad}");
+        }
+        assert!(parse("9999-12-31", DateOnly::EndOfDay).is_err());
+        assert_eq!(
+            c("9999-12-31", DateOnly::StartOfDay),
+            "9999-12-31T00:00:00+08:00"
+        );
+        assert_eq!(
+            c("0000-01-01 08:00", DateOnly::StartOfDay),
+            "0000-01-01T08:00:00+08:00"
         );
     }
 

@@ -186,16 +186,8 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &FeedFilter) {
     }
 }
 
-/// Which slice of the feed a page shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
-    /// The newest entries.
-    Newest,
-    /// Entries older than this seq (the newest of them).
-    Before(i64),
-    /// Entries newer than this seq (the oldest of them).
-    After(i64),
-}
+/// Which slice of the feed a page shows (defined with the cursor that names it).
+pub use gongshi_domain::feed_cursor::Window;
 
 /// Up to `limit` matching entries of `window`, newest first.
 pub async fn page(
