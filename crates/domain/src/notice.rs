@@ -79,6 +79,51 @@ pub enum NoticeBody {
     ProcurementAmendment(ProcurementAmendment),
     #[serde(rename = "BID_DEAL_ANNOUNCE")]
     ProcurementResult(ProcurementResult),
+    /// A land, mining-right or state-owned property notice ([`Disposal`]): its rules read the
+    /// canonical fields the catalogue names, so it carries only its table code.
+    #[serde(untagged)]
+    Disposal(Disposal),
+}
+
+/// The typed body of a notice of the land, mining and property blocks (`x-table` regime `land`,
+/// `mining` or `property`): its table code, checked against the schemas when read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disposal {
+    /// The table code (`LAND_TRANS_ANN`, `DEAL_LAND_INFO`, `LISTING_PUB_INFO`, …).
+    #[serde(rename = "TABLE")]
+    pub table: String,
+}
+
+impl Disposal {
+    /// The body of a record of `table`, when the schemas put that table in a disposal block.
+    pub fn of(table: &str) -> Option<Disposal> {
+        Schemas::embedded()
+            .table(table)
+            .and_then(|t| t.regime)
+            .filter(|r| !r.is_procurement())
+            .map(|_| Disposal {
+                table: table.to_owned(),
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Disposal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(rename = "TABLE")]
+            table: String,
+        }
+        let raw = Raw::deserialize(d)?;
+        // Only a disposal table reads as one: a works or procurement body that failed its own
+        // variant must fail, not fall through to this one.
+        Disposal::of(&raw.table).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{} is not a land, mining or property table",
+                raw.table
+            ))
+        })
+    }
 }
 
 impl NoticeBody {
@@ -113,11 +158,14 @@ impl NoticeBody {
             "BID_DEAL_ANNOUNCE" => {
                 NoticeBody::ProcurementResult(ProcurementResult::deserialize(value)?)
             }
-            other => {
-                return Err(serde_json::Error::custom(format!(
-                    "no typed model for table {other}"
-                )));
-            }
+            other => match Disposal::of(other) {
+                Some(d) => NoticeBody::Disposal(d),
+                None => {
+                    return Err(serde_json::Error::custom(format!(
+                        "no typed model for table {other}"
+                    )));
+                }
+            },
         })
     }
 }
@@ -143,7 +191,9 @@ impl NoticeBody {
             | NoticeBody::WorksAmendment(_)
             | NoticeBody::WorksTermination(_)
             | NoticeBody::ProcurementTender(_)
-            | NoticeBody::ProcurementAmendment(_) => {}
+            | NoticeBody::ProcurementAmendment(_)
+            // Disposal bodies carry no party code; the public record is stripped by schema.
+            | NoticeBody::Disposal(_) => {}
         }
     }
 }
