@@ -381,7 +381,8 @@ pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>,
 }
 
 /// Published notices in publication order with `published_at` in `[from, to]`, after the
-/// `(published_at, notice_id)` cursor, at most `limit` (the OCDS export's pages).
+/// `(published_at, notice_id)` cursor, at most `limit`, of the categories `regimes` (the OCDS
+/// export's pages: procurement categories only).
 ///
 /// `published_at` is the publishing transaction's start time, so a transaction still running may
 /// yet commit a notice stamped before one already visible: only notices stamped before the oldest
@@ -392,9 +393,11 @@ pub async fn published_page(
     to: Option<DateTime<Utc>>,
     after: Option<(DateTime<Utc>, &str)>,
     limit: i64,
+    regimes: &[&str],
 ) -> Result<Vec<PublicNotice>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL \
+         AND regime = ANY($6) \
          AND ($1::timestamptz IS NULL OR published_at >= $1) \
          AND ($2::timestamptz IS NULL OR published_at <= $2) \
          AND ($3::timestamptz IS NULL OR (published_at, notice_id) > ($3, $4::text)) \
@@ -407,6 +410,7 @@ pub async fn published_page(
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
     .bind(limit)
+    .bind(regimes)
     .fetch_all(pool)
     .await?;
     rows.iter().map(public_from).collect()
