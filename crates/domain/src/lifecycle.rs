@@ -73,6 +73,8 @@ impl Status {
             Kind::Candidates => Status::Publicity,
             Kind::Award => Status::Awarded,
             Kind::Termination => Status::Terminated,
+            // Never published (recorded only); a filter never sees it.
+            Kind::Objection => Status::Open,
         }
     }
 

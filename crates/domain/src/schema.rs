@@ -46,6 +46,15 @@ const SCHEMA_FILES: &[(&str, &str)] = &[
         "BID_DEAL_ANNOUNCE",
         include_str!("../../../schemas/tables/BID_DEAL_ANNOUNCE.schema.json"),
     ),
+    // Objections and complaints: recorded into their procedure, never published.
+    (
+        "OBJECTION",
+        include_str!("../../../schemas/tables/OBJECTION.schema.json"),
+    ),
+    (
+        "COMPLAINT_INFO",
+        include_str!("../../../schemas/tables/COMPLAINT_INFO.schema.json"),
+    ),
     // Land (国有土地使用权出让), mining rights (矿业权出让), state-owned property (国有产权交易).
     (
         "LAND_TRANS_ANN",
@@ -165,6 +174,10 @@ pub enum Kind {
     Award,
     /// 终止/流标公告.
     Termination,
+    /// 异议 / 投诉 (`OBJECTION`, `COMPLAINT_INFO`): recorded into its procedure, where an open one
+    /// holds the next stage; never published itself (who raised it, and why, stay private). Not
+    /// in [`Kind::ALL`], the kinds a notice filter may name.
+    Objection,
 }
 
 impl Regime {
@@ -231,6 +244,7 @@ impl Kind {
             Kind::Candidates => "candidates",
             Kind::Award => "award",
             Kind::Termination => "termination",
+            Kind::Objection => "objection",
         }
     }
 
@@ -247,6 +261,7 @@ impl Kind {
             Kind::Candidates => "中标候选人公示",
             Kind::Award => "中标（成交）结果公告",
             Kind::Termination => "终止公告",
+            Kind::Objection => "异议/投诉",
         }
     }
 }

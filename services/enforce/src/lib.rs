@@ -10,7 +10,7 @@ use gongshi_domain::events::{
 };
 use gongshi_domain::finding::Release;
 use gongshi_domain::period::{
-    Engine, Outcome, StageStatus, Verdict, judge_into, procedure_keys, releases_parked,
+    Engine, Outcome, StageStatus, Verdict, judge_into, procedure_keys, releases_parked, waits,
 };
 use gongshi_domain::values::datetime::{Instant, shanghai};
 use gongshi_domain::{Kind, Notice, Regime};
@@ -327,6 +327,7 @@ fn status_of(outcome: Outcome) -> &'static str {
         Outcome::Publish => "published",
         Outcome::Hold => "held",
         Outcome::Park => "parked",
+        Outcome::Record => "recorded",
         Outcome::Reject | Outcome::Invalid => "rejected",
     }
 }
@@ -512,7 +513,9 @@ async fn record_receipt(
     .await
 }
 
-/// Re-judges the parked notices of this notice's procedures until none moves.
+/// Re-judges the notices waiting in this notice's procedures until none moves: parked ones
+/// (their parent may have come) and held ones with no instant (an objection or complaint may
+/// have been answered).
 async fn release_parked(
     tx: &mut PgConnection,
     engine: &Engine<'_>,
@@ -522,13 +525,13 @@ async fn release_parked(
     let keys: Vec<String> = notice.procedures.iter().map(ToString::to_string).collect();
     loop {
         let mut progressed = false;
-        for (notice_id, doc) in notices::parked_in(tx, &keys).await? {
+        for (notice_id, doc) in notices::waiting_in(tx, &keys).await? {
             let Ok(parked) = serde_json::from_value::<Notice>(doc) else {
                 tracing::error!(notice = %notice_id, message = "parked notice unreadable");
                 continue;
             };
             let verdict = judge_and_record(tx, engine, &parked, now).await?;
-            if verdict.outcome != Outcome::Park {
+            if !waits(&verdict) {
                 progressed = true;
                 let status = match verdict.outcome {
                     Outcome::Publish => "received",

@@ -193,6 +193,8 @@ fn release(prefix: &str, n: &PublishedNotice<'_>, key: &ProcedureKey) -> Value {
         Kind::Candidates | Kind::Award if first => "award",
         Kind::Candidates | Kind::Award => "awardUpdate",
         Kind::Termination => "tenderCancellation",
+        // Never published, so never exported.
+        Kind::Objection => "tenderUpdate",
     };
     out["tag"] = json!([tag]);
     if n.regime == Regime::Works {
@@ -370,6 +372,8 @@ fn release(prefix: &str, n: &PublishedNotice<'_>, key: &ProcedureKey) -> Value {
             }
             out["awards"] = json!([award]);
         }
+        // Recorded only, never published: nothing to map.
+        Kind::Objection => {}
         Kind::Termination => {
             let reason = text(r, "REASON");
             let failed = [Some(n.title), reason]

@@ -22,6 +22,8 @@ pub(super) struct Ctx<'a> {
     pub windows: BTreeMap<String, Window>,
     pub hold_until: Option<Instant>,
     pub awaiting: Option<Kind>,
+    /// An open objection or complaint suspends the procedure: held with no instant.
+    pub suspended: bool,
 }
 
 impl Ctx<'_> {
@@ -108,6 +110,7 @@ pub(super) fn run(check: &str, rule: &RuleDef, ctx: &mut Ctx<'_>) {
         "future_send_time" => future_send_time(rule, ctx),
         "parent_known" => parent_known(rule, ctx),
         "listing_period" => listing_period(rule, ctx),
+        "no_open_dispute" => no_open_dispute(rule, ctx),
         _ => {}
     }
 }
@@ -126,6 +129,7 @@ pub const CHECKS: &[&str] = &[
     "future_send_time",
     "parent_known",
     "listing_period",
+    "no_open_dispute",
 ];
 
 fn unit(rule: &RuleDef) -> DayUnit {
@@ -507,6 +511,8 @@ pub fn parent_of(notice: &Notice) -> Option<Kind> {
         NoticeBody::WorksTender(t) => (t.notice_nature == "2").then_some(Kind::Tender),
         NoticeBody::ProcurementTender(_) => None,
         NoticeBody::WorksAward(_) => Some(Kind::Candidates),
+        // An objection or complaint belongs to a procedure whose first notice is known.
+        NoticeBody::Objection(_) | NoticeBody::Complaint(_) => Some(Kind::Tender),
         // Land, mining and property: an announcement or listing opens the procedure; its
         // result needs it.
         NoticeBody::Disposal(_) => (notice.kind != Kind::Tender).then_some(Kind::Tender),
@@ -614,4 +620,38 @@ fn listing_period(rule: &RuleDef, ctx: &mut Ctx<'_>) {
             json!({"from": canonical(&start), "until": canonical(&end), "counted": duration, "required": days, "unit": "working"}),
         );
     }
+}
+
+/// The procedure must not be suspended by an objection (异议) or complaint (投诉) still open: the
+/// notice is held, with no instant, until every one of them has its answer recorded
+/// (`REPLY_TIME` / `HANDLE_DATE`); the finding says so without naming who raised it.
+fn no_open_dispute(rule: &RuleDef, ctx: &mut Ctx<'_>) {
+    let open: Vec<crate::notice::Dispute> = ctx
+        .procedures
+        .iter()
+        .flat_map(|p| p.open_disputes())
+        .collect();
+    let Some(first) = open.iter().map(|d| d.raised_at).min() else {
+        return;
+    };
+    let (objections, complaints) = (
+        open.iter()
+            .filter(|d| d.key.starts_with("OBJECTION:"))
+            .count(),
+        open.iter()
+            .filter(|d| d.key.starts_with("COMPLAINT:"))
+            .count(),
+    );
+    let detail = format!(
+        "本标段有尚未答复的异议 {objections} 件、尚未处理完毕的投诉 {complaints} 件（最早于 {} 提出），依法暂停，本公告暂缓发布，待答复（处理结果）登记后自动发布 (held: an objection or complaint is open)",
+        short(&first)
+    );
+    ctx.push(
+        rule,
+        &rule.id,
+        "",
+        detail,
+        json!({"open_objections": objections, "open_complaints": complaints, "since": canonical(&first)}),
+    );
+    ctx.suspended = true;
 }

@@ -15,7 +15,9 @@ pub use calendar::{Calendar, UnknownYear};
 pub use checks::{CHECKS, parent_of};
 pub use clocks::{Basis, Clock, Standing, clocks};
 pub use engine::{Engine, Outcome, Verdict};
-pub use ledger::{Judged, Ledger, judge_into, procedure_keys, releases_parked, stage_status};
+pub use ledger::{
+    Judged, Ledger, judge_into, procedure_keys, releases_parked, stage_status, waits,
+};
 pub use state::{ProcedureState, Stage, StageStatus};
 
 use crate::values::datetime::Instant;

@@ -143,6 +143,18 @@ pub async fn lock_procedure(
     Ok(state.0)
 }
 
+/// Whether an objection (异议) or complaint (投诉) of the procedure `key` (`platform/project/
+/// section`) is open ([`ProcedureState::open_disputes`]); false for an unknown procedure. Only
+/// the fact leaves the store, never the objection.
+pub async fn dispute_open(pool: &PgPool, key: &str) -> Result<bool, StoreError> {
+    let state: Option<sqlx::types::Json<ProcedureState>> =
+        sqlx::query_scalar("SELECT state FROM procedures WHERE procedure_key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+    Ok(state.is_some_and(|s| !s.0.open_disputes().is_empty()))
+}
+
 /// Saves a procedure's state.
 pub async fn save_procedure(
     conn: &mut PgConnection,
@@ -156,13 +168,17 @@ pub async fn save_procedure(
     Ok(())
 }
 
-/// Parked notices of these procedures, oldest first, locked.
-pub async fn parked_in(
+/// Notices of these procedures waiting to be judged again, oldest first, locked: parked ones
+/// (awaiting their parent stage) and held ones with no `hold_until` (suspended by an open
+/// objection or complaint).
+pub async fn waiting_in(
     conn: &mut PgConnection,
     keys: &[String],
 ) -> Result<Vec<(String, Value)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT notice_id, notice FROM notices WHERE status = 'parked' AND procedure_key = ANY($1) \
+        "SELECT notice_id, notice FROM notices \
+         WHERE (status = 'parked' OR (status = 'held' AND hold_until IS NULL)) \
+         AND procedure_key = ANY($1) \
          ORDER BY first_seen, notice_id FOR UPDATE",
     )
     .bind(keys)
