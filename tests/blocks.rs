@@ -1,7 +1,8 @@
 //! The land, mining-right and state-owned property blocks on the real broker and PostgreSQL: a
 //! land grant by listing (挂牌出让) and a state-owned equity transfer (股权转让) from
-//! `examples/notices/` flow from ingest to published with their listing windows, the windows
-//! close on the pipeline's clock, the results follow, and every surface files them under their
+//! `examples/notices/` flow from ingest to published with their listing windows, the land listing
+//! closes on the pipeline's clock while the equity listing (是否自动延期) extends itself until its
+//! result comes, the results follow, and every surface files them under their
 //! own category (search, feeds, the operators' report) while the OCDS export leaves them out.
 
 use gongshi_tests::{OPERATOR_TOKEN, Pipeline, sample};
@@ -58,6 +59,16 @@ async fn closed_windows(p: &Pipeline) -> Vec<(String, String)> {
     .expect("window entries")
 }
 
+/// The sample batch as two documents: the listing alone, and the `TRADE_RESULT_INFO` record.
+fn split_result(batch: &str) -> (String, String) {
+    let start = batch
+        .find("<TRADE_RESULT_INFO>")
+        .expect("a result in the sample");
+    let end = batch.find("</TRADE_RESULT_INFO>").expect("its end") + "</TRADE_RESULT_INFO>".len();
+    let listing = format!("{}{}", &batch[..start], &batch[end..]);
+    (listing, batch[start..end].to_owned())
+}
+
 #[tokio::test]
 async fn a_land_listing_and_an_equity_transfer_flow_to_published_with_their_windows() {
     // 2025-03-25: the land listing (03-24 09:00 – 04-07 15:00) and the equity disclosure
@@ -65,14 +76,16 @@ async fn a_land_listing_and_an_equity_transfer_flow_to_published_with_their_wind
     let p = Pipeline::start("2025-03-25T12:00:00+08:00").await;
 
     let land = p.submit(&sample("land-listing.xml")).await;
-    let equity = p.submit(&sample("property-equity-transfer.xml")).await;
+    // The exchange sends the equity result when the deal is done: the sample's two records, the
+    // listing now and the result later (a result known in advance would end the listing).
+    let equity_doc = sample("property-equity-transfer.xml");
+    let (listing_doc, result_doc) = split_result(&equity_doc);
+    let equity = p.submit(&listing_doc).await;
     // Each announcement publishes; each result is sent for a later date and is held until it.
     let land_receipt = p
         .wait_receipt(&land, |s| s == "published" || s == "held")
         .await;
-    let equity_receipt = p
-        .wait_receipt(&equity, |s| s == "published" || s == "held")
-        .await;
+    let equity_receipt = p.wait_receipt(&equity, |s| s == "published").await;
     let statuses = |r: &Value| -> Vec<String> {
         r["records"]
             .as_array()
@@ -86,11 +99,7 @@ async fn a_land_listing_and_an_equity_transfer_flow_to_published_with_their_wind
         ["published", "held"],
         "{land_receipt}"
     );
-    assert_eq!(
-        statuses(&equity_receipt),
-        ["published", "held"],
-        "{equity_receipt}"
-    );
+    assert_eq!(statuses(&equity_receipt), ["published"], "{equity_receipt}");
     assert_eq!(
         land_receipt["records"][1]["hold_until"]
             .as_str()
@@ -99,10 +108,7 @@ async fn a_land_listing_and_an_equity_transfer_flow_to_published_with_their_wind
         "{land_receipt}"
     );
     let (land_ann, land_deal) = (ids(&land_receipt)[0].clone(), ids(&land_receipt)[1].clone());
-    let (listing, result) = (
-        ids(&equity_receipt)[0].clone(),
-        ids(&equity_receipt)[1].clone(),
-    );
+    let listing = ids(&equity_receipt)[0].clone();
 
     // Published with their windows and categories; open while the listing runs.
     let notice = wait_status(&p, &land_ann, "open").await;
@@ -147,18 +153,34 @@ async fn a_land_listing_and_an_equity_transfer_flow_to_published_with_their_wind
     let (code, bad) = p.get("/v1/search?category=forestry").await;
     assert_eq!(code, 400, "{bad}");
 
-    // The equity disclosure ends with 03-31: at 04-01 00:01 its listing window closes.
+    // The equity disclosure ends with 03-31, no result has come, and it extends itself
+    // (POST_PONE 是否自动延期 = 1): at 04-01 00:01 its listing runs 5 more working days (rule E1's
+    // extend_days), past 清明 (04-04..06), to 04-08 24:00 — still open, not closed.
     p.set_now("2025-04-01T00:01:00+08:00");
-    wait_status(&p, &listing, "closed").await;
-    // The land listing ends 04-07 15:00.
+    let start = Instant::now();
+    loop {
+        let (status, notice) = status_of(&p, &listing).await;
+        if notice["windows"]["listing"]["end"] == "2025-04-09T00:00:00+08:00" {
+            assert_eq!(status, "open", "{notice}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the listing did not extend itself: {notice}"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // The land listing (no automatic extension) ends 04-07 15:00 and closes.
     p.set_now("2025-04-07T15:01:00+08:00");
     wait_status(&p, &land_ann, "closed").await;
     let start = Instant::now();
     loop {
         let closed = closed_windows(&p).await;
-        if closed.contains(&(land_ann.clone(), "listing".into()))
-            && closed.contains(&(listing.clone(), "listing".into()))
-        {
+        if closed.contains(&(land_ann.clone(), "listing".into())) {
+            assert!(
+                !closed.contains(&(listing.clone(), "listing".into())),
+                "an extended listing is not announced closed: {closed:?}"
+            );
             break;
         }
         assert!(
@@ -176,8 +198,9 @@ async fn a_land_listing_and_an_equity_transfer_flow_to_published_with_their_wind
     assert_eq!(deal["record"]["DEAL_PRICE"], "468000000", "{deal}");
     // The equity result on 04-14 09:00, with its 5-working-day announcement (E5).
     p.set_now("2025-04-14T09:01:00+08:00");
-    p.wait_receipt(&equity, |s| s == "published").await;
-    let result = wait_status(&p, &result, "awarded").await;
+    let result_receipt = p.submit(&result_doc).await;
+    let result_receipt = p.wait_receipt(&result_receipt, |s| s == "published").await;
+    let result = wait_status(&p, &ids(&result_receipt)[0], "awarded").await;
     assert_eq!(
         result["windows"]["announcement"]["end"], "2025-04-22T00:00:00+08:00",
         "{result}"

@@ -10,7 +10,8 @@ use gongshi_domain::events::{
 };
 use gongshi_domain::finding::Release;
 use gongshi_domain::period::{
-    Engine, Outcome, StageStatus, Verdict, judge_into, procedure_keys, releases_parked, waits,
+    Engine, Outcome, StageStatus, Verdict, extended_listing, judge_into, procedure_keys,
+    releases_parked, waits,
 };
 use gongshi_domain::values::datetime::{Instant, shanghai};
 use gongshi_domain::{Kind, Notice, Regime};
@@ -298,6 +299,7 @@ impl Enforce {
                 {
                     tracing::info!(timer = %timer.timer_id, message = "window of an unpublished notice; not announced");
                 }
+                "window" if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
                 "window" => {
                     let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
                         .map(|t| t.closed(&timer.notice_id, timer.due_at));
@@ -320,6 +322,67 @@ impl Enforce {
         tx.commit().await?;
         Ok(due.len())
     }
+}
+
+/// When a `listing` window falls due: extends it instead of closing it when the listing extends
+/// itself and no result has come ([`extended_listing`]): the notice's stored window moves to the
+/// new end and a timer is set for it. Returns whether it extended.
+async fn extend_listing(
+    tx: &mut PgConnection,
+    notice_id: &str,
+    payload: &Value,
+) -> anyhow::Result<bool> {
+    let Ok(timer) = serde_json::from_value::<WindowTimer>(payload.clone()) else {
+        return Ok(false);
+    };
+    if timer.window != "listing" {
+        return Ok(false);
+    }
+    let Some(doc) = notices::notice_json(tx, notice_id).await? else {
+        return Ok(false);
+    };
+    let notice: Notice = serde_json::from_value(doc)?;
+    let mut states = Vec::new();
+    for key in &procedure_keys(&notice) {
+        states.push(notices::lock_procedure(tx, key).await?);
+    }
+    let window = gongshi_domain::period::Window {
+        start: timer.start,
+        end: timer.end,
+    };
+    let engine = Engine::embedded();
+    let extended = match extended_listing(
+        &engine,
+        &notice,
+        &states.iter().collect::<Vec<_>>(),
+        &window,
+        timer.region.as_deref(),
+    ) {
+        Ok(Some(w)) => w,
+        Ok(None) => return Ok(false),
+        Err(e) => {
+            tracing::warn!(notice = %notice_id, year = e.0,
+                message = "listing extension needs a calendar year gongshi lacks; the window closes");
+            return Ok(false);
+        }
+    };
+    notices::set_window(tx, notice_id, "listing", &serde_json::to_value(extended)?).await?;
+    let next = WindowTimer {
+        end: extended.end,
+        ..timer
+    };
+    notices::add_timer(
+        tx,
+        &format!("window:{notice_id}:listing:{}", extended.end.timestamp()),
+        "window",
+        notice_id,
+        extended.end.with_timezone(&Utc),
+        &serde_json::to_value(&next)?,
+    )
+    .await?;
+    tracing::info!(notice = %notice_id, until = %extended.end,
+        message = "listing extended itself (是否自动延期): no result yet");
+    Ok(true)
 }
 
 fn status_of(outcome: Outcome) -> &'static str {

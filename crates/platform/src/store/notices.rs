@@ -215,6 +215,25 @@ pub async fn outcome(
     Ok(outcome)
 }
 
+/// Replaces one window of a notice's stored verdict (a listing that extended itself).
+pub async fn set_window(
+    conn: &mut PgConnection,
+    notice_id: &str,
+    name: &str,
+    window: &Value,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE notices SET outcome = jsonb_set(outcome, ARRAY['windows', $2], $3), \
+         updated_at = now() WHERE notice_id = $1",
+    )
+    .bind(notice_id)
+    .bind(name)
+    .bind(window)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Adds a durable timer (a repeated id is ignored).
 pub async fn add_timer(
     conn: &mut PgConnection,
