@@ -75,6 +75,7 @@ pub fn stage_rank(kind: Kind) -> u8 {
         Kind::Candidates => 2,
         Kind::Award => 3,
         Kind::Termination => 4,
+        Kind::Objection => 5,
     }
 }
 

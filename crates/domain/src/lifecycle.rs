@@ -73,6 +73,8 @@ impl Status {
             Kind::Candidates => Status::Publicity,
             Kind::Award => Status::Awarded,
             Kind::Termination => Status::Terminated,
+            // Never published (recorded only); a filter never sees it.
+            Kind::Objection => Status::Open,
         }
     }
 
@@ -89,7 +91,7 @@ impl Status {
     /// The status the closing of window `window` leaves its notice in: `closed` for `bid` and
     /// `publicity`; other windows (documents, announcement, challenge) change nothing.
     pub fn after_window(window: &str) -> Option<Status> {
-        matches!(window, "bid" | "publicity").then_some(Status::Closed)
+        matches!(window, "bid" | "publicity" | "listing").then_some(Status::Closed)
     }
 
     /// Whether a window closing may still change it (a closed or settled notice stays so).
@@ -120,7 +122,7 @@ impl Status {
         let open = |name: &str| windows.get(name).is_some_and(|w| now < w.end);
         if open("publicity") {
             Status::Publicity
-        } else if open("bid") {
+        } else if open("bid") || open("listing") {
             Status::Open
         } else {
             Status::Closed

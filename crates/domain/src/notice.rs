@@ -79,6 +79,55 @@ pub enum NoticeBody {
     ProcurementAmendment(ProcurementAmendment),
     #[serde(rename = "BID_DEAL_ANNOUNCE")]
     ProcurementResult(ProcurementResult),
+    #[serde(rename = "OBJECTION")]
+    Objection(Objection),
+    #[serde(rename = "COMPLAINT_INFO")]
+    Complaint(Complaint),
+    /// A land, mining-right or state-owned property notice ([`Disposal`]): its rules read the
+    /// canonical fields the catalogue names, so it carries only its table code.
+    #[serde(untagged)]
+    Disposal(Disposal),
+}
+
+/// The typed body of a notice of the land, mining and property blocks (`x-table` regime `land`,
+/// `mining` or `property`): its table code, checked against the schemas when read back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Disposal {
+    /// The table code (`LAND_TRANS_ANN`, `DEAL_LAND_INFO`, `LISTING_PUB_INFO`, …).
+    #[serde(rename = "TABLE")]
+    pub table: String,
+}
+
+impl Disposal {
+    /// The body of a record of `table`, when the schemas put that table in a disposal block.
+    pub fn of(table: &str) -> Option<Disposal> {
+        Schemas::embedded()
+            .table(table)
+            .and_then(|t| t.regime)
+            .filter(|r| !r.is_procurement())
+            .map(|_| Disposal {
+                table: table.to_owned(),
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for Disposal {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(rename = "TABLE")]
+            table: String,
+        }
+        let raw = Raw::deserialize(d)?;
+        // Only a disposal table reads as one: a works or procurement body that failed its own
+        // variant must fail, not fall through to this one.
+        Disposal::of(&raw.table).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{} is not a land, mining or property table",
+                raw.table
+            ))
+        })
+    }
 }
 
 impl NoticeBody {
@@ -113,11 +162,16 @@ impl NoticeBody {
             "BID_DEAL_ANNOUNCE" => {
                 NoticeBody::ProcurementResult(ProcurementResult::deserialize(value)?)
             }
-            other => {
-                return Err(serde_json::Error::custom(format!(
-                    "no typed model for table {other}"
-                )));
-            }
+            "OBJECTION" => NoticeBody::Objection(Objection::deserialize(value)?),
+            "COMPLAINT_INFO" => NoticeBody::Complaint(Complaint::deserialize(value)?),
+            other => match Disposal::of(other) {
+                Some(d) => NoticeBody::Disposal(d),
+                None => {
+                    return Err(serde_json::Error::custom(format!(
+                        "no typed model for table {other}"
+                    )));
+                }
+            },
         })
     }
 }
@@ -143,7 +197,12 @@ impl NoticeBody {
             | NoticeBody::WorksAmendment(_)
             | NoticeBody::WorksTermination(_)
             | NoticeBody::ProcurementTender(_)
-            | NoticeBody::ProcurementAmendment(_) => {}
+            | NoticeBody::ProcurementAmendment(_)
+            // Objections never leave the private store; their party codes are schema-private.
+            | NoticeBody::Objection(_)
+            | NoticeBody::Complaint(_)
+            // Disposal bodies carry no party code; the public record is stripped by schema.
+            | NoticeBody::Disposal(_) => {}
         }
     }
 }
@@ -304,6 +363,59 @@ pub struct ProcurementResult {
     pub win_bid_price: Option<Decimal>,
     pub bulletin_end_time: Option<Instant>,
     pub supplier_determined_time: Option<Instant>,
+}
+
+/// 异议: raised by a bidder or interested party; answered when `REPLY_TIME` is recorded (a new
+/// version of the record, same `OBJECTIONG_GUID`). Only the instants are typed: who raised it and
+/// what it says stay in the private canonical record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(missing_docs)]
+pub struct Objection {
+    pub objectiong_guid: String,
+    pub submit_time: Instant,
+    pub reply_time: Option<Instant>,
+}
+
+/// 投诉: lodged with the supervising department; settled when `HANDLE_DATE` (处理时间) is recorded
+/// (a new version of the record with the same `COMPLAINT_DATE`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(missing_docs)]
+pub struct Complaint {
+    pub complaint_date: Instant,
+    pub handle_date: Option<Instant>,
+}
+
+/// One objection or complaint as its procedure holds it: what identifies it across versions, when
+/// it was raised, and when it was answered (if it was).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispute {
+    /// `OBJECTION:<OBJECTIONG_GUID>` or `COMPLAINT:<COMPLAINT_DATE>`.
+    pub key: String,
+    /// 提交时间 / 投诉日期.
+    pub raised_at: Instant,
+    /// 答复时间 / 处理时间.
+    pub answered_at: Option<Instant>,
+}
+
+impl NoticeBody {
+    /// The objection or complaint this body records, if it is one.
+    pub fn dispute(&self) -> Option<Dispute> {
+        match self {
+            NoticeBody::Objection(o) => Some(Dispute {
+                key: format!("OBJECTION:{}", o.objectiong_guid),
+                raised_at: o.submit_time,
+                answered_at: o.reply_time,
+            }),
+            NoticeBody::Complaint(c) => Some(Dispute {
+                key: format!("COMPLAINT:{}", c.complaint_date.to_rfc3339()),
+                raised_at: c.complaint_date,
+                answered_at: c.handle_date,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Why a schema-valid canonical record could not become a typed notice (a defect in the mapping

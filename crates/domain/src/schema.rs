@@ -46,6 +46,48 @@ const SCHEMA_FILES: &[(&str, &str)] = &[
         "BID_DEAL_ANNOUNCE",
         include_str!("../../../schemas/tables/BID_DEAL_ANNOUNCE.schema.json"),
     ),
+    // Objections and complaints: recorded into their procedure, never published.
+    (
+        "OBJECTION",
+        include_str!("../../../schemas/tables/OBJECTION.schema.json"),
+    ),
+    (
+        "COMPLAINT_INFO",
+        include_str!("../../../schemas/tables/COMPLAINT_INFO.schema.json"),
+    ),
+    // Land (国有土地使用权出让), mining rights (矿业权出让), state-owned property (国有产权交易).
+    (
+        "LAND_TRANS_ANN",
+        include_str!("../../../schemas/tables/LAND_TRANS_ANN.schema.json"),
+    ),
+    (
+        "DEAL_LAND_INFO",
+        include_str!("../../../schemas/tables/DEAL_LAND_INFO.schema.json"),
+    ),
+    (
+        "MINING_BID_AUCTION_TRANS_ANN",
+        include_str!("../../../schemas/tables/MINING_BID_AUCTION_TRANS_ANN.schema.json"),
+    ),
+    (
+        "MINING_BID_AUC_TRANS_RES_ANN",
+        include_str!("../../../schemas/tables/MINING_BID_AUC_TRANS_RES_ANN.schema.json"),
+    ),
+    (
+        "MINING_TRANS_PUB_INFO",
+        include_str!("../../../schemas/tables/MINING_TRANS_PUB_INFO.schema.json"),
+    ),
+    (
+        "LISTING_PUB_INFO",
+        include_str!("../../../schemas/tables/LISTING_PUB_INFO.schema.json"),
+    ),
+    (
+        "STOCK_LISTING_PUB_INFO",
+        include_str!("../../../schemas/tables/STOCK_LISTING_PUB_INFO.schema.json"),
+    ),
+    (
+        "TRADE_RESULT_INFO",
+        include_str!("../../../schemas/tables/TRADE_RESULT_INFO.schema.json"),
+    ),
 ];
 
 const COMMON: &str = include_str!("../../../schemas/tables/common.schema.json");
@@ -99,7 +141,10 @@ pub struct FieldSpec {
     pub default: Option<String>,
 }
 
-/// Which legal regime a table belongs to.
+/// Which trading block (category) a table belongs to: the four blocks of the national data
+/// standard (工程建设项目招标投标、政府采购、国有土地使用权和矿业权出让、国有产权交易), with land and
+/// mining rights counted apart as the centres' reports count them. This enum is the one table of
+/// categories: filters, facets, pages, feeds and the console report all list [`Regime::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Regime {
@@ -107,6 +152,12 @@ pub enum Regime {
     Works,
     /// 政府采购.
     Procurement,
+    /// 国有土地使用权出让 (招标拍卖挂牌).
+    Land,
+    /// 矿业权出让.
+    Mining,
+    /// 国有产权交易 (企业产权/股权转让、实物资产转让、增资).
+    Property,
 }
 
 /// The stage a notice stands for.
@@ -123,18 +174,39 @@ pub enum Kind {
     Award,
     /// 终止/流标公告.
     Termination,
+    /// 异议 / 投诉 (`OBJECTION`, `COMPLAINT_INFO`): recorded into its procedure, where an open one
+    /// holds the next stage; never published itself (who raised it, and why, stay private). Not
+    /// in [`Kind::ALL`], the kinds a notice filter may name.
+    Objection,
 }
 
 impl Regime {
     /// Every regime, in the order filters list them.
-    pub const ALL: [Regime; 2] = [Regime::Works, Regime::Procurement];
+    pub const ALL: [Regime; 5] = [
+        Regime::Works,
+        Regime::Procurement,
+        Regime::Land,
+        Regime::Mining,
+        Regime::Property,
+    ];
 
-    /// Its name on the wire (`works`, `procurement`).
+    /// Its name on the wire (`works`, `procurement`, `land`, `mining`, `property`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Regime::Works => "works",
             Regime::Procurement => "procurement",
+            Regime::Land => "land",
+            Regime::Mining => "mining",
+            Regime::Property => "property",
         }
+    }
+
+    /// Whether its notices are purchases (procurement in the OCDS sense). Land, mining-right and
+    /// state-owned property sales are disposals: the public body sells, bidders pay it, and
+    /// OCDS (a standard for public contracting, i.e. buying) has no model for them, so they stay
+    /// out of the OCDS export while having feeds, search and pages like every other block.
+    pub const fn is_procurement(self) -> bool {
+        matches!(self, Regime::Works | Regime::Procurement)
     }
 
     /// The regime of a wire name.
@@ -142,11 +214,14 @@ impl Regime {
         Regime::ALL.into_iter().find(|r| r.as_str() == name)
     }
 
-    /// Its Chinese name, as the public pages show it (工程建设, 政府采购).
+    /// Its Chinese name, as the public pages show it (工程建设, 政府采购, 土地使用权, 矿业权, 国有产权).
     pub const fn zh(self) -> &'static str {
         match self {
             Regime::Works => "工程建设",
             Regime::Procurement => "政府采购",
+            Regime::Land => "土地使用权",
+            Regime::Mining => "矿业权",
+            Regime::Property => "国有产权",
         }
     }
 }
@@ -169,6 +244,7 @@ impl Kind {
             Kind::Candidates => "candidates",
             Kind::Award => "award",
             Kind::Termination => "termination",
+            Kind::Objection => "objection",
         }
     }
 
@@ -185,6 +261,7 @@ impl Kind {
             Kind::Candidates => "中标候选人公示",
             Kind::Award => "中标（成交）结果公告",
             Kind::Termination => "终止公告",
+            Kind::Objection => "异议/投诉",
         }
     }
 }
@@ -418,9 +495,7 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
     let meta_str = |k: &str| meta.get(k).and_then(Value::as_str).map(str::to_owned);
     let regime = match meta_str("regime").as_deref() {
         None => None,
-        Some("works") => Some(Regime::Works),
-        Some("procurement") => Some(Regime::Procurement),
-        Some(other) => return Err(format!("unknown regime {other}")),
+        Some(name) => Some(Regime::parse(name).ok_or_else(|| format!("unknown regime {name}"))?),
     };
     let kind = match meta_str("kind").as_deref() {
         None => None,

@@ -33,7 +33,16 @@ pub const KINDS: [&str; 5] = {
     ]
 };
 /// Categories a `category` filter may name (the domain's [`Regime`]s).
-pub const CATEGORIES: [&str; 2] = [Regime::ALL[0].as_str(), Regime::ALL[1].as_str()];
+pub const CATEGORIES: [&str; Regime::ALL.len()] = {
+    let r = Regime::ALL;
+    let mut names = [""; Regime::ALL.len()];
+    let mut i = 0;
+    while i < r.len() {
+        names[i] = r[i].as_str();
+        i += 1;
+    }
+    names
+};
 /// Statuses a `status` filter may name (the domain's lifecycle [`Status`]es).
 pub const STATUSES: [&str; 5] = {
     let s = Status::ALL;

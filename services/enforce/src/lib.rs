@@ -10,7 +10,8 @@ use gongshi_domain::events::{
 };
 use gongshi_domain::finding::Release;
 use gongshi_domain::period::{
-    Engine, Outcome, StageStatus, Verdict, judge_into, procedure_keys, releases_parked,
+    Engine, Outcome, StageStatus, Verdict, extended_listing, judge_into, procedure_keys,
+    releases_parked, waits,
 };
 use gongshi_domain::values::datetime::{Instant, shanghai};
 use gongshi_domain::{Kind, Notice, Regime};
@@ -298,6 +299,7 @@ impl Enforce {
                 {
                     tracing::info!(timer = %timer.timer_id, message = "window of an unpublished notice; not announced");
                 }
+                "window" if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
                 "window" => {
                     let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
                         .map(|t| t.closed(&timer.notice_id, timer.due_at));
@@ -322,11 +324,73 @@ impl Enforce {
     }
 }
 
+/// When a `listing` window falls due: extends it instead of closing it when the listing extends
+/// itself and no result has come ([`extended_listing`]): the notice's stored window moves to the
+/// new end and a timer is set for it. Returns whether it extended.
+async fn extend_listing(
+    tx: &mut PgConnection,
+    notice_id: &str,
+    payload: &Value,
+) -> anyhow::Result<bool> {
+    let Ok(timer) = serde_json::from_value::<WindowTimer>(payload.clone()) else {
+        return Ok(false);
+    };
+    if timer.window != "listing" {
+        return Ok(false);
+    }
+    let Some(doc) = notices::notice_json(tx, notice_id).await? else {
+        return Ok(false);
+    };
+    let notice: Notice = serde_json::from_value(doc)?;
+    let mut states = Vec::new();
+    for key in &procedure_keys(&notice) {
+        states.push(notices::lock_procedure(tx, key).await?);
+    }
+    let window = gongshi_domain::period::Window {
+        start: timer.start,
+        end: timer.end,
+    };
+    let engine = Engine::embedded();
+    let extended = match extended_listing(
+        &engine,
+        &notice,
+        &states.iter().collect::<Vec<_>>(),
+        &window,
+        timer.region.as_deref(),
+    ) {
+        Ok(Some(w)) => w,
+        Ok(None) => return Ok(false),
+        Err(e) => {
+            tracing::warn!(notice = %notice_id, year = e.0,
+                message = "listing extension needs a calendar year gongshi lacks; the window closes");
+            return Ok(false);
+        }
+    };
+    notices::set_window(tx, notice_id, "listing", &serde_json::to_value(extended)?).await?;
+    let next = WindowTimer {
+        end: extended.end,
+        ..timer
+    };
+    notices::add_timer(
+        tx,
+        &format!("window:{notice_id}:listing:{}", extended.end.timestamp()),
+        "window",
+        notice_id,
+        extended.end.with_timezone(&Utc),
+        &serde_json::to_value(&next)?,
+    )
+    .await?;
+    tracing::info!(notice = %notice_id, until = %extended.end,
+        message = "listing extended itself (是否自动延期): no result yet");
+    Ok(true)
+}
+
 fn status_of(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Publish => "published",
         Outcome::Hold => "held",
         Outcome::Park => "parked",
+        Outcome::Record => "recorded",
         Outcome::Reject | Outcome::Invalid => "rejected",
     }
 }
@@ -512,7 +576,9 @@ async fn record_receipt(
     .await
 }
 
-/// Re-judges the parked notices of this notice's procedures until none moves.
+/// Re-judges the notices waiting in this notice's procedures until none moves: parked ones
+/// (their parent may have come) and held ones with no instant (an objection or complaint may
+/// have been answered).
 async fn release_parked(
     tx: &mut PgConnection,
     engine: &Engine<'_>,
@@ -522,13 +588,13 @@ async fn release_parked(
     let keys: Vec<String> = notice.procedures.iter().map(ToString::to_string).collect();
     loop {
         let mut progressed = false;
-        for (notice_id, doc) in notices::parked_in(tx, &keys).await? {
+        for (notice_id, doc) in notices::waiting_in(tx, &keys).await? {
             let Ok(parked) = serde_json::from_value::<Notice>(doc) else {
                 tracing::error!(notice = %notice_id, message = "parked notice unreadable");
                 continue;
             };
             let verdict = judge_and_record(tx, engine, &parked, now).await?;
-            if verdict.outcome != Outcome::Park {
+            if !waits(&verdict) {
                 progressed = true;
                 let status = match verdict.outcome {
                     Outcome::Publish => "received",

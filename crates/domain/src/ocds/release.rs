@@ -159,8 +159,14 @@ fn award_id(key: &ProcedureKey) -> String {
     format!("{}-award", key.section)
 }
 
-/// The releases of one published notice: one per procedure (section) it belongs to.
+/// The releases of one published notice: one per procedure (section) it belongs to; none for a
+/// land, mining-right or state-owned property notice ([`Regime::is_procurement`]): those are
+/// disposals (the public body sells and is paid), which OCDS, a standard for public
+/// procurement, does not model; a buyer/supplier mapping would misstate who pays whom.
 pub fn releases(prefix: &str, n: &PublishedNotice<'_>) -> Vec<Value> {
+    if !n.regime.is_procurement() {
+        return Vec::new();
+    }
     n.procedures
         .iter()
         .map(|key| release(prefix, n, key))
@@ -187,6 +193,8 @@ fn release(prefix: &str, n: &PublishedNotice<'_>, key: &ProcedureKey) -> Value {
         Kind::Candidates | Kind::Award if first => "award",
         Kind::Candidates | Kind::Award => "awardUpdate",
         Kind::Termination => "tenderCancellation",
+        // Never published, so never exported.
+        Kind::Objection => "tenderUpdate",
     };
     out["tag"] = json!([tag]);
     if n.regime == Regime::Works {
@@ -215,6 +223,8 @@ fn release(prefix: &str, n: &PublishedNotice<'_>, key: &ProcedureKey) -> Value {
                 Regime::Procurement => {
                     (parties.add(text(r, "PURCHASER_NAME"), None, "buyer"), None)
                 }
+                // Disposals never reach here (see `releases`).
+                Regime::Land | Regime::Mining | Regime::Property => (None, None),
             };
             // Without an agency the buyer runs the procedure itself.
             let procuring = agency.or_else(|| {
@@ -334,7 +344,7 @@ fn release(prefix: &str, n: &PublishedNotice<'_>, key: &ProcedureKey) -> Value {
                     text(r, "NOTICE_SEND_TIME"),
                     ("TENDER_AGENCY_NAME", "TENDER_AGENCY_CODE"),
                 ),
-                Regime::Procurement => (
+                Regime::Procurement | Regime::Land | Regime::Mining | Regime::Property => (
                     "WINNINGBIDDER_NAME",
                     "WINNINGBIDDER_CODE",
                     "WIN_BID_PRICE",
@@ -362,6 +372,8 @@ fn release(prefix: &str, n: &PublishedNotice<'_>, key: &ProcedureKey) -> Value {
             }
             out["awards"] = json!([award]);
         }
+        // Recorded only, never published: nothing to map.
+        Kind::Objection => {}
         Kind::Termination => {
             let reason = text(r, "REASON");
             let failed = [Some(n.title), reason]
@@ -391,6 +403,6 @@ fn release(prefix: &str, n: &PublishedNotice<'_>, key: &ProcedureKey) -> Value {
 fn code_of(record: &Map<String, Value>, regime: Regime) -> Option<&str> {
     match regime {
         Regime::Works => text(record, "TENDERER_CODE"),
-        Regime::Procurement => None,
+        Regime::Procurement | Regime::Land | Regime::Mining | Regime::Property => None,
     }
 }

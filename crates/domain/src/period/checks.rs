@@ -22,6 +22,8 @@ pub(super) struct Ctx<'a> {
     pub windows: BTreeMap<String, Window>,
     pub hold_until: Option<Instant>,
     pub awaiting: Option<Kind>,
+    /// An open objection or complaint suspends the procedure: held with no instant.
+    pub suspended: bool,
 }
 
 impl Ctx<'_> {
@@ -107,6 +109,8 @@ pub(super) fn run(check: &str, rule: &RuleDef, ctx: &mut Ctx<'_>) {
         "challenge_window" => challenge_window(rule, ctx),
         "future_send_time" => future_send_time(rule, ctx),
         "parent_known" => parent_known(rule, ctx),
+        "listing_period" => listing_period(rule, ctx),
+        "no_open_dispute" => no_open_dispute(rule, ctx),
         _ => {}
     }
 }
@@ -124,6 +128,8 @@ pub const CHECKS: &[&str] = &[
     "challenge_window",
     "future_send_time",
     "parent_known",
+    "listing_period",
+    "no_open_dispute",
 ];
 
 fn unit(rule: &RuleDef) -> DayUnit {
@@ -159,6 +165,16 @@ fn min_period(rule: &RuleDef, ctx: &mut Ctx<'_>) {
     let Some(days) = rule.param_u32("days") else {
         return;
     };
+    // A rule may name the window the period is (e.g. `listing` 挂牌期 of rule L2).
+    if let Some(name) = rule.param_str("window") {
+        ctx.windows.insert(
+            name.to_owned(),
+            Window {
+                start: from,
+                end: to,
+            },
+        );
+    }
     let unit = unit(rule);
     let count = match counting::min_period(ctx.engine.calendar, &from, &to, days, unit) {
         Ok(c) => c,
@@ -495,6 +511,11 @@ pub fn parent_of(notice: &Notice) -> Option<Kind> {
         NoticeBody::WorksTender(t) => (t.notice_nature == "2").then_some(Kind::Tender),
         NoticeBody::ProcurementTender(_) => None,
         NoticeBody::WorksAward(_) => Some(Kind::Candidates),
+        // An objection or complaint belongs to a procedure whose first notice is known.
+        NoticeBody::Objection(_) | NoticeBody::Complaint(_) => Some(Kind::Tender),
+        // Land, mining and property: an announcement or listing opens the procedure; its
+        // result needs it.
+        NoticeBody::Disposal(_) => (notice.kind != Kind::Tender).then_some(Kind::Tender),
         _ => Some(Kind::Tender),
     }
 }
@@ -510,8 +531,10 @@ fn parent_known(rule: &RuleDef, ctx: &mut Ctx<'_>) {
         .map(|p| p.key.to_string())
         .collect();
     if !missing.is_empty() {
-        let what = match parent {
-            Kind::Candidates => "中标候选人公示",
+        let what = match (parent, ctx.notice.regime) {
+            (Kind::Candidates, _) => "中标候选人公示",
+            (_, crate::schema::Regime::Land | crate::schema::Regime::Mining) => "出让公告",
+            (_, crate::schema::Regime::Property) => "挂牌公告",
             _ => "招标（采购）公告",
         };
         let detail = format!(
@@ -527,4 +550,108 @@ fn parent_known(rule: &RuleDef, ctx: &mut Ctx<'_>) {
         );
         ctx.awaiting = Some(parent);
     }
+}
+
+/// A listing (挂牌, 信息披露) given as a first day and a number of working days
+/// (`PUBLISH_DATE`, `PUBLISH_DURATION` of the property tables): sets the window `window` (24:00 of
+/// the last working day), and fires when the duration is below `days`. With `amount`, `above`
+/// and `up_to` (元), the rule applies only to listings whose price lies in that band (rule E4's
+/// bands by 转让底价).
+fn listing_period(rule: &RuleDef, ctx: &mut Ctx<'_>) {
+    let (Some(from_field), Some(duration_field), Some(days)) = (
+        rule.param_str("from"),
+        rule.param_str("duration"),
+        rule.param_u32("days"),
+    ) else {
+        return;
+    };
+    if let Some(amount_field) = rule.param_str("amount") {
+        let Some(amount) = ctx
+            .notice
+            .canonical
+            .get(amount_field)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|a| a.parse::<rust_decimal::Decimal>().ok())
+        else {
+            return;
+        };
+        let bound = |name: &str| {
+            rule.params
+                .get(name)
+                .and_then(toml::Value::as_integer)
+                .map(rust_decimal::Decimal::from)
+        };
+        if bound("above").is_some_and(|low| amount <= low)
+            || bound("up_to").is_some_and(|high| amount > high)
+        {
+            return;
+        }
+    }
+    let Some(start) = ctx.instant(from_field) else {
+        return;
+    };
+    let Some(duration) = ctx
+        .notice
+        .canonical
+        .get(duration_field)
+        .and_then(serde_json::Value::as_str)
+        .and_then(|d| d.parse::<u32>().ok())
+    else {
+        return;
+    };
+    let end = match counting::working_window_end(ctx.engine.calendar, &start, duration) {
+        Ok(e) => e,
+        Err(e) => return ctx.uncertain(rule, e.0),
+    };
+    let name = rule.param_str("window").unwrap_or("listing").to_owned();
+    ctx.windows.insert(name, Window { start, end });
+    if duration < days {
+        let detail = format!(
+            "{} 为 {duration} 个工作日（{} 至 {}），应不少于 {days} 个工作日 (listing period too short)",
+            ctx.label(duration_field),
+            short(&start),
+            short(&end)
+        );
+        ctx.push(
+            rule,
+            &rule.id,
+            duration_field,
+            detail,
+            json!({"from": canonical(&start), "until": canonical(&end), "counted": duration, "required": days, "unit": "working"}),
+        );
+    }
+}
+
+/// The procedure must not be suspended by an objection (异议) or complaint (投诉) still open: the
+/// notice is held, with no instant, until every one of them has its answer recorded
+/// (`REPLY_TIME` / `HANDLE_DATE`); the finding says so without naming who raised it.
+fn no_open_dispute(rule: &RuleDef, ctx: &mut Ctx<'_>) {
+    let open: Vec<crate::notice::Dispute> = ctx
+        .procedures
+        .iter()
+        .flat_map(|p| p.open_disputes())
+        .collect();
+    let Some(first) = open.iter().map(|d| d.raised_at).min() else {
+        return;
+    };
+    let (objections, complaints) = (
+        open.iter()
+            .filter(|d| d.key.starts_with("OBJECTION:"))
+            .count(),
+        open.iter()
+            .filter(|d| d.key.starts_with("COMPLAINT:"))
+            .count(),
+    );
+    let detail = format!(
+        "本标段有尚未答复的异议 {objections} 件、尚未处理完毕的投诉 {complaints} 件（最早于 {} 提出），依法暂停，本公告暂缓发布，待答复（处理结果）登记后自动发布 (held: an objection or complaint is open)",
+        short(&first)
+    );
+    ctx.push(
+        rule,
+        &rule.id,
+        "",
+        detail,
+        json!({"open_objections": objections, "open_complaints": complaints, "since": canonical(&first)}),
+    );
+    ctx.suspended = true;
 }

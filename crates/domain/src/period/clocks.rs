@@ -95,7 +95,14 @@ impl Clock {
 }
 
 /// The windows in the order a procedure meets them.
-const ORDER: [&str; 5] = ["documents", "bid", "publicity", "announcement", "challenge"];
+const ORDER: [&str; 6] = [
+    "documents",
+    "bid",
+    "listing",
+    "publicity",
+    "announcement",
+    "challenge",
+];
 
 /// The catalogue rules that may set or bound each window; those that apply to the notice's table
 /// and field values (the engine's own test, [`Engine::applies_to`]) are cited. The rules' titles,
@@ -105,7 +112,8 @@ fn candidate_rules(window: &str) -> &'static [&'static str] {
         "documents" => &["W2", "G3"],
         "bid" => &["W1", "W4", "G1", "G5", "G18", "G19"],
         "publicity" => &["W9", "W10"],
-        "announcement" => &["G2", "G8"],
+        "announcement" => &["G2", "G8", "E5"],
+        "listing" => &["L2", "E1", "E4-LOW", "E4-HIGH"],
         "challenge" => &["G9"],
         _ => &[],
     }
@@ -222,6 +230,10 @@ fn words(name: &str, regime: Regime, w: &Window, days: Option<u32>) -> (String, 
         "announcement" => (
             format!("公告期 {span}"),
             "公告在此期间公开；期满后起算质疑期".into(),
+        ),
+        "listing" => (
+            format!("挂牌期 {span}"),
+            "意向受让方（竞买人）须在挂牌期内提交申请和报价；公告约定自动延期的，期满无人报名时按约定延长".into(),
         ),
         "challenge" => (
             match days {

@@ -26,6 +26,9 @@ pub enum Outcome {
     Reject,
     /// Not a valid record (parse, schema or identifier failure).
     Invalid,
+    /// An objection or complaint: recorded into its procedures (where an open one suspends the
+    /// next stage), never published.
+    Record,
 }
 
 impl Outcome {
@@ -37,6 +40,7 @@ impl Outcome {
             Outcome::Park => "park",
             Outcome::Reject => "reject",
             Outcome::Invalid => "invalid",
+            Outcome::Record => "record",
         }
     }
 }
@@ -57,6 +61,12 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// Held with no instant to publish at: an open objection or complaint suspends the procedure
+    /// (rule `OBJECTION-HOLD`); it publishes when the answer is recorded and nothing else holds it.
+    pub fn suspended(&self) -> bool {
+        self.outcome == Outcome::Hold && self.hold_until.is_none()
+    }
+
     /// The verdict after an operator's release (the console's `release` action on a held or
     /// rejected notice): the ERROR findings of `rules` (every ERROR finding when `rules` is
     /// empty) become released warnings naming who and why; a hold is lifted with an INFO
@@ -135,6 +145,7 @@ impl Engine<'_> {
             windows: base_windows(&notice.body),
             hold_until: None,
             awaiting: None,
+            suspended: false,
         };
         for rule in self.catalogue.rules() {
             let Some(check) = rule.check.as_deref() else {
@@ -152,14 +163,16 @@ impl Engine<'_> {
             Outcome::Reject
         } else if ctx.awaiting.is_some() {
             Outcome::Park
-        } else if ctx.hold_until.is_some_and(|h| h > now) {
+        } else if notice.kind == Kind::Objection {
+            Outcome::Record
+        } else if ctx.suspended || ctx.hold_until.is_some_and(|h| h > now) {
             Outcome::Hold
         } else {
             Outcome::Publish
         };
         Verdict {
             outcome,
-            hold_until: if outcome == Outcome::Hold {
+            hold_until: if outcome == Outcome::Hold && !ctx.suspended {
                 ctx.hold_until
             } else {
                 None

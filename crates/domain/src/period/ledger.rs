@@ -41,7 +41,7 @@ impl Ledger {
     ) -> Vec<Judged> {
         let verdict = self.judge_and_record(engine, &notice, now);
         let accepted = releases_parked(verdict.outcome);
-        let parked = verdict.outcome == Outcome::Park;
+        let parked = waits(&verdict);
         let mut out = vec![(index, verdict)];
         if parked {
             self.parked.push((index, notice));
@@ -76,7 +76,7 @@ impl Ledger {
             let parked = std::mem::take(&mut self.parked);
             for (index, notice) in parked {
                 let verdict = self.judge_and_record(engine, &notice, now);
-                if verdict.outcome == Outcome::Park {
+                if waits(&verdict) {
                     self.parked.push((index, notice));
                 } else {
                     progressed = true;
@@ -105,14 +105,23 @@ pub fn stage_status(outcome: Outcome) -> StageStatus {
         Outcome::Publish => StageStatus::Published,
         Outcome::Hold => StageStatus::Held,
         Outcome::Park => StageStatus::AwaitingParent,
+        Outcome::Record => StageStatus::Recorded,
         Outcome::Reject | Outcome::Invalid => StageStatus::Rejected,
     }
 }
 
-/// Whether a verdict may release notices parked behind it: only an accepted stage (published or
-/// held) is a parent.
+/// Whether a verdict may release notices waiting behind it: an accepted stage (published or
+/// held) is a parent, and a recorded objection or complaint may be the answer a suspended stage
+/// waits for.
 pub fn releases_parked(outcome: Outcome) -> bool {
-    matches!(outcome, Outcome::Publish | Outcome::Hold)
+    matches!(outcome, Outcome::Publish | Outcome::Hold | Outcome::Record)
+}
+
+/// Whether a verdict leaves its notice waiting to be judged again when its procedure changes:
+/// parked (parent unknown), or held with no instant to publish at (an open objection or complaint
+/// suspends its procedure: see [`Verdict::suspended`]).
+pub fn waits(verdict: &Verdict) -> bool {
+    verdict.outcome == Outcome::Park || verdict.suspended()
 }
 
 /// Judges `notice` at `now` against `states` (the states of [`procedure_keys`], in any order) and

@@ -1,6 +1,6 @@
 //! The period engine: the legal clock. Given what is known of a notice's procedures and the time
 //! now, decide whether it is published, held, parked or rejected, with evidence, and compute the
-//! windows bidders need (`documents`, `bid`, `publicity`, `announcement`, `challenge`).
+//! windows bidders need (`documents`, `bid`, `listing`, `publicity`, `announcement`, `challenge`).
 //! Pure and deterministic: state in, verdict out; time is an argument.
 
 pub mod calendar;
@@ -8,6 +8,7 @@ mod checks;
 pub mod clocks;
 pub mod counting;
 mod engine;
+mod extension;
 mod ledger;
 mod state;
 
@@ -15,7 +16,10 @@ pub use calendar::{Calendar, UnknownYear};
 pub use checks::{CHECKS, parent_of};
 pub use clocks::{Basis, Clock, Standing, clocks};
 pub use engine::{Engine, Outcome, Verdict};
-pub use ledger::{Judged, Ledger, judge_into, procedure_keys, releases_parked, stage_status};
+pub use extension::extended_listing;
+pub use ledger::{
+    Judged, Ledger, judge_into, procedure_keys, releases_parked, stage_status, waits,
+};
 pub use state::{ProcedureState, Stage, StageStatus};
 
 use crate::values::datetime::Instant;

@@ -20,6 +20,8 @@ pub enum StageStatus {
     AwaitingParent,
     /// Failed an ERROR rule.
     Rejected,
+    /// An objection or complaint, recorded (never published).
+    Recorded,
 }
 
 /// One notice of the procedure, as the rules need it.
@@ -132,6 +134,27 @@ impl ProcedureState {
             }
         }
         deadline
+    }
+
+    /// The objections and complaints of the procedure still open: recorded, and no recorded
+    /// version of the same one (same `OBJECTIONG_GUID` / `COMPLAINT_DATE`) carries an answer.
+    pub fn open_disputes(&self) -> Vec<crate::notice::Dispute> {
+        let recorded: Vec<crate::notice::Dispute> = self
+            .stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Recorded)
+            .filter_map(|s| s.body.dispute())
+            .collect();
+        let mut open: Vec<crate::notice::Dispute> = Vec::new();
+        for d in &recorded {
+            let answered = recorded
+                .iter()
+                .any(|other| other.key == d.key && other.answered_at.is_some());
+            if !answered && !open.iter().any(|o| o.key == d.key) {
+                open.push(d.clone());
+            }
+        }
+        open
     }
 
     /// The latest accepted candidate publicity.

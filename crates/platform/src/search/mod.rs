@@ -30,7 +30,7 @@ pub struct SearchDoc {
     pub codes: Vec<String>,
     /// tender, amendment, candidates, award, termination.
     pub kind: String,
-    /// works or procurement.
+    /// works, procurement, land, mining or property (`Regime::as_str`).
     pub category: String,
     /// GB/T 2260 code, when known.
     pub region: Option<String>,

@@ -143,6 +143,18 @@ pub async fn lock_procedure(
     Ok(state.0)
 }
 
+/// Whether an objection (异议) or complaint (投诉) of the procedure `key` (`platform/project/
+/// section`) is open ([`ProcedureState::open_disputes`]); false for an unknown procedure. Only
+/// the fact leaves the store, never the objection.
+pub async fn dispute_open(pool: &PgPool, key: &str) -> Result<bool, StoreError> {
+    let state: Option<sqlx::types::Json<ProcedureState>> =
+        sqlx::query_scalar("SELECT state FROM procedures WHERE procedure_key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+    Ok(state.is_some_and(|s| !s.0.open_disputes().is_empty()))
+}
+
 /// Saves a procedure's state.
 pub async fn save_procedure(
     conn: &mut PgConnection,
@@ -156,13 +168,17 @@ pub async fn save_procedure(
     Ok(())
 }
 
-/// Parked notices of these procedures, oldest first, locked.
-pub async fn parked_in(
+/// Notices of these procedures waiting to be judged again, oldest first, locked: parked ones
+/// (awaiting their parent stage) and held ones with no `hold_until` (suspended by an open
+/// objection or complaint).
+pub async fn waiting_in(
     conn: &mut PgConnection,
     keys: &[String],
 ) -> Result<Vec<(String, Value)>, StoreError> {
     let rows = sqlx::query(
-        "SELECT notice_id, notice FROM notices WHERE status = 'parked' AND procedure_key = ANY($1) \
+        "SELECT notice_id, notice FROM notices \
+         WHERE (status = 'parked' OR (status = 'held' AND hold_until IS NULL)) \
+         AND procedure_key = ANY($1) \
          ORDER BY first_seen, notice_id FOR UPDATE",
     )
     .bind(keys)
@@ -197,6 +213,25 @@ pub async fn outcome(
         .fetch_optional(&mut *conn)
         .await?;
     Ok(outcome)
+}
+
+/// Replaces one window of a notice's stored verdict (a listing that extended itself).
+pub async fn set_window(
+    conn: &mut PgConnection,
+    notice_id: &str,
+    name: &str,
+    window: &Value,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE notices SET outcome = jsonb_set(outcome, ARRAY['windows', $2], $3), \
+         updated_at = now() WHERE notice_id = $1",
+    )
+    .bind(notice_id)
+    .bind(name)
+    .bind(window)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Adds a durable timer (a repeated id is ignored).
@@ -381,7 +416,8 @@ pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>,
 }
 
 /// Published notices in publication order with `published_at` in `[from, to]`, after the
-/// `(published_at, notice_id)` cursor, at most `limit` (the OCDS export's pages).
+/// `(published_at, notice_id)` cursor, at most `limit`, of the categories `regimes` (the OCDS
+/// export's pages: procurement categories only).
 ///
 /// `published_at` is the publishing transaction's start time, so a transaction still running may
 /// yet commit a notice stamped before one already visible: only notices stamped before the oldest
@@ -392,9 +428,11 @@ pub async fn published_page(
     to: Option<DateTime<Utc>>,
     after: Option<(DateTime<Utc>, &str)>,
     limit: i64,
+    regimes: &[&str],
 ) -> Result<Vec<PublicNotice>, StoreError> {
     let rows = sqlx::query(&format!(
         "SELECT {PUBLIC_COLUMNS} FROM notices WHERE published_at IS NOT NULL \
+         AND regime = ANY($6) \
          AND ($1::timestamptz IS NULL OR published_at >= $1) \
          AND ($2::timestamptz IS NULL OR published_at <= $2) \
          AND ($3::timestamptz IS NULL OR (published_at, notice_id) > ($3, $4::text)) \
@@ -407,6 +445,7 @@ pub async fn published_page(
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
     .bind(limit)
+    .bind(regimes)
     .fetch_all(pool)
     .await?;
     rows.iter().map(public_from).collect()

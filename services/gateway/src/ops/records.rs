@@ -34,7 +34,7 @@ pub(crate) const MAX_PAGE: i64 = 1_000_000;
 
 /// Every receipt status with its Chinese label, in the order the console shows counts (the one
 /// table of labels: pages, tabs and the overview read it).
-pub const STATUSES: [(&str, &str); 9] = [
+pub const STATUSES: [(&str, &str); 10] = [
     ("received", "处理中"),
     ("published", "已发布"),
     ("held", "暂缓发布"),
@@ -44,6 +44,8 @@ pub const STATUSES: [(&str, &str); 9] = [
     ("quarantined", "已隔离"),
     ("discarded", "已作废"),
     ("duplicate", "重复"),
+    // An objection or complaint: recorded into its procedure, never published.
+    ("recorded", "已登记（异议/投诉，不公开）"),
 ];
 
 /// The statuses an operator acts on, in the order the console offers them.

@@ -37,8 +37,17 @@ pub const KINDS: [(&str, &str); 5] = [
     ("termination", "终止公告"),
 ];
 
-/// The two categories (legal regimes), with their names.
-pub const CATEGORIES: [(&str, &str); 2] = [("works", "工程建设"), ("procurement", "政府采购")];
+/// The categories (trading blocks, the domain's [`gongshi_domain::Regime::ALL`]), with their names.
+pub const CATEGORIES: [(&str, &str); gongshi_domain::Regime::ALL.len()] = {
+    let r = gongshi_domain::Regime::ALL;
+    let mut out = [("", ""); gongshi_domain::Regime::ALL.len()];
+    let mut i = 0;
+    while i < r.len() {
+        out[i] = (r[i].as_str(), r[i].zh());
+        i += 1;
+    }
+    out
+};
 
 /// A kind's Chinese name (`tender` → 招标公告); the code itself when unknown.
 pub fn kind_name(kind: &str) -> String {

@@ -56,6 +56,8 @@ pub struct ProcedurePage {
     pub json_href: String,
     /// The procedure's OCDS ocid.
     pub ocid: String,
+    /// An objection or complaint is open (the fact only, never who raised it).
+    pub objection_pending: bool,
 }
 
 /// `GET /procedures/{platform}/{project}/{section}`: the page, `404` as a page in Chinese.
@@ -135,6 +137,7 @@ pub async fn procedure(
         notes,
         json_href,
         ocid: view.ocid,
+        objection_pending: view.objection_pending,
     };
     cached(&headers, StatusCode::OK, &page)
 }

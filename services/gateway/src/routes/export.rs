@@ -2,7 +2,9 @@
 //! `gongshi_domain::ocds`), oldest first, filtered by publish date (`from`, `to`, parsed as in
 //! search), in pages of `limit` (default 100, at most 500) followed through `links.next` /
 //! the `Link: rel="next"` header (an opaque `cursor`). 404 `no-releases` when nothing matches, as
-//! a package must hold at least one release.
+//! a package must hold at least one release. Only works and procurement notices are exported:
+//! land, mining-right and state-owned property sales are disposals, which OCDS (a standard for
+//! public procurement) does not model (`gongshi_domain::Regime::is_procurement`).
 //!
 //! `GET /v1/export/ocds/records?ocid=A&ocid=B`: an OCDS 1.1 record package, one record per ocid
 //! asked for (at most 100, in the order asked; an ocid repeated counts once): every release of
@@ -94,12 +96,20 @@ pub(crate) async fn export(
         },
     };
     let pool = &gw.store.pool;
+    // Land, mining and property notices are disposals, not procurement: not in OCDS
+    // (`Regime::is_procurement`).
+    let regimes: Vec<&str> = gongshi_domain::Regime::ALL
+        .into_iter()
+        .filter(|r| r.is_procurement())
+        .map(gongshi_domain::Regime::as_str)
+        .collect();
     let mut page = notices::published_page(
         pool,
         from,
         to,
         after.as_ref().map(|(t, id)| (*t, id.as_str())),
         limit + 1,
+        &regimes,
     )
     .await
     .map_err(store_error)?;

@@ -70,6 +70,10 @@ pub struct ProcedureView {
     pub changes: Vec<ProcedureChange>,
     /// The legal windows in force by name, each with the notice that set it.
     pub windows: BTreeMap<String, WindowInForce>,
+    /// An objection (异议) or complaint (投诉) is open: the procedure is suspended and its next
+    /// stage held until the answer is recorded (招标投标法实施条例 第五十四条; 政府采购法 第五十七条).
+    /// Who raised it is never shown.
+    pub objection_pending: bool,
 }
 
 /// `GET /v1/procedures/{platform}/{project}/{section}`.
@@ -117,6 +121,7 @@ pub(crate) async fn load(
     if list.is_empty() {
         return Ok(None);
     }
+    let objection_pending = notices::dispute_open(&gw.store.pool, &key).await?;
     version_order(&mut list);
     let links = version_links(&list);
     let now = gw.clock.now();
@@ -178,6 +183,7 @@ pub(crate) async fn load(
             notices,
             changes,
             windows,
+            objection_pending,
         },
         list,
     )))

@@ -42,6 +42,9 @@ pub enum RecordState {
     Quarantined,
     /// An operator decided it is never published.
     Discarded,
+    /// An objection (异议) or complaint (投诉): recorded into its procedure (where, while open,
+    /// it holds the next stage), never published. An addition to the list in `spec/api.md`.
+    Recorded,
 }
 
 /// One record of a receipt.

@@ -1,0 +1,181 @@
+//! An objection (异议) holds a works award on the real broker and PostgreSQL: raised during the
+//! candidate publicity, it suspends the procedure (招标投标法实施条例 第五十四条), so the award that
+//! arrives meanwhile is held — not rejected — with a finding that says why; when the answer is
+//! recorded (a new version of the objection with REPLY_TIME) the award publishes itself. The
+//! objection itself is never published, and nothing public names who raised it.
+
+use gongshi_tests::{Pipeline, TOKEN};
+use serde_json::Value;
+
+const PROJECT: &str = "E3203010319005778";
+const SECTION: &str = "E3203010319005778001";
+const OBJECTOR: &str = "徐州市政建设集团有限责任公司";
+const OBJECTOR_PHONE: &str = "13805201234";
+
+fn tender() -> String {
+    format!(
+        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE>\
+         <BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES><NOTICE_NAME>徐州市三环东路快速化改造工程施工招标公告</NOTICE_NAME>\
+         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
+         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
+         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
+         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>320300</REGION_CODE>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
+    )
+}
+
+fn candidates() -> String {
+    format!(
+        "<TENDER_CANDIDATE_ANNOUNCE><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES>\
+         <PUBLICITY_NAME>001标段中标候选人公示</PUBLICITY_NAME><PUBLICITY_CONTENT>第一中标候选人：江苏淮海路桥工程有限公司</PUBLICITY_CONTENT>\
+         <PUBLICITY_START_TIME>2025-04-08 09:00</PUBLICITY_START_TIME><PUBLICITY_END_TIME>2025-04-11 18:00</PUBLICITY_END_TIME>\
+         <OBJECTION_METHOD>书面</OBJECTION_METHOD><PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-08 08:40</DATA_TIMESTAMP>\
+         <TENDER_CANDIDATE><WIN_CANDIDATE_NAME>江苏淮海路桥工程有限公司</WIN_CANDIDATE_NAME><WIN_CANDIDATE_CODE>913203826683892551</WIN_CANDIDATE_CODE>\
+         <WIN_CANDIDATE_ORDER>1</WIN_CANDIDATE_ORDER><BID_PRICE>10876543.21</BID_PRICE><PRICE_UINT>元</PRICE_UINT></TENDER_CANDIDATE>\
+         </TENDER_CANDIDATE_ANNOUNCE>"
+    )
+}
+
+fn award() -> String {
+    format!(
+        "<WIN_RESULT_ANNO><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{SECTION}</BID_SECTION_CODE>\
+         <NOTICE_NAME>001标段中标结果公告</NOTICE_NAME><NOTICE_CONTENT>中标人：江苏淮海路桥工程有限公司</NOTICE_CONTENT>\
+         <NOTICE_SEND_TIME>2025-04-14 09:00</NOTICE_SEND_TIME><WIN_BIDDER_NAME>江苏淮海路桥工程有限公司</WIN_BIDDER_NAME>\
+         <WIN_BIDDER_CODE>913203826683892551</WIN_BIDDER_CODE><BID_AMOUNT>10876543.21</BID_AMOUNT><PRICE_UNIT>元</PRICE_UNIT>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-14 08:50</DATA_TIMESTAMP></WIN_RESULT_ANNO>"
+    )
+}
+
+/// The objection; with `reply`, its answered version (same OBJECTIONG_GUID, newer timestamp).
+fn objection(reply: Option<&str>) -> String {
+    let (answer, stamp) = match reply {
+        Some(at) => (
+            format!(
+                "<REPLY_TIME>{at}</REPLY_TIME><REPLY_CONTENT>经核查，异议不成立。</REPLY_CONTENT>"
+            ),
+            "2025-04-15 16:05",
+        ),
+        None => (String::new(), "2025-04-10 10:05"),
+    };
+    format!(
+        "<OBJECTION><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{SECTION}</BID_SECTION_CODE>\
+         <OBJECTIONG_GUID>YY-2025-0410-001</OBJECTIONG_GUID><TITTLE>关于001标段评标结果的异议</TITTLE>\
+         <CONTENT>第一中标候选人项目负责人资格不符合招标文件要求。</CONTENT><SUBMIT_TIME>2025-04-10 10:00</SUBMIT_TIME>\
+         <CREATOR>{OBJECTOR}</CREATOR><CREATOR_CONTACT>{OBJECTOR_PHONE}</CREATOR_CONTACT>{answer}\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>{stamp}</DATA_TIMESTAMP></OBJECTION>"
+    )
+}
+
+fn record(receipt: &Value) -> &Value {
+    &receipt["records"][0]
+}
+
+fn rules(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["rule"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_objection_holds_a_works_award_until_it_is_answered() {
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    for doc in [tender(), candidates()] {
+        let r = p.submit(&doc).await;
+        p.wait_receipt(&r, |s| s == "published").await;
+    }
+    // The objection, raised during the publicity, is recorded, not published.
+    let raised = p.submit(&objection(None)).await;
+    let raised = p.wait_receipt(&raised, |s| s != "received").await;
+    assert_eq!(record(&raised)["status"], "recorded", "{raised}");
+    let objection_id = record(&raised)["notice_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(p.get(&format!("/v1/notices/{objection_id}")).await.0, 404);
+
+    // After the publicity and the award's send time, the objection is still unanswered: the
+    // award is held (not rejected), with no instant, and the finding says why.
+    p.set_now("2025-04-14T12:00:00+08:00");
+    let award_receipt = p.submit(&award()).await;
+    let held = p.wait_receipt(&award_receipt, |s| s != "received").await;
+    let award = record(&held);
+    assert_eq!(award["status"], "held", "{held}");
+    assert_eq!(award["hold_until"], Value::Null, "{held}");
+    assert_eq!(award["errors"], Value::Array(Vec::new()), "{held}");
+    let finding = award["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|w| w["rule"] == "OBJECTION-HOLD")
+        .unwrap_or_else(|| panic!("a finding says why: {held}"));
+    let message = finding["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("异议") && message.contains("第五十四条"),
+        "{message}"
+    );
+    assert!(!message.contains(OBJECTOR), "{message}");
+    let award_id = award["notice_id"].as_str().expect("id").to_owned();
+    assert_eq!(p.get(&format!("/v1/notices/{award_id}")).await.0, 404);
+
+    // The pipeline's clock moving on does not release it: only the answer does.
+    p.set_now("2025-04-15T12:00:00+08:00");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let (_, still) = p.get(&format!("/v1/receipts/{award_receipt}")).await;
+    assert_eq!(record(&still)["status"], "held", "{still}");
+
+    // The procedure's public view says an objection is pending, and nothing about who.
+    let procedure_path = format!("/v1/procedures/JSGGZY/{PROJECT}/{SECTION}");
+    let (status, procedure) = p.get(&procedure_path).await;
+    assert_eq!(status, 200, "{procedure}");
+    assert_eq!(procedure["objection_pending"], true, "{procedure}");
+    let page = reqwest::get(format!("{}/procedures/JSGGZY/{PROJECT}/{SECTION}", p.url))
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("异议处理中"), "{page}");
+
+    // The answer is recorded: the award publishes itself.
+    p.set_now("2025-04-15T16:30:00+08:00");
+    let answered = p.submit(&objection(Some("2025-04-15 16:00"))).await;
+    let answered = p.wait_receipt(&answered, |s| s != "received").await;
+    assert_eq!(record(&answered)["status"], "recorded", "{answered}");
+    let published = p.wait_receipt(&award_receipt, |s| s == "published").await;
+    assert!(
+        rules(&record(&published)["warnings"]).contains(&"OBJECTION-HOLD"),
+        "{published}"
+    );
+    let (status, notice) = p.get(&format!("/v1/notices/{award_id}")).await;
+    assert_eq!(status, 200, "{notice}");
+    assert_eq!(notice["status"], "awarded", "{notice}");
+    let (_, procedure) = p.get(&procedure_path).await;
+    assert_eq!(procedure["objection_pending"], false, "{procedure}");
+
+    // Nothing public names the objector or carries the objection: API, feed, search.
+    let feed = reqwest::get(format!("{}/feeds/notices.json", p.url))
+        .await
+        .expect("feed")
+        .text()
+        .await
+        .expect("text");
+    let (_, search) = p.get("/v1/search?q=%E5%BC%82%E8%AE%AE").await;
+    for text in [
+        feed,
+        procedure.to_string(),
+        notice.to_string(),
+        search.to_string(),
+    ] {
+        assert!(
+            !text.contains(OBJECTOR) && !text.contains(OBJECTOR_PHONE),
+            "the objector leaked: {text}"
+        );
+        assert!(
+            !text.contains(&objection_id),
+            "the objection leaked: {text}"
+        );
+    }
+    let _ = TOKEN;
+}
