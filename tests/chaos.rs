@@ -6,7 +6,8 @@
 //! (`target/chaos/report.txt`, which `scripts/test` prints) and checks:
 //!
 //! - every record sent is in the store, each in exactly one final state (published, held,
-//!   parked, rejected, invalid, duplicate, quarantined), none left `received`, none quarantined;
+//!   parked, rejected, invalid, duplicate, quarantined, recorded for objections), none left
+//!   `received`, none quarantined;
 //! - the feed holds no duplicate entry, and a reader following `/v1/stream` across the
 //!   gateway's restarts received every entry once: no gap it could miss, no repeat;
 //! - every hold that came due (the clock is moved past them all) fired exactly once;
@@ -68,7 +69,8 @@ struct Family {
     files: &'static [&'static str],
 }
 
-/// Every table of the first release, in stage order within each family.
+/// Every table of the four blocks (works, procurement, land and mining rights, state-owned
+/// property) and the objections, in stage order within each family.
 const FAMILIES: &[Family] = &[
     Family {
         code: "E3203010319005778",
@@ -77,6 +79,8 @@ const FAMILIES: &[Family] = &[
             "TENDER_ANN_QUA_INQUERY_ANN/valid/works_tender_notice_two_sections.json",
             "TENDER_FILE_CLARI_MODI/valid/clarification_without_postponement.json",
             "TENDER_CANDIDATE_ANNOUNCE/valid/three_ranked_candidates.json",
+            // An objection (异议) answered before the award: recorded, never published.
+            "OBJECTION/valid/objection_answered.json",
             "WIN_RESULT_ANNO/valid/award_with_project_lead.json",
             "TENDER_TERMINATION/valid/failed_tender_fewer_than_three_bidders.json",
         ],
@@ -106,8 +110,45 @@ const FAMILIES: &[Family] = &[
         files: &[
             "PURCHASE_QUALI_INQUERY_ANN/valid/open_tender_procurement_notice.json",
             "CORRECTION_ITEM/valid/postponed_closing_time.json",
+            // A complaint (投诉) handled before the award: recorded, never published.
+            "COMPLAINT_INFO/valid/procurement_complaint_handled.json",
             "BID_DEAL_ANNOUNCE/valid/open_tender_award.json",
         ],
+    },
+    Family {
+        code: "320115202500031",
+        fresh: |n| format!("3201152025{n:05}"),
+        files: &[
+            "LAND_TRANS_ANN/valid/listing_grant_residential.json",
+            "DEAL_LAND_INFO/valid/listing_deal_residential.json",
+        ],
+    },
+    Family {
+        code: "321183202500007",
+        fresh: |n| format!("3211832025{n:05}"),
+        files: &[
+            "MINING_BID_AUCTION_TRANS_ANN/valid/listing_limestone.json",
+            "MINING_BID_AUC_TRANS_RES_ANN/valid/listing_result.json",
+        ],
+    },
+    Family {
+        code: "320312202500002",
+        fresh: |n| format!("3203122025{n:05}"),
+        files: &["MINING_TRANS_PUB_INFO/valid/agreement_grant_geothermal.json"],
+    },
+    Family {
+        code: "320100202500042",
+        fresh: |n| format!("3201002025{n:05}"),
+        files: &[
+            "STOCK_LISTING_PUB_INFO/valid/equity_51_percent.json",
+            "TRADE_RESULT_INFO/valid/equity_deal.json",
+        ],
+    },
+    Family {
+        // An asset listing (实物资产挂牌) with no result: its window closes.
+        code: "320100202500119",
+        fresh: |n| format!("3201002025{n:05}"),
+        files: &["LISTING_PUB_INFO/valid/equipment_without_extension.json"],
     },
     Family {
         // A termination whose tender never arrives: parked.
@@ -149,6 +190,12 @@ fn generate(notices: usize, rng: &mut Rng) -> (Vec<Value>, Twists) {
             .iter()
             .map(|t| serde_json::from_str(&t.replace(family.code, &code)).expect("example JSON"))
             .collect();
+        // The examples were written apart and name different platforms; one procedure is one
+        // platform's (the platform is part of the procedure key).
+        let platform = procedure[0]["PLATFORM_CODE"].clone();
+        for record in &mut procedure {
+            record["PLATFORM_CODE"] = platform.clone();
+        }
         match rng.below(100) {
             // Later stages first: they park until their parent arrives.
             0..8 if procedure.len() > 1 => {
@@ -667,6 +714,8 @@ async fn every_record_ends_in_one_final_state_whatever_is_killed() {
         "invalid",
         "duplicate",
         "quarantined",
+        // Objections and complaints: kept with their procedure, never published.
+        "recorded",
     ];
 
     // 2. The feed: no duplicate publication, and the follower saw each entry once.
@@ -877,7 +926,7 @@ async fn every_record_ends_in_one_final_state_whatever_is_killed() {
     );
     assert!(
         by_state.get("published").is_some_and(|n| *n > 0)
-            && ["parked", "rejected", "invalid", "duplicate"]
+            && ["parked", "rejected", "invalid", "duplicate", "recorded"]
                 .iter()
                 .all(|s| by_state.contains_key(*s)),
         "the generator reaches every final state\n{report}"
