@@ -43,8 +43,6 @@ pub struct Gateway {
     pub config: std::sync::Arc<config::GatewayConfig>,
     /// New feed entries for stream clients.
     pub live: stream::live::Live,
-    /// Rendered feed pages, valid while `live`'s head stays where it was.
-    pub feed_pages: std::sync::Arc<feeds::cache::PageCache>,
 }
 
 /// Routes of another service to serve on the gateway's listener (ingest's), with their OpenAPI

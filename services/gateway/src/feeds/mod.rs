@@ -5,7 +5,6 @@ use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::FeedCharsDropped;
 
 pub(crate) mod atom;
-pub mod cache;
 pub mod cursor;
 pub mod item;
 pub(crate) mod json_feed;

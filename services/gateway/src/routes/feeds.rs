@@ -7,7 +7,6 @@
 //! continues strictly below the page's oldest seq and `previous` strictly above its newest.
 
 use crate::Gateway;
-use crate::feeds::cache::CachedPage;
 use crate::feeds::item::Item;
 use crate::feeds::page::{Links, Page};
 use crate::feeds::{self, cursor};
@@ -212,24 +211,6 @@ async fn serve(
             Err(message) => return ApiError::new(ErrorCode::BadCursor, message).into_response(),
         },
     };
-    let base = base_url(&gw, &headers);
-    let mut pairs = query.filter_pairs();
-    if let Some(l) = query
-        .limit
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        pairs.push(("limit", l.to_owned()));
-    }
-    // A page read at the current head is still what the store would give (`feeds::cache`).
-    let head = gw.live.head();
-    let key = format!("{}\n{base}\n{pairs:?}\n{window:?}", format.path());
-    if let Some(h) = head
-        && let Some(page) = gw.feed_pages.get(&key, h)
-    {
-        return respond(&headers, format, &page);
-    }
     // One more than asked tells whether the page has a neighbour beyond it.
     let mut rows = match feed::page(&gw.store.pool, &filter, window, limit + 1).await {
         Ok(rows) => rows,
@@ -250,6 +231,16 @@ async fn serve(
                 more_older = true;
             }
         }
+    }
+    let base = base_url(&gw, &headers);
+    let mut pairs = query.filter_pairs();
+    if let Some(l) = query
+        .limit
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        pairs.push(("limit", l.to_owned()));
     }
     let link = |w: Window| {
         let mut p = pairs.clone();
@@ -283,6 +274,19 @@ async fn serve(
         hasher.update(r.seq.to_be_bytes());
     }
     let etag = format!("\"{}\"", hex::encode(&hasher.finalize()[..16]));
+    let mut response_headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        response_headers.insert(header::ETAG, v);
+    }
+    if let Some(lm) = last_modified
+        && let Ok(v) = HeaderValue::from_str(&http_date(lm))
+    {
+        response_headers.insert(header::LAST_MODIFIED, v);
+    }
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if not_modified(&headers, &etag, last_modified) {
+        return (StatusCode::NOT_MODIFIED, response_headers).into_response();
+    }
     let feed_pairs = query.filter_pairs();
     let page = Page {
         feed_id: format!(
@@ -307,38 +311,9 @@ async fn serve(
         Format::Rss => feeds::rss::render(&page),
         Format::Json => feeds::json_feed::render(&page).to_string(),
     };
-    let page = CachedPage {
-        head: head.unwrap_or(-1),
-        etag,
-        last_modified,
-        body: body.into(),
-    };
-    let response = respond(&headers, format, &page);
-    if head.is_some() {
-        gw.feed_pages.put(key, page);
-    }
-    response
-}
-
-/// The answer for a rendered page: 304 when the client's copy is current (`If-None-Match`,
-/// `If-Modified-Since`), else the page; both with its validators.
-fn respond(headers: &HeaderMap, format: Format, page: &CachedPage) -> Response {
-    let mut response_headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&page.etag) {
-        response_headers.insert(header::ETAG, v);
-    }
-    if let Some(lm) = page.last_modified
-        && let Ok(v) = HeaderValue::from_str(&http_date(lm))
-    {
-        response_headers.insert(header::LAST_MODIFIED, v);
-    }
-    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if not_modified(headers, &page.etag, page.last_modified) {
-        return (StatusCode::NOT_MODIFIED, response_headers).into_response();
-    }
     response_headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    (StatusCode::OK, response_headers, page.body.clone()).into_response()
+    (StatusCode::OK, response_headers, body).into_response()
 }

@@ -395,7 +395,6 @@ mod tests {
             search: None,
             config: Default::default(),
             live: crate::stream::live::Live::new(4),
-            feed_pages: std::sync::Arc::new(crate::feeds::cache::PageCache::new(0)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

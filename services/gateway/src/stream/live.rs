@@ -7,7 +7,6 @@ use gongshi_platform::Store;
 use gongshi_platform::feed_filter::FeedFilter;
 use gongshi_platform::store::feed::{self, FeedRow};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -20,8 +19,6 @@ const BATCH: i64 = 500;
 pub struct Live {
     tx: broadcast::Sender<Arc<FeedRow>>,
     shutdown: CancellationToken,
-    /// The highest seq the tail has seen; -1 until it runs.
-    head: Arc<AtomicI64>,
 }
 
 impl Live {
@@ -31,15 +28,7 @@ impl Live {
         Live {
             tx,
             shutdown: CancellationToken::new(),
-            head: Arc::new(AtomicI64::new(-1)),
         }
-    }
-
-    /// The feed's head as the tail last read it (the highest `seq` stored), or `None` when no
-    /// tail runs in this process. What the feed page cache (`feeds::cache`) is validated by.
-    pub fn head(&self) -> Option<i64> {
-        let head = self.head.load(Ordering::Acquire);
-        (head >= 0).then_some(head)
     }
 
     /// New entries from now on.
@@ -62,7 +51,6 @@ impl Live {
     /// tail has not reached yet and miss what lies between.
     pub async fn run(self, store: Store, start: i64, poll: Duration, shutdown: CancellationToken) {
         let mut last = start;
-        self.head.store(last, Ordering::Release);
         let all = FeedFilter::default();
         loop {
             let step = async {
@@ -72,7 +60,6 @@ impl Live {
             match step.await {
                 Ok(rows) => {
                     last = rows.last().map_or(last, |r| r.seq);
-                    self.head.store(last, Ordering::Release);
                     let full = rows.len() as i64 == BATCH;
                     for row in rows {
                         self.publish(row);
@@ -90,7 +77,6 @@ impl Live {
                 () = tokio::time::sleep(poll) => {}
             }
         }
-        self.head.store(-1, Ordering::Release);
         self.shutdown.cancel();
     }
 }
