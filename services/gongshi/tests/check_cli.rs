@@ -161,7 +161,7 @@ fn text_output_ends_with_a_summary() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.trim_end()
-            .ends_with("5 records: 4 publish, 1 hold, 0 park, 0 reject, 0 invalid"),
+            .ends_with("11 records: 7 publish, 4 hold, 0 park, 0 reject, 0 invalid"),
         "{text}"
     );
 }
