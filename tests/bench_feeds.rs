@@ -162,9 +162,18 @@ async fn main() {
         www = root.join("www").display(),
     );
     std::fs::write(root.join("nginx.conf"), conf).expect("nginx conf");
+    let nginx_args = [
+        "-c".to_owned(),
+        root.join("nginx.conf").display().to_string(),
+        "-p".to_owned(),
+        root.display().to_string(),
+    ];
+    // Its output goes nowhere: a worker that outlived the bench would hold `scripts/bench/all`'s
+    // pipe open.
     let mut nginx = Command::new("nginx")
-        .args(["-c", &root.join("nginx.conf").display().to_string(), "-p"])
-        .arg(&root)
+        .args(&nginx_args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start nginx (scripts/bench/feeds.sh installs it)");
     let static_url = format!("http://127.0.0.1:{port}/notices.atom");
@@ -178,7 +187,11 @@ async fn main() {
     }
     // A single worker on each side: the gateway runs every service in one process on 2 cores.
     let reference = wrk(&static_url, seconds, connections, None);
-    let _ = nginx.kill();
+    // `-s stop` lets the master stop its worker too (a SIGKILL to the master leaves it serving).
+    let _ = Command::new("nginx")
+        .args(&nginx_args)
+        .args(["-s", "stop"])
+        .status();
     let _ = nginx.wait();
     let newest_page = wrk(&newest, seconds, connections, None);
     // A feed reader that holds the page revalidates it: If-None-Match, answered 304.

@@ -7,4 +7,4 @@ cd "$(dirname "$0")/../.."
 stack_env=$(scripts/stack up)  # a failing `stack up` stops here
 eval "$stack_env"
 cargo build --release --locked -p gongshi
-GONGSHI_BIN=$PWD/target/release/gongshi cargo bench --locked -p gongshi-tests --bench pipeline
+GONGSHI_BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/gongshi cargo bench --locked -p gongshi-tests --bench pipeline
