@@ -181,3 +181,117 @@ async fn poison_events_are_set_aside_and_the_events_behind_them_flow() {
     let (code, out) = quarantine_cli(&p, &["discard", &again_id, "--reason", " "]);
     assert_eq!(code, 2, "{out}");
 }
+
+/// Stages apply what has arrived in batches (one transaction each); a batch holding an event its
+/// handler refuses is undone and its events handled one at a time, so that only that event is
+/// quarantined and each of the others takes effect exactly once, in order.
+#[tokio::test]
+async fn a_poison_event_inside_a_batch_costs_only_itself() {
+    use gongshi_platform::bus::{self, Envelope, HandlerError, Quarantine};
+    use std::sync::Mutex;
+
+    let p = Pipeline::new("2025-03-05T10:00:00+08:00").await;
+    let store = gongshi_platform::Store::connect(&p.database_url)
+        .await
+        .expect("store");
+    let prefix = format!("batch{}.", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let bus = gongshi_platform::Bus::connect(
+        &std::env::var("GONGSHI_KAFKA_BROKERS").expect("GONGSHI_KAFKA_BROKERS"),
+        &prefix,
+    )
+    .expect("bus");
+    bus.ensure_topics(&["events"], 1, 1).await.expect("topic");
+    let poison = "event-13";
+    let events: Vec<Envelope> = (0..40)
+        .map(|i| Envelope::new(format!("event-{i}"), "test.event", "k", json!({"i": i})))
+        .collect();
+    // All on the broker before the consumer starts: its first fetch brings them together.
+    bus.publish_many("events", &events).await.expect("produce");
+
+    let applied = Mutex::new(Vec::<String>::new());
+    let batches = Mutex::new(Vec::<(usize, bool)>::new());
+    let refuse = |id: &str| -> Result<(), HandlerError> {
+        if id == poison {
+            Err(HandlerError::Permanent(anyhow::anyhow!(
+                "{id} can never be applied"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let quarantine = Quarantine::new(store.clone(), bus.clone());
+    let consumer = bus.consumer("batch-test", &["events"]).expect("consumer");
+    let consuming = bus::consume_batches(
+        consumer,
+        "batch-test",
+        &quarantine,
+        shutdown.clone(),
+        16,
+        |batch| {
+            let ids: Vec<String> = batch.into_iter().map(|e| e.id).collect();
+            let result = ids.iter().try_for_each(|id| refuse(id));
+            batches
+                .lock()
+                .expect("lock")
+                .push((ids.len(), result.is_ok()));
+            // A batch's effects happen only when all of it succeeds (its transaction commits).
+            if result.is_ok() {
+                applied.lock().expect("lock").extend(ids);
+            }
+            std::future::ready(result)
+        },
+        |event| {
+            let result = refuse(&event.id);
+            if result.is_ok() {
+                applied.lock().expect("lock").push(event.id);
+            }
+            std::future::ready(result)
+        },
+    );
+    let watching = async {
+        let started = Instant::now();
+        while applied.lock().expect("lock").len() < events.len() - 1 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "applied so far: {:?}",
+                applied.lock().expect("lock")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+    };
+    let (consumed, ()) = tokio::join!(consuming, watching);
+    consumed.expect("consume");
+
+    let expected: Vec<String> = events
+        .iter()
+        .map(|e| e.id.clone())
+        .filter(|id| id != poison)
+        .collect();
+    assert_eq!(
+        *applied.lock().expect("lock"),
+        expected,
+        "each once, in order"
+    );
+    let batches = batches.into_inner().expect("lock");
+    assert!(
+        batches.iter().any(|&(n, ok)| n > 1 && ok),
+        "some batch of several events succeeded: {batches:?}"
+    );
+    assert!(
+        batches.iter().any(|&(n, ok)| n > 1 && !ok),
+        "the poison's batch failed and fell back: {batches:?}"
+    );
+    let set_aside = gongshi_platform::store::quarantine::list(&store.pool, None, 10)
+        .await
+        .expect("quarantine");
+    assert_eq!(
+        set_aside
+            .iter()
+            .map(|q| (q.event_id.as_deref(), q.stage.as_str()))
+            .collect::<Vec<_>>(),
+        [(Some(poison), "batch-test")],
+        "only the poison is quarantined"
+    );
+}

@@ -60,8 +60,8 @@ use crate::store::quarantine::{NewQuarantine, Reason};
 use crate::store::{self, Store, StoreError};
 use crate::telemetry::InternalEvent as _;
 use crate::telemetry::events::{
-    EventFailed, EventHandled, EventQuarantined, EventRetried, EventUndecodable, EventsProduced,
-    QuarantineFailed, ReceiveFailed, RetryStateNotSaved, RetryingAge,
+    BatchFellBack, EventFailed, EventHandled, EventQuarantined, EventRetried, EventUndecodable,
+    EventsProduced, QuarantineFailed, ReceiveFailed, RetryStateNotSaved, RetryingAge,
 };
 use chrono::{DateTime, Utc};
 
@@ -371,13 +371,48 @@ where
     F: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
 {
+    let one_at_a_time = |_: Vec<Envelope>| std::future::ready(Ok(()));
+    consume_batches(
+        consumer,
+        name,
+        quarantine,
+        shutdown,
+        1,
+        one_at_a_time,
+        handler,
+    )
+    .await
+}
+
+/// Like [`consume`], but the events already waiting in the consumer (up to `max_batch`, never
+/// waiting for more) go to `batch` together, so that a stage can apply them in one transaction
+/// and one commit instead of one each. When `batch` succeeds every message's offset is stored;
+/// when it fails or panics its effects must be gone (the handler's transaction rolled back, its
+/// writes idempotent), and each event goes through `handler` alone, with the same retries and
+/// quarantine as [`consume`]: a bad event costs its batch one slower pass and stops nothing.
+/// A batch of one, or one holding a message that is not an envelope, skips `batch`.
+pub async fn consume_batches<B, BFut, F, Fut>(
+    consumer: StreamConsumer,
+    name: &str,
+    quarantine: &Quarantine,
+    shutdown: CancellationToken,
+    max_batch: usize,
+    batch: B,
+    handler: F,
+) -> Result<(), BusError>
+where
+    B: Fn(Vec<Envelope>) -> BFut,
+    BFut: Future<Output = Result<(), HandlerError>>,
+    F: Fn(Envelope) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
     use futures::FutureExt as _;
     loop {
-        let message = tokio::select! {
+        let first = tokio::select! {
             () = shutdown.cancelled() => break,
             m = consumer.recv() => m,
         };
-        let message = match message {
+        let first = match first {
             Ok(m) => m,
             Err(e) => {
                 ReceiveFailed {
@@ -389,177 +424,66 @@ where
                 continue;
             }
         };
-        let span = tracing::info_span!(
-            "message",
-            consumer = name,
-            topic = message.topic(),
-            partition = message.partition(),
-            offset = message.offset(),
-            event = tracing::field::Empty
-        );
-        let bytes = message.payload().unwrap_or_default();
-        let place = Place {
-            consumer: name,
-            topic: quarantine.bus.unprefixed(message.topic()),
-            partition: message.partition(),
-            offset: message.offset(),
-            message: bytes,
-        };
-        let envelope: Envelope = match serde_json::from_slice(bytes) {
-            Ok(e) => e,
-            Err(e) => {
-                span.in_scope(|| {
-                    EventUndecodable {
+        let mut messages = vec![first];
+        // Only what has already arrived: a batch never waits for its last event.
+        while messages.len() < max_batch {
+            match consumer.recv().now_or_never() {
+                Some(Ok(m)) => messages.push(m),
+                Some(Err(e)) => {
+                    ReceiveFailed {
                         consumer: name,
-                        error: Some(&e),
-                    }
-                    .emit();
-                });
-                let failure = Failure {
-                    envelope: None,
-                    reason: Reason::Undecodable,
-                    error: format!("not an event envelope: {e}"),
-                    attempts: 1,
-                    first_failed_at: Utc::now(),
-                };
-                if !set_aside(quarantine, &place, &failure, &shutdown).await {
-                    return Ok(());
-                }
-                consumer.store_offset_from_message(&message)?;
-                continue;
-            }
-        };
-        span.record("event", envelope.id.as_str());
-        let mut backoff = Duration::from_millis(200);
-        let mut attempts = 0u32;
-        let mut healthy_failures = 0u32;
-        let mut first_failed_at = None;
-        // Whether `consumer_retries` has a row for this event (cleared once it is done with).
-        let mut retry_recorded = false;
-        let first_failed = tokio::time::Instant::now();
-        loop {
-            attempts += 1;
-            let started = tokio::time::Instant::now();
-            let attempt = std::panic::AssertUnwindSafe(handler(envelope.clone()))
-                .catch_unwind()
-                .instrument(span.clone())
-                .await
-                .map_or_else(
-                    |panic| Attempt::Panicked(panic_message(panic.as_ref())),
-                    |r| r.map_or_else(Attempt::Failed, |()| Attempt::Done),
-                );
-            let elapsed = started.elapsed();
-            if !matches!(attempt, Attempt::Done) {
-                first_failed_at.get_or_insert_with(Utc::now);
-            }
-            let failure = |reason: Reason, error: String| Failure {
-                envelope: Some(&envelope),
-                reason,
-                error,
-                attempts,
-                first_failed_at: first_failed_at.unwrap_or_else(Utc::now),
-            };
-            let aside = match attempt {
-                Attempt::Done => {
-                    EventHandled {
-                        consumer: name,
-                        event_id: &envelope.id,
-                        elapsed,
-                    }
-                    .emit();
-                    None
-                }
-                Attempt::Failed(HandlerError::Permanent(e)) => {
-                    EventFailed {
-                        consumer: name,
-                        event_id: &envelope.id,
                         error: &e,
-                        elapsed,
                     }
                     .emit();
-                    Some(failure(Reason::Permanent, format!("{e:#}")))
+                    break;
                 }
-                Attempt::Panicked(what) => {
-                    Some(failure(Reason::Panic, format!("handler panicked: {what}")))
-                }
-                Attempt::Failed(HandlerError::Transient(e)) => {
-                    EventRetried {
-                        consumer: name,
-                        event_id: &envelope.id,
-                        error: &e,
-                        retry_in: backoff,
-                        elapsed,
-                    }
-                    .emit();
-                    RetryingAge {
-                        consumer: name,
-                        age: first_failed.elapsed(),
-                    }
-                    .emit();
-                    let failing = store::retries::Failing {
-                        consumer: name,
-                        topic: place.topic,
-                        partition: place.partition,
-                        offset: place.offset,
-                        event_id: &envelope.id,
-                        error: &format!("{e:#}"),
-                        attempts,
-                        first_failed_at: first_failed_at.unwrap_or_else(Utc::now),
-                    };
-                    retry_recorded |= save_retry_state(name, || {
-                        store::retries::failed(&quarantine.store.pool, &failing)
-                    })
+                None => break,
+            }
+        }
+        if messages.len() > 1 {
+            let envelopes: Option<Vec<Envelope>> = messages
+                .iter()
+                .map(|m| serde_json::from_slice(m.payload().unwrap_or_default()).ok())
+                .collect();
+            if let Some(envelopes) = envelopes {
+                let started = tokio::time::Instant::now();
+                let ids: Vec<String> = envelopes.iter().map(|e| e.id.clone()).collect();
+                let outcome = std::panic::AssertUnwindSafe(batch(envelopes))
+                    .catch_unwind()
                     .await;
-                    // Only failures while everything else answers count against the event.
-                    if quarantine.healthy().await {
-                        healthy_failures += 1;
-                    }
-                    if healthy_failures >= quarantine.after_healthy_failures {
-                        Some(failure(
-                            Reason::RetriesExhausted,
-                            format!(
-                                "{healthy_failures} transient failures while the store and the broker answered; last: {e:#}"
-                            ),
-                        ))
-                    } else {
-                        tokio::select! {
-                            () = shutdown.cancelled() => {
-                                // The effect did not happen: leave the offset so the next run redoes it.
-                                let _ = consumer.commit_consumer_state(CommitMode::Sync);
-                                return Ok(());
+                let error = match outcome {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(panic) => Some(format!("panicked: {}", panic_message(panic.as_ref()))),
+                };
+                match error {
+                    None => {
+                        // Each event's share of the batch's time.
+                        let elapsed = started.elapsed() / u32::try_from(ids.len()).unwrap_or(1);
+                        for (message, id) in messages.iter().zip(&ids) {
+                            EventHandled {
+                                consumer: name,
+                                event_id: id,
+                                elapsed,
                             }
-                            () = tokio::time::sleep(backoff) => {}
+                            .emit();
+                            consumer.store_offset_from_message(message)?;
                         }
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
                         continue;
                     }
+                    Some(error) => BatchFellBack {
+                        consumer: name,
+                        events: ids.len(),
+                        error: &error,
+                    }
+                    .emit(),
                 }
-            };
-            if let Some(failure) = aside
-                && !set_aside(quarantine, &place, &failure, &shutdown).await
-            {
+            }
+        }
+        for message in &messages {
+            if !consume_one(&consumer, name, quarantine, &shutdown, &handler, message).await? {
                 return Ok(());
             }
-            consumer.store_offset_from_message(&message)?;
-            if retry_recorded {
-                save_retry_state(name, || {
-                    store::retries::cleared(
-                        &quarantine.store.pool,
-                        name,
-                        place.topic,
-                        place.partition,
-                    )
-                })
-                .await;
-            }
-            if first_failed_at.is_some() {
-                RetryingAge {
-                    consumer: name,
-                    age: Duration::ZERO,
-                }
-                .emit();
-            }
-            break;
         }
     }
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
@@ -567,6 +491,191 @@ where
         tracing::debug!(consumer = name, error = %e, message = "final commit");
     }
     Ok(())
+}
+
+/// Runs `handler` on one message until it succeeds or is set aside, and stores its offset; false
+/// when shutdown came first (the offset is then not stored, and the next run meets the event
+/// again).
+async fn consume_one<F, Fut>(
+    consumer: &StreamConsumer,
+    name: &str,
+    quarantine: &Quarantine,
+    shutdown: &CancellationToken,
+    handler: &F,
+    message: &rdkafka::message::BorrowedMessage<'_>,
+) -> Result<bool, BusError>
+where
+    F: Fn(Envelope) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
+    use futures::FutureExt as _;
+    let span = tracing::info_span!(
+        "message",
+        consumer = name,
+        topic = message.topic(),
+        partition = message.partition(),
+        offset = message.offset(),
+        event = tracing::field::Empty
+    );
+    let bytes = message.payload().unwrap_or_default();
+    let place = Place {
+        consumer: name,
+        topic: quarantine.bus.unprefixed(message.topic()),
+        partition: message.partition(),
+        offset: message.offset(),
+        message: bytes,
+    };
+    let envelope: Envelope = match serde_json::from_slice(bytes) {
+        Ok(e) => e,
+        Err(e) => {
+            span.in_scope(|| {
+                EventUndecodable {
+                    consumer: name,
+                    error: Some(&e),
+                }
+                .emit();
+            });
+            let failure = Failure {
+                envelope: None,
+                reason: Reason::Undecodable,
+                error: format!("not an event envelope: {e}"),
+                attempts: 1,
+                first_failed_at: Utc::now(),
+            };
+            if !set_aside(quarantine, &place, &failure, shutdown).await {
+                return Ok(false);
+            }
+            consumer.store_offset_from_message(message)?;
+            return Ok(true);
+        }
+    };
+    span.record("event", envelope.id.as_str());
+    let mut backoff = Duration::from_millis(200);
+    let mut attempts = 0u32;
+    let mut healthy_failures = 0u32;
+    let mut first_failed_at = None;
+    // Whether `consumer_retries` has a row for this event (cleared once it is done with).
+    let mut retry_recorded = false;
+    let first_failed = tokio::time::Instant::now();
+    loop {
+        attempts += 1;
+        let started = tokio::time::Instant::now();
+        let attempt = std::panic::AssertUnwindSafe(handler(envelope.clone()))
+            .catch_unwind()
+            .instrument(span.clone())
+            .await
+            .map_or_else(
+                |panic| Attempt::Panicked(panic_message(panic.as_ref())),
+                |r| r.map_or_else(Attempt::Failed, |()| Attempt::Done),
+            );
+        let elapsed = started.elapsed();
+        if !matches!(attempt, Attempt::Done) {
+            first_failed_at.get_or_insert_with(Utc::now);
+        }
+        let failure = |reason: Reason, error: String| Failure {
+            envelope: Some(&envelope),
+            reason,
+            error,
+            attempts,
+            first_failed_at: first_failed_at.unwrap_or_else(Utc::now),
+        };
+        let aside = match attempt {
+            Attempt::Done => {
+                EventHandled {
+                    consumer: name,
+                    event_id: &envelope.id,
+                    elapsed,
+                }
+                .emit();
+                None
+            }
+            Attempt::Failed(HandlerError::Permanent(e)) => {
+                EventFailed {
+                    consumer: name,
+                    event_id: &envelope.id,
+                    error: &e,
+                    elapsed,
+                }
+                .emit();
+                Some(failure(Reason::Permanent, format!("{e:#}")))
+            }
+            Attempt::Panicked(what) => {
+                Some(failure(Reason::Panic, format!("handler panicked: {what}")))
+            }
+            Attempt::Failed(HandlerError::Transient(e)) => {
+                EventRetried {
+                    consumer: name,
+                    event_id: &envelope.id,
+                    error: &e,
+                    retry_in: backoff,
+                    elapsed,
+                }
+                .emit();
+                RetryingAge {
+                    consumer: name,
+                    age: first_failed.elapsed(),
+                }
+                .emit();
+                let failing = store::retries::Failing {
+                    consumer: name,
+                    topic: place.topic,
+                    partition: place.partition,
+                    offset: place.offset,
+                    event_id: &envelope.id,
+                    error: &format!("{e:#}"),
+                    attempts,
+                    first_failed_at: first_failed_at.unwrap_or_else(Utc::now),
+                };
+                retry_recorded |= save_retry_state(name, || {
+                    store::retries::failed(&quarantine.store.pool, &failing)
+                })
+                .await;
+                // Only failures while everything else answers count against the event.
+                if quarantine.healthy().await {
+                    healthy_failures += 1;
+                }
+                if healthy_failures >= quarantine.after_healthy_failures {
+                    Some(failure(
+                        Reason::RetriesExhausted,
+                        format!(
+                            "{healthy_failures} transient failures while the store and the broker answered; last: {e:#}"
+                        ),
+                    ))
+                } else {
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            // The effect did not happen: leave the offset so the next run redoes it.
+                            let _ = consumer.commit_consumer_state(CommitMode::Sync);
+                            return Ok(false);
+                        }
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            }
+        };
+        if let Some(failure) = aside
+            && !set_aside(quarantine, &place, &failure, shutdown).await
+        {
+            return Ok(false);
+        }
+        consumer.store_offset_from_message(message)?;
+        if retry_recorded {
+            save_retry_state(name, || {
+                store::retries::cleared(&quarantine.store.pool, name, place.topic, place.partition)
+            })
+            .await;
+        }
+        if first_failed_at.is_some() {
+            RetryingAge {
+                consumer: name,
+                age: Duration::ZERO,
+            }
+            .emit();
+        }
+        return Ok(true);
+    }
 }
 
 /// Writes what a consumer is retrying (`store::retries`) for the operators' overview: best effort,

@@ -54,11 +54,22 @@ impl Enforce {
         };
         let this = self.clone();
         let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
-        bus::consume(
+        // The outbox is relayed after each batch (and each lone event): what a batch decided
+        // reaches `public` without waiting for the timer tick.
+        bus::consume_batches(
             consumer,
             bus::ENFORCE.name,
             &quarantine,
             shutdown.clone(),
+            Enforce::MAX_BATCH,
+            |events| {
+                let this = this.clone();
+                async move {
+                    this.handle_batch(&events).await?;
+                    this.relay().await;
+                    Ok(())
+                }
+            },
             |event| {
                 let this = this.clone();
                 async move {
@@ -93,11 +104,44 @@ impl Enforce {
         }
     }
 
+    /// Events judged in one transaction, at most: enough to take a commit's cost off each event,
+    /// few enough that the batch's procedure locks are held for milliseconds.
+    pub const MAX_BATCH: usize = 128;
+
     /// Handles one event of the `valid` topic: a valid notice, or an operator's decision.
     pub async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
-        if event.event_type == NoticeDecided::TYPE {
-            return self.decide(event).await;
+        self.handle_batch(std::slice::from_ref(event)).await
+    }
+
+    /// Handles events of the `valid` topic in order, in one transaction (one commit for all);
+    /// an error leaves nothing of the batch in the store. Each event sees the state the events
+    /// before it left, as if handled one at a time.
+    pub async fn handle_batch(&self, events: &[Envelope]) -> Result<(), HandlerError> {
+        let now = self.clock.now();
+        let engine = Engine::embedded();
+        let mut tx = self.store.pool.begin().await?;
+        let mut done = Vec::with_capacity(events.len());
+        for event in events {
+            done.push(if event.event_type == NoticeDecided::TYPE {
+                self.decide(&mut tx, &engine, event, now).await?
+            } else {
+                self.judge(&mut tx, &engine, event, now).await?
+            });
         }
+        tx.commit().await?;
+        done.iter().for_each(Done::report);
+        Ok(())
+    }
+
+    /// Judges one valid notice in `tx`: publish, hold, park or reject, or `duplicate` when its
+    /// notice id is known already.
+    async fn judge(
+        &self,
+        tx: &mut PgConnection,
+        engine: &Engine<'_>,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Done, HandlerError> {
         let NoticeValid {
             receipt,
             index: idx,
@@ -106,16 +150,12 @@ impl Enforce {
         } = event.decode()?;
         let warnings =
             serde_json::to_value(&warnings).map_err(|e| HandlerError::Permanent(e.into()))?;
-        let now = self.clock.now();
-        let engine = Engine::embedded();
-
-        let mut tx = self.store.pool.begin().await?;
-        if !store::first_time(&mut tx, "enforce", &event.id).await? {
-            return Ok(());
+        if !store::first_time(tx, "enforce", &event.id).await? {
+            return Ok(Done::Nothing);
         }
-        if notices::status(&mut tx, &notice.id).await?.is_some() {
+        if notices::status(tx, &notice.id).await?.is_some() {
             store::receipts::set_status(
-                &mut tx,
+                tx,
                 &receipt,
                 idx,
                 "duplicate",
@@ -125,25 +165,17 @@ impl Enforce {
                 None,
             )
             .await?;
-            tx.commit().await?;
-            NoticeDuplicate {
-                notice_id: &notice.id,
-            }
-            .emit();
-            return Ok(());
+            return Ok(Done::Duplicate(notice.id));
         }
-        let verdict = judge_and_record(&mut tx, &engine, &notice, now).await?;
-        record_receipt(&mut tx, &receipt, idx, &notice.id, &verdict, &warnings).await?;
+        let verdict = judge_and_record(tx, engine, &notice, now).await?;
+        record_receipt(tx, &receipt, idx, &notice.id, &verdict, &warnings).await?;
         if releases_parked(verdict.outcome) {
-            release_parked(&mut tx, &engine, &notice, now).await?;
+            release_parked(tx, engine, &notice, now).await?;
         }
-        tx.commit().await?;
-        NoticeJudged {
-            notice_id: &notice.id,
+        Ok(Done::Judged {
             outcome: verdict.outcome.as_str(),
-        }
-        .emit();
-        Ok(())
+            notice_id: notice.id,
+        })
     }
 
     /// Applies an operator's decision on a notice this service holds, parked or rejected:
@@ -151,15 +183,18 @@ impl Enforce {
     /// (its windows, timers and parked children follow as for any publication); `discard` takes
     /// it out of its procedures for good. A decision on a notice in any other status changes
     /// nothing (it moved on before the decision arrived) and is logged.
-    async fn decide(&self, event: &Envelope) -> Result<(), HandlerError> {
+    async fn decide(
+        &self,
+        tx: &mut PgConnection,
+        engine: &Engine<'_>,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Result<Done, HandlerError> {
         let decided: NoticeDecided = event.decode()?;
-        let now = self.clock.now();
-        let engine = Engine::embedded();
-        let mut tx = self.store.pool.begin().await?;
-        if !store::first_time(&mut tx, "enforce", &event.id).await? {
-            return Ok(());
+        if !store::first_time(tx, "enforce", &event.id).await? {
+            return Ok(Done::Nothing);
         }
-        let keys = match notices::notice_json(&mut tx, &decided.notice_id).await? {
+        let keys = match notices::notice_json(tx, &decided.notice_id).await? {
             Some(doc) => serde_json::from_value::<Notice>(doc)
                 .map(|n| procedure_keys(&n))
                 .map_err(|e| HandlerError::Permanent(e.into()))?,
@@ -168,9 +203,9 @@ impl Enforce {
         // Procedures first, then the notice row: the order every other writer locks in.
         let mut states = Vec::new();
         for key in &keys {
-            states.push(notices::lock_procedure(&mut tx, key).await?);
+            states.push(notices::lock_procedure(tx, key).await?);
         }
-        let status = notices::status(&mut tx, &decided.notice_id).await?;
+        let status = notices::status(tx, &decided.notice_id).await?;
         let applies = match decided.decision {
             Decision::Release => matches!(status.as_deref(), Some("held" | "rejected")),
             Decision::Discard => matches!(status.as_deref(), Some("held" | "rejected" | "parked")),
@@ -178,33 +213,27 @@ impl Enforce {
         if !applies {
             tracing::warn!(notice = %decided.notice_id, status = ?status, decision = ?decided.decision,
                 message = "operator decision does not apply to the notice's status; nothing changed");
-            settle_receipt(&mut tx, &decided.notice_id, status.as_deref()).await?;
-            tx.commit().await?;
-            return Ok(());
+            settle_receipt(tx, &decided.notice_id, status.as_deref()).await?;
+            return Ok(Done::Nothing);
         }
         match decided.decision {
             Decision::Discard => {
                 for state in &mut states {
                     state.stages.retain(|s| s.notice_id != decided.notice_id);
-                    notices::save_procedure(&mut tx, state).await?;
+                    notices::save_procedure(tx, state).await?;
                 }
-                notices::set_status(&mut tx, &decided.notice_id, "discarded").await?;
-                notices::cancel_timers(&mut tx, &decided.notice_id).await?;
-                store::receipts::set_status_by_notice(
-                    &mut tx,
-                    &decided.notice_id,
-                    "discarded",
-                    None,
-                )
-                .await?;
+                notices::set_status(tx, &decided.notice_id, "discarded").await?;
+                notices::cancel_timers(tx, &decided.notice_id).await?;
+                store::receipts::set_status_by_notice(tx, &decided.notice_id, "discarded", None)
+                    .await?;
             }
             Decision::Release => {
-                let doc = notices::notice_json(&mut tx, &decided.notice_id)
+                let doc = notices::notice_json(tx, &decided.notice_id)
                     .await?
                     .unwrap_or(Value::Null);
                 let notice: Notice =
                     serde_json::from_value(doc).map_err(|e| HandlerError::Permanent(e.into()))?;
-                let outcome = notices::outcome(&mut tx, &decided.notice_id)
+                let outcome = notices::outcome(tx, &decided.notice_id)
                     .await?
                     .unwrap_or(Value::Null);
                 let verdict: Verdict = serde_json::from_value(outcome)
@@ -216,32 +245,27 @@ impl Enforce {
                 let verdict = verdict.released(&decided.rules, &release);
                 if verdict.outcome != Outcome::Publish {
                     tracing::warn!(notice = %decided.notice_id, message = "released notice still blocked by other rules");
-                    settle_receipt(&mut tx, &decided.notice_id, status.as_deref()).await?;
-                    tx.commit().await?;
-                    return Ok(());
+                    settle_receipt(tx, &decided.notice_id, status.as_deref()).await?;
+                    return Ok(Done::Nothing);
                 }
                 for state in &mut states {
                     if let Some(stage) = state.stages.iter_mut().find(|s| s.notice_id == notice.id)
                     {
                         stage.status = StageStatus::Published;
                     }
-                    notices::save_procedure(&mut tx, state).await?;
+                    notices::save_procedure(tx, state).await?;
                 }
                 let region = notice
                     .region
                     .clone()
                     .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
-                record_notice(&mut tx, &notice, &verdict).await?;
-                schedule(&mut tx, &notice, &verdict, region, now).await?;
-                store::receipts::set_status_by_notice(&mut tx, &notice.id, "received", None)
-                    .await?;
-                release_parked(&mut tx, &engine, &notice, now).await?;
+                record_notice(tx, &notice, &verdict).await?;
+                schedule(tx, &notice, &verdict, region, now).await?;
+                store::receipts::set_status_by_notice(tx, &notice.id, "received", None).await?;
+                release_parked(tx, engine, &notice, now).await?;
             }
         }
-        tx.commit().await?;
-        tracing::info!(notice = %decided.notice_id, decision = ?decided.decision,
-            operator = %decided.decided_by, message = "operator decision applied");
-        Ok(())
+        Ok(Done::Decided(decided))
     }
 
     /// Fires due timers: holds publish their notice; window ends announce themselves.
@@ -383,6 +407,38 @@ async fn extend_listing(
     tracing::info!(notice = %notice_id, until = %extended.end,
         message = "listing extended itself (是否自动延期): no result yet");
     Ok(true)
+}
+
+/// What handling one event did, reported once its transaction has committed (a batch that
+/// rolls back reports nothing).
+enum Done {
+    /// Nothing new: a repeated event, or a decision that no longer applies.
+    Nothing,
+    /// The notice id was known already.
+    Duplicate(String),
+    /// The notice was judged.
+    Judged {
+        /// The notice.
+        notice_id: String,
+        /// `publish`, `hold`, `park` or `reject`.
+        outcome: &'static str,
+    },
+    /// An operator's decision was applied.
+    Decided(NoticeDecided),
+}
+
+impl Done {
+    fn report(&self) {
+        match self {
+            Done::Nothing => {}
+            Done::Duplicate(notice_id) => NoticeDuplicate { notice_id }.emit(),
+            Done::Judged { notice_id, outcome } => NoticeJudged { notice_id, outcome }.emit(),
+            Done::Decided(decided) => {
+                tracing::info!(notice = %decided.notice_id, decision = ?decided.decision,
+                    operator = %decided.decided_by, message = "operator decision applied");
+            }
+        }
+    }
 }
 
 fn status_of(outcome: Outcome) -> &'static str {

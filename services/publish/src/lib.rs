@@ -25,6 +25,11 @@ pub const GROUP: &str = gongshi_platform::bus::PUBLISH.group;
 pub trait Indexer: Send + Sync + std::fmt::Debug {
     /// Applies one entry; an error is retried.
     fn apply(&self, event: &PublicEvent) -> anyhow::Result<()>;
+    /// Applies several entries in order (one commit where the index allows); an error is
+    /// retried.
+    fn apply_batch(&self, events: &[PublicEvent]) -> anyhow::Result<()> {
+        events.iter().try_for_each(|e| self.apply(e))
+    }
 }
 
 /// The publish service's parts.
@@ -39,16 +44,27 @@ pub struct Publish {
 }
 
 impl Publish {
-    /// Runs the consumer until `shutdown`.
+    /// Events applied in one transaction and one index commit, at most: enough to take a
+    /// commit's cost off each event, small enough that a batch holds the feed's append lock for
+    /// milliseconds.
+    pub const MAX_BATCH: usize = 256;
+
+    /// Runs the consumer until `shutdown`, applying what has arrived in batches
+    /// ([`bus::consume_batches`]).
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let consumer = self.bus.consumer(GROUP, &[topics::PUBLIC])?;
         tracing::info!(message = "publish consuming", topic = topics::PUBLIC);
         let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
-        bus::consume(
+        bus::consume_batches(
             consumer,
             bus::PUBLISH.name,
             &quarantine,
             shutdown,
+            Publish::MAX_BATCH,
+            |events| {
+                let this = self.clone();
+                async move { this.handle_batch(&events).await }
+            },
             |event| {
                 let this = self.clone();
                 async move { this.handle(&event).await }
@@ -60,46 +76,74 @@ impl Publish {
 
     /// Handles one publication event.
     pub async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
-        let public = PublicEvent::decode(event)?;
-        let notice_id = public.notice_id();
+        self.handle_batch(std::slice::from_ref(event)).await
+    }
+
+    /// Handles publication events in order, in one transaction: each is appended to the feed
+    /// (once per event id) and a published notice's records are marked published; then the
+    /// indexers see them all. An error leaves nothing of the batch in the store.
+    pub async fn handle_batch(&self, events: &[Envelope]) -> Result<(), HandlerError> {
+        let publics: Vec<PublicEvent> = events
+            .iter()
+            .map(PublicEvent::decode)
+            .collect::<Result<_, _>>()?;
         let mut tx = self.store.pool.begin().await?;
-        let entry = serde_json::to_value(event).map_err(|e| HandlerError::Permanent(e.into()))?;
-        let facts = match &public {
-            PublicEvent::Published(notice) => EntryFacts::of_published(notice),
-            PublicEvent::WindowClosed(window) => {
-                // A window event is filtered like its notice: kind, region, title and text come
-                // from the notice's published entry when the feed has it.
-                let notice = store::feed::published_facts(&mut tx, notice_id).await?;
-                EntryFacts::of_window(window, notice.as_ref())
-            }
-        };
-        let added = store::feed::append(
-            &mut tx,
-            &store::feed::NewEntry {
-                entry_id: &event.id,
-                notice_id,
-                procedure_key: &event.key,
-                event_type: &event.event_type,
-                entry: &entry,
-                facts: &facts,
-            },
-        )
-        .await?;
-        if let PublicEvent::Published(_) = public {
-            store::notices::set_status(&mut tx, notice_id, "published").await?;
-            store::receipts::set_status_by_notice(&mut tx, notice_id, "published", None).await?;
+        let mut added = Vec::with_capacity(events.len());
+        for (event, public) in events.iter().zip(&publics) {
+            added.push(append(&mut tx, event, public).await?);
         }
         tx.commit().await?;
         for indexer in &self.indexers {
-            indexer.apply(&public).map_err(HandlerError::Transient)?;
+            indexer
+                .apply_batch(&publics)
+                .map_err(HandlerError::Transient)?;
         }
-        if added {
-            FeedEntryAppended {
-                entry_id: &event.id,
-                event_type: &event.event_type,
+        for (event, added) in events.iter().zip(added) {
+            if added {
+                FeedEntryAppended {
+                    entry_id: &event.id,
+                    event_type: &event.event_type,
+                }
+                .emit();
             }
-            .emit();
         }
         Ok(())
     }
+}
+
+/// Appends one event to the feed in `tx` and, for a published notice, marks it and its records
+/// published; true when the entry is new.
+async fn append(
+    tx: &mut sqlx::PgConnection,
+    event: &Envelope,
+    public: &PublicEvent,
+) -> Result<bool, HandlerError> {
+    let notice_id = public.notice_id();
+    let entry = serde_json::to_value(event).map_err(|e| HandlerError::Permanent(e.into()))?;
+    let facts = match public {
+        PublicEvent::Published(notice) => EntryFacts::of_published(notice),
+        PublicEvent::WindowClosed(window) => {
+            // A window event is filtered like its notice: kind, region, title and text come
+            // from the notice's published entry when the feed has it.
+            let notice = store::feed::published_facts(tx, notice_id).await?;
+            EntryFacts::of_window(window, notice.as_ref())
+        }
+    };
+    let added = store::feed::append(
+        tx,
+        &store::feed::NewEntry {
+            entry_id: &event.id,
+            notice_id,
+            procedure_key: &event.key,
+            event_type: &event.event_type,
+            entry: &entry,
+            facts: &facts,
+        },
+    )
+    .await?;
+    if let PublicEvent::Published(_) = public {
+        store::notices::set_status(tx, notice_id, "published").await?;
+        store::receipts::set_status_by_notice(tx, notice_id, "published", None).await?;
+    }
+    Ok(added)
 }

@@ -86,6 +86,7 @@ async fn read_document(
 /// row, and returns its `valid` event, or its `record.invalid` event.
 async fn validate_record(
     store: &Store,
+    conn: &mut sqlx::PgConnection,
     receipt: &str,
     idx: i32,
     raw: &gongshi_domain::parse::RawRecord,
@@ -112,11 +113,10 @@ async fn validate_record(
     let error_list = problems(checked.errors());
     let warning_list = problems(checked.warnings());
     let (errors, warnings) = (as_json(&error_list), as_json(&warning_list));
-    let mut conn = store.pool.acquire().await?;
     match (&checked.notice, checked.is_valid()) {
         (Some(notice), true) => {
             let private = Value::Object(notice.canonical.clone());
-            store::notices::store_private(&mut conn, &notice.id, &private).await?;
+            store::notices::store_private(&mut *conn, &notice.id, &private).await?;
             let public = notice.public(schemas);
             let valid = NoticeValid {
                 receipt: receipt.to_owned(),
@@ -126,7 +126,7 @@ async fn validate_record(
             }
             .envelope();
             store::receipts::set_status(
-                &mut conn,
+                &mut *conn,
                 receipt,
                 idx,
                 "received",
@@ -146,7 +146,7 @@ async fn validate_record(
         }
         _ => {
             store::receipts::set_status(
-                &mut conn, receipt, idx, "invalid", None, &errors, &warnings, None,
+                &mut *conn, receipt, idx, "invalid", None, &errors, &warnings, None,
             )
             .await?;
             let rejected = RecordInvalid {
@@ -222,8 +222,16 @@ async fn handle_release(
         "received",
     )
     .await?;
-    let outcome =
-        validate_record(store, &released.receipt, released.index, raw, &mut releases).await?;
+    let mut conn = store.pool.acquire().await?;
+    let outcome = validate_record(
+        store,
+        &mut conn,
+        &released.receipt,
+        released.index,
+        raw,
+        &mut releases,
+    )
+    .await?;
     tracing::info!(receipt = %released.receipt, index = released.index, rule = %released.rule,
         valid = outcome.is_ok(), message = "record released and checked again");
     match outcome {
@@ -257,13 +265,17 @@ pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), Ha
     let mut releases = None;
     let mut valid_events = Vec::new();
     let mut rejected_events = Vec::new();
+    // One transaction for the document's rows: one commit (and fsync) per document, not two per
+    // record. A redelivery writes the same rows again.
+    let mut tx = store.pool.begin().await?;
     for (index, raw) in document.records().iter().enumerate() {
         let idx = i32::try_from(index).unwrap_or(i32::MAX);
-        match validate_record(store, receipt, idx, raw, &mut releases).await? {
+        match validate_record(store, &mut tx, receipt, idx, raw, &mut releases).await? {
             Ok(valid) => valid_events.push(valid),
             Err(rejected) => rejected_events.push(rejected),
         }
     }
+    tx.commit().await?;
     // Sent after the rows are written and before the offset is stored: a crash in between
     // redelivers the document, which produces the same event ids again.
     bus.publish_many(topics::VALID, &valid_events).await?;

@@ -141,6 +141,19 @@ pub trait SearchIndex: Send + Sync + std::fmt::Debug {
     }
     /// Changes a notice's status (publicity closed, awarded, terminated); unknown ids are ignored.
     fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()>;
+    /// Adds or replaces `docs` and sets the status of the notices in `statuses` (id, status; ids
+    /// not among `docs`, unknown ids ignored), with one commit where the engine allows: how a
+    /// batch of feed entries reaches the index.
+    fn apply_changes(
+        &self,
+        docs: &[SearchDoc],
+        statuses: &[(String, String)],
+    ) -> anyhow::Result<()> {
+        self.upsert_many(docs)?;
+        statuses
+            .iter()
+            .try_for_each(|(id, status)| self.set_status(id, status))
+    }
     /// Removes a notice.
     fn delete(&self, id: &str) -> anyhow::Result<()>;
     /// Removes every notice (before a rebuild from the feed store).

@@ -340,8 +340,29 @@ impl SearchIndex for TantivyIndex {
     }
 
     fn upsert_many(&self, docs: &[SearchDoc]) -> anyhow::Result<()> {
+        self.apply_changes(docs, &[])
+    }
+
+    fn apply_changes(
+        &self,
+        docs: &[SearchDoc],
+        statuses: &[(String, String)],
+    ) -> anyhow::Result<()> {
+        // Read before the writer is taken: a status change rewrites the committed document.
+        let mut changed = Vec::with_capacity(statuses.len());
+        for (id, status) in statuses {
+            if let Some(mut doc) = self.find(id)?
+                && doc.status != *status
+            {
+                doc.status.clone_from(status);
+                changed.push(doc);
+            }
+        }
+        if docs.is_empty() && changed.is_empty() {
+            return Ok(());
+        }
         let mut writer = self.writer()?;
-        for doc in docs {
+        for doc in changed.iter().chain(docs) {
             writer.delete_term(Term::from_field_text(self.f.id, &doc.id));
             writer.add_document(self.document(doc))?;
         }

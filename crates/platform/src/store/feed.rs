@@ -7,8 +7,8 @@
 //! draws a sequence number, so appends are serialised: the next appender draws its number only
 //! after the previous one has committed (PostgreSQL releases the lock after the commit is
 //! visible). Every committed entry is thus visible before any higher one, and a reader who has
-//! seen seq N has seen (or filtered away) every entry below N. Appends are a few per second at
-//! most, so the lock costs nothing that matters.
+//! seen seq N has seen (or filtered away) every entry below N. The publish service appends a
+//! batch of entries in one transaction, so the lock is held once per batch, not per entry.
 
 use super::StoreError;
 use crate::feed_filter::{EntryFacts, FeedFilter};

@@ -24,8 +24,10 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Sends queued events in order and removes them; returns how many were sent. A send failure
-/// rolls the batch back: its events stay queued for the next call (consumers dedupe repeats).
+/// Sends queued events in order and removes them; returns how many were sent. Events are sent
+/// 200 at a time, each run of one topic at once ([`Bus::publish_many`]: queued together, then
+/// awaited). A send failure rolls its run back: its events stay queued for the next call
+/// (consumers dedupe repeats).
 pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
     let mut sent = 0;
     loop {
@@ -38,15 +40,19 @@ pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
         if rows.is_empty() {
             return Ok(sent);
         }
-        let mut done: Vec<String> = Vec::with_capacity(rows.len());
+        let mut queued: Vec<(String, String, Envelope)> = Vec::with_capacity(rows.len());
         for row in &rows {
-            let topic: String = row.try_get("topic")?;
             let envelope: sqlx::types::Json<Envelope> = row.try_get("envelope")?;
-            if let Err(e) = bus.publish(&topic, &envelope.0).await {
+            queued.push((row.try_get("event_id")?, row.try_get("topic")?, envelope.0));
+        }
+        let mut done: Vec<&str> = Vec::with_capacity(queued.len());
+        for run in queued.chunk_by(|a, b| a.1 == b.1) {
+            let events: Vec<Envelope> = run.iter().map(|(_, _, e)| e.clone()).collect();
+            if let Err(e) = bus.publish_many(&run[0].1, &events).await {
                 OutboxSendFailed { error: &e }.emit();
                 break;
             }
-            done.push(row.try_get("event_id")?);
+            done.extend(run.iter().map(|(id, _, _)| id.as_str()));
         }
         sqlx::query("DELETE FROM outbox WHERE event_id = ANY($1)")
             .bind(&done)

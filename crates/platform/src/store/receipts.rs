@@ -42,14 +42,19 @@ pub async fn insert(
         .bind(source)
         .execute(&mut *tx)
         .await?;
-    for (idx, table) in tables.iter().enumerate() {
-        sqlx::query("INSERT INTO receipt_records (receipt_id, idx, table_code, status) VALUES ($1, $2, $3, 'received')")
-            .bind(receipt_id)
-            .bind(i32::try_from(idx).unwrap_or(i32::MAX))
-            .bind(table)
-            .execute(&mut *tx)
-            .await?;
-    }
+    // One statement for all the rows: a document of a thousand records is one round trip.
+    let indexes: Vec<i32> = (0..tables.len())
+        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
+        .collect();
+    sqlx::query(
+        "INSERT INTO receipt_records (receipt_id, idx, table_code, status) \
+         SELECT $1, idx, table_code, 'received' FROM UNNEST($2::int4[], $3::text[]) AS r(idx, table_code)",
+    )
+    .bind(receipt_id)
+    .bind(&indexes)
+    .bind(tables)
+    .execute(&mut *tx)
+    .await?;
     Ok(tx.commit().await?)
 }
 

@@ -52,6 +52,32 @@ impl InternalEvent for EventHandled<'_> {
     }
 }
 
+/// A batch's handler failed (or panicked): nothing of it is kept (its transaction rolled back),
+/// and each of its events is handled on its own, so that only the event at fault is retried or
+/// quarantined.
+#[derive(Debug)]
+pub struct BatchFellBack<'a> {
+    /// Consumer name.
+    pub consumer: &'a str,
+    /// Events in the batch.
+    pub events: usize,
+    /// Why the batch failed.
+    pub error: &'a str,
+}
+
+impl InternalEvent for BatchFellBack<'_> {
+    fn emit(&self) {
+        tracing::warn!(
+            consumer = self.consumer,
+            events = self.events,
+            error = self.error,
+            message = "batch failed; handling its events one at a time"
+        );
+        metrics::counter!(names::BATCHES_FELL_BACK.name, "consumer" => self.consumer.to_owned())
+            .increment(1);
+    }
+}
+
 /// A handler failed permanently: the event is skipped and its offset stored.
 #[derive(Debug)]
 pub struct EventFailed<'a> {

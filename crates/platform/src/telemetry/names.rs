@@ -79,6 +79,13 @@ pub const EVENT_PROCESSING_SECONDS: Metric = Metric {
     labels: &["consumer"],
     help: "Time one handler run took (handled, failed or retried), per consumer.",
 };
+/// Batches a consumer handled one event at a time after the batch's handler failed.
+pub const BATCHES_FELL_BACK: Metric = counter(
+    "gongshi_batches_fell_back_total",
+    &["consumer"],
+    "Batches of events whose one-transaction handler failed, so that each event was handled on \
+     its own (and retried or quarantined on its own), per consumer.",
+);
 /// Messages that were not an event envelope.
 pub const BUS_EVENTS_UNDECODABLE: Metric = counter(
     "gongshi_bus_events_undecodable_total",
@@ -290,6 +297,7 @@ pub const ALL: &[Metric] = &[
     EVENTS_HANDLED,
     EVENTS_FAILED,
     EVENTS_RETRIED,
+    BATCHES_FELL_BACK,
     EVENT_PROCESSING_SECONDS,
     BUS_EVENTS_UNDECODABLE,
     BUS_RECEIVE_ERRORS,
