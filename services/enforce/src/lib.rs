@@ -64,24 +64,23 @@ impl Enforce {
             Enforce::MAX_BATCH,
             |events| {
                 let this = this.clone();
-                async move {
-                    this.handle_batch(&events).await?;
-                    this.relay().await;
-                    Ok(())
-                }
+                async move { this.handle_and_relay(&events).await }
             },
             |event| {
                 let this = this.clone();
-                async move {
-                    this.handle(&event).await?;
-                    this.relay().await;
-                    Ok(())
-                }
+                async move { this.handle_and_relay(std::slice::from_ref(&event)).await }
             },
         )
         .await?;
         shutdown.cancel();
         timers.await??;
+        Ok(())
+    }
+
+    /// [`Enforce::handle_batch`], then the outbox relayed.
+    async fn handle_and_relay(&self, events: &[Envelope]) -> Result<(), HandlerError> {
+        self.handle_batch(events).await?;
+        self.relay().await;
         Ok(())
     }
 
@@ -93,16 +92,28 @@ impl Enforce {
 
     async fn timer_loop(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         loop {
-            if let Err(e) = self.fire_due_timers().await {
-                tracing::warn!(error = %format!("{e:#}"), message = "timer tick failed; retrying");
-            }
+            let fired = match self.fire_due_timers().await {
+                Ok(fired) => fired,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), message = "timer tick failed; retrying");
+                    0
+                }
+            };
             self.relay().await;
+            // A full round means more are due (a backlog after downtime, or a day's holds ending
+            // together): fire the next round now, not a tick later.
+            if fired == Enforce::TIMERS_PER_ROUND && !shutdown.is_cancelled() {
+                continue;
+            }
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = tokio::time::sleep(self.tick) => {}
             }
         }
     }
+
+    /// Due timers fired in one transaction, at most.
+    pub const TIMERS_PER_ROUND: usize = 100;
 
     /// Events judged in one transaction, at most: enough to take a commit's cost off each event,
     /// few enough that the batch's procedure locks are held for milliseconds.
@@ -272,7 +283,7 @@ impl Enforce {
     pub async fn fire_due_timers(&self) -> anyhow::Result<usize> {
         let now = self.clock.now();
         let mut tx = self.store.pool.begin().await?;
-        let due = notices::due_timers(&mut tx, now, 100).await?;
+        let due = notices::due_timers(&mut tx, now, Enforce::TIMERS_PER_ROUND as i64).await?;
         for timer in &due {
             match timer.kind.as_str() {
                 "hold" => {
