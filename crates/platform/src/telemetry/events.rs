@@ -763,6 +763,11 @@ mod tests {
                 retry_in: d,
                 elapsed: d,
             }),
+            Box::new(BatchFellBack {
+                consumer: "c",
+                events: 3,
+                error: "boom",
+            }),
             Box::new(EventUndecodable {
                 consumer: "c",
                 error: Some(&json),
