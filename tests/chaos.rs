@@ -443,32 +443,43 @@ async fn feed_ids(first: String) -> BTreeSet<String> {
 async fn search_ids(base: &str, filter: &str) -> (u64, BTreeSet<String>) {
     let client = reqwest::Client::new();
     let mut ids = BTreeSet::new();
-    let mut total = 0;
-    for page in 1.. {
-        let r: Value = client
-            .get(format!(
-                "{base}/v1/search?{filter}&sort=-published&per_page=100&page={page}"
-            ))
-            .send()
-            .await
-            .expect("search")
-            .json()
-            .await
-            .expect("search JSON");
+    let mut total;
+    let mut page = 1;
+    loop {
+        let url = format!("{base}/v1/search?{filter}&sort=-published&per_page=100&page={page}");
+        let response = client.get(&url).send().await.expect("search");
+        // Paging a 50,000-notice index runs into the public rate limit: wait as told, like any
+        // well-behaved client.
+        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1);
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            continue;
+        }
+        let status = response.status();
+        let r: Value = response.json().await.expect("search JSON");
+        assert!(status.is_success(), "{url}: {status} {r}");
         total = r["total"].as_u64().expect("total");
         let hits = r["hits"].as_array().cloned().unwrap_or_default();
         for hit in &hits {
             ids.insert(hit["id"].as_str().expect("hit id").to_owned());
         }
-        if hits.is_empty() || page * 100 >= total as usize {
+        if hits.is_empty() || page * 100 >= (total as usize).min(SEARCH_PAGING_DEPTH) {
             break;
         }
+        page += 1;
     }
     (total, ids)
 }
 
-/// The search index's notice ids: per kind, and per kind and province where a kind has more
-/// than the search's paging depth.
+/// How deep `/v1/search` pages: results beyond the 10,000th are refused (narrow the query).
+const SEARCH_PAGING_DEPTH: usize = 10_000;
+
+/// The search index's notice ids: per kind, split by region (province, then city, then county)
+/// wherever more match than the search pages.
 async fn indexed_ids(base: &str, db: &sqlx::PgPool) -> BTreeSet<String> {
     let kinds: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT kind FROM feed_entries WHERE event_type = 'notice.published'",
@@ -476,36 +487,59 @@ async fn indexed_ids(base: &str, db: &sqlx::PgPool) -> BTreeSet<String> {
     .fetch_all(db)
     .await
     .expect("kinds");
-    let provinces: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT left(region, 2) FROM feed_entries WHERE region IS NOT NULL",
-    )
-    .fetch_all(db)
-    .await
-    .expect("provinces");
+    let regions: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT region FROM feed_entries WHERE region IS NOT NULL")
+            .fetch_all(db)
+            .await
+            .expect("regions");
     let mut all = BTreeSet::new();
     for kind in kinds {
-        let (total, ids) = search_ids(base, &format!("kind={kind}")).await;
+        all.extend(ids_by_region(base, &format!("kind={kind}"), "", &regions).await);
+    }
+    all
+}
+
+/// The ids `filter` finds under the GB/T 2260 prefix `prefix` (everywhere when empty), asked
+/// region by region one level down while more match than the search pages.
+fn ids_by_region<'a>(
+    base: &'a str,
+    filter: &'a str,
+    prefix: &'a str,
+    regions: &'a [String],
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = BTreeSet<String>> + 'a>> {
+    Box::pin(async move {
+        let query = if prefix.is_empty() {
+            filter.to_owned()
+        } else {
+            format!("{filter}&region={prefix}")
+        };
+        let (total, ids) = search_ids(base, &query).await;
         if ids.len() as u64 == total {
-            all.extend(ids);
-            continue;
+            return ids;
         }
+        let level = match prefix.len() {
+            0 => 2,
+            2 => 4,
+            4 => 6,
+            _ => panic!("{query}: {total} notices in one county, more than the search pages"),
+        };
+        let below: BTreeSet<&str> = regions
+            .iter()
+            .filter(|r| r.starts_with(prefix))
+            .filter_map(|r| r.get(..level))
+            .collect();
         let mut found = BTreeSet::new();
-        for province in &provinces {
-            found.extend(
-                search_ids(base, &format!("kind={kind}&region={province}"))
-                    .await
-                    .1,
-            );
+        for region in below {
+            found.extend(ids_by_region(base, filter, region, regions).await);
         }
         assert_eq!(
             found.len() as u64,
             total,
-            "kind {kind}: {total} in the index, {} found by province (a notice without a region?)",
+            "{query}: {total} in the index, {} found region by region (a notice without a region?)",
             found.len()
         );
-        all.extend(found);
-    }
-    all
+        found
+    })
 }
 
 #[tokio::test]
