@@ -143,9 +143,26 @@ impl Gateway {
         }
         let poll = std::time::Duration::from_millis(self.config.feed_poll_ms.max(10));
         // The tail starts at the head as it is before any client can connect (see Live::run).
-        let start = {
-            let mut conn = self.store.pool.acquire().await?;
-            gongshi_platform::store::feed::head(&mut conn).await?
+        // A store that is down (restarting, in crash recovery) is waited for, as every stage
+        // waits out an outage: a gateway started into one must not exit.
+        let mut retry_in = std::time::Duration::from_millis(200);
+        let start = loop {
+            let head = async {
+                let mut conn = self.store.pool.acquire().await?;
+                gongshi_platform::store::feed::head(&mut conn).await
+            };
+            match head.await {
+                Ok(head) => break head,
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = retry_in.as_millis(),
+                        message = "feed head unreadable at start: store unavailable; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(retry_in) => {}
+                    }
+                    retry_in = (retry_in * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
         };
         let tail = tokio::spawn(self.live.clone().run(
             self.store.clone(),

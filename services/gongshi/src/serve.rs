@@ -95,7 +95,20 @@ pub fn report(result: anyhow::Result<()>) -> ExitCode {
 async fn connect(common: &CommonConfig) -> anyhow::Result<(Store, Bus)> {
     telemetry::init(common.log_format);
     let _ = telemetry::metrics();
-    let store = Store::connect(&common.database_url).await?;
+    // PostgreSQL may be starting or in crash recovery: retry for a while (about a minute)
+    // before giving up, as for the broker below.
+    let mut attempt = 0;
+    let store = loop {
+        match Store::connect(&common.database_url).await {
+            Ok(store) => break store,
+            Err(e) if attempt < 30 && !e.is_permanent() => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, message = "store not ready; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(e) => return Err(anyhow::anyhow!("connecting to the store: {e}")),
+        }
+    };
     let bus = Bus::connect(&common.kafka_brokers, &common.topic_prefix)?;
     // The broker may still be starting: retry topic creation for a while before giving up.
     let mut attempt = 0;
