@@ -715,3 +715,157 @@ async fn sql_and_in_memory_filters_agree() {
         );
     }
 }
+
+/// Appends `synthetic(i)` in a transaction of its own, as any writer of the feed store would.
+async fn append_synthetic(db: &sqlx::PgPool, i: usize) -> String {
+    let (id, entry, facts) = synthetic(i);
+    let mut tx = db.begin().await.expect("begin");
+    gongshi_platform::store::feed::append(
+        &mut tx,
+        &gongshi_platform::store::feed::NewEntry {
+            entry_id: &id,
+            notice_id: entry["payload"]["notice_id"].as_str().expect("id"),
+            procedure_key: "JSGGZY/P/S",
+            event_type: "notice.published",
+            entry: &entry,
+            facts: &facts,
+        },
+    )
+    .await
+    .expect("append");
+    tx.commit().await.expect("commit");
+    format!("tag:gongshi.invalid,2026:feed/{id}")
+}
+
+/// `gongshi_feed_pages_total{from="memory"}` on the gateway's /metrics.
+async fn pages_from_memory(p: &Pipeline) -> u64 {
+    let (_, _, text) = fetch(&format!("{}/metrics", p.url), &[]).await;
+    text.lines()
+        .find(|l| l.starts_with("gongshi_feed_pages_total{from=\"memory\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Fetches `url` until its body contains `id`, for at most `patience`.
+async fn until_shown(url: &str, id: &str, patience: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (status, _, body) = fetch(url, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        if body.contains(id) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < patience,
+            "{id} committed, but {url} still served a page without it after {patience:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The gateway keeps rendered pages and serves them again while the feed head stands still;
+/// every commit's notification retires them (a writer that knows nothing of caches included),
+/// pages below the head outlive new entries, and when the notification connection is cut,
+/// pages come from the store until the gateway has listened again and reread the head.
+#[tokio::test]
+async fn kept_pages_are_served_until_the_feed_moves_and_never_after() {
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    let db = p.db().await;
+    let newest = format!("{}/feeds/notices.atom?limit=3", p.url);
+    for i in 0..4 {
+        append_synthetic(&db, i).await;
+    }
+    let last = format!("tag:gongshi.invalid,2026:feed/synthetic:{:05}", 3);
+    until_shown(&newest, &last, Duration::from_secs(10)).await;
+
+    // The same page again, fresh and revalidated, comes from memory.
+    let (_, h1, first) = fetch(&newest, &[]).await;
+    let etag = h1["etag"].to_str().expect("etag").to_owned();
+    let before = pages_from_memory(&p).await;
+    let (_, h2, again) = fetch(&newest, &[]).await;
+    assert_eq!(again, first);
+    assert_eq!(h2["etag"], h1["etag"]);
+    assert_eq!(h2["last-modified"], h1["last-modified"]);
+    let (status, h3, _) = fetch(&newest, &[("if-none-match", &etag)]).await;
+    assert_eq!(status, 304);
+    assert_eq!(h3["etag"], h1["etag"]);
+    assert!(
+        pages_from_memory(&p).await >= before + 2,
+        "a repeated request for an unchanged feed was rendered again"
+    );
+
+    // A page strictly below the head: kept across new entries.
+    let older = {
+        let json = json_feed(&p, "?limit=2").await;
+        json["next_url"].as_str().expect("next").to_owned()
+    };
+    let (_, ho, older_page) = fetch(&older, &[]).await;
+
+    // Each new entry retires the newest page at once: a conditional request with the old ETag
+    // gets the new page, not a 304.
+    let mut worst = Duration::ZERO;
+    let mut etag = etag;
+    for i in 10..30 {
+        let id = append_synthetic(&db, i).await;
+        let committed = Instant::now();
+        loop {
+            let (status, h, body) = fetch(&newest, &[("if-none-match", &etag)]).await;
+            if status == 200 {
+                assert!(body.contains(&id), "a new page without the new entry {id}");
+                etag = h["etag"].to_str().expect("etag").to_owned();
+                break;
+            }
+            assert!(
+                committed.elapsed() < Duration::from_secs(5),
+                "{id} committed, but the gateway still answered 304 for the page before it"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        worst = worst.max(committed.elapsed());
+    }
+    println!("longest a kept page outlived the commit that changed it: {worst:?}");
+    let kept = pages_from_memory(&p).await;
+    let (_, ho2, older_again) = fetch(&older, &[]).await;
+    assert_eq!(older_again, older_page, "a page below the head changed");
+    assert_eq!(ho2["etag"], ho["etag"]);
+    assert!(
+        pages_from_memory(&p).await > kept,
+        "a page below the head was rendered again after newer entries"
+    );
+
+    // Cut the gateway's notification connection: nothing is served from a head it can no
+    // longer follow, and once it has listened again, pages are kept again.
+    let listeners: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+           AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("find the listener");
+    assert_eq!(listeners.len(), 1, "the gateway LISTENs on one connection");
+    let cut: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(listeners[0])
+        .fetch_one(&db)
+        .await
+        .expect("terminate the listener");
+    assert!(cut);
+    let id = append_synthetic(&db, 100).await;
+    until_shown(&newest, &id, Duration::from_secs(10)).await;
+    let start = Instant::now();
+    loop {
+        let kept = pages_from_memory(&p).await;
+        fetch(&newest, &[]).await;
+        fetch(&newest, &[]).await;
+        if pages_from_memory(&p).await > kept {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "after its notification connection was cut, the gateway never kept pages again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let id = append_synthetic(&db, 101).await;
+    until_shown(&newest, &id, Duration::from_secs(5)).await;
+}

@@ -21,6 +21,10 @@ pub struct GatewayConfig {
     /// How often the event stream and the webhook fan-out look for new feed entries, in ms.
     #[arg(long, env = "GONGSHI_FEED_POLL_MS", default_value_t = 250)]
     pub feed_poll_ms: u64,
+    /// Memory for rendered feed pages served again while still true (`feeds::cache`), in MiB;
+    /// 0 renders every request afresh.
+    #[arg(long, env = "GONGSHI_FEED_CACHE_MB", default_value_t = 64)]
+    pub feed_cache_mb: u64,
     /// Seconds between heartbeat comments on `/v1/stream`.
     #[arg(long, env = "GONGSHI_STREAM_HEARTBEAT_SECS", default_value_t = 15)]
     pub stream_heartbeat_secs: u64,
@@ -84,6 +88,7 @@ impl Default for GatewayConfig {
             public_url: None,
             subscriber_tokens: Vec::new(),
             feed_poll_ms: 250,
+            feed_cache_mb: 64,
             stream_heartbeat_secs: 15,
             stream_buffer: 256,
             webhook_retry_base_ms: 1000,

@@ -43,6 +43,8 @@ pub struct Gateway {
     pub config: std::sync::Arc<config::GatewayConfig>,
     /// New feed entries for stream clients.
     pub live: stream::live::Live,
+    /// Rendered feed pages, and the feed head they are checked against.
+    pub feed_pages: feeds::cache::PageCache,
 }
 
 /// Routes of another service to serve on the gateway's listener (ingest's), with their OpenAPI
@@ -164,10 +166,13 @@ impl Gateway {
                 }
             }
         };
+        let head = self.feed_pages.head().clone();
+        let follower = tokio::spawn(head.clone().follow(self.store.clone(), shutdown.clone()));
         let tail = tokio::spawn(self.live.clone().run(
             self.store.clone(),
             start,
             poll,
+            head,
             shutdown.clone(),
         ));
         let base = self.config.public_url.clone().map_or_else(
@@ -186,6 +191,7 @@ impl Gateway {
             .await;
         let _ = tail.await;
         let _ = webhooks.await;
+        let _ = follower.await;
         served?;
         Ok(())
     }

@@ -4,6 +4,8 @@
 use clap::Args;
 use gongshi_enforce::Enforce;
 use gongshi_gateway::config::GatewayConfig;
+use gongshi_gateway::feeds::cache::PageCache;
+use gongshi_gateway::feeds::head::FeedHead;
 use gongshi_gateway::stream::live::Live;
 use gongshi_gateway::{Gateway, Mounted};
 use gongshi_ingest::{Ingest, IngestConfig};
@@ -166,6 +168,7 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
         clock: Clock::from_config(&args.http.common)?,
         search: Some(index),
         live: Live::new(args.gateway.stream_buffer),
+        feed_pages: PageCache::new(FeedHead::new(), args.gateway.feed_cache_mb << 20),
         config: std::sync::Arc::new(args.gateway),
     };
     let deadline = args.http.common.shutdown_deadline();
@@ -276,6 +279,7 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         clock: Clock::from_config(&http.common)?,
         search: Some(search),
         live: Live::new(args.gateway.stream_buffer),
+        feed_pages: PageCache::new(FeedHead::new(), args.gateway.feed_cache_mb << 20),
         config: std::sync::Arc::new(args.gateway.clone()),
     };
     let token = shutdown::on_signals();

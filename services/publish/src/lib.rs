@@ -81,7 +81,9 @@ impl Publish {
 
     /// Handles publication events in order, in one transaction: each is appended to the feed
     /// (once per event id) and a published notice's records are marked published; then the
-    /// indexers see them all. An error leaves nothing of the batch in the store.
+    /// indexers see them all. An error before the commit leaves nothing of the batch in the
+    /// store; an indexer's error after it leaves the entries committed, and the events' redelivery
+    /// finds them there (appends are once per event id) and applies the index again.
     pub async fn handle_batch(&self, events: &[Envelope]) -> Result<(), HandlerError> {
         let publics: Vec<PublicEvent> = events
             .iter()

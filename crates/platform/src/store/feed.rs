@@ -70,6 +70,11 @@ pub async fn append(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<bool, S
     Ok(done.rows_affected() == 1)
 }
 
+/// The PostgreSQL notification channel on which the store tells readers the feed's new head
+/// (payload: the highest `seq`) after every commit that appended entries. A trigger sends it
+/// (migration `20261201020000_feed_announce.sql`), so no appender can forget to.
+pub const NOTIFY_CHANNEL: &str = "gongshi_feed";
+
 /// The highest sequence number in the feed store (0 when empty).
 pub async fn last_seq(pool: &sqlx::PgPool) -> Result<i64, StoreError> {
     Ok(

@@ -578,6 +578,20 @@ impl InternalEvent for FeedCharsDropped<'_> {
     }
 }
 
+/// A feed page was served.
+#[derive(Debug)]
+pub struct FeedPageServed {
+    /// From a rendered page kept in memory (else queried and rendered).
+    pub from_memory: bool,
+}
+
+impl InternalEvent for FeedPageServed {
+    fn emit(&self) {
+        let from = if self.from_memory { "memory" } else { "store" };
+        metrics::counter!(names::FEED_PAGES.name, "from" => from).increment(1);
+    }
+}
+
 /// A client opened the event stream.
 #[derive(Debug)]
 pub struct StreamClientConnected;
@@ -813,6 +827,7 @@ mod tests {
             Box::new(FeedCharsDropped {
                 removed: "U+000B ×1",
             }),
+            Box::new(FeedPageServed { from_memory: true }),
             Box::new(EventQuarantined {
                 consumer: "validate",
                 event_id: Some("e"),

@@ -257,6 +257,12 @@ pub const FEED_CHARS_DROPPED: Metric = counter(
     &[],
     "Feed documents from which a writer dropped characters XML 1.0 cannot carry (validation should have removed them: a bug).",
 );
+/// Feed pages served, by where they came from.
+pub const FEED_PAGES: Metric = counter(
+    "gongshi_feed_pages_total",
+    &["from"],
+    "Feed pages served (200 or 304), by where they came from: `memory` (a rendered page still true for the feed head) or `store` (queried and rendered).",
+);
 /// Webhook deliveries queued.
 pub const WEBHOOK_DELIVERIES_QUEUED: Metric = counter(
     "gongshi_webhook_deliveries_queued_total",
@@ -321,6 +327,7 @@ pub const ALL: &[Metric] = &[
     DEPENDENCY_UP,
     FEED_ENTRIES,
     FEED_CHARS_DROPPED,
+    FEED_PAGES,
     STREAM_CONNECTIONS,
     STREAM_CLIENTS_DROPPED,
     WEBHOOK_DELIVERIES_QUEUED,

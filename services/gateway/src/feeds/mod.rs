@@ -1,11 +1,15 @@
 //! The feeds' rendering: one page of entries (`page`, its items in `item`) as Atom 1.0, RSS 2.0
-//! or JSON Feed 1.1, and the opaque paging cursor. The routes are in `routes::feeds`.
+//! or JSON Feed 1.1, and the opaque paging cursor; rendered pages kept while still true
+//! (`cache`), checked against the feed head that store notifications keep current (`head`).
+//! The routes are in `routes::feeds`.
 
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::FeedCharsDropped;
 
 pub(crate) mod atom;
+pub mod cache;
 pub mod cursor;
+pub mod head;
 pub mod item;
 pub(crate) mod json_feed;
 pub(crate) mod page;

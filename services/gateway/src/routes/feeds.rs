@@ -7,20 +7,24 @@
 //! continues strictly below the page's oldest seq and `previous` strictly above its newest.
 
 use crate::Gateway;
+use crate::feeds::cache::{Lookup, RenderedPage};
 use crate::feeds::item::Item;
 use crate::feeds::page::{Links, Page};
 use crate::feeds::{self, cursor};
 use crate::routes::{base_url, store_error};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::feed_filter::{FeedFilter, FilterParams};
 use gongshi_platform::store::feed::{self, Window};
+use gongshi_platform::telemetry::InternalEvent as _;
+use gongshi_platform::telemetry::events::FeedPageServed;
 use gongshi_platform::{ApiError, ErrorCode};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use utoipa::IntoParams;
 
 /// Entries per page unless `limit` says otherwise.
@@ -151,32 +155,6 @@ feed_route!(
     Value
 );
 
-fn http_date(t: DateTime<Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-/// Whether the client's copy is current: `If-None-Match` decides when present (RFC 9110
-/// §13.1.3), else `If-Modified-Since` at one-second precision.
-fn not_modified(headers: &HeaderMap, etag: &str, last_modified: Option<DateTime<Utc>>) -> bool {
-    if let Some(inm) = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
-        return inm
-            .split(',')
-            .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == "*" || t == etag);
-    }
-    let since = headers
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| DateTime::parse_from_rfc2822(v).ok());
-    match (since, last_modified) {
-        (Some(since), Some(lm)) => lm.timestamp() <= since.timestamp(),
-        _ => false,
-    }
-}
-
 async fn serve(
     State(gw): State<Gateway>,
     headers: HeaderMap,
@@ -211,6 +189,25 @@ async fn serve(
             Err(message) => return ApiError::new(ErrorCode::BadCursor, message).into_response(),
         },
     };
+    let base = base_url(&gw, &headers);
+    let mut pairs = query.filter_pairs();
+    if let Some(l) = query
+        .limit
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        pairs.push(("limit", l.to_owned()));
+    }
+    // Everything the page depends on besides the store's rows.
+    let key = format!("{}\n{base}\n{pairs:?}\n{window:?}", format.path());
+    let head = match gw.feed_pages.lookup(&key) {
+        Lookup::Hit(page) => {
+            FeedPageServed { from_memory: true }.emit();
+            return page.respond(&headers);
+        }
+        Lookup::Miss { head } => head,
+    };
     // One more than asked tells whether the page has a neighbour beyond it.
     let mut rows = match feed::page(&gw.store.pool, &filter, window, limit + 1).await {
         Ok(rows) => rows,
@@ -231,16 +228,6 @@ async fn serve(
                 more_older = true;
             }
         }
-    }
-    let base = base_url(&gw, &headers);
-    let mut pairs = query.filter_pairs();
-    if let Some(l) = query
-        .limit
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        pairs.push(("limit", l.to_owned()));
     }
     let link = |w: Window| {
         let mut p = pairs.clone();
@@ -274,19 +261,6 @@ async fn serve(
         hasher.update(r.seq.to_be_bytes());
     }
     let etag = format!("\"{}\"", hex::encode(&hasher.finalize()[..16]));
-    let mut response_headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        response_headers.insert(header::ETAG, v);
-    }
-    if let Some(lm) = last_modified
-        && let Ok(v) = HeaderValue::from_str(&http_date(lm))
-    {
-        response_headers.insert(header::LAST_MODIFIED, v);
-    }
-    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if not_modified(&headers, &etag, last_modified) {
-        return (StatusCode::NOT_MODIFIED, response_headers).into_response();
-    }
     let feed_pairs = query.filter_pairs();
     let page = Page {
         feed_id: format!(
@@ -311,9 +285,23 @@ async fn serve(
         Format::Rss => feeds::rss::render(&page),
         Format::Json => feeds::json_feed::render(&page).to_string(),
     };
-    response_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    (StatusCode::OK, response_headers, body).into_response()
+    let rendered = Arc::new(RenderedPage {
+        etag,
+        last_modified,
+        content_type: format.content_type(),
+        body: body.into(),
+    });
+    if let Some(head) = head {
+        // No later entry can change a page strictly below a seq the head had reached, nor a full
+        // page above a bound (see feeds::cache).
+        let lasting = match window {
+            Window::Newest => false,
+            Window::Before(seq) => seq <= head.saturating_add(1),
+            Window::After(_) => more_newer,
+        };
+        gw.feed_pages
+            .keep(key, head, lasting, Arc::clone(&rendered));
+    }
+    FeedPageServed { from_memory: false }.emit();
+    rendered.respond(&headers)
 }

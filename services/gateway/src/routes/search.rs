@@ -395,6 +395,7 @@ mod tests {
             search: None,
             config: Default::default(),
             live: crate::stream::live::Live::new(4),
+            feed_pages: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

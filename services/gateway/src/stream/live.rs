@@ -3,6 +3,7 @@
 //! hearing from the publish service in-process) keeps it correct when publish runs in another
 //! process; serialised appends (`store::feed`) mean "above the last seen" never skips a row.
 
+use crate::feeds::head::FeedHead;
 use gongshi_platform::Store;
 use gongshi_platform::feed_filter::FeedFilter;
 use gongshi_platform::store::feed::{self, FeedRow};
@@ -46,10 +47,18 @@ impl Live {
         self.shutdown.clone()
     }
 
-    /// Polls the store every `poll` until `shutdown`, broadcasting entries above `start` — the
-    /// head read before the gateway accepts connections, so that no client can read a head the
-    /// tail has not reached yet and miss what lies between.
-    pub async fn run(self, store: Store, start: i64, poll: Duration, shutdown: CancellationToken) {
+    /// Polls the store every `poll`, and at once when `head` moves, until `shutdown`,
+    /// broadcasting entries above `start` — the head read before the gateway accepts
+    /// connections, so that no client can read a head the tail has not reached yet and miss
+    /// what lies between. (The poll stays: notifications are a shortcut, not the guarantee.)
+    pub async fn run(
+        self,
+        store: Store,
+        start: i64,
+        poll: Duration,
+        head: FeedHead,
+        shutdown: CancellationToken,
+    ) {
         let mut last = start;
         let all = FeedFilter::default();
         loop {
@@ -74,6 +83,7 @@ impl Live {
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                () = head.changed() => {}
                 () = tokio::time::sleep(poll) => {}
             }
         }
