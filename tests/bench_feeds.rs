@@ -150,10 +150,13 @@ async fn main() {
     std::fs::create_dir_all(root.join("www")).expect("nginx dir");
     std::fs::write(root.join("www/notices.atom"), &page).expect("static copy");
     let port = free_port();
+    // As nginx would be deployed on this machine: a worker per core, sendfile, open files cached
+    // (one worker used to leave the second core to the gateway alone).
     let conf = format!(
-        "worker_processes 1; daemon off; pid {pid}; error_log {log} warn;\n\
+        "worker_processes auto; daemon off; pid {pid}; error_log {log} warn;\n\
          events {{ worker_connections 1024; }}\n\
-         http {{ access_log off; types {{ application/atom+xml atom; }}\n\
+         http {{ access_log off; sendfile on; tcp_nopush on; open_file_cache max=16;\n\
+           types {{ application/atom+xml atom; }}\n\
            client_body_temp_path {tmp}; proxy_temp_path {tmp}; fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};\n\
            server {{ listen 127.0.0.1:{port}; root {www}; etag on; }} }}\n",
         pid = root.join("nginx.pid").display(),
