@@ -869,3 +869,40 @@ async fn kept_pages_are_served_until_the_feed_moves_and_never_after() {
     let id = append_synthetic(&db, 101).await;
     until_shown(&newest, &id, Duration::from_secs(5)).await;
 }
+
+/// A batch appended with one statement: seqs follow the batch's order, and an id stored before
+/// or repeated inside the batch is appended once.
+#[tokio::test]
+async fn a_batch_append_keeps_order_and_appends_each_id_once() {
+    use gongshi_platform::store::feed::{NewEntry, append_many};
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    let db = p.db().await;
+    append_synthetic(&db, 3).await;
+    let order = [7usize, 3, 1, 7, 9, 2];
+    let made: Vec<_> = order.iter().map(|i| synthetic(*i)).collect();
+    let entries: Vec<NewEntry> = made
+        .iter()
+        .map(|(id, entry, facts)| NewEntry {
+            entry_id: id,
+            notice_id: entry["payload"]["notice_id"].as_str().expect("id"),
+            procedure_key: "JSGGZY/P/S",
+            event_type: "notice.published",
+            entry,
+            facts,
+        })
+        .collect();
+    let mut tx = db.begin().await.expect("begin");
+    let added = append_many(&mut tx, &entries).await.expect("append");
+    tx.commit().await.expect("commit");
+    assert_eq!(added, [true, false, true, false, true, true]);
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT entry_id FROM feed_entries ORDER BY seq")
+            .fetch_all(&db)
+            .await
+            .expect("entries");
+    let expected: Vec<String> = [3usize, 7, 1, 9, 2]
+        .iter()
+        .map(|i| format!("synthetic:{i:05}"))
+        .collect();
+    assert_eq!(stored, expected);
+}

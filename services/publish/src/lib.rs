@@ -81,19 +81,49 @@ impl Publish {
 
     /// Handles publication events in order, in one transaction: each is appended to the feed
     /// (once per event id) and a published notice's records are marked published; then the
-    /// indexers see them all. An error before the commit leaves nothing of the batch in the
-    /// store; an indexer's error after it leaves the entries committed, and the events' redelivery
-    /// finds them there (appends are once per event id) and applies the index again.
+    /// indexers see them all. The store work is a fixed handful of statements per batch, not per
+    /// event. An error before the commit leaves nothing of the batch in the store; an indexer's
+    /// error after it leaves the entries committed, and the events' redelivery finds them there
+    /// (appends are once per event id) and applies the index again.
     pub async fn handle_batch(&self, events: &[Envelope]) -> Result<(), HandlerError> {
         let publics: Vec<PublicEvent> = events
             .iter()
             .map(PublicEvent::decode)
             .collect::<Result<_, _>>()?;
         let mut tx = self.store.pool.begin().await?;
-        let mut added = Vec::with_capacity(events.len());
-        for (event, public) in events.iter().zip(&publics) {
-            added.push(append(&mut tx, event, public).await?);
-        }
+        let facts = entry_facts(&mut tx, &publics).await?;
+        let entries = events
+            .iter()
+            .zip(&publics)
+            .map(|(event, public)| {
+                serde_json::to_value(event)
+                    .map(|entry| (entry, public.notice_id()))
+                    .map_err(|e| HandlerError::Permanent(e.into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let new_entries: Vec<_> = events
+            .iter()
+            .zip(&entries)
+            .zip(&facts)
+            .map(
+                |((event, (entry, notice_id)), facts)| store::feed::NewEntry {
+                    entry_id: &event.id,
+                    notice_id,
+                    procedure_key: &event.key,
+                    event_type: &event.event_type,
+                    entry,
+                    facts,
+                },
+            )
+            .collect();
+        let added = store::feed::append_many(&mut tx, &new_entries).await?;
+        let published: Vec<&str> = publics
+            .iter()
+            .filter(|p| matches!(p, PublicEvent::Published(_)))
+            .map(PublicEvent::notice_id)
+            .collect();
+        store::notices::set_published(&mut tx, &published).await?;
+        store::receipts::set_status_by_notices(&mut tx, &published, "published").await?;
         tx.commit().await?;
         for indexer in &self.indexers {
             indexer
@@ -113,39 +143,33 @@ impl Publish {
     }
 }
 
-/// Appends one event to the feed in `tx` and, for a published notice, marks it and its records
-/// published; true when the entry is new.
-async fn append(
+/// What filters read of each event's entry, in order. A window event is filtered like its
+/// notice: kind, region, title and text come from the notice's published entry, in the feed
+/// store or earlier in the same batch.
+async fn entry_facts(
     tx: &mut sqlx::PgConnection,
-    event: &Envelope,
-    public: &PublicEvent,
-) -> Result<bool, HandlerError> {
-    let notice_id = public.notice_id();
-    let entry = serde_json::to_value(event).map_err(|e| HandlerError::Permanent(e.into()))?;
-    let facts = match public {
-        PublicEvent::Published(notice) => EntryFacts::of_published(notice),
-        PublicEvent::WindowClosed(window) => {
-            // A window event is filtered like its notice: kind, region, title and text come
-            // from the notice's published entry when the feed has it.
-            let notice = store::feed::published_facts(tx, notice_id).await?;
-            EntryFacts::of_window(window, notice.as_ref())
-        }
-    };
-    let added = store::feed::append(
-        tx,
-        &store::feed::NewEntry {
-            entry_id: &event.id,
-            notice_id,
-            procedure_key: &event.key,
-            event_type: &event.event_type,
-            entry: &entry,
-            facts: &facts,
-        },
-    )
-    .await?;
-    if let PublicEvent::Published(_) = public {
-        store::notices::set_status(tx, notice_id, "published").await?;
-        store::receipts::set_status_by_notice(tx, notice_id, "published", None).await?;
-    }
-    Ok(added)
+    publics: &[PublicEvent],
+) -> Result<Vec<EntryFacts>, HandlerError> {
+    let windows: Vec<&str> = publics
+        .iter()
+        .filter(|p| matches!(p, PublicEvent::WindowClosed(_)))
+        .map(PublicEvent::notice_id)
+        .collect();
+    let mut published = store::feed::published_facts_of(tx, &windows).await?;
+    Ok(publics
+        .iter()
+        .map(|public| match public {
+            PublicEvent::Published(notice) => {
+                let facts = EntryFacts::of_published(notice);
+                // The feed keeps a notice's first published entry's facts.
+                published
+                    .entry(public.notice_id().to_owned())
+                    .or_insert_with(|| facts.clone());
+                facts
+            }
+            PublicEvent::WindowClosed(window) => {
+                EntryFacts::of_window(window, published.get(public.notice_id()))
+            }
+        })
+        .collect())
 }

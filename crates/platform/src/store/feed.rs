@@ -70,6 +70,77 @@ pub async fn append(conn: &mut PgConnection, e: &NewEntry<'_>) -> Result<bool, S
     Ok(done.rows_affected() == 1)
 }
 
+/// Appends `entries` in order in the caller's transaction with one statement (the append lock
+/// taken once, see the module doc); their `seq`s follow the order of `entries`. Returns, for
+/// each entry, whether it is new: an `entry_id` stored before, or earlier in `entries`, is
+/// ignored (false).
+pub async fn append_many(
+    conn: &mut PgConnection,
+    entries: &[NewEntry<'_>],
+) -> Result<Vec<bool>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPEND_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let column = |f: fn(&NewEntry<'_>) -> Option<String>| entries.iter().map(f).collect::<Vec<_>>();
+    let stored: Vec<String> = sqlx::query_scalar(
+        // Rows are numbered in the order the sorted SELECT yields them, so `seq` follows `ord`;
+        // `published_at` is taken under the lock (see `append`).
+        "INSERT INTO feed_entries (entry_id, notice_id, procedure_key, event_type, entry, kind, category, region, \
+           status, title, entry_at, search_text, published_at) \
+         SELECT entry_id, notice_id, procedure_key, event_type, entry, kind, category, region, status, title, \
+           entry_at, search_text, clock_timestamp() \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[], \
+           $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[]) WITH ORDINALITY \
+           AS u(entry_id, notice_id, procedure_key, event_type, entry, kind, category, region, status, title, \
+           entry_at, search_text, ord) \
+         ORDER BY ord \
+         ON CONFLICT (entry_id) DO NOTHING \
+         RETURNING entry_id",
+    )
+    .bind(column(|e| Some(e.entry_id.to_owned())))
+    .bind(column(|e| Some(e.notice_id.to_owned())))
+    .bind(column(|e| Some(e.procedure_key.to_owned())))
+    .bind(column(|e| Some(e.event_type.to_owned())))
+    .bind(entries.iter().map(|e| e.entry.clone()).collect::<Vec<Value>>())
+    .bind(column(|e| e.facts.kind.clone()))
+    .bind(column(|e| e.facts.category.clone()))
+    .bind(column(|e| e.facts.region.clone()))
+    .bind(column(|e| e.facts.status.clone()))
+    .bind(column(|e| Some(e.facts.title.clone())))
+    .bind(entries.iter().map(|e| e.facts.at).collect::<Vec<_>>())
+    .bind(column(|e| Some(e.facts.search_text.clone())))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut new: std::collections::HashSet<String> = stored.into_iter().collect();
+    // `remove`: of two entries with one id in `entries`, only the first is new.
+    Ok(entries.iter().map(|e| new.remove(e.entry_id)).collect())
+}
+
+/// The facts of the `notice.published` entries of `notice_ids`, by notice id (window events
+/// inherit them); a notice the feed has not published is absent.
+pub async fn published_facts_of(
+    conn: &mut PgConnection,
+    notice_ids: &[&str],
+) -> Result<std::collections::HashMap<String, EntryFacts>, StoreError> {
+    if notice_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT DISTINCT ON (notice_id) {COLUMNS} FROM feed_entries \
+         WHERE notice_id = ANY($1) AND event_type = 'notice.published' ORDER BY notice_id, seq"
+    ))
+    .bind(notice_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| row_from(r).map(|r| (r.notice_id, r.facts)))
+        .collect()
+}
+
 /// The PostgreSQL notification channel on which the store tells readers the feed's new head
 /// (payload: the highest `seq`) after every commit that appended entries. A trigger sends it
 /// (migration `20261201020000_feed_announce.sql`), so no appender can forget to.

@@ -108,6 +108,30 @@ pub async fn set_status(
     Ok(())
 }
 
+/// Marks `notice_ids` published, as [`set_status`] does for one, with one statement:
+/// `published_seq` numbers those published for the first time in the order of `notice_ids`.
+pub async fn set_published(conn: &mut PgConnection, notice_ids: &[&str]) -> Result<(), StoreError> {
+    if notice_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        // The sequence is drawn in the sorted subquery's order; a number drawn for a notice
+        // published before is left unused (a gap, as a rolled-back transaction leaves).
+        "WITH numbered AS ( \
+           SELECT id, nextval('notices_publication_seq') AS seq \
+           FROM (SELECT id, min(ord) AS ord FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord) \
+                 GROUP BY id ORDER BY min(ord)) ordered) \
+         UPDATE notices n SET status = 'published', updated_at = now(), \
+           published_at = COALESCE(n.published_at, now()), \
+           published_seq = COALESCE(n.published_seq, numbered.seq) \
+         FROM numbered WHERE n.notice_id = numbered.id",
+    )
+    .bind(notice_ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Keeps the private canonical record (personal fields included).
 pub async fn store_private(
     conn: &mut PgConnection,

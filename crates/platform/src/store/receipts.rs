@@ -143,6 +143,26 @@ pub async fn set_status_by_notice(
     Ok(())
 }
 
+/// [`set_status_by_notice`] for several notices at once (no hold date).
+pub async fn set_status_by_notices(
+    conn: &mut PgConnection,
+    notice_ids: &[&str],
+    status: &str,
+) -> Result<(), StoreError> {
+    if notice_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE receipt_records SET status = $2, hold_until = NULL, updated_at = now() \
+         WHERE notice_id = ANY($1) AND status <> 'duplicate'",
+    )
+    .bind(notice_ids)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Every record of a receipt, in document order; `None` for an unknown receipt.
 pub async fn records(
     pool: &PgPool,
