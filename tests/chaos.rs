@@ -400,8 +400,21 @@ async fn scalar(db: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.expect(sql)
 }
 
-/// Waits until `done` holds, polling; panics with `what` after `limit`.
-async fn wait_for<F, Fut>(what: &str, limit: Duration, mut done: F)
+/// Fails at once when a service has exited on its own (a crash, or an exit on an outage it
+/// should have waited out), rather than after the run's patience on a pipeline that is gone.
+fn assert_alive(p: &mut Pipeline) {
+    for service in SERVICES {
+        assert!(
+            p.is_running(service),
+            "{service} exited on its own; its log is in {}",
+            p.dir.display()
+        );
+    }
+}
+
+/// Waits until `done` holds, polling, while every service of `p` runs; panics with `what` after
+/// `limit`.
+async fn wait_for<F, Fut>(p: &mut Pipeline, what: &str, limit: Duration, mut done: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<bool, String>>,
@@ -412,6 +425,7 @@ where
         if state == Ok(true) {
             return;
         }
+        assert_alive(p);
         assert!(start.elapsed() < limit, "{what} after {limit:?}: {state:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -640,6 +654,7 @@ async fn every_record_ends_in_one_final_state_whatever_is_killed() {
             if settled.is_ok_and(|n| n as usize >= at) {
                 break;
             }
+            assert_alive(&mut p);
             assert!(
                 started.elapsed() < patience,
                 "the run stalled before {at} records settled; logs in {}",
@@ -681,7 +696,10 @@ async fn every_record_ends_in_one_final_state_whatever_is_killed() {
                 .map_err(|e| e.to_string())?;
         Ok(received == 0)
     };
-    wait_for("records still received", patience, || settled(db.clone())).await;
+    wait_for(&mut p, "records still received", patience, || {
+        settled(db.clone())
+    })
+    .await;
     let held_before: i64 = scalar(
         &db,
         "SELECT count(*) FROM receipt_records WHERE status = 'held'",
@@ -691,7 +709,7 @@ async fn every_record_ends_in_one_final_state_whatever_is_killed() {
     let after = chrono::DateTime::parse_from_rfc3339(AFTER)
         .expect("instant")
         .with_timezone(&chrono::Utc);
-    wait_for("due timers not fired", patience, || {
+    wait_for(&mut p, "due timers not fired", patience, || {
         let db = db.clone();
         async move {
             let (unfired, held): (i64, i64) = sqlx::query_as(
@@ -772,7 +790,7 @@ async fn every_record_ends_in_one_final_state_whatever_is_killed() {
         .expect("seqs")
         .into_iter()
         .collect();
-    wait_for("the stream follower is behind", patience, || {
+    wait_for(&mut p, "the stream follower is behind", patience, || {
         let seen = seen.clone();
         let want = store_seqs.len();
         async move {
@@ -841,7 +859,7 @@ async fn every_record_ends_in_one_final_state_whatever_is_killed() {
 
     // 5. Webhooks: every entry of the subscription's feed arrived at least once.
     let expected_deliveries = feed_ids(format!("{}/feeds/notices.json?region=32", p.url)).await;
-    wait_for("webhook deliveries missing", patience, || {
+    wait_for(&mut p, "webhook deliveries missing", patience, || {
         let (items, want) = (receiver.items.clone(), expected_deliveries.clone());
         async move {
             let got = items.lock().expect("lock");

@@ -895,11 +895,10 @@ async fn a_batch_append_keeps_order_and_appends_each_id_once() {
     let added = append_many(&mut tx, &entries).await.expect("append");
     tx.commit().await.expect("commit");
     assert_eq!(added, [true, false, true, false, true, true]);
-    let stored: Vec<String> =
-        sqlx::query_scalar("SELECT entry_id FROM feed_entries ORDER BY seq")
-            .fetch_all(&db)
-            .await
-            .expect("entries");
+    let stored: Vec<String> = sqlx::query_scalar("SELECT entry_id FROM feed_entries ORDER BY seq")
+        .fetch_all(&db)
+        .await
+        .expect("entries");
     let expected: Vec<String> = [3usize, 7, 1, 9, 2]
         .iter()
         .map(|i| format!("synthetic:{i:05}"))
