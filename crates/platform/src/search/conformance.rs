@@ -239,6 +239,28 @@ pub fn run(index: &dyn SearchIndex) {
         .unwrap_or_else(|e| panic!("{e}"));
     index.delete("0005").unwrap_or_else(|e| panic!("{e}"));
     assert!(ids(index, &query("污水处理")).is_empty());
+
+    // Counts and facets follow every write: the same queries asked before and after one (an
+    // engine that keeps counts must not serve them past a change).
+    let before = index.search(&all).unwrap_or_else(|e| panic!("{e}"));
+    let closed_before = index.search(&closed).unwrap_or_else(|e| panic!("{e}"));
+    index.delete("0004").unwrap_or_else(|e| panic!("{e}"));
+    index
+        .set_status("0002", "closed")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let after = index.search(&all).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(after.total + 1, before.total, "match count after a delete");
+    assert_eq!(
+        after.facets_kind.values().sum::<u64>() + 1,
+        before.facets_kind.values().sum::<u64>(),
+        "kind facets after a delete"
+    );
+    let closed_after = index.search(&closed).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        closed_after.total,
+        closed_before.total + 1,
+        "match count after a status change"
+    );
 }
 
 /// Clearing empties the index (checked on a copy of the corpus, then restored).

@@ -5,9 +5,10 @@
 
 use super::{SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchResults, Sort, to_simplified};
 use chrono::{DateTime, TimeZone, Utc};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
@@ -83,7 +84,22 @@ pub struct TantivyIndex {
     /// None for a read-only view of an index another process writes.
     writer: Option<Mutex<IndexWriter>>,
     f: Fields,
+    /// Match counts and facets by (searcher generation, what is matched): a committed index
+    /// never changes under its generation, and the counts cost a pass over every match (the
+    /// whole index for the search page's first, unfiltered view), while a page of hits does not.
+    counts: moka::sync::Cache<(u64, String), Arc<Counts>>,
 }
+
+/// What a query matches in all: the total and the facets.
+#[derive(Debug)]
+struct Counts {
+    total: usize,
+    kinds: BTreeMap<String, u64>,
+    regions: BTreeMap<String, u64>,
+}
+
+/// Queries whose counts are kept (a few hundred bytes each).
+const COUNTS_KEPT: u64 = 4096;
 
 impl std::fmt::Debug for TantivyIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,7 +167,12 @@ impl TantivyIndex {
             (None, ReloadPolicy::OnCommitWithDelay)
         };
         let reader = index.reader_builder().reload_policy(policy).try_into()?;
-        Ok(TantivyIndex { reader, writer, f })
+        Ok(TantivyIndex {
+            reader,
+            writer,
+            f,
+            counts: moka::sync::Cache::new(COUNTS_KEPT),
+        })
     }
 
     fn document(&self, d: &SearchDoc) -> TantivyDocument {
@@ -437,31 +458,46 @@ impl SearchIndex for TantivyIndex {
         let per_page = q.per_page.clamp(1, 100);
         let offset = q.page.max(1).saturating_sub(1).saturating_mul(per_page);
         let top = TopDocs::with_limit(per_page).and_offset(offset);
-        let mut kinds = FacetCollector::for_field("kind_facet");
-        kinds.add_facet("/");
-        let mut regions = FacetCollector::for_field("region_facet");
-        regions.add_facet("/");
         let sort = match q.sort {
             Sort::Relevance if !has_text => Sort::PublishedDesc,
             other => other,
         };
-        let (addresses, total, kind_counts, region_counts) = match sort {
-            Sort::Relevance => collect(&searcher, &query, top.order_by_score(), kinds, regions)?,
+        // Everything the counts depend on: the matching, not the page or the order.
+        let counts_key = (
+            searcher.generation().generation_id(),
+            format!(
+                "{:?}",
+                (
+                    &q.q,
+                    &q.kind,
+                    &q.category,
+                    &q.status,
+                    &q.region,
+                    q.from,
+                    q.to
+                )
+            ),
+        );
+        let kept = self.counts.get(&counts_key);
+        let was_kept = kept.is_some();
+        let (addresses, counted) = match sort {
+            Sort::Relevance => collect(&searcher, &query, top.order_by_score(), kept)?,
             Sort::PublishedDesc => collect(
                 &searcher,
                 &query,
                 top.order_by_fast_field::<tantivy::DateTime>("published", Order::Desc),
-                kinds,
-                regions,
+                kept,
             )?,
             Sort::Deadline => collect(
                 &searcher,
                 &query,
                 top.order_by_fast_field::<tantivy::DateTime>("deadline", Order::Asc),
-                kinds,
-                regions,
+                kept,
             )?,
         };
+        if !was_kept {
+            self.counts.insert(counts_key, Arc::clone(&counted));
+        }
         let snippets = SnippetGenerator::create(&searcher, &query, f.body).ok();
         let mut hits = Vec::with_capacity(addresses.len());
         for addr in addresses {
@@ -482,26 +518,11 @@ impl SearchIndex for TantivyIndex {
                 deadline: stored.deadline,
             });
         }
-        let facet_map = |counts: &tantivy::collector::FacetCounts| {
-            counts
-                .get("/")
-                .map(|(facet, n)| {
-                    (
-                        facet
-                            .to_path()
-                            .last()
-                            .map(|s| (*s).to_owned())
-                            .unwrap_or_default(),
-                        n,
-                    )
-                })
-                .collect()
-        };
         Ok(SearchResults {
-            total,
+            total: counted.total,
             hits,
-            facets_kind: facet_map(&kind_counts),
-            facets_region: facet_map(&region_counts),
+            facets_kind: counted.kinds.clone(),
+            facets_region: counted.regions.clone(),
         })
     }
 
@@ -510,23 +531,45 @@ impl SearchIndex for TantivyIndex {
     }
 }
 
-/// Runs one top-docs collector (whatever it sorts by) together with the match count and both
-/// facet collectors.
+/// Runs one top-docs collector (whatever it sorts by), with the match count and both facet
+/// collectors unless `counted` already holds them for this searcher.
 fn collect<K, C>(
     searcher: &tantivy::Searcher,
     query: &dyn Query,
     top: C,
-    kinds: FacetCollector,
-    regions: FacetCollector,
-) -> tantivy::Result<(
-    Vec<DocAddress>,
-    usize,
-    tantivy::collector::FacetCounts,
-    tantivy::collector::FacetCounts,
-)>
+    counted: Option<Arc<Counts>>,
+) -> tantivy::Result<(Vec<DocAddress>, Arc<Counts>)>
 where
     C: tantivy::collector::Collector<Fruit = Vec<(K, DocAddress)>>,
 {
-    let (hits, count, k, r) = searcher.search(query, &(top, Count, kinds, regions))?;
-    Ok((hits.into_iter().map(|(_, a)| a).collect(), count, k, r))
+    let addresses = |hits: Vec<(K, DocAddress)>| hits.into_iter().map(|(_, a)| a).collect();
+    if let Some(counted) = counted {
+        return Ok((addresses(searcher.search(query, &top)?), counted));
+    }
+    let mut kinds = FacetCollector::for_field("kind_facet");
+    kinds.add_facet("/");
+    let mut regions = FacetCollector::for_field("region_facet");
+    regions.add_facet("/");
+    let (hits, total, kinds, regions) = searcher.search(query, &(top, Count, kinds, regions))?;
+    let facet_map = |counts: &tantivy::collector::FacetCounts| {
+        counts
+            .get("/")
+            .map(|(facet, n)| {
+                (
+                    facet
+                        .to_path()
+                        .last()
+                        .map(|s| (*s).to_owned())
+                        .unwrap_or_default(),
+                    n,
+                )
+            })
+            .collect()
+    };
+    let counted = Counts {
+        total,
+        kinds: facet_map(&kinds),
+        regions: facet_map(&regions),
+    };
+    Ok((addresses(hits), Arc::new(counted)))
 }
