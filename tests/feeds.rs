@@ -465,21 +465,8 @@ async fn a_reader_following_cursors_sees_every_entry_exactly_once_while_entries_
         let db = db.clone();
         writers.spawn(async move {
             for k in 0..20 {
-                let (id, entry, facts) = synthetic(w * 100 + k);
                 let mut tx = db.begin().await.expect("begin");
-                gongshi_platform::store::feed::append(
-                    &mut tx,
-                    &gongshi_platform::store::feed::NewEntry {
-                        entry_id: &id,
-                        notice_id: entry["payload"]["notice_id"].as_str().expect("id"),
-                        procedure_key: "JSGGZY/P/S",
-                        event_type: "notice.published",
-                        entry: &entry,
-                        facts: &facts,
-                    },
-                )
-                .await
-                .expect("append");
+                append_synthetic_in(&mut tx, w * 100 + k).await;
                 sqlx::query("SELECT pg_sleep(random() * 0.06)")
                     .execute(&mut *tx)
                     .await
@@ -716,12 +703,20 @@ async fn sql_and_in_memory_filters_agree() {
     }
 }
 
-/// Appends `synthetic(i)` in a transaction of its own, as any writer of the feed store would.
+/// Appends `synthetic(i)` in a transaction of its own, as any writer of the feed store would;
+/// returns the entry's feed id.
 async fn append_synthetic(db: &sqlx::PgPool, i: usize) -> String {
-    let (id, entry, facts) = synthetic(i);
     let mut tx = db.begin().await.expect("begin");
+    let id = append_synthetic_in(&mut tx, i).await;
+    tx.commit().await.expect("commit");
+    id
+}
+
+/// Appends `synthetic(i)` in `tx`; returns the entry's feed id.
+async fn append_synthetic_in(tx: &mut sqlx::PgConnection, i: usize) -> String {
+    let (id, entry, facts) = synthetic(i);
     gongshi_platform::store::feed::append(
-        &mut tx,
+        tx,
         &gongshi_platform::store::feed::NewEntry {
             entry_id: &id,
             notice_id: entry["payload"]["notice_id"].as_str().expect("id"),
@@ -733,7 +728,6 @@ async fn append_synthetic(db: &sqlx::PgPool, i: usize) -> String {
     )
     .await
     .expect("append");
-    tx.commit().await.expect("commit");
     format!("tag:gongshi.invalid,2026:feed/{id}")
 }
 
