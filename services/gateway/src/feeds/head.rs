@@ -2,8 +2,9 @@
 //! (`LISTEN gongshi_feed`) rather than a query per request.
 //!
 //! The store sends a notification on [`feed::NOTIFY_CHANNEL`] after every commit that appended
-//! entries, with the new head as payload (a trigger, so every appender does). The follower LISTENs first and reads `max(seq)` second, on every
-//! (re)connection, so no commit falls between the two. While the connection is down, the head is
+//! entries, with the new head as payload (a trigger, so every appender does). The follower
+//! LISTENs first and reads `max(seq)` second, on every (re)connection, so no commit falls between
+//! the two. While the connection is down, the head is
 //! *unknown*, and whoever relies on it (the page cache, [`super::cache`]) must go to the store.
 
 use gongshi_platform::Store;
