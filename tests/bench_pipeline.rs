@@ -51,6 +51,22 @@ async fn broker_reference(messages: usize) -> f64 {
     messages as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Each consumer's handler time so far (`gongshi_event_processing_seconds_sum`) as a share of
+/// `wall`: the stage nearest 100 % is the one the others wait for.
+async fn busy(url: &str, wall: Duration) -> String {
+    let text = match reqwest::get(format!("{url}/metrics")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => return format!("metrics unreadable: {e}"),
+    };
+    text.lines()
+        .filter_map(|l| l.strip_prefix("gongshi_event_processing_seconds_sum{consumer=\""))
+        .filter_map(|l| l.split_once("\"} "))
+        .filter_map(|(consumer, v)| v.parse::<f64>().ok().map(|v| (consumer, v)))
+        .map(|(consumer, v)| format!("{consumer} {:.0} %", 100.0 * v / wall.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn count(db: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.expect("count")
 }
@@ -123,6 +139,10 @@ async fn main() {
         "pipeline: {total} notices published in {:.1} s ({:.1} s to ingest): {throughput:.0} notices/s sustained",
         elapsed.as_secs_f64(),
         ingested.as_secs_f64()
+    );
+    println!(
+        "  handlers busy (share of that time, from /metrics): {}",
+        busy(&p.url, elapsed).await
     );
 
     // Latency at a fixed rate of single-notice documents.
