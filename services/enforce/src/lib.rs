@@ -131,12 +131,24 @@ impl Enforce {
         let now = self.clock.now();
         let engine = Engine::embedded();
         let mut tx = self.store.pool.begin().await?;
+        // Read for the whole batch in two statements, then kept up to date as the batch goes:
+        // which events are new, and which of its notices the store knows already.
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        let fresh = store::first_times(&mut tx, "enforce", &ids).await?;
+        let notice_ids: Vec<&str> = events
+            .iter()
+            .filter(|e| e.event_type != NoticeDecided::TYPE)
+            .filter_map(|e| e.payload.get("notice")?.get("id")?.as_str())
+            .collect();
+        let mut known = notices::known(&mut tx, &notice_ids).await?;
         let mut done = Vec::with_capacity(events.len());
-        for event in events {
-            done.push(if event.event_type == NoticeDecided::TYPE {
+        for (event, fresh) in events.iter().zip(fresh) {
+            done.push(if !fresh {
+                Done::Nothing
+            } else if event.event_type == NoticeDecided::TYPE {
                 self.decide(&mut tx, &engine, event, now).await?
             } else {
-                self.judge(&mut tx, &engine, event, now).await?
+                self.judge(&mut tx, &engine, event, &mut known, now).await?
             });
         }
         tx.commit().await?;
@@ -144,13 +156,15 @@ impl Enforce {
         Ok(())
     }
 
-    /// Judges one valid notice in `tx`: publish, hold, park or reject, or `duplicate` when its
-    /// notice id is known already.
+    /// Judges one valid notice, seen for the first time, in `tx`: publish, hold, park or reject,
+    /// or `duplicate` when its notice id is `known` already (in the store, or judged earlier in
+    /// the batch; a judged notice joins `known`).
     async fn judge(
         &self,
         tx: &mut PgConnection,
         engine: &Engine<'_>,
         event: &Envelope,
+        known: &mut std::collections::HashSet<String>,
         now: DateTime<Utc>,
     ) -> Result<Done, HandlerError> {
         let NoticeValid {
@@ -161,10 +175,7 @@ impl Enforce {
         } = event.decode()?;
         let warnings =
             serde_json::to_value(&warnings).map_err(|e| HandlerError::Permanent(e.into()))?;
-        if !store::first_time(tx, "enforce", &event.id).await? {
-            return Ok(Done::Nothing);
-        }
-        if notices::status(tx, &notice.id).await?.is_some() {
+        if known.contains(&notice.id) {
             store::receipts::set_status(
                 tx,
                 &receipt,
@@ -179,6 +190,7 @@ impl Enforce {
             return Ok(Done::Duplicate(notice.id));
         }
         let verdict = judge_and_record(tx, engine, &notice, now).await?;
+        known.insert(notice.id.clone());
         record_receipt(tx, &receipt, idx, &notice.id, &verdict, &warnings).await?;
         if releases_parked(verdict.outcome) {
             release_parked(tx, engine, &notice, now).await?;
@@ -189,7 +201,8 @@ impl Enforce {
         })
     }
 
-    /// Applies an operator's decision on a notice this service holds, parked or rejected:
+    /// Applies an operator's decision (seen for the first time) on a notice this service holds,
+    /// parked or rejected:
     /// `release` publishes it now with the overridden findings saying who released it and why
     /// (its windows, timers and parked children follow as for any publication); `discard` takes
     /// it out of its procedures for good. A decision on a notice in any other status changes
@@ -202,9 +215,6 @@ impl Enforce {
         now: DateTime<Utc>,
     ) -> Result<Done, HandlerError> {
         let decided: NoticeDecided = event.decode()?;
-        if !store::first_time(tx, "enforce", &event.id).await? {
-            return Ok(Done::Nothing);
-        }
         let keys = match notices::notice_json(tx, &decided.notice_id).await? {
             Some(doc) => serde_json::from_value::<Notice>(doc)
                 .map(|n| procedure_keys(&n))

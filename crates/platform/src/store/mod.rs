@@ -50,18 +50,25 @@ impl Store {
 /// The embedded migrations.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Records that `consumer` applied `event_id`; false when it already had (a redelivery).
-pub async fn first_time(
+/// Records that `consumer` applied each of `event_ids` (in the caller's transaction, with one
+/// statement), in order: whether each is seen for the first time. An id recorded before (a
+/// redelivery), or earlier in `event_ids`, is not.
+pub async fn first_times(
     tx: &mut sqlx::PgConnection,
     consumer: &str,
-    event_id: &str,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    event_ids: &[&str],
+) -> Result<Vec<bool>, StoreError> {
+    if event_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO processed_events (consumer, event_id) SELECT $1, id FROM unnest($2::text[]) AS u(id) \
+         ON CONFLICT DO NOTHING RETURNING event_id",
     )
     .bind(consumer)
-    .bind(event_id)
-    .execute(&mut *tx)
+    .bind(event_ids)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let mut new: std::collections::HashSet<String> = inserted.into_iter().collect();
+    Ok(event_ids.iter().map(|id| new.remove(*id)).collect())
 }

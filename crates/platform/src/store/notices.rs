@@ -53,6 +53,22 @@ pub async fn status(
     )
 }
 
+/// Which of `notice_ids` have a row (in any status).
+pub async fn known(
+    conn: &mut PgConnection,
+    notice_ids: &[&str],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    if notice_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT notice_id FROM notices WHERE notice_id = ANY($1)")
+            .bind(notice_ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Inserts or updates a notice's row. A row published for the first time is stamped with
 /// `published_at` (the transaction's start) and the next `published_seq` (publication order): call
 /// it with the notice's procedures locked ([`lock_procedure`]), so that the numbers of one
