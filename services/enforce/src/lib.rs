@@ -138,7 +138,7 @@ impl Enforce {
         let notice_ids: Vec<&str> = events
             .iter()
             .filter(|e| e.event_type != NoticeDecided::TYPE)
-            .filter_map(|e| e.payload.get("notice")?.get("id")?.as_str())
+            .filter_map(|e| NoticeValid::notice_id_in(&e.payload))
             .collect();
         let mut known = notices::known(&mut tx, &notice_ids).await?;
         let mut done = Vec::with_capacity(events.len());
