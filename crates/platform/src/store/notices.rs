@@ -110,22 +110,21 @@ pub async fn set_status(
     notice_id: &str,
     status: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE notices SET status = $2, updated_at = now(), \
-         published_at = CASE WHEN $2 = 'published' THEN COALESCE(published_at, now()) ELSE published_at END, \
-         published_seq = CASE WHEN $2 = 'published' AND published_seq IS NULL \
-           THEN nextval('notices_publication_seq') ELSE published_seq END \
-         WHERE notice_id = $1",
-    )
-    .bind(notice_id)
-    .bind(status)
-    .execute(&mut *conn)
-    .await?;
+    if status == "published" {
+        return set_published(conn, &[notice_id]).await;
+    }
+    sqlx::query("UPDATE notices SET status = $2, updated_at = now() WHERE notice_id = $1")
+        .bind(notice_id)
+        .bind(status)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
-/// Marks `notice_ids` published, as [`set_status`] does for one, with one statement:
-/// `published_seq` numbers those published for the first time in the order of `notice_ids`.
+/// Marks `notice_ids` published with one statement, stamping each once: `published_at` (the
+/// transaction's start) and `published_seq`, which numbers the notices published for the first
+/// time in the order of `notice_ids` (publication order). Call it with their procedures locked,
+/// as for [`upsert`].
 pub async fn set_published(conn: &mut PgConnection, notice_ids: &[&str]) -> Result<(), StoreError> {
     if notice_ids.is_empty() {
         return Ok(());
