@@ -375,3 +375,172 @@ async fn a_hold_survives_a_restart_of_the_enforce_service() {
     p.spawn("enforce");
     p.wait_receipt(&receipt, |s| s == "published").await;
 }
+
+/// The enforce service judges a batch in one transaction, reading what it needs up front and
+/// writing its effects at the end (`services/enforce/src/unit.rs`). The store it leaves must be
+/// the one that judging the same events one at a time leaves: the same statuses, verdicts,
+/// procedure states, timers, receipt records, publication order and outbox order. The events
+/// are real (ingest and validate made them) and the batch holds what makes batching hard: a
+/// child before its parents (parked, then released in the same batch, which releases the next),
+/// a duplicate of a notice judged earlier in the batch, and unrelated procedures in between.
+#[tokio::test]
+async fn a_batch_leaves_the_store_as_its_events_one_at_a_time_would() {
+    use gongshi_enforce::Enforce;
+    use gongshi_platform::{Bus, Clock, Envelope, Store};
+    const NOW: &str = "2025-04-10T12:00:00+08:00";
+    let mut source = Pipeline::new(NOW).await;
+    source.spawn("gateway");
+    source.spawn("validate");
+    source.wait_ready().await;
+    let documents = [
+        award("2025-04-10 09:00"),
+        gongshi_tests::generated_tender(1, "B"),
+        candidates("2025-04-11 18:00"),
+        gongshi_tests::generated_tender(2, "B"),
+        tender(),
+        tender(),
+        sample("works-procedure.xml"),
+        gongshi_tests::generated_tender(3, "B"),
+    ];
+    let mut receipts = Vec::new();
+    for doc in &documents {
+        receipts.push(source.submit(doc).await);
+    }
+    let topic = gongshi_platform::bus::topics::VALID;
+    let mut events = Vec::new();
+    for _ in 0..30 {
+        events = source.events(topic).await;
+        if events.len() >= 10 {
+            break;
+        }
+    }
+    assert_eq!(events.len(), 10, "valid events: {events:?}");
+    // In the order the documents were sent, records in document order.
+    let place = |e: &Value| {
+        let receipt = e["payload"]["receipt"].as_str().expect("receipt");
+        let at = receipts
+            .iter()
+            .position(|r| r == receipt)
+            .expect("known receipt");
+        (at, e["payload"]["index"].as_i64().expect("index"))
+    };
+    events.sort_by_key(place);
+    let events: Vec<Envelope> = events
+        .into_iter()
+        .map(|e| serde_json::from_value(e).expect("envelope"))
+        .collect();
+    let source_db = source.db().await;
+
+    let mut dumps = Vec::new();
+    for one_at_a_time in [false, true] {
+        let target = Pipeline::new(NOW).await;
+        let db = target.db().await;
+        gongshi_platform::store::MIGRATOR
+            .run(&db)
+            .await
+            .expect("migrate");
+        for table in ["receipts", "receipt_records"] {
+            let rows: Value = sqlx::query_scalar(&format!(
+                "SELECT COALESCE(jsonb_agg(to_jsonb(t)), '[]') FROM {table} t"
+            ))
+            .fetch_one(&source_db)
+            .await
+            .expect("read receipts");
+            sqlx::query(&format!(
+                "INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"
+            ))
+            .bind(rows)
+            .execute(&db)
+            .await
+            .expect("copy receipts");
+        }
+        let enforce = Enforce {
+            store: Store::connect(&target.database_url).await.expect("store"),
+            bus: Bus::connect(
+                &std::env::var("GONGSHI_KAFKA_BROKERS").expect("brokers"),
+                "unused.",
+            )
+            .expect("bus"),
+            clock: Clock::Fixed(
+                chrono::DateTime::parse_from_rfc3339(NOW)
+                    .expect("now")
+                    .with_timezone(&chrono::Utc),
+            ),
+            tick: std::time::Duration::from_millis(100),
+        };
+        if one_at_a_time {
+            for event in &events {
+                enforce.handle(event).await.expect("handle");
+            }
+        } else {
+            enforce.handle_batch(&events).await.expect("handle batch");
+        }
+        dumps.push(dump(&db).await);
+    }
+    let (batch, single) = (&dumps[0], &dumps[1]);
+    for ((table, a), (_, b)) in batch.iter().zip(single) {
+        assert_eq!(
+            a, b,
+            "{table}: batch (left) and one at a time (right) differ"
+        );
+    }
+    // The batch did what the test is for: the award, parked first, was released to held by the
+    // candidates, themselves released by the tender; the second tender is a duplicate.
+    let status_of = |table: usize, status: &str| {
+        single[table]
+            .1
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|row| row["status"] == status)
+            .count()
+    };
+    // Both awards (this test's and the sample's) held for their candidates' publicity.
+    assert_eq!(status_of(0, "held"), 2, "{}", single[0].1);
+    assert_eq!(status_of(0, "duplicate"), 1, "{}", single[0].1);
+    assert_eq!(status_of(1, "published"), 7, "{}", single[1].1);
+    assert_eq!(status_of(1, "held"), 2, "{}", single[1].1);
+}
+
+/// What enforcement leaves in a store, table by table, without the columns that say when.
+async fn dump(db: &sqlx::PgPool) -> Vec<(&'static str, Value)> {
+    let queries = [
+        (
+            "receipt_records",
+            "SELECT jsonb_agg(to_jsonb(t) - 'updated_at' ORDER BY receipt_id, idx) FROM receipt_records t",
+        ),
+        (
+            "notices",
+            "SELECT jsonb_agg(to_jsonb(t) - 'first_seen' - 'updated_at' - 'published_at' ORDER BY notice_id) FROM notices t",
+        ),
+        (
+            "publication order",
+            "SELECT jsonb_agg(notice_id ORDER BY published_seq) FROM notices WHERE published_seq IS NOT NULL",
+        ),
+        (
+            "procedures",
+            "SELECT jsonb_agg(to_jsonb(t) - 'updated_at' ORDER BY procedure_key) FROM procedures t",
+        ),
+        (
+            "timers",
+            "SELECT jsonb_agg(to_jsonb(t) ORDER BY timer_id) FROM timers t",
+        ),
+        (
+            "outbox order",
+            "SELECT jsonb_agg(event_id ORDER BY ord) FROM outbox",
+        ),
+        (
+            "outbox",
+            "SELECT jsonb_agg(to_jsonb(t) - 'created_at' - 'ord' #- '{envelope,occurred_at}' ORDER BY event_id) FROM outbox t",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (table, query) in queries {
+        let rows: Option<Value> = sqlx::query_scalar(query)
+            .fetch_one(db)
+            .await
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        out.push((table, rows.unwrap_or(Value::Null)));
+    }
+    out
+}

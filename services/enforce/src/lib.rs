@@ -16,15 +16,22 @@ use gongshi_domain::period::{
 use gongshi_domain::values::datetime::{Instant, shanghai};
 use gongshi_domain::{Kind, Notice, Regime};
 use gongshi_platform::bus::{self, Quarantine, topics};
-use gongshi_platform::store::{self, notices};
+use gongshi_platform::store;
+use gongshi_platform::store::notices::{self, NewTimer};
+use gongshi_platform::store::receipts::{NoticeUpdate, RecordUpdate};
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::{HoldReleased, NoticeDuplicate, NoticeJudged};
 use gongshi_platform::{Bus, Clock, Envelope, HandlerError, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use unit::Unit;
+
+mod unit;
 
 /// Consumer group of the enforce service.
 pub const GROUP: &str = gongshi_platform::bus::ENFORCE.group;
@@ -47,15 +54,25 @@ impl Enforce {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let consumer = self.bus.consumer(GROUP, &[topics::VALID])?;
         tracing::info!(message = "enforce consuming", topic = topics::VALID);
+        // One relay for the process, woken after every commit that queued events: what a batch
+        // decided reaches `public` without waiting for the tick, and the next batch is judged
+        // while the broker acknowledges the last one's. One relay, so events leave in the
+        // order they were queued.
+        let relay_wanted = Arc::new(Notify::new());
+        let relay = {
+            let this = self.clone();
+            let wanted = relay_wanted.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { this.relay_loop(&wanted, shutdown).await })
+        };
         let timers = {
             let this = self.clone();
+            let wanted = relay_wanted.clone();
             let shutdown = shutdown.clone();
-            tokio::spawn(async move { this.timer_loop(shutdown).await })
+            tokio::spawn(async move { this.timer_loop(&wanted, shutdown).await })
         };
         let this = self.clone();
         let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
-        // The outbox is relayed after each batch (and each lone event): what a batch decided
-        // reaches `public` without waiting for the timer tick.
         bus::consume_batches(
             consumer,
             bus::ENFORCE.name,
@@ -64,24 +81,42 @@ impl Enforce {
             Enforce::MAX_BATCH,
             |events| {
                 let this = this.clone();
-                async move { this.handle_and_relay(&events).await }
+                let wanted = relay_wanted.clone();
+                async move {
+                    this.handle_batch(&events).await?;
+                    wanted.notify_one();
+                    Ok(())
+                }
             },
             |event| {
                 let this = this.clone();
-                async move { this.handle_and_relay(std::slice::from_ref(&event)).await }
+                let wanted = relay_wanted.clone();
+                async move {
+                    this.handle(&event).await?;
+                    wanted.notify_one();
+                    Ok(())
+                }
             },
         )
         .await?;
         shutdown.cancel();
         timers.await??;
+        relay.await?;
         Ok(())
     }
 
-    /// [`Enforce::handle_batch`], then the outbox relayed.
-    async fn handle_and_relay(&self, events: &[Envelope]) -> Result<(), HandlerError> {
-        self.handle_batch(events).await?;
+    /// Relays the outbox whenever woken, and every tick (what a failed relay left), until
+    /// `shutdown`; then once more.
+    async fn relay_loop(self, wanted: &Notify, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = wanted.notified() => {}
+                () = tokio::time::sleep(self.tick) => {}
+            }
+            self.relay().await;
+        }
         self.relay().await;
-        Ok(())
     }
 
     async fn relay(&self) {
@@ -90,7 +125,7 @@ impl Enforce {
         }
     }
 
-    async fn timer_loop(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    async fn timer_loop(self, relay: &Notify, shutdown: CancellationToken) -> anyhow::Result<()> {
         loop {
             let fired = match self.fire_due_timers().await {
                 Ok(fired) => fired,
@@ -99,7 +134,9 @@ impl Enforce {
                     0
                 }
             };
-            self.relay().await;
+            if fired > 0 {
+                relay.notify_one();
+            }
             // A full round means more are due (a backlog after downtime, or a day's holds ending
             // together): fire the next round now, not a tick later.
             if fired == Enforce::TIMERS_PER_ROUND && !shutdown.is_cancelled() {
@@ -127,78 +164,59 @@ impl Enforce {
     /// Handles events of the `valid` topic in order, in one transaction (one commit for all);
     /// an error leaves nothing of the batch in the store. Each event sees the state the events
     /// before it left, as if handled one at a time.
+    ///
+    /// What the batch reads is read up front in a few statements (which events are new, which
+    /// notices are known, the procedures and the notices waiting in them); what it writes is
+    /// kept in a [`Unit`] and written at the end, one statement per table.
     pub async fn handle_batch(&self, events: &[Envelope]) -> Result<(), HandlerError> {
         let now = self.clock.now();
         let engine = Engine::embedded();
         let mut tx = self.store.pool.begin().await?;
-        // Read for the whole batch in two statements, then kept up to date as the batch goes:
-        // which events are new, and which of its notices the store knows already.
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
         let fresh = store::first_times(&mut tx, "enforce", &ids).await?;
-        let notice_ids: Vec<&str> = events
-            .iter()
-            .filter(|e| e.event_type != NoticeDecided::TYPE)
-            .filter_map(|e| NoticeValid::notice_id_in(&e.payload))
-            .collect();
-        let mut known = notices::known(&mut tx, &notice_ids).await?;
-        let mut done = Vec::with_capacity(events.len());
+        let mut work = Vec::with_capacity(events.len());
         for (event, fresh) in events.iter().zip(fresh) {
-            done.push(if !fresh {
-                Done::Nothing
+            work.push(if !fresh {
+                Work::Repeat
             } else if event.event_type == NoticeDecided::TYPE {
-                self.decide(&mut tx, &engine, event, now).await?
+                Work::Decide(event)
             } else {
-                self.judge(&mut tx, &engine, event, &mut known, now).await?
+                Work::Judge(Box::new(event.decode::<NoticeValid>()?))
             });
         }
+        let valid: Vec<&Notice> = work
+            .iter()
+            .filter_map(|w| match w {
+                Work::Judge(v) => Some(&v.notice),
+                _ => None,
+            })
+            .collect();
+        let notice_ids: Vec<&str> = valid.iter().map(|n| n.id.as_str()).collect();
+        let mut known = notices::known(&mut tx, &notice_ids).await?;
+        let mut unit = Unit::default();
+        unit.preload(&mut tx, &valid).await?;
+        let mut done = Vec::with_capacity(events.len());
+        for work in work {
+            done.push(match work {
+                Work::Repeat => Done::Nothing,
+                Work::Judge(valid) => {
+                    judge(&mut unit, &mut tx, &engine, *valid, &mut known, now).await?
+                }
+                Work::Decide(event) => {
+                    // A decision reads and writes the store directly: it sees the batch so far,
+                    // and what it changed is read again.
+                    unit.flush(&mut tx).await?;
+                    let done = self.decide(&mut unit, &mut tx, &engine, event, now).await?;
+                    unit.flush(&mut tx).await?;
+                    unit.forget_waiting();
+                    done
+                }
+            });
+        }
+        unit.flush(&mut tx).await?;
         tx.commit().await?;
         done.iter().for_each(Done::report);
         Ok(())
-    }
-
-    /// Judges one valid notice, seen for the first time, in `tx`: publish, hold, park or reject,
-    /// or `duplicate` when its notice id is `known` already (in the store, or judged earlier in
-    /// the batch; a judged notice joins `known`).
-    async fn judge(
-        &self,
-        tx: &mut PgConnection,
-        engine: &Engine<'_>,
-        event: &Envelope,
-        known: &mut std::collections::HashSet<String>,
-        now: DateTime<Utc>,
-    ) -> Result<Done, HandlerError> {
-        let NoticeValid {
-            receipt,
-            index: idx,
-            notice,
-            warnings,
-        } = event.decode()?;
-        let warnings =
-            serde_json::to_value(&warnings).map_err(|e| HandlerError::Permanent(e.into()))?;
-        if known.contains(&notice.id) {
-            store::receipts::set_status(
-                tx,
-                &receipt,
-                idx,
-                "duplicate",
-                Some(&notice.id),
-                &json!([]),
-                &warnings,
-                None,
-            )
-            .await?;
-            return Ok(Done::Duplicate(notice.id));
-        }
-        let verdict = judge_and_record(tx, engine, &notice, now).await?;
-        known.insert(notice.id.clone());
-        record_receipt(tx, &receipt, idx, &notice.id, &verdict, &warnings).await?;
-        if releases_parked(verdict.outcome) {
-            release_parked(tx, engine, &notice, now).await?;
-        }
-        Ok(Done::Judged {
-            outcome: verdict.outcome.as_str(),
-            notice_id: notice.id,
-        })
     }
 
     /// Applies an operator's decision (seen for the first time) on a notice this service holds,
@@ -209,6 +227,7 @@ impl Enforce {
     /// nothing (it moved on before the decision arrived) and is logged.
     async fn decide(
         &self,
+        unit: &mut Unit,
         tx: &mut PgConnection,
         engine: &Engine<'_>,
         event: &Envelope,
@@ -222,10 +241,7 @@ impl Enforce {
             None => Vec::new(),
         };
         // Procedures first, then the notice row: the order every other writer locks in.
-        let mut states = Vec::new();
-        for key in &keys {
-            states.push(notices::lock_procedure(tx, key).await?);
-        }
+        let mut states = unit.take_states(tx, &keys).await?;
         let status = notices::status(tx, &decided.notice_id).await?;
         let applies = match decided.decision {
             Decision::Release => matches!(status.as_deref(), Some("held" | "rejected")),
@@ -234,6 +250,7 @@ impl Enforce {
         if !applies {
             tracing::warn!(notice = %decided.notice_id, status = ?status, decision = ?decided.decision,
                 message = "operator decision does not apply to the notice's status; nothing changed");
+            unit.put_states(states, false);
             settle_receipt(tx, &decided.notice_id, status.as_deref()).await?;
             return Ok(Done::Nothing);
         }
@@ -241,8 +258,8 @@ impl Enforce {
             Decision::Discard => {
                 for state in &mut states {
                     state.stages.retain(|s| s.notice_id != decided.notice_id);
-                    notices::save_procedure(tx, state).await?;
                 }
+                unit.put_states(states, true);
                 notices::set_status(tx, &decided.notice_id, "discarded").await?;
                 notices::cancel_timers(tx, &decided.notice_id).await?;
                 store::receipts::set_status_by_notice(tx, &decided.notice_id, "discarded", None)
@@ -266,6 +283,7 @@ impl Enforce {
                 let verdict = verdict.released(&decided.rules, &release);
                 if verdict.outcome != Outcome::Publish {
                     tracing::warn!(notice = %decided.notice_id, message = "released notice still blocked by other rules");
+                    unit.put_states(states, false);
                     settle_receipt(tx, &decided.notice_id, status.as_deref()).await?;
                     return Ok(Done::Nothing);
                 }
@@ -274,16 +292,20 @@ impl Enforce {
                     {
                         stage.status = StageStatus::Published;
                     }
-                    notices::save_procedure(tx, state).await?;
                 }
                 let region = notice
                     .region
                     .clone()
                     .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
-                record_notice(tx, &notice, &verdict).await?;
-                schedule(tx, &notice, &verdict, region, now).await?;
-                store::receipts::set_status_by_notice(tx, &notice.id, "received", None).await?;
-                release_parked(tx, engine, &notice, now).await?;
+                unit.put_states(states, true);
+                unit.record_notice(&notice, &verdict, status_of(verdict.outcome));
+                schedule(unit, &notice, &verdict, region, now);
+                unit.set_notice_records(NoticeUpdate {
+                    notice_id: notice.id.clone(),
+                    status: "received".into(),
+                    hold_until: None,
+                });
+                release_parked(unit, tx, engine, &notice, now).await?;
             }
         }
         Ok(Done::Decided(decided))
@@ -416,15 +438,14 @@ async fn extend_listing(
         end: extended.end,
         ..timer
     };
-    notices::add_timer(
-        tx,
-        &format!("window:{notice_id}:listing:{}", extended.end.timestamp()),
-        "window",
-        notice_id,
-        extended.end.with_timezone(&Utc),
-        &serde_json::to_value(&next)?,
-    )
-    .await?;
+    let timer = NewTimer {
+        timer_id: format!("window:{notice_id}:listing:{}", extended.end.timestamp()),
+        kind: "window",
+        notice_id: notice_id.to_owned(),
+        due_at: extended.end.with_timezone(&Utc),
+        payload: serde_json::to_value(&next)?,
+    };
+    notices::add_timer(tx, &timer).await?;
     tracing::info!(notice = %notice_id, until = %extended.end,
         message = "listing extended itself (是否自动延期): no result yet");
     Ok(true)
@@ -472,61 +493,81 @@ fn status_of(outcome: Outcome) -> &'static str {
     }
 }
 
-/// Judges a notice against its locked procedures, saves their state, the notice row, its timers,
-/// and queues its publication when published now.
+/// One event of a batch, once its first reading is done.
+enum Work<'a> {
+    /// Seen before: nothing to do.
+    Repeat,
+    /// A valid notice to judge.
+    Judge(Box<NoticeValid>),
+    /// An operator's decision.
+    Decide(&'a Envelope),
+}
+
+/// Judges one valid notice, seen for the first time: publish, hold, park or reject, or
+/// `duplicate` when its notice id is `known` already (in the store, or judged earlier in the
+/// batch; a judged notice joins `known`).
+async fn judge(
+    unit: &mut Unit,
+    tx: &mut PgConnection,
+    engine: &Engine<'_>,
+    valid: NoticeValid,
+    known: &mut std::collections::HashSet<String>,
+    now: DateTime<Utc>,
+) -> Result<Done, HandlerError> {
+    let NoticeValid {
+        receipt,
+        index: idx,
+        notice,
+        warnings,
+    } = valid;
+    let warnings =
+        serde_json::to_value(&warnings).map_err(|e| HandlerError::Permanent(e.into()))?;
+    if known.contains(&notice.id) {
+        unit.set_record(RecordUpdate {
+            receipt_id: receipt,
+            idx,
+            status: "duplicate".into(),
+            notice_id: Some(notice.id.clone()),
+            errors: json!([]),
+            warnings,
+            hold_until: None,
+        });
+        return Ok(Done::Duplicate(notice.id));
+    }
+    let verdict = judge_and_record(unit, tx, engine, &notice, now).await?;
+    known.insert(notice.id.clone());
+    unit.set_record(receipt_update(
+        receipt, idx, &notice.id, &verdict, &warnings,
+    ));
+    if releases_parked(verdict.outcome) {
+        release_parked(unit, tx, engine, &notice, now).await?;
+    }
+    Ok(Done::Judged {
+        outcome: verdict.outcome.as_str(),
+        notice_id: notice.id,
+    })
+}
+
+/// Judges a notice against its procedures (locked), and records in `unit` their new state, the
+/// notice row, its timers, and its publication when published now.
 async fn judge_and_record(
+    unit: &mut Unit,
     tx: &mut PgConnection,
     engine: &Engine<'_>,
     notice: &Notice,
     now: DateTime<Utc>,
 ) -> Result<Verdict, store::StoreError> {
-    let mut states = Vec::new();
-    for key in procedure_keys(notice) {
-        states.push(notices::lock_procedure(tx, &key).await?);
-    }
+    let mut states = unit.take_states(tx, &procedure_keys(notice)).await?;
     let verdict = judge_into(engine, notice, &mut states, now.with_timezone(&shanghai()));
-    for state in &states {
-        notices::save_procedure(tx, state).await?;
-    }
     // A notice without its own REGION_CODE belongs to its procedure's region (from the tender).
     let region = notice
         .region
         .clone()
         .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
-    record_notice(tx, notice, &verdict).await?;
-    schedule(tx, notice, &verdict, region, now).await?;
+    unit.put_states(states, true);
+    unit.record_notice(notice, &verdict, status_of(verdict.outcome));
+    schedule(unit, notice, &verdict, region, now);
     Ok(verdict)
-}
-
-/// Saves the notice's row with its verdict (status from the outcome).
-async fn record_notice(
-    tx: &mut PgConnection,
-    notice: &Notice,
-    verdict: &Verdict,
-) -> Result<(), store::StoreError> {
-    let verdict_json = serde_json::to_value(verdict).unwrap_or(Value::Null);
-    let notice_json = serde_json::to_value(notice).unwrap_or(Value::Null);
-    let procedure = notice.procedure.to_string();
-    notices::upsert(
-        tx,
-        &notices::NoticeRow {
-            notice_id: &notice.id,
-            procedure_key: &procedure,
-            platform: &notice.procedure.platform,
-            project: &notice.procedure.project,
-            section: &notice.procedure.section,
-            table_code: &notice.table,
-            kind: notice.kind.as_str(),
-            regime: notice.regime.as_str(),
-            content_hash: &notice.content_hash,
-            data_timestamp: notice.data_timestamp.map(|t| t.with_timezone(&Utc)),
-            status: status_of(verdict.outcome),
-            outcome: verdict_json,
-            notice: notice_json,
-            hold_until: verdict.hold_until.map(|h| h.with_timezone(&Utc)),
-        },
-    )
-    .await
 }
 
 /// Puts a notice's receipt records back to the notice's own status after an operator decision
@@ -553,31 +594,29 @@ async fn settle_receipt(
 
 /// What a verdict sets going: a publication queued in the outbox, a hold's timer, and the timers
 /// of the legal windows that close after `now`.
-async fn schedule(
-    tx: &mut PgConnection,
+fn schedule(
+    unit: &mut Unit,
     notice: &Notice,
     verdict: &Verdict,
     region: Option<String>,
     now: DateTime<Utc>,
-) -> Result<(), store::StoreError> {
+) {
     let procedure = notice.procedure.to_string();
     let hold_until = verdict.hold_until.map(|h| h.with_timezone(&Utc));
     match verdict.outcome {
         Outcome::Publish => {
             let event = NoticePublished::new(notice, verdict, now, region.clone());
-            store::outbox::enqueue(tx, topics::PUBLIC, &event.envelope()).await?
+            unit.publish(event.envelope());
         }
         Outcome::Hold => {
             if let Some(due) = hold_until {
-                notices::add_timer(
-                    tx,
-                    &format!("hold:{}", notice.id),
-                    "hold",
-                    &notice.id,
-                    due,
-                    &json!({}),
-                )
-                .await?;
+                unit.add_timer(NewTimer {
+                    timer_id: format!("hold:{}", notice.id),
+                    kind: "hold",
+                    notice_id: notice.id.clone(),
+                    due_at: due,
+                    payload: json!({}),
+                });
             }
         }
         _ => {}
@@ -596,20 +635,16 @@ async fn schedule(
                     regime: Some(notice.regime),
                     region: region.clone(),
                 };
-                let payload = serde_json::to_value(&payload).unwrap_or(Value::Null);
-                notices::add_timer(
-                    tx,
-                    &format!("window:{}:{name}", notice.id),
-                    "window",
-                    &notice.id,
-                    end,
-                    &payload,
-                )
-                .await?;
+                unit.add_timer(NewTimer {
+                    timer_id: format!("window:{}:{name}", notice.id),
+                    kind: "window",
+                    notice_id: notice.id.clone(),
+                    due_at: end,
+                    payload: serde_json::to_value(&payload).unwrap_or(Value::Null),
+                });
             }
         }
     }
-    Ok(())
 }
 
 fn findings_json(verdict: &Verdict, errors: bool) -> Value {
@@ -623,14 +658,15 @@ fn findings_json(verdict: &Verdict, errors: bool) -> Value {
     )
 }
 
-async fn record_receipt(
-    tx: &mut PgConnection,
-    receipt: &str,
+/// A judged record's receipt status: the verdict's errors, and its warnings after the
+/// validator's.
+fn receipt_update(
+    receipt: String,
     idx: i32,
     notice_id: &str,
     verdict: &Verdict,
     warnings: &Value,
-) -> Result<(), store::StoreError> {
+) -> RecordUpdate {
     let mut all_warnings = warnings.as_array().cloned().unwrap_or_default();
     if let Value::Array(more) = findings_json(verdict, false) {
         all_warnings.extend(more);
@@ -640,23 +676,22 @@ async fn record_receipt(
         Outcome::Publish => "received",
         other => status_of(other),
     };
-    store::receipts::set_status(
-        tx,
-        receipt,
+    RecordUpdate {
+        receipt_id: receipt,
         idx,
-        status,
-        Some(notice_id),
-        &findings_json(verdict, true),
-        &Value::Array(all_warnings),
-        verdict.hold_until.map(|h| h.with_timezone(&Utc)),
-    )
-    .await
+        status: status.into(),
+        notice_id: Some(notice_id.to_owned()),
+        errors: findings_json(verdict, true),
+        warnings: Value::Array(all_warnings),
+        hold_until: verdict.hold_until.map(|h| h.with_timezone(&Utc)),
+    }
 }
 
 /// Re-judges the notices waiting in this notice's procedures until none moves: parked ones
 /// (their parent may have come) and held ones with no instant (an objection or complaint may
 /// have been answered).
 async fn release_parked(
+    unit: &mut Unit,
     tx: &mut PgConnection,
     engine: &Engine<'_>,
     notice: &Notice,
@@ -665,25 +700,19 @@ async fn release_parked(
     let keys: Vec<String> = notice.procedures.iter().map(ToString::to_string).collect();
     loop {
         let mut progressed = false;
-        for (notice_id, doc) in notices::waiting_in(tx, &keys).await? {
-            let Ok(parked) = serde_json::from_value::<Notice>(doc) else {
-                tracing::error!(notice = %notice_id, message = "parked notice unreadable");
-                continue;
-            };
-            let verdict = judge_and_record(tx, engine, &parked, now).await?;
+        for parked in unit.waiting_in(tx, &keys).await? {
+            let verdict = judge_and_record(unit, tx, engine, &parked, now).await?;
             if !waits(&verdict) {
                 progressed = true;
                 let status = match verdict.outcome {
                     Outcome::Publish => "received",
                     other => status_of(other),
                 };
-                store::receipts::set_status_by_notice(
-                    tx,
-                    &parked.id,
-                    status,
-                    verdict.hold_until.map(|h| h.with_timezone(&Utc)),
-                )
-                .await?;
+                unit.set_notice_records(NoticeUpdate {
+                    notice_id: parked.id.clone(),
+                    status: status.into(),
+                    hold_until: verdict.hold_until.map(|h| h.with_timezone(&Utc)),
+                });
                 tracing::info!(notice = %parked.id, outcome = verdict.outcome.as_str(), message = "parked notice released");
             }
         }

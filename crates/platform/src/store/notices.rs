@@ -74,30 +74,53 @@ pub async fn known(
 /// it with the notice's procedures locked ([`lock_procedure`]), so that the numbers of one
 /// procedure's notices follow the order in which they were published.
 pub async fn upsert(conn: &mut PgConnection, row: &NoticeRow<'_>) -> Result<(), StoreError> {
+    upsert_many(conn, std::slice::from_ref(row)).await
+}
+
+/// [`upsert`] for several notices in one statement. A notice published here takes its place in
+/// publication order (`published_seq`) in the order of `rows`; a notice id may appear once.
+pub async fn upsert_many(
+    conn: &mut PgConnection,
+    rows: &[NoticeRow<'_>],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let text = |f: fn(&NoticeRow<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>();
     sqlx::query(
+        // Sorted by `ord` before the sequence is drawn, so `published_seq` follows `rows`.
         "INSERT INTO notices (notice_id, procedure_key, platform, project, section, table_code, kind, regime, \
            content_hash, data_timestamp, status, outcome, notice, hold_until, published_at, published_seq) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, CASE WHEN $11 = 'published' THEN now() END, \
-           CASE WHEN $11 = 'published' THEN nextval('notices_publication_seq') END) \
+         SELECT notice_id, procedure_key, platform, project, section, table_code, kind, regime, content_hash, \
+           data_timestamp, status, outcome, notice, hold_until, \
+           CASE WHEN status = 'published' THEN now() END, \
+           CASE WHEN status = 'published' THEN nextval('notices_publication_seq') END \
+         FROM (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+             $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::jsonb[], $13::jsonb[], \
+             $14::timestamptz[]) WITH ORDINALITY \
+             AS u(notice_id, procedure_key, platform, project, section, table_code, kind, regime, content_hash, \
+               data_timestamp, status, outcome, notice, hold_until, ord) \
+           ORDER BY ord) AS sorted \
+         ORDER BY ord \
          ON CONFLICT (notice_id) DO UPDATE SET status = EXCLUDED.status, outcome = EXCLUDED.outcome, \
            hold_until = EXCLUDED.hold_until, updated_at = now(), \
            published_at = COALESCE(notices.published_at, EXCLUDED.published_at), \
            published_seq = COALESCE(notices.published_seq, EXCLUDED.published_seq)",
     )
-    .bind(row.notice_id)
-    .bind(row.procedure_key)
-    .bind(row.platform)
-    .bind(row.project)
-    .bind(row.section)
-    .bind(row.table_code)
-    .bind(row.kind)
-    .bind(row.regime)
-    .bind(row.content_hash)
-    .bind(row.data_timestamp)
-    .bind(row.status)
-    .bind(&row.outcome)
-    .bind(&row.notice)
-    .bind(row.hold_until)
+    .bind(text(|r| r.notice_id.to_owned()))
+    .bind(text(|r| r.procedure_key.to_owned()))
+    .bind(text(|r| r.platform.to_owned()))
+    .bind(text(|r| r.project.to_owned()))
+    .bind(text(|r| r.section.to_owned()))
+    .bind(text(|r| r.table_code.to_owned()))
+    .bind(text(|r| r.kind.to_owned()))
+    .bind(text(|r| r.regime.to_owned()))
+    .bind(text(|r| r.content_hash.to_owned()))
+    .bind(rows.iter().map(|r| r.data_timestamp).collect::<Vec<_>>())
+    .bind(text(|r| r.status.to_owned()))
+    .bind(rows.iter().map(|r| r.outcome.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.notice.clone()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.hold_until).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -166,20 +189,47 @@ pub async fn lock_procedure(
     conn: &mut PgConnection,
     key: &gongshi_domain::ProcedureKey,
 ) -> Result<ProcedureState, StoreError> {
-    let k = key.to_string();
+    let mut states = lock_procedures(conn, std::slice::from_ref(key)).await?;
+    // The row was just inserted when missing, so it is there unless the database lost it.
+    states
+        .pop()
+        .ok_or_else(|| StoreError::from(sqlx::Error::RowNotFound))
+}
+
+/// Locks and loads the states of `keys` (empty when new), in two statements: one state per
+/// distinct key, sorted by key. Rows are created and locked in key order, the order every writer
+/// of several procedures takes them in, so two writers never wait on each other.
+pub async fn lock_procedures(
+    conn: &mut PgConnection,
+    keys: &[gongshi_domain::ProcedureKey],
+) -> Result<Vec<ProcedureState>, StoreError> {
+    let mut keys: Vec<&gongshi_domain::ProcedureKey> = keys.iter().collect();
+    keys.sort_by_cached_key(|k| k.to_string());
+    keys.dedup_by_key(|k| k.to_string());
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    let empty: Vec<sqlx::types::Json<ProcedureState>> = keys
+        .iter()
+        .map(|k| sqlx::types::Json(ProcedureState::new((*k).clone())))
+        .collect();
     sqlx::query(
-        "INSERT INTO procedures (procedure_key, state) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO procedures (procedure_key, state) \
+         SELECT k, s FROM UNNEST($1::text[], $2::jsonb[]) WITH ORDINALITY AS u(k, s, ord) ORDER BY ord \
+         ON CONFLICT DO NOTHING",
     )
-    .bind(&k)
-    .bind(sqlx::types::Json(ProcedureState::new(key.clone())))
+    .bind(&names)
+    .bind(&empty)
     .execute(&mut *conn)
     .await?;
-    let state: sqlx::types::Json<ProcedureState> =
-        sqlx::query_scalar("SELECT state FROM procedures WHERE procedure_key = $1 FOR UPDATE")
-            .bind(&k)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(state.0)
+    let states: Vec<sqlx::types::Json<ProcedureState>> = sqlx::query_scalar(
+        "SELECT state FROM procedures WHERE procedure_key = ANY($1) ORDER BY procedure_key FOR UPDATE",
+    )
+    .bind(&names)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(states.into_iter().map(|s| s.0).collect())
 }
 
 /// Whether an objection (异议) or complaint (投诉) of the procedure `key` (`platform/project/
@@ -199,23 +249,51 @@ pub async fn save_procedure(
     conn: &mut PgConnection,
     state: &ProcedureState,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE procedures SET state = $2, updated_at = now() WHERE procedure_key = $1")
-        .bind(state.key.to_string())
-        .bind(sqlx::types::Json(state))
-        .execute(&mut *conn)
-        .await?;
+    save_procedures(conn, &[state]).await
+}
+
+/// Saves procedures' states in one statement (a key may appear once).
+pub async fn save_procedures(
+    conn: &mut PgConnection,
+    states: &[&ProcedureState],
+) -> Result<(), StoreError> {
+    if states.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE procedures SET state = u.state, updated_at = now() \
+         FROM UNNEST($1::text[], $2::jsonb[]) AS u(procedure_key, state) \
+         WHERE procedures.procedure_key = u.procedure_key",
+    )
+    .bind(states.iter().map(|s| s.key.to_string()).collect::<Vec<_>>())
+    .bind(states.iter().map(sqlx::types::Json).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
-/// Notices of these procedures waiting to be judged again, oldest first, locked: parked ones
-/// (awaiting their parent stage) and held ones with no `hold_until` (suspended by an open
-/// objection or complaint).
+/// A notice waiting in a procedure, as [`waiting_in`] finds it.
+#[derive(Debug, Clone)]
+pub struct WaitingNotice {
+    /// Notice id.
+    pub notice_id: String,
+    /// Its `procedure_key` column (`platform/project/section` of its first section).
+    pub procedure_key: String,
+    /// When the store first saw it: waiting notices are judged again oldest first.
+    pub first_seen: DateTime<Utc>,
+    /// The stored notice document.
+    pub notice: Value,
+}
+
+/// Notices of these procedures (by their `procedure_key`) waiting to be judged again, oldest
+/// first (`first_seen`, then notice id), locked: parked ones (awaiting their parent stage) and
+/// held ones with no `hold_until` (suspended by an open objection or complaint).
 pub async fn waiting_in(
     conn: &mut PgConnection,
     keys: &[String],
-) -> Result<Vec<(String, Value)>, StoreError> {
+) -> Result<Vec<WaitingNotice>, StoreError> {
     let rows = sqlx::query(
-        "SELECT notice_id, notice FROM notices \
+        "SELECT notice_id, procedure_key, first_seen, notice FROM notices \
          WHERE (status = 'parked' OR (status = 'held' AND hold_until IS NULL)) \
          AND procedure_key = ANY($1) \
          ORDER BY first_seen, notice_id FOR UPDATE",
@@ -224,7 +302,14 @@ pub async fn waiting_in(
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("notice_id")?, r.try_get("notice")?)))
+        .map(|r| {
+            Ok(WaitingNotice {
+                notice_id: r.try_get("notice_id")?,
+                procedure_key: r.try_get("procedure_key")?,
+                first_seen: r.try_get("first_seen")?,
+                notice: r.try_get("notice")?,
+            })
+        })
         .collect()
 }
 
@@ -273,23 +358,47 @@ pub async fn set_window(
     Ok(())
 }
 
+/// A durable timer to add.
+#[derive(Debug, Clone)]
+pub struct NewTimer {
+    /// Timer id (a repeated id is ignored).
+    pub timer_id: String,
+    /// `hold` or `window`.
+    pub kind: &'static str,
+    /// Its notice.
+    pub notice_id: String,
+    /// When it falls due.
+    pub due_at: DateTime<Utc>,
+    /// What it keeps until then (a window timer's window).
+    pub payload: Value,
+}
+
 /// Adds a durable timer (a repeated id is ignored).
-pub async fn add_timer(
-    conn: &mut PgConnection,
-    timer_id: &str,
-    kind: &str,
-    notice_id: &str,
-    due_at: DateTime<Utc>,
-    payload: &Value,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO timers (timer_id, kind, notice_id, due_at, payload) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING")
-        .bind(timer_id)
-        .bind(kind)
-        .bind(notice_id)
-        .bind(due_at)
-        .bind(payload)
-        .execute(&mut *conn)
-        .await?;
+pub async fn add_timer(conn: &mut PgConnection, timer: &NewTimer) -> Result<(), StoreError> {
+    add_timers(conn, std::slice::from_ref(timer)).await
+}
+
+/// Adds durable timers in one statement (a repeated id, stored or in `timers`, is ignored: the
+/// first one stays).
+pub async fn add_timers(conn: &mut PgConnection, timers: &[NewTimer]) -> Result<(), StoreError> {
+    if timers.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO timers (timer_id, kind, notice_id, due_at, payload) \
+         SELECT DISTINCT ON (timer_id) timer_id, kind, notice_id, due_at, payload \
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[]) WITH ORDINALITY \
+           AS u(timer_id, kind, notice_id, due_at, payload, ord) \
+         ORDER BY timer_id, ord \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(timers.iter().map(|t| t.timer_id.clone()).collect::<Vec<_>>())
+    .bind(timers.iter().map(|t| t.kind.to_owned()).collect::<Vec<_>>())
+    .bind(timers.iter().map(|t| t.notice_id.clone()).collect::<Vec<_>>())
+    .bind(timers.iter().map(|t| t.due_at).collect::<Vec<_>>())
+    .bind(timers.iter().map(|t| t.payload.clone()).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

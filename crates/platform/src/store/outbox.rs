@@ -13,12 +13,32 @@ pub async fn enqueue(
     topic: &str,
     event: &Envelope,
 ) -> Result<(), StoreError> {
+    enqueue_many(tx, topic, std::slice::from_ref(event)).await
+}
+
+/// Queues events for one topic in the caller's transaction, in one statement; they are relayed
+/// in the order given (a repeated id, stored or in `events`, is ignored: the first one stays).
+pub async fn enqueue_many(
+    tx: &mut PgConnection,
+    topic: &str,
+    events: &[Envelope],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
-        "INSERT INTO outbox (event_id, topic, envelope) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        // `ord` (an identity) is drawn in the sorted order: the relay's order.
+        "INSERT INTO outbox (event_id, topic, envelope) \
+         SELECT event_id, $1, envelope FROM \
+           (SELECT DISTINCT ON (event_id) event_id, envelope, ord \
+            FROM UNNEST($2::text[], $3::jsonb[]) WITH ORDINALITY AS u(event_id, envelope, ord) \
+            ORDER BY event_id, ord) AS firsts \
+         ORDER BY ord \
+         ON CONFLICT DO NOTHING",
     )
-    .bind(&event.id)
     .bind(topic)
-    .bind(sqlx::types::Json(event))
+    .bind(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(sqlx::types::Json).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -33,7 +53,7 @@ pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
     loop {
         let mut tx = pool.begin().await?;
         let rows = sqlx::query(
-            "SELECT event_id, topic, envelope FROM outbox ORDER BY created_at, event_id LIMIT 200 FOR UPDATE SKIP LOCKED",
+            "SELECT event_id, topic, envelope FROM outbox ORDER BY ord LIMIT 200 FOR UPDATE SKIP LOCKED",
         )
         .fetch_all(&mut *tx)
         .await?;

@@ -95,6 +95,25 @@ pub async fn document(pool: &PgPool, receipt_id: &str) -> Result<Option<Vec<u8>>
     )
 }
 
+/// One record's new status and what goes with it, for [`set_statuses`].
+#[derive(Debug, Clone)]
+pub struct RecordUpdate {
+    /// Its receipt.
+    pub receipt_id: String,
+    /// Its position in the document.
+    pub idx: i32,
+    /// The new status.
+    pub status: String,
+    /// The notice it became (`None` keeps what is stored).
+    pub notice_id: Option<String>,
+    /// Error findings (a JSON array).
+    pub errors: Value,
+    /// Warning findings (a JSON array).
+    pub warnings: Value,
+    /// When a held record publishes.
+    pub hold_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Sets one record's status (and what goes with it); never moves a record back to `received`.
 #[allow(clippy::too_many_arguments)]
 pub async fn set_status(
@@ -107,21 +126,55 @@ pub async fn set_status(
     warnings: &Value,
     hold_until: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), StoreError> {
+    let update = RecordUpdate {
+        receipt_id: receipt_id.to_owned(),
+        idx,
+        status: status.to_owned(),
+        notice_id: notice_id.map(str::to_owned),
+        errors: errors.clone(),
+        warnings: warnings.clone(),
+        hold_until,
+    };
+    set_statuses(conn, std::slice::from_ref(&update)).await
+}
+
+/// [`set_status`] for several records in one statement (each record at most once).
+pub async fn set_statuses(
+    conn: &mut PgConnection,
+    updates: &[RecordUpdate],
+) -> Result<(), StoreError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
-        "UPDATE receipt_records SET status = $3, notice_id = COALESCE($4, notice_id), errors = $5, warnings = $6, \
-         hold_until = $7, updated_at = now() WHERE receipt_id = $1 AND idx = $2 \
-         AND (status = 'received' OR $3 <> 'received')",
+        "UPDATE receipt_records r SET status = u.status, notice_id = COALESCE(u.notice_id, r.notice_id), \
+           errors = u.errors, warnings = u.warnings, hold_until = u.hold_until, updated_at = now() \
+         FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[]) \
+           AS u(receipt_id, idx, status, notice_id, errors, warnings, hold_until) \
+         WHERE r.receipt_id = u.receipt_id AND r.idx = u.idx \
+           AND (r.status = 'received' OR u.status <> 'received')",
     )
-    .bind(receipt_id)
-    .bind(idx)
-    .bind(status)
-    .bind(notice_id)
-    .bind(errors)
-    .bind(warnings)
-    .bind(hold_until)
+    .bind(updates.iter().map(|u| u.receipt_id.clone()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.idx).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.status.clone()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.notice_id.clone()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.errors.clone()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.warnings.clone()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.hold_until).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// A notice's new status, for every record that became it ([`set_statuses_by_notice`]).
+#[derive(Debug, Clone)]
+pub struct NoticeUpdate {
+    /// The notice.
+    pub notice_id: String,
+    /// The new status.
+    pub status: String,
+    /// When a held notice publishes.
+    pub hold_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Moves every record that became `notice_id` (except duplicates) to `status`.
@@ -131,33 +184,47 @@ pub async fn set_status_by_notice(
     status: &str,
     hold_until: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE receipt_records SET status = $2, hold_until = $3, updated_at = now() \
-         WHERE notice_id = $1 AND status <> 'duplicate'",
-    )
-    .bind(notice_id)
-    .bind(status)
-    .bind(hold_until)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    let update = NoticeUpdate {
+        notice_id: notice_id.to_owned(),
+        status: status.to_owned(),
+        hold_until,
+    };
+    set_statuses_by_notice(conn, std::slice::from_ref(&update)).await
 }
 
-/// [`set_status_by_notice`] for several notices at once (no hold date).
+/// [`set_status_by_notice`] for several notices at once, without a hold date.
 pub async fn set_status_by_notices(
     conn: &mut PgConnection,
     notice_ids: &[&str],
     status: &str,
 ) -> Result<(), StoreError> {
-    if notice_ids.is_empty() {
+    let updates: Vec<NoticeUpdate> = notice_ids
+        .iter()
+        .map(|id| NoticeUpdate {
+            notice_id: (*id).to_owned(),
+            status: status.to_owned(),
+            hold_until: None,
+        })
+        .collect();
+    set_statuses_by_notice(conn, &updates).await
+}
+
+/// [`set_status_by_notice`] for several notices in one statement (each notice at most once).
+pub async fn set_statuses_by_notice(
+    conn: &mut PgConnection,
+    updates: &[NoticeUpdate],
+) -> Result<(), StoreError> {
+    if updates.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "UPDATE receipt_records SET status = $2, hold_until = NULL, updated_at = now() \
-         WHERE notice_id = ANY($1) AND status <> 'duplicate'",
+        "UPDATE receipt_records r SET status = u.status, hold_until = u.hold_until, updated_at = now() \
+         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS u(notice_id, status, hold_until) \
+         WHERE r.notice_id = u.notice_id AND r.status <> 'duplicate'",
     )
-    .bind(notice_ids)
-    .bind(status)
+    .bind(updates.iter().map(|u| u.notice_id.clone()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.status.clone()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.hold_until).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
