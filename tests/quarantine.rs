@@ -295,3 +295,69 @@ async fn a_poison_event_inside_a_batch_costs_only_itself() {
         "only the poison is quarantined"
     );
 }
+
+/// The console's retry moves a quarantined record back to `received` and re-sends its event
+/// before its transaction commits. When the stage fails on the event again and quarantines it
+/// while that transaction is still open, the record must end `quarantined`, not stay `received`
+/// with nothing left to move it (seen once in `tests/ops_console.rs` on a loaded machine).
+#[tokio::test]
+async fn a_retry_that_fails_again_before_the_retry_commits_ends_quarantined() {
+    use gongshi_platform::store::quarantine::{self, NewQuarantine, Reason};
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    let db = p.db().await;
+    let receipt = "receipt-retry-race";
+    gongshi_platform::store::receipts::insert(
+        &db,
+        receipt,
+        "application/xml",
+        generated_tender(1, "RACE").as_bytes(),
+        "test",
+        &["TENDER_ANN_QUA_INQUERY_ANN".to_owned()],
+    )
+    .await
+    .expect("receipt");
+    let failure = |attempts| NewQuarantine {
+        stage: "validate",
+        topic: "gongshi.notices.received.v1",
+        partition: 0,
+        offset: 7,
+        message: b"{}",
+        event_id: Some("received:receipt-retry-race"),
+        event_type: Some("notice.received"),
+        receipt_id: Some(receipt),
+        record_index: None,
+        notice_id: None,
+        reason: Reason::Permanent,
+        error: "still malformed",
+        attempts,
+        first_failed_at: chrono::Utc::now(),
+    };
+    let first = quarantine::put(&db, &failure(1)).await.expect("quarantine");
+    let status = || async {
+        sqlx::query_scalar::<_, String>("SELECT status FROM receipt_records WHERE receipt_id = $1")
+            .bind(receipt)
+            .fetch_one(&db)
+            .await
+            .expect("status")
+    };
+    assert_eq!(status().await, "quarantined");
+
+    // The retry, not yet committed; meanwhile the stage quarantines the re-sent event again.
+    let mut retry = db.begin().await.expect("begin");
+    quarantine::resolve_in(&mut retry, first, true, "ops-test", "修复后重试")
+        .await
+        .expect("resolve")
+        .expect("open quarantine");
+    let again = tokio::spawn({
+        let db = db.clone();
+        async move {
+            quarantine::put(&db, &failure(2))
+                .await
+                .expect("quarantine again")
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    retry.commit().await.expect("commit");
+    again.await.expect("task");
+    assert_eq!(status().await, "quarantined");
+}

@@ -164,32 +164,35 @@ async fn set_records(
     to: &str,
     from: &str,
 ) -> Result<(), StoreError> {
-    let query = match (receipt_id, record_index, notice_id) {
-        (Some(r), Some(i), _) => sqlx::query(
-            "UPDATE receipt_records SET status = $1, updated_at = now() \
-             WHERE status = $2 AND receipt_id = $3 AND idx = $4",
-        )
-        .bind(to)
-        .bind(from)
-        .bind(storable(r))
-        .bind(i),
-        (Some(r), None, _) => sqlx::query(
-            "UPDATE receipt_records SET status = $1, updated_at = now() \
-             WHERE status = $2 AND receipt_id = $3",
-        )
-        .bind(to)
-        .bind(from)
-        .bind(storable(r)),
-        (None, _, Some(n)) => sqlx::query(
-            "UPDATE receipt_records SET status = $1, updated_at = now() \
-             WHERE status = $2 AND notice_id = $3",
-        )
-        .bind(to)
-        .bind(from)
-        .bind(storable(n)),
+    // $1 (and $2): which records; the statuses follow.
+    let (which, receipt, index, notice) = match (receipt_id, record_index, notice_id) {
+        (Some(r), Some(i), _) => ("receipt_id = $1 AND idx = $2", Some(r), Some(i), None),
+        (Some(r), None, _) => ("receipt_id = $1", Some(r), None, None),
+        (None, _, Some(n)) => ("notice_id = $1", None, None, Some(n)),
         (None, _, None) => return Ok(()),
     };
-    query.execute(&mut *tx).await?;
+    let next = if index.is_some() { 3 } else { 2 };
+    let lock = format!("SELECT 1 FROM receipt_records WHERE {which} FOR UPDATE");
+    let update = format!(
+        "UPDATE receipt_records SET status = ${}, updated_at = now() WHERE {which} AND status = ${}",
+        next,
+        next + 1
+    );
+    // The records are locked before their status is compared: a statement's snapshot alone does
+    // not see a concurrent transaction's change of status (a row whose old status does not match
+    // is skipped, not waited for). The console's retry re-sends the event before its commit, so
+    // the stage can quarantine the event again while the records still read `quarantined` in the
+    // stage's snapshot; waiting on the lock first lets the update see `received`.
+    for (sql, moves) in [(lock, false), (update, true)] {
+        let mut query = sqlx::query(&sql).bind(receipt.or(notice).map(storable));
+        if let Some(i) = index {
+            query = query.bind(i);
+        }
+        if moves {
+            query = query.bind(to).bind(from);
+        }
+        query.execute(&mut *tx).await?;
+    }
     Ok(())
 }
 
