@@ -21,16 +21,25 @@ use tokio_util::sync::CancellationToken;
 /// Consumer group of the validate service.
 pub const GROUP: &str = gongshi_platform::bus::VALIDATE.group;
 
+/// Documents validated together, at most: their rows are written in one transaction and their
+/// events sent together, so the commit and the broker's acknowledgement are paid once.
+pub const MAX_BATCH: usize = 32;
+
 /// Runs the validate consumer until `shutdown`.
 pub async fn run(store: Store, bus: Bus, shutdown: CancellationToken) -> anyhow::Result<()> {
     let consumer = bus.consumer(GROUP, &[topics::RECEIVED])?;
     tracing::info!(message = "validate consuming", topic = topics::RECEIVED);
     let quarantine = Quarantine::new(store.clone(), bus.clone());
-    bus::consume(
+    bus::consume_batches(
         consumer,
         bus::VALIDATE.name,
         &quarantine,
         shutdown,
+        MAX_BATCH,
+        |events| {
+            let (store, bus) = (store.clone(), bus.clone());
+            async move { handle_batch(&store, &bus, &events).await }
+        },
         |event| {
             let (store, bus) = (store.clone(), bus.clone());
             async move { handle(&store, &bus, &event).await }
@@ -38,6 +47,39 @@ pub async fn run(store: Store, bus: Bus, shutdown: CancellationToken) -> anyhow:
     )
     .await?;
     Ok(())
+}
+
+/// What checking records decided, written and sent together by [`Checked::finish`].
+#[derive(Default)]
+struct Checked {
+    /// Full records of valid notices for the private store: (notice id, canonical record).
+    private: Vec<(String, Value)>,
+    receipts: Vec<store::receipts::RecordUpdate>,
+    valid: Vec<Envelope>,
+    rejected: Vec<Envelope>,
+}
+
+impl Checked {
+    /// Writes the rows in one transaction (two statements), then sends the events. Events go
+    /// after the commit and before the offsets are stored: a crash in between redelivers the
+    /// documents, which produce the same event ids again, and consumers dedupe them.
+    async fn finish(self, store: &Store, bus: &Bus) -> Result<(), HandlerError> {
+        let mut tx = store.pool.begin().await?;
+        let private: Vec<(&str, &Value)> = self
+            .private
+            .iter()
+            .map(|(id, c)| (id.as_str(), c))
+            .collect();
+        store::notices::store_private_many(&mut tx, &private).await?;
+        store::receipts::set_statuses(&mut tx, &self.receipts).await?;
+        tx.commit().await?;
+        bus.publish_many(topics::VALID, &self.valid).await?;
+        bus.publish_many(topics::REJECTED, &self.rejected)
+            .await
+            .context("sending rejected events")
+            .map_err(HandlerError::Transient)?;
+        Ok(())
+    }
 }
 
 /// The stored document of `receipt`, parsed; `None` (after sending `document.rejected`) when it
@@ -82,16 +124,17 @@ async fn read_document(
     }
 }
 
-/// Checks one record with the operator's releases applied, writes its private record and receipt
-/// row, and returns its `valid` event, or its `record.invalid` event.
+/// Checks one record with the operator's releases applied, and adds to `out` its private record,
+/// its receipt row, and its `valid` event or its `record.invalid` event. Returns whether it is
+/// valid.
 async fn validate_record(
     store: &Store,
-    conn: &mut sqlx::PgConnection,
     receipt: &str,
     idx: i32,
     raw: &gongshi_domain::parse::RawRecord,
     releases: &mut Option<Vec<store::receipts::RecordRelease>>,
-) -> Result<Result<Envelope, Envelope>, HandlerError> {
+    out: &mut Checked,
+) -> Result<bool, HandlerError> {
     let schemas = Schemas::embedded();
     let mut checked = check_record(schemas, Catalogue::embedded(), raw);
     // Releases only turn errors into warnings: a record without errors needs none of them.
@@ -115,40 +158,45 @@ async fn validate_record(
     let (errors, warnings) = (as_json(&error_list), as_json(&warning_list));
     match (&checked.notice, checked.is_valid()) {
         (Some(notice), true) => {
-            let private = Value::Object(notice.canonical.clone());
-            store::notices::store_private(&mut *conn, &notice.id, &private).await?;
+            out.private
+                .push((notice.id.clone(), Value::Object(notice.canonical.clone())));
             let public = notice.public(schemas);
-            let valid = NoticeValid {
-                receipt: receipt.to_owned(),
-                index: idx,
-                notice: public,
-                warnings: warning_list,
-            }
-            .envelope();
-            store::receipts::set_status(
-                &mut *conn,
-                receipt,
+            out.valid.push(
+                NoticeValid {
+                    receipt: receipt.to_owned(),
+                    index: idx,
+                    notice: public,
+                    warnings: warning_list,
+                }
+                .envelope(),
+            );
+            out.receipts.push(store::receipts::RecordUpdate {
+                receipt_id: receipt.to_owned(),
                 idx,
-                "received",
-                Some(&notice.id),
-                &errors,
-                &warnings,
-                None,
-            )
-            .await?;
+                status: "received".into(),
+                notice_id: Some(notice.id.clone()),
+                errors,
+                warnings,
+                hold_until: None,
+            });
             telemetry::RecordValid {
                 receipt,
                 index: idx,
                 notice_id: &notice.id,
             }
             .emit();
-            Ok(Ok(valid))
+            Ok(true)
         }
         _ => {
-            store::receipts::set_status(
-                &mut *conn, receipt, idx, "invalid", None, &errors, &warnings, None,
-            )
-            .await?;
+            out.receipts.push(store::receipts::RecordUpdate {
+                receipt_id: receipt.to_owned(),
+                idx,
+                status: "invalid".into(),
+                notice_id: None,
+                errors,
+                warnings,
+                hold_until: None,
+            });
             let rejected = RecordInvalid {
                 receipt: receipt.to_owned(),
                 index: idx,
@@ -161,13 +209,14 @@ async fn validate_record(
                     .map(|c| gongshi_domain::notice::strip_personal(schemas, &checked.table, c)),
             }
             .envelope();
+            out.rejected.push(rejected);
             telemetry::RecordInvalid {
                 receipt,
                 index: idx,
                 table: &checked.table,
             }
             .emit();
-            Ok(Err(rejected))
+            Ok(false)
         }
     }
 }
@@ -222,23 +271,19 @@ async fn handle_release(
         "received",
     )
     .await?;
-    let mut conn = store.pool.acquire().await?;
-    let outcome = validate_record(
+    let mut out = Checked::default();
+    let valid = validate_record(
         store,
-        &mut conn,
         &released.receipt,
         released.index,
         raw,
         &mut releases,
+        &mut out,
     )
     .await?;
     tracing::info!(receipt = %released.receipt, index = released.index, rule = %released.rule,
-        valid = outcome.is_ok(), message = "record released and checked again");
-    match outcome {
-        Ok(valid) => bus.publish(topics::VALID, &valid).await?,
-        Err(rejected) => bus.publish(topics::REJECTED, &rejected).await?,
-    }
-    Ok(())
+        valid, message = "record released and checked again");
+    out.finish(store, bus).await
 }
 
 fn problems<'a>(findings: impl Iterator<Item = &'a gongshi_domain::Finding>) -> Vec<Problem> {
@@ -253,35 +298,35 @@ fn as_json(problems: &[Problem]) -> Value {
 /// Handles one event of the `received` topic: a document to validate, or an operator's release
 /// of one of its records.
 pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), HandlerError> {
-    if event.event_type == RecordReleased::TYPE {
-        return handle_release(store, bus, &event.decode()?).await;
-    }
-    let received: NoticeReceived = event.decode()?;
-    let receipt = received.receipt.as_str();
-    let Some(document) = read_document(store, bus, receipt).await? else {
-        return Ok(());
-    };
-    // Read only when a record fails: most documents have no failing record, let alone a release.
-    let mut releases = None;
-    let mut valid_events = Vec::new();
-    let mut rejected_events = Vec::new();
-    // One transaction for the document's rows: one commit (and fsync) per document, not two per
-    // record. A redelivery writes the same rows again.
-    let mut tx = store.pool.begin().await?;
-    for (index, raw) in document.records().iter().enumerate() {
-        let idx = i32::try_from(index).unwrap_or(i32::MAX);
-        match validate_record(store, &mut tx, receipt, idx, raw, &mut releases).await? {
-            Ok(valid) => valid_events.push(valid),
-            Err(rejected) => rejected_events.push(rejected),
+    handle_batch(store, bus, std::slice::from_ref(event)).await
+}
+
+/// Handles events of the `received` topic in order. The documents' rows are written in one
+/// transaction and their events sent together at the end; an operator's release is applied
+/// where it comes (it is rare, and it reads the record's stored status).
+pub async fn handle_batch(
+    store: &Store,
+    bus: &Bus,
+    events: &[Envelope],
+) -> Result<(), HandlerError> {
+    let mut out = Checked::default();
+    for event in events {
+        if event.event_type == RecordReleased::TYPE {
+            handle_release(store, bus, &event.decode()?).await?;
+            continue;
+        }
+        let received: NoticeReceived = event.decode()?;
+        let receipt = received.receipt.as_str();
+        let Some(document) = read_document(store, bus, receipt).await? else {
+            continue;
+        };
+        // Read only when a record fails: most documents have no failing record, let alone a
+        // release.
+        let mut releases = None;
+        for (index, raw) in document.records().iter().enumerate() {
+            let idx = i32::try_from(index).unwrap_or(i32::MAX);
+            validate_record(store, receipt, idx, raw, &mut releases, &mut out).await?;
         }
     }
-    tx.commit().await?;
-    // Sent after the rows are written and before the offset is stored: a crash in between
-    // redelivers the document, which produces the same event ids again.
-    bus.publish_many(topics::VALID, &valid_events).await?;
-    bus.publish_many(topics::REJECTED, &rejected_events)
-        .await
-        .context("sending rejected events")
-        .map_err(HandlerError::Transient)?;
-    Ok(())
+    out.finish(store, bus).await
 }

@@ -170,17 +170,34 @@ pub async fn set_published(conn: &mut PgConnection, notice_ids: &[&str]) -> Resu
     Ok(())
 }
 
-/// Keeps the private canonical record (personal fields included).
-pub async fn store_private(
+/// Keeps the private canonical records (personal fields included) of valid notices, in one
+/// statement: (notice id, canonical record); the first record of an id stays.
+pub async fn store_private_many(
     conn: &mut PgConnection,
-    notice_id: &str,
-    canonical: &Value,
+    records: &[(&str, &Value)],
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO notices_private (notice_id, canonical) VALUES ($1, $2) ON CONFLICT (notice_id) DO NOTHING")
-        .bind(notice_id)
-        .bind(canonical)
-        .execute(&mut *conn)
-        .await?;
+    if records.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO notices_private (notice_id, canonical) \
+         SELECT id, canonical FROM UNNEST($1::text[], $2::jsonb[]) AS u(id, canonical) \
+         ON CONFLICT (notice_id) DO NOTHING",
+    )
+    .bind(
+        records
+            .iter()
+            .map(|(id, _)| (*id).to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        records
+            .iter()
+            .map(|(_, c)| (*c).clone())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
