@@ -11,6 +11,7 @@
 use gongshi_tests::{Pipeline, generated_tender as tender, post_document as post};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn var(name: &str, default: usize) -> usize {
@@ -51,20 +52,34 @@ async fn broker_reference(messages: usize) -> f64 {
     messages as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Each consumer's handler time so far (`gongshi_event_processing_seconds_sum`) as a share of
-/// `wall`: the stage nearest 100 % is the one the others wait for.
-async fn busy(url: &str, wall: Duration) -> String {
+/// Each consumer's handler time so far, in seconds (`gongshi_event_processing_seconds_sum`).
+async fn handler_seconds(url: &str) -> Result<BTreeMap<String, f64>, String> {
     let text = match reqwest::get(format!("{url}/metrics")).await {
         Ok(r) => r.text().await.unwrap_or_default(),
-        Err(e) => return format!("metrics unreadable: {e}"),
+        Err(e) => return Err(format!("metrics unreadable: {e}")),
     };
-    text.lines()
+    Ok(text
+        .lines()
         .filter_map(|l| l.strip_prefix("gongshi_event_processing_seconds_sum{consumer=\""))
         .filter_map(|l| l.split_once("\"} "))
-        .filter_map(|(consumer, v)| v.parse::<f64>().ok().map(|v| (consumer, v)))
-        .map(|(consumer, v)| format!("{consumer} {:.0} %", 100.0 * v / wall.as_secs_f64()))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .filter_map(|(consumer, v)| v.parse::<f64>().ok().map(|v| (consumer.to_owned(), v)))
+        .collect())
+}
+
+/// Each consumer's handler time between two readings of [`handler_seconds`] as a share of
+/// `wall`: the stage nearest 100 % is the one the others wait for.
+async fn busy(url: &str, since: &BTreeMap<String, f64>, wall: Duration) -> String {
+    match handler_seconds(url).await {
+        Ok(now) => now
+            .iter()
+            .map(|(consumer, v)| {
+                let spent = v - since.get(consumer).copied().unwrap_or(0.0);
+                format!("{consumer} {:.0} %", 100.0 * spent / wall.as_secs_f64())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Err(e) => e,
+    }
 }
 
 async fn count(db: &sqlx::PgPool, sql: &str) -> i64 {
@@ -142,18 +157,28 @@ async fn main() {
     );
     println!(
         "  handlers busy (share of that time, from /metrics): {}",
-        busy(&p.url, elapsed).await
+        busy(&p.url, &BTreeMap::new(), elapsed).await
     );
 
     // Latency at a fixed rate of single-notice documents.
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let n = rate * seconds;
+    // Open loop: each document is sent at its instant whether or not the ones before it were
+    // answered (a client waiting for each answer offers less than the rate once a request takes
+    // longer than the interval).
+    let before = handler_seconds(&p.url).await.unwrap_or_default();
     let mut next = Instant::now();
+    let sending = Instant::now();
+    let mut sent = tokio::task::JoinSet::new();
     for i in 0..n {
-        p.submit(&tender(i, "2")).await;
+        sent.spawn(post(client.clone(), p.url.clone(), tender(i, "2")));
         next += interval;
         tokio::time::sleep_until(next.into()).await;
     }
+    while let Some(done) = sent.join_next().await {
+        done.expect("post task");
+    }
+    let offered = n as f64 / sending.elapsed().as_secs_f64();
     let target = total + n as i64;
     let wait = Instant::now();
     while count(
@@ -169,6 +194,7 @@ async fn main() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let phase = busy(&p.url, &before, sending.elapsed()).await;
     // Three instants per notice: received (ingest), judged (enforce's transaction start, the
     // notice's `published_at`), appended to the feed (publish).
     let rows: Vec<(f64, f64)> = sqlx::query_as(
@@ -191,7 +217,7 @@ async fn main() {
     let to_feed = sorted(rows.iter().map(|r| r.0 - r.1).collect());
     let (p50, p99) = (percentile(&latencies, 0.50), percentile(&latencies, 0.99));
     println!(
-        "latency at {rate} notices/s for {seconds} s ({} samples): ingest→feed p50 {p50:.1} ms, p99 {p99:.1} ms",
+        "latency at {rate} notices/s for {seconds} s ({} samples, {offered:.0}/s sent): ingest→feed p50 {p50:.1} ms, p99 {p99:.1} ms",
         latencies.len()
     );
     println!(
@@ -202,6 +228,7 @@ async fn main() {
         percentile(&to_feed, 0.50),
         percentile(&to_feed, 0.99),
     );
+    println!("  handlers busy during it: {phase}");
     println!(
         "ratio: pipeline notices/s ÷ broker messages/s = {:.3}",
         throughput / reference

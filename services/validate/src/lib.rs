@@ -23,7 +23,7 @@ pub const GROUP: &str = gongshi_platform::bus::VALIDATE.group;
 
 /// Documents validated together, at most: their rows are written in one transaction and their
 /// events sent together, so the commit and the broker's acknowledgement are paid once.
-pub const MAX_BATCH: usize = 32;
+pub const MAX_BATCH: usize = 64;
 
 /// Runs the validate consumer until `shutdown`.
 pub async fn run(store: Store, bus: Bus, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -82,14 +82,15 @@ impl Checked {
     }
 }
 
-/// The stored document of `receipt`, parsed; `None` (after sending `document.rejected`) when it
-/// cannot be read.
+/// The stored document of `receipt` (`bytes`, as read from the store), parsed; `None` (after
+/// sending `document.rejected`) when it cannot be read.
 async fn read_document(
     store: &Store,
     bus: &Bus,
     receipt: &str,
+    bytes: Option<Vec<u8>>,
 ) -> Result<Option<Document>, HandlerError> {
-    let Some(bytes) = store::receipts::document(&store.pool, receipt).await? else {
+    let Some(bytes) = bytes else {
         return Err(HandlerError::Permanent(anyhow::anyhow!(
             "receipt {receipt} not in the store"
         )));
@@ -247,7 +248,8 @@ async fn handle_release(
         },
     )
     .await?;
-    let Some(document) = read_document(store, bus, &released.receipt).await? else {
+    let bytes = store::receipts::document(&store.pool, &released.receipt).await?;
+    let Some(document) = read_document(store, bus, &released.receipt, bytes).await? else {
         return Ok(());
     };
     let records = document.records();
@@ -310,14 +312,34 @@ pub async fn handle_batch(
     events: &[Envelope],
 ) -> Result<(), HandlerError> {
     let mut out = Checked::default();
-    for event in events {
-        if event.event_type == RecordReleased::TYPE {
+    let received: Vec<Option<NoticeReceived>> = events
+        .iter()
+        .map(|e| {
+            (e.event_type != RecordReleased::TYPE)
+                .then(|| e.decode())
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    // The batch's documents in one statement.
+    let receipts: Vec<&str> = received
+        .iter()
+        .flatten()
+        .map(|r| r.receipt.as_str())
+        .collect();
+    let mut documents = store::receipts::documents(&store.pool, &receipts).await?;
+    for (event, received) in events.iter().zip(&received) {
+        let Some(received) = received else {
             handle_release(store, bus, &event.decode()?).await?;
             continue;
-        }
-        let received: NoticeReceived = event.decode()?;
+        };
         let receipt = received.receipt.as_str();
-        let Some(document) = read_document(store, bus, receipt).await? else {
+        // A document sent twice in one batch is read from the store once; the second finds it
+        // gone from the map and takes it from the store again.
+        let bytes = match documents.remove(receipt) {
+            Some(bytes) => Some(bytes),
+            None => store::receipts::document(&store.pool, receipt).await?,
+        };
+        let Some(document) = read_document(store, bus, receipt, bytes).await? else {
             continue;
         };
         // Read only when a record fails: most documents have no failing record, let alone a

@@ -87,12 +87,24 @@ pub async fn set_error(pool: &PgPool, receipt_id: &str, errors: &Value) -> Resul
 
 /// The stored document of a receipt.
 pub async fn document(pool: &PgPool, receipt_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT document FROM receipts WHERE receipt_id = $1")
-            .bind(receipt_id)
-            .fetch_optional(pool)
-            .await?,
-    )
+    Ok(documents(pool, &[receipt_id]).await?.remove(receipt_id))
+}
+
+/// The stored documents of receipts, in one statement, by receipt id (an unknown receipt is
+/// absent).
+pub async fn documents(
+    pool: &PgPool,
+    receipt_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<u8>>, StoreError> {
+    if receipt_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT receipt_id, document FROM receipts WHERE receipt_id = ANY($1)")
+            .bind(receipt_ids)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// One record's new status and what goes with it, for [`set_statuses`].
