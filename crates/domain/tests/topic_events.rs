@@ -108,11 +108,6 @@ fn valid_and_invalid_records() {
             warnings: Vec::new(),
         });
         assert_eq!(wire["key"], notice.procedure.to_string());
-        assert_eq!(
-            NoticeValid::notice_id_in(&wire["payload"]),
-            Some(notice.id.as_str()),
-            "the notice id is read from where the payload carries it"
-        );
     }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../schemas/tables/examples/BID_DEAL_ANNOUNCE/invalid/negative_win_price.json");

@@ -18,14 +18,6 @@ pub struct NoticeValid {
     pub warnings: Vec<Problem>,
 }
 
-impl NoticeValid {
-    /// The notice id in an encoded event's payload, read without decoding the notice: enforce
-    /// reads a whole batch's state before it handles (and decodes) each event.
-    pub fn notice_id_in(payload: &serde_json::Value) -> Option<&str> {
-        payload.get("notice")?.get("id")?.as_str()
-    }
-}
-
 impl Event for NoticeValid {
     const TOPIC: &'static str = topics::VALID;
     const TYPE: &'static str = "notice.valid";
