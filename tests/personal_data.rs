@@ -507,14 +507,23 @@ async fn identity_numbers_in_party_code_fields_reach_no_public_output() {
         AGENCY.0,
     ] {
         let path = format!("{}/v1/search?q={q}", p.url);
-        let (status, text) = get_text(&path).await;
-        assert_eq!(status, 200, "{path}: {text}");
-        assert_clean(&path, &text);
-        let found: Value = serde_json::from_str(&text).expect("search JSON");
-        assert!(
-            found["total"].as_u64().unwrap_or(0) > 0,
-            "{q} finds its notices: {found}"
-        );
+        // The index is committed after the feed (publish commits the store first), so a notice
+        // whose receipt reads `published` may take a moment to be found.
+        let start = Instant::now();
+        loop {
+            let (status, text) = get_text(&path).await;
+            assert_eq!(status, 200, "{path}: {text}");
+            assert_clean(&path, &text);
+            let found: Value = serde_json::from_str(&text).expect("search JSON");
+            if found["total"].as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{q} finds its notices: {found}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     for n in forms() {
         let path = format!("{}/v1/search?q={n}", p.url);

@@ -98,6 +98,9 @@ async fn call(
 async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
     let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
     p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
+    // One request at a time (150 ms each at the receiver): the ten notices publish within one
+    // batch, and eight requests at once had delivered all of them before the kill.
+    p.set_env("GONGSHI_WEBHOOK_CONCURRENCY", "1");
     p.set_env("GONGSHI_FEED_POLL_MS", "100");
     // The receiver listens on loopback.
     p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
