@@ -111,3 +111,75 @@ async fn killing_validate_and_enforce_mid_import_loses_and_repeats_nothing() {
     assert_eq!(published, total - invalid);
     assert_eq!(receipts.len(), DOCUMENTS);
 }
+
+/// Ingest answers 202 once a document and its `notice.received` event are committed together; the
+/// broker's acknowledgement comes after. Here ingest runs against a broker address where nothing
+/// listens, so the acknowledgement never comes, and it is killed after answering. The pipeline
+/// started afterwards on the real broker still publishes the document: the event waited in the
+/// outbox and enforce's relay sent it.
+#[tokio::test]
+async fn a_document_accepted_by_an_ingest_killed_before_the_broker_acknowledged_is_published() {
+    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
+    let ingest_port = gongshi_tests::free_port();
+    let nowhere = format!("127.0.0.1:{}", gongshi_tests::free_port());
+    p.spawn_with(
+        "ingest",
+        &[
+            ("GONGSHI_LISTEN", &format!("127.0.0.1:{ingest_port}")),
+            ("GONGSHI_KAFKA_BROKERS", &nowhere),
+        ],
+    );
+
+    // With no broker, ingest still starts and accepts.
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    let receipt = loop {
+        let sent = client
+            .post(format!("http://127.0.0.1:{ingest_port}/v1/notices"))
+            .bearer_auth(gongshi_tests::TOKEN)
+            .header("content-type", "application/xml")
+            .body(record(1))
+            .send()
+            .await;
+        if let Ok(r) = sent {
+            assert_eq!(r.status(), 202, "logs in {}", p.dir.display());
+            let body: serde_json::Value = r.json().await.expect("json");
+            break body["receipt"].as_str().expect("receipt").to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "ingest not listening; logs in {}",
+            p.dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let db = p.db().await;
+    let queued: Vec<String> = sqlx::query_scalar("SELECT event_id FROM outbox")
+        .fetch_all(&db)
+        .await
+        .expect("outbox");
+    assert_eq!(queued, [format!("received:{receipt}")]);
+    p.kill("ingest");
+
+    p.spawn("run");
+    p.wait_ready().await;
+    let body = p.wait_receipt(&receipt, |s| s == "published").await;
+    assert_eq!(body["records"].as_array().map(Vec::len), Some(1), "{body}");
+    // The relay removes what it sent (its commit may follow the consumers by a moment).
+    let start = Instant::now();
+    loop {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_id = $1")
+            .bind(format!("received:{receipt}"))
+            .fetch_one(&db)
+            .await
+            .expect("outbox");
+        if left == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the sent event is still queued"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -95,14 +95,22 @@ pub fn report(result: anyhow::Result<()>) -> ExitCode {
 }
 
 async fn connect(common: &CommonConfig) -> anyhow::Result<(Store, Bus)> {
+    let store = connect_store(common).await?;
+    let bus = Bus::connect(&common.kafka_brokers, &common.topic_prefix)?;
+    // The broker may still be starting: retry topic creation for a while before giving up.
+    create_topics(&bus, common, Some(20)).await?;
+    Ok((store, bus))
+}
+
+/// Starts telemetry and connects to the store, retrying while PostgreSQL is starting or in
+/// crash recovery (about a minute) before giving up.
+async fn connect_store(common: &CommonConfig) -> anyhow::Result<Store> {
     telemetry::init(common.log_format);
     let _ = telemetry::metrics();
-    // PostgreSQL may be starting or in crash recovery: retry for a while (about a minute)
-    // before giving up, as for the broker below.
     let mut attempt = 0;
-    let store = loop {
+    loop {
         match Store::connect(&common.database_url).await {
-            Ok(store) => break store,
+            Ok(store) => return Ok(store),
             Err(e) if attempt < 30 && !e.is_permanent() => {
                 attempt += 1;
                 tracing::warn!(error = %e, attempt, message = "store not ready; retrying");
@@ -110,9 +118,16 @@ async fn connect(common: &CommonConfig) -> anyhow::Result<(Store, Bus)> {
             }
             Err(e) => return Err(anyhow::anyhow!("connecting to the store: {e}")),
         }
-    };
-    let bus = Bus::connect(&common.kafka_brokers, &common.topic_prefix)?;
-    // The broker may still be starting: retry topic creation for a while before giving up.
+    }
+}
+
+/// Creates gongshi's topics, trying `attempts` times (every 500 ms; without a limit, every 10 s
+/// after the first 20) before giving up.
+async fn create_topics(
+    bus: &Bus,
+    common: &CommonConfig,
+    attempts: Option<u32>,
+) -> anyhow::Result<()> {
     let mut attempt = 0;
     loop {
         match bus
@@ -123,11 +138,12 @@ async fn connect(common: &CommonConfig) -> anyhow::Result<(Store, Bus)> {
             )
             .await
         {
-            Ok(()) => break,
-            Err(e) if attempt < 20 => {
+            Ok(()) => return Ok(()),
+            Err(e) if attempts.is_none_or(|most| attempt < most) => {
                 attempt += 1;
                 tracing::warn!(error = %e, attempt, message = "broker not ready; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                let pause = if attempt < 20 { 500 } else { 10_000 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
             }
             Err(e) => {
                 return Err(anyhow::anyhow!(
@@ -137,7 +153,6 @@ async fn connect(common: &CommonConfig) -> anyhow::Result<(Store, Bus)> {
             }
         }
     }
-    Ok((store, bus))
 }
 
 /// `gongshi run`: every service in one process.
@@ -208,7 +223,13 @@ where
 
 /// `gongshi ingest`.
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
-    let (store, bus) = connect(&args.common).await?;
+    let store = connect_store(&args.common).await?;
+    let bus = Bus::connect(&args.common.kafka_brokers, &args.common.topic_prefix)?;
+    // Ingest accepts into the store alone (a document's event waits in the outbox until the
+    // broker takes it), so a broker that is away does not keep it from starting; the topics are
+    // created once the broker answers.
+    let (topics_bus, common) = (bus.clone(), args.common.clone());
+    tokio::spawn(async move { create_topics(&topics_bus, &common, None).await });
     let token = shutdown::on_signals();
     let ingest = Ingest::new(store, bus, &args.ingest);
     let (listen, t) = (args.listen.clone(), token.clone());

@@ -1,7 +1,10 @@
 //! The ingest service: `POST /v1/notices` accepts one document (XML or JSON) from a trading
-//! platform. It answers 202 with a receipt only once the document and its record rows are in
-//! PostgreSQL and the `received` event is on the bus (the event carries the receipt id; the
-//! document itself stays in the store, so no size limit of the broker applies).
+//! platform. It answers 202 with a receipt once the document, its record rows and its `received`
+//! event are committed to PostgreSQL together (the event in the outbox); [`sender`] then puts the
+//! event on the bus. The event carries the receipt id; the document itself stays in the store, so
+//! no size limit of the broker applies, and a broker outage does not stop ingest.
+
+mod sender;
 
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -10,12 +13,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use gongshi_domain::events::NoticeReceived;
+use gongshi_domain::events::{Event as _, NoticeReceived};
 use gongshi_domain::{Document, Limits};
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::{DocumentNotAccepted, DocumentReceived};
 use gongshi_platform::{ApiError, Bus, ErrorCode, Store, store};
+use sender::Sender;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -41,13 +45,14 @@ pub struct IngestConfig {
 #[derive(Debug, Clone)]
 pub struct Ingest {
     store: Store,
-    bus: Bus,
+    sender: Sender,
     tokens: Arc<Vec<String>>,
     limits: Limits,
 }
 
 impl Ingest {
-    /// The ingest handlers over a store and a bus.
+    /// The ingest handlers over a store and a bus. Starts the task that sends accepted documents'
+    /// events, so it must be called within a Tokio runtime.
     pub fn new(store: Store, bus: Bus, config: &IngestConfig) -> Self {
         let tokens = config
             .ingest_tokens
@@ -56,8 +61,8 @@ impl Ingest {
             .filter(|t| !t.is_empty())
             .collect();
         Self {
+            sender: Sender::spawn(store.clone(), bus),
             store,
-            bus,
             tokens: Arc::new(tokens),
             limits: Limits {
                 max_document_bytes: config.max_document_bytes,
@@ -181,7 +186,7 @@ pub struct Accepted {
         (status = 403, description = "Token not accepted", body = ErrorBody),
         (status = 413, description = "Over the size limit (`DOC-TOO-LARGE`)", body = ErrorBody),
         (status = 415, description = "Not XML or JSON, or compressed (no `Content-Encoding` is accepted)", body = ErrorBody),
-        (status = 503, description = "Store or bus unavailable; retry", body = ErrorBody)))]
+        (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
 async fn post_notice(
     State(ingest): State<Ingest>,
     headers: HeaderMap,
@@ -257,14 +262,15 @@ async fn post_notice(
             DocumentNotAccepted { error: &e }.emit();
             Err(ApiError::new(
                 ErrorCode::Unavailable,
-                "暂时无法接收，请重试 (store or bus unavailable; retry)",
+                "暂时无法接收，请重试 (store unavailable; retry)",
             ))
         }
     }
 }
 
-/// Stores a parsed document and puts its `received` event on the bus; returns the receipt id.
-/// On a bus failure the stored rows are removed again, so nothing unacknowledged lingers.
+/// Stores a parsed document and its `received` event (in the outbox) in one transaction and hands
+/// the event to the sender ([`sender`]); returns the receipt id. Once this returns, the document
+/// is durably accepted: its event reaches the bus whatever happens to this process or the broker.
 pub async fn accept(
     ingest: &Ingest,
     body: &[u8],
@@ -273,26 +279,23 @@ pub async fn accept(
     source: &str,
 ) -> anyhow::Result<String> {
     let receipt = uuid::Uuid::now_v7().to_string();
-    store::receipts::insert(
-        &ingest.store.pool,
-        &receipt,
-        content_type,
-        body,
-        source,
-        tables,
-    )
-    .await?;
     let event = NoticeReceived {
         receipt: receipt.clone(),
         content_type: content_type.to_owned(),
         records: tables.len(),
-    };
-    if let Err(e) = ingest.bus.send(&event).await {
-        if let Err(undo) = store::receipts::delete(&ingest.store.pool, &receipt).await {
-            tracing::warn!(receipt, error = %undo, message = "unsent receipt not removed");
-        }
-        return Err(e.into());
     }
+    .envelope();
+    let mut tx = ingest.store.pool.begin().await?;
+    store::receipts::insert_in(&mut tx, &receipt, content_type, body, source, tables).await?;
+    store::outbox::enqueue_for_writer(
+        &mut tx,
+        NoticeReceived::TOPIC,
+        std::slice::from_ref(&event),
+        sender::GRACE,
+    )
+    .await?;
+    tx.commit().await?;
+    ingest.sender.send(event);
     DocumentReceived {
         receipt: &receipt,
         records: tables.len(),

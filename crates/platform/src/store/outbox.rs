@@ -23,13 +23,45 @@ pub async fn enqueue_many(
     topic: &str,
     events: &[Envelope],
 ) -> Result<(), StoreError> {
+    insert(tx, topic, events, None).await
+}
+
+/// Queues events that their writer sends itself as soon as its transaction commits, then
+/// removes with [`remove_sent`]: the relay leaves them alone for `grace` and sends only what is
+/// still queued after it (the writer died before the broker acknowledged, or the broker was away).
+/// This is ingest's path: its answer waits for the commit, not for the broker.
+pub async fn enqueue_for_writer(
+    tx: &mut PgConnection,
+    topic: &str,
+    events: &[Envelope],
+    grace: std::time::Duration,
+) -> Result<(), StoreError> {
+    insert(tx, topic, events, Some(grace)).await
+}
+
+/// Removes events their writer sent and the broker acknowledged ([`enqueue_for_writer`]).
+pub async fn remove_sent(pool: &PgPool, event_ids: &[String]) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM outbox WHERE event_id = ANY($1)")
+        .bind(event_ids)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+async fn insert(
+    tx: &mut PgConnection,
+    topic: &str,
+    events: &[Envelope],
+    grace: Option<std::time::Duration>,
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
+    let grace_ms = grace.map(|g| i64::try_from(g.as_millis()).unwrap_or(i64::MAX));
     sqlx::query(
         // `ord` (an identity) is drawn in the sorted order: the relay's order.
-        "INSERT INTO outbox (event_id, topic, envelope) \
-         SELECT event_id, $1, envelope FROM \
+        "INSERT INTO outbox (event_id, topic, envelope, relay_after) \
+         SELECT event_id, $1, envelope, clock_timestamp() + $4::float8 * interval '1 millisecond' FROM \
            (SELECT DISTINCT ON (event_id) event_id, envelope, ord \
             FROM UNNEST($2::text[], $3::jsonb[]) WITH ORDINALITY AS u(event_id, envelope, ord) \
             ORDER BY event_id, ord) AS firsts \
@@ -39,6 +71,7 @@ pub async fn enqueue_many(
     .bind(topic)
     .bind(events.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(sqlx::types::Json).collect::<Vec<_>>())
+    .bind(grace_ms)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -47,13 +80,16 @@ pub async fn enqueue_many(
 /// Sends queued events in order and removes them; returns how many were sent. Events are sent
 /// 200 at a time, each run of one topic at once ([`Bus::publish_many`]: queued together, then
 /// awaited). A send failure rolls its run back: its events stay queued for the next call
-/// (consumers dedupe repeats).
+/// (consumers dedupe repeats). Events their writer sends itself wait out their grace
+/// ([`enqueue_for_writer`]).
 pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
     let mut sent = 0;
     loop {
         let mut tx = pool.begin().await?;
         let rows = sqlx::query(
-            "SELECT event_id, topic, envelope FROM outbox ORDER BY ord LIMIT 200 FOR UPDATE SKIP LOCKED",
+            "SELECT event_id, topic, envelope FROM outbox \
+             WHERE relay_after IS NULL OR relay_after <= clock_timestamp() \
+             ORDER BY ord LIMIT 200 FOR UPDATE SKIP LOCKED",
         )
         .fetch_all(&mut *tx)
         .await?;

@@ -34,6 +34,19 @@ pub async fn insert(
     tables: &[String],
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
+    insert_in(&mut tx, receipt_id, content_type, document, source, tables).await?;
+    Ok(tx.commit().await?)
+}
+
+/// [`insert`] in the caller's transaction (ingest queues the document's event beside it).
+pub async fn insert_in(
+    tx: &mut PgConnection,
+    receipt_id: &str,
+    content_type: &str,
+    document: &[u8],
+    source: &str,
+    tables: &[String],
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO receipts (receipt_id, content_type, size_bytes, document, source) VALUES ($1, $2, $3, $4, $5)")
         .bind(receipt_id)
         .bind(content_type)
@@ -55,22 +68,6 @@ pub async fn insert(
     .bind(tables)
     .execute(&mut *tx)
     .await?;
-    Ok(tx.commit().await?)
-}
-
-/// Removes a receipt and its record rows, in one transaction: ingest's undo when the document's
-/// `received` event could not be put on the bus, so no unacknowledged receipt lingers.
-pub async fn delete(pool: &PgPool, receipt_id: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("DELETE FROM receipt_records WHERE receipt_id = $1")
-        .bind(receipt_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM receipts WHERE receipt_id = $1")
-        .bind(receipt_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     Ok(())
 }
 

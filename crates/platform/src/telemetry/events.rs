@@ -393,7 +393,7 @@ impl InternalEvent for DocumentReceived<'_> {
     }
 }
 
-/// A well-formed document was refused (503) because the store or the bus was unavailable.
+/// A well-formed document was refused (503) because the store was unavailable (the bus is not needed to accept).
 #[derive(Debug)]
 pub struct DocumentNotAccepted<'a> {
     /// Why.
@@ -404,7 +404,7 @@ impl InternalEvent for DocumentNotAccepted<'_> {
     fn emit(&self) {
         tracing::error!(
             error = %format!("{:#}", self.error),
-            message = "document not accepted: store or bus unavailable"
+            message = "document not accepted: store unavailable"
         );
         metrics::counter!(names::DOCUMENTS_NOT_ACCEPTED.name).increment(1);
     }
