@@ -239,7 +239,7 @@ async fn a_poison_event_inside_a_batch_costs_only_itself() {
             if result.is_ok() {
                 applied.lock().expect("lock").extend(ids);
             }
-            std::future::ready(result)
+            std::future::ready(result.map(|()| bus::Acks::none()))
         },
         |event| {
             let result = refuse(&event.id);
@@ -294,6 +294,106 @@ async fn a_poison_event_inside_a_batch_costs_only_itself() {
         [(Some(poison), "batch-test")],
         "only the poison is quarantined"
     );
+}
+
+/// A stage does not wait for the broker to acknowledge one batch's events before it handles the
+/// next, but it stores a batch's offsets only once they are acknowledged, and in order. Stopped
+/// right after its last batch, it settles that batch first: a consumer of the same group started
+/// afterwards gets nothing again, and every event sent by the batches is on the broker once, in
+/// order.
+#[tokio::test]
+async fn a_batch_s_offsets_are_stored_once_its_events_are_acknowledged_and_in_order() {
+    use gongshi_platform::bus::{self, Envelope, Quarantine};
+    use rdkafka::message::Message as _;
+    use std::sync::Mutex;
+
+    let p = Pipeline::new("2025-03-05T10:00:00+08:00").await;
+    let store = gongshi_platform::Store::connect(&p.database_url)
+        .await
+        .expect("store");
+    let prefix = format!("acks{}.", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let bus = gongshi_platform::Bus::connect(
+        &std::env::var("GONGSHI_KAFKA_BROKERS").expect("GONGSHI_KAFKA_BROKERS"),
+        &prefix,
+    )
+    .expect("bus");
+    bus.ensure_topics(&["in", "out"], 1, 1)
+        .await
+        .expect("topics");
+    let total = 200;
+    let events: Vec<Envelope> = (0..total)
+        .map(|i| Envelope::new(format!("in-{i}"), "test.event", "k", json!({"i": i})))
+        .collect();
+    bus.publish_many("in", &events).await.expect("produce");
+    let derived = |e: &Envelope| Envelope::new(format!("out-{}", e.id), "test.out", "k", json!({}));
+
+    let seen = Mutex::new(Vec::<String>::new());
+    let sizes = Mutex::new(Vec::<usize>::new());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let quarantine = Quarantine::new(store.clone(), bus.clone());
+    let consuming = bus::consume_batches(
+        bus.consumer("acks-test", &["in"]).expect("consumer"),
+        "acks-test",
+        &quarantine,
+        shutdown.clone(),
+        16,
+        |batch| {
+            sizes.lock().expect("lock").push(batch.len());
+            let mut seen = seen.lock().expect("lock");
+            seen.extend(batch.iter().map(|e| e.id.clone()));
+            if seen.len() >= total {
+                // Stopped as the last batch is handled: its acknowledgements are still to come.
+                shutdown.cancel();
+            }
+            let out: Vec<Envelope> = batch.iter().map(derived).collect();
+            // Handed to the producer, not awaited: the loop waits for these itself.
+            std::future::ready(bus.queue_many("out", &out).map_err(Into::into))
+        },
+        |event| {
+            let bus = bus.clone();
+            async move {
+                bus.publish_many("out", &[derived(&event)]).await?;
+                Ok(())
+            }
+        },
+    );
+    tokio::time::timeout(Duration::from_secs(60), consuming)
+        .await
+        .expect("all handled within a minute")
+        .expect("consume");
+    assert!(
+        sizes.lock().expect("lock").iter().any(|&n| n > 1),
+        "batches of several events: {sizes:?}"
+    );
+
+    // The same group again: everything was stored and committed.
+    let again = bus.consumer("acks-test", &["in"]).expect("consumer");
+    let redelivered = tokio::time::timeout(Duration::from_secs(5), again.recv()).await;
+    assert!(
+        redelivered.is_err(),
+        "an event came again: {:?}",
+        redelivered.map(|m| m.map(|m| m.offset()))
+    );
+    // And every derived event is on the broker, once, in order.
+    let reader = bus
+        .consumer(
+            &format!("reader-{}", uuid::Uuid::new_v4().simple()),
+            &["out"],
+        )
+        .expect("consumer");
+    let mut out = Vec::new();
+    while let Ok(Ok(m)) = tokio::time::timeout(
+        Duration::from_secs(if out.is_empty() { 15 } else { 3 }),
+        reader.recv(),
+    )
+    .await
+    {
+        let envelope: Envelope =
+            serde_json::from_slice(m.payload().unwrap_or_default()).expect("envelope");
+        out.push(envelope.id);
+    }
+    let expected: Vec<String> = events.iter().map(|e| format!("out-{}", e.id)).collect();
+    assert_eq!(out, expected);
 }
 
 /// The console's retry moves a quarantined record back to `received` and re-sends its event

@@ -249,34 +249,33 @@ impl Bus {
     /// Sends several events to one topic at once (all queued, then all awaited), for the cost of
     /// about one round trip; fails if any delivery failed.
     pub async fn publish_many(&self, topic: &str, events: &[Envelope]) -> Result<(), BusError> {
+        self.queue_many(topic, events)?.wait().await
+    }
+
+    /// Hands several events for one topic to the producer without waiting for the broker: the
+    /// returned [`Acks`] resolve once it has them all. A stage returns them from its batch handler
+    /// ([`consume_batches`]), which goes on with the next batch meanwhile and stores the batch's
+    /// offsets only after. Fails at once only when the producer's own queue refuses an event.
+    pub fn queue_many(&self, topic: &str, events: &[Envelope]) -> Result<Acks, BusError> {
+        if events.is_empty() {
+            return Ok(Acks::none());
+        }
         let name = self.name(topic);
-        let bodies: Vec<Vec<u8>> = events
-            .iter()
-            .map(serde_json::to_vec)
-            .collect::<Result<_, _>>()?;
         let mut deliveries = Vec::with_capacity(events.len());
-        for (event, body) in events.iter().zip(&bodies) {
+        for event in events {
+            let body = serde_json::to_vec(event)?;
             let record = FutureRecord::to(&name)
                 .key(event.key.as_bytes())
-                .payload(body);
+                .payload(&body);
             match self.producer.send_result(record) {
                 Ok(delivery) => deliveries.push(delivery),
                 Err((e, _)) => return Err(BusError::Kafka(e)),
             }
         }
-        for delivery in deliveries {
-            match delivery.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => return Err(BusError::Kafka(e)),
-                Err(_) => return Err(BusError::Kafka(rdkafka::error::KafkaError::Canceled)),
-            }
-        }
-        EventsProduced {
-            topic,
-            count: events.len(),
-        }
-        .emit();
-        Ok(())
+        Ok(Acks {
+            deliveries,
+            produced: vec![(topic.to_owned(), events.len())],
+        })
     }
 
     /// Whether the broker answers (for readiness).
@@ -347,6 +346,58 @@ impl Quarantine {
     }
 }
 
+/// Events handed to the producer whose acknowledgements are still to come ([`Bus::queue_many`]).
+/// Dropping it does not recall the events; only [`Acks::wait`] learns whether the broker has them.
+#[must_use = "events are known to be on the bus only once their acknowledgements are waited for"]
+#[derive(Default)]
+pub struct Acks {
+    deliveries: Vec<rdkafka::producer::DeliveryFuture>,
+    /// (unprefixed topic, events) for the produced-events counter, counted once acknowledged.
+    produced: Vec<(String, usize)>,
+}
+
+impl std::fmt::Debug for Acks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acks")
+            .field("deliveries", &self.deliveries.len())
+            .field("produced", &self.produced)
+            .finish()
+    }
+}
+
+impl Acks {
+    /// Nothing to wait for: what a batch handler that sent nothing returns.
+    pub fn none() -> Acks {
+        Acks::default()
+    }
+
+    /// These and `other`'s.
+    pub fn and(mut self, other: Acks) -> Acks {
+        self.deliveries.extend(other.deliveries);
+        self.produced.extend(other.produced);
+        self
+    }
+
+    /// Waits until the broker has acknowledged every event; fails if any delivery failed.
+    pub async fn wait(self) -> Result<(), BusError> {
+        for delivery in self.deliveries {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => return Err(BusError::Kafka(e)),
+                Err(_) => return Err(BusError::Kafka(rdkafka::error::KafkaError::Canceled)),
+            }
+        }
+        for (topic, count) in &self.produced {
+            EventsProduced {
+                topic,
+                count: *count,
+            }
+            .emit();
+        }
+        Ok(())
+    }
+}
+
 /// How one run of a handler ended.
 enum Attempt {
     Done,
@@ -371,7 +422,7 @@ where
     F: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
 {
-    let one_at_a_time = |_: Vec<Envelope>| std::future::ready(Ok(()));
+    let one_at_a_time = |_: Vec<Envelope>| std::future::ready(Ok(Acks::none()));
     consume_batches(
         consumer,
         name,
@@ -386,11 +437,17 @@ where
 
 /// Like [`consume`], but the events already waiting in the consumer (up to `max_batch`, never
 /// waiting for more) go to `batch` together, so that a stage can apply them in one transaction
-/// and one commit instead of one each. When `batch` succeeds every message's offset is stored;
-/// when it fails or panics its effects must be gone (the handler's transaction rolled back, its
-/// writes idempotent), and each event goes through `handler` alone, with the same retries and
-/// quarantine as [`consume`]: a bad event costs its batch one slower pass and stops nothing.
-/// A batch of one, or one holding a message that is not an envelope, skips `batch`.
+/// and one commit instead of one each.
+///
+/// `batch` returns the [`Acks`] of the events it sent. The loop does not wait for them: it takes
+/// the next batch while the broker acknowledges this one, and stores a batch's offsets only once
+/// its acknowledgements are in, in order (one batch is in flight at a time; the earlier one is
+/// settled before a later one's offsets). When `batch` fails or panics its effects must be gone
+/// (the handler's transaction rolled back, its writes idempotent), and each event goes through
+/// `handler` alone, with the same retries and quarantine as [`consume`]: a bad event costs its
+/// batch one slower pass and stops nothing. A batch whose events the broker refused goes through
+/// `handler` the same way (its effects were committed and are idempotent). A batch holding a
+/// message that is not an envelope skips `batch`.
 pub async fn consume_batches<B, BFut, F, Fut>(
     consumer: StreamConsumer,
     name: &str,
@@ -402,15 +459,32 @@ pub async fn consume_batches<B, BFut, F, Fut>(
 ) -> Result<(), BusError>
 where
     B: Fn(Vec<Envelope>) -> BFut,
-    BFut: Future<Output = Result<(), HandlerError>>,
+    BFut: Future<Output = Result<Acks, HandlerError>>,
     F: Fn(Envelope) -> Fut,
     Fut: Future<Output = Result<(), HandlerError>>,
 {
     use futures::FutureExt as _;
+    let stage = Settle {
+        consumer: &consumer,
+        name,
+        quarantine,
+        shutdown: &shutdown,
+        handler: &handler,
+    };
+    let mut in_flight: Option<InFlight<'_>> = None;
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
             m = consumer.recv() => m,
+            // Nothing new has come: settle the batch in flight now, not with the next one.
+            acked = acknowledged(&mut in_flight), if in_flight.is_some() => {
+                if let Some(done) = in_flight.take()
+                    && !stage.settle(done, acked).await?
+                {
+                    return Ok(());
+                }
+                continue;
+            }
         };
         let first = match first {
             Ok(m) => m,
@@ -440,57 +514,155 @@ where
                 None => break,
             }
         }
-        if messages.len() > 1 {
-            let envelopes: Option<Vec<Envelope>> = messages
-                .iter()
-                .map(|m| serde_json::from_slice(m.payload().unwrap_or_default()).ok())
-                .collect();
-            if let Some(envelopes) = envelopes {
-                let started = tokio::time::Instant::now();
-                let ids: Vec<String> = envelopes.iter().map(|e| e.id.clone()).collect();
-                let outcome = std::panic::AssertUnwindSafe(batch(envelopes))
-                    .catch_unwind()
-                    .await;
-                let error = match outcome {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(panic) => Some(format!("panicked: {}", panic_message(panic.as_ref()))),
-                };
-                match error {
-                    None => {
+        let envelopes: Option<Vec<Envelope>> = messages
+            .iter()
+            .map(|m| serde_json::from_slice(m.payload().unwrap_or_default()).ok())
+            .collect();
+        if max_batch > 1
+            && let Some(envelopes) = envelopes
+        {
+            let started = tokio::time::Instant::now();
+            let ids: Vec<String> = envelopes.iter().map(|e| e.id.clone()).collect();
+            let outcome = std::panic::AssertUnwindSafe(batch(envelopes))
+                .catch_unwind()
+                .await;
+            let error = match outcome {
+                Ok(Ok(acks)) => {
+                    // One batch in flight: the earlier one settles before this one waits.
+                    if let Some(earlier) = in_flight.take()
+                        && !stage.wait_and_settle(earlier).await?
+                    {
+                        return Ok(());
+                    }
+                    in_flight = Some(InFlight {
                         // Each event's share of the batch's time.
-                        let elapsed = started.elapsed() / u32::try_from(ids.len()).unwrap_or(1);
-                        for (message, id) in messages.iter().zip(&ids) {
-                            EventHandled {
-                                consumer: name,
-                                event_id: id,
-                                elapsed,
-                            }
-                            .emit();
-                            consumer.store_offset_from_message(message)?;
-                        }
-                        continue;
-                    }
-                    Some(error) => BatchFellBack {
-                        consumer: name,
-                        events: ids.len(),
-                        error: &error,
-                    }
-                    .emit(),
+                        elapsed: started.elapsed() / u32::try_from(ids.len()).unwrap_or(1),
+                        messages,
+                        ids,
+                        acks: Box::pin(acks.wait()),
+                    });
+                    continue;
                 }
+                Ok(Err(e)) => e.to_string(),
+                Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
+            };
+            BatchFellBack {
+                consumer: name,
+                events: ids.len(),
+                error: &error,
             }
+            .emit();
         }
-        for message in &messages {
-            if !consume_one(&consumer, name, quarantine, &shutdown, &handler, message).await? {
-                return Ok(());
-            }
+        // One at a time; what is in flight settles first, so offsets are stored in order.
+        if let Some(earlier) = in_flight.take()
+            && !stage.wait_and_settle(earlier).await?
+        {
+            return Ok(());
         }
+        if !stage.one_at_a_time(&messages).await? {
+            return Ok(());
+        }
+    }
+    if let Some(earlier) = in_flight.take() {
+        stage.wait_and_settle(earlier).await?;
     }
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         // Nothing stored since the last commit is also fine (NoOffset).
         tracing::debug!(consumer = name, error = %e, message = "final commit");
     }
     Ok(())
+}
+
+/// A batch handled and committed whose events the broker has yet to acknowledge.
+struct InFlight<'c> {
+    messages: Vec<rdkafka::message::BorrowedMessage<'c>>,
+    ids: Vec<String>,
+    /// Each event's share of the handler's time.
+    elapsed: Duration,
+    acks: std::pin::Pin<Box<dyn Future<Output = Result<(), BusError>> + Send>>,
+}
+
+/// The in-flight batch's acknowledgements; never resolves when there is none.
+async fn acknowledged(in_flight: &mut Option<InFlight<'_>>) -> Result<(), BusError> {
+    match in_flight {
+        Some(batch) => (&mut batch.acks).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What settling a batch needs from [`consume_batches`].
+struct Settle<'a, F> {
+    consumer: &'a StreamConsumer,
+    name: &'a str,
+    quarantine: &'a Quarantine,
+    shutdown: &'a CancellationToken,
+    handler: &'a F,
+}
+
+impl<F, Fut> Settle<'_, F>
+where
+    F: Fn(Envelope) -> Fut,
+    Fut: Future<Output = Result<(), HandlerError>>,
+{
+    /// Waits for a batch's acknowledgements, then [`Settle::settle`]s it.
+    async fn wait_and_settle(&self, mut batch: InFlight<'_>) -> Result<bool, BusError> {
+        let acked = (&mut batch.acks).await;
+        self.settle(batch, acked).await
+    }
+
+    /// Stores the offsets of a batch the broker acknowledged; one it did not goes through the
+    /// handler one event at a time. False when shutdown came first.
+    async fn settle(
+        &self,
+        batch: InFlight<'_>,
+        acked: Result<(), BusError>,
+    ) -> Result<bool, BusError> {
+        match acked {
+            Ok(()) => {
+                for (message, id) in batch.messages.iter().zip(&batch.ids) {
+                    EventHandled {
+                        consumer: self.name,
+                        event_id: id,
+                        elapsed: batch.elapsed,
+                    }
+                    .emit();
+                    self.consumer.store_offset_from_message(message)?;
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                BatchFellBack {
+                    consumer: self.name,
+                    events: batch.ids.len(),
+                    error: &format!("events not acknowledged: {e}"),
+                }
+                .emit();
+                self.one_at_a_time(&batch.messages).await
+            }
+        }
+    }
+
+    /// Runs the handler on each message in turn ([`consume_one`]); false when shutdown came first.
+    async fn one_at_a_time(
+        &self,
+        messages: &[rdkafka::message::BorrowedMessage<'_>],
+    ) -> Result<bool, BusError> {
+        for message in messages {
+            if !consume_one(
+                self.consumer,
+                self.name,
+                self.quarantine,
+                self.shutdown,
+                self.handler,
+                message,
+            )
+            .await?
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Runs `handler` on one message until it succeeds or is set aside, and stores its offset; false

@@ -15,7 +15,7 @@ use gongshi_domain::period::{
 };
 use gongshi_domain::values::datetime::{Instant, shanghai};
 use gongshi_domain::{Kind, Notice, Regime};
-use gongshi_platform::bus::{self, Quarantine, topics};
+use gongshi_platform::bus::{self, Acks, Quarantine, topics};
 use gongshi_platform::store;
 use gongshi_platform::store::notices::{self, NewTimer};
 use gongshi_platform::store::receipts::{NoticeUpdate, RecordUpdate};
@@ -85,7 +85,8 @@ impl Enforce {
                 async move {
                     this.handle_batch(&events).await?;
                     wanted.notify_one();
-                    Ok(())
+                    // Its events leave through the outbox relay.
+                    Ok(Acks::none())
                 }
             },
             |event| {

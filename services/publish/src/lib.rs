@@ -4,7 +4,7 @@
 //! an index from the feed store.
 
 use gongshi_domain::events::PublicEvent;
-use gongshi_platform::bus::{self, Quarantine, topics};
+use gongshi_platform::bus::{self, Acks, Quarantine, topics};
 use gongshi_platform::feed_filter::EntryFacts;
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::FeedEntryAppended;
@@ -63,7 +63,10 @@ impl Publish {
             Publish::MAX_BATCH,
             |events| {
                 let this = self.clone();
-                async move { this.handle_batch(&events).await }
+                async move {
+                    this.handle_batch(&events).await?;
+                    Ok(Acks::none())
+                }
             },
             |event| {
                 let this = self.clone();

@@ -4,14 +4,13 @@
 //! Event ids are derived from the receipt and record index, so a redelivered document produces
 //! the same events and downstream dedupe keeps effects single.
 
-use anyhow::Context as _;
 use gongshi_domain::events::{
     DocumentRejected, Event as _, NoticeReceived, NoticeValid, Problem, RecordInvalid,
     RecordReleased,
 };
 use gongshi_domain::rules::Catalogue;
 use gongshi_domain::{Document, Limits, Release, Schemas, check_record};
-use gongshi_platform::bus::{self, Quarantine, topics};
+use gongshi_platform::bus::{self, Acks, Quarantine, topics};
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events as telemetry;
 use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
@@ -60,10 +59,11 @@ struct Checked {
 }
 
 impl Checked {
-    /// Writes the rows in one transaction (two statements), then sends the events. Events go
-    /// after the commit and before the offsets are stored: a crash in between redelivers the
-    /// documents, which produce the same event ids again, and consumers dedupe them.
-    async fn finish(self, store: &Store, bus: &Bus) -> Result<(), HandlerError> {
+    /// Writes the rows in one transaction (two statements), then hands the events to the
+    /// producer; returns their acknowledgements. Events go after the commit and the offsets are
+    /// stored only once the broker has them ([`bus::consume_batches`]): a crash in between
+    /// redelivers the documents, which produce the same event ids again, and consumers dedupe them.
+    async fn finish(self, store: &Store, bus: &Bus) -> Result<Acks, HandlerError> {
         let mut tx = store.pool.begin().await?;
         let private: Vec<(&str, &Value)> = self
             .private
@@ -73,12 +73,8 @@ impl Checked {
         store::notices::store_private_many(&mut tx, &private).await?;
         store::receipts::set_statuses(&mut tx, &self.receipts).await?;
         tx.commit().await?;
-        bus.publish_many(topics::VALID, &self.valid).await?;
-        bus.publish_many(topics::REJECTED, &self.rejected)
-            .await
-            .context("sending rejected events")
-            .map_err(HandlerError::Transient)?;
-        Ok(())
+        let valid = bus.queue_many(topics::VALID, &self.valid)?;
+        Ok(valid.and(bus.queue_many(topics::REJECTED, &self.rejected)?))
     }
 }
 
@@ -285,7 +281,8 @@ async fn handle_release(
     .await?;
     tracing::info!(receipt = %released.receipt, index = released.index, rule = %released.rule,
         valid, message = "record released and checked again");
-    out.finish(store, bus).await
+    out.finish(store, bus).await?.wait().await?;
+    Ok(())
 }
 
 fn problems<'a>(findings: impl Iterator<Item = &'a gongshi_domain::Finding>) -> Vec<Problem> {
@@ -300,17 +297,22 @@ fn as_json(problems: &[Problem]) -> Value {
 /// Handles one event of the `received` topic: a document to validate, or an operator's release
 /// of one of its records.
 pub async fn handle(store: &Store, bus: &Bus, event: &Envelope) -> Result<(), HandlerError> {
-    handle_batch(store, bus, std::slice::from_ref(event)).await
+    handle_batch(store, bus, std::slice::from_ref(event))
+        .await?
+        .wait()
+        .await?;
+    Ok(())
 }
 
 /// Handles events of the `received` topic in order. The documents' rows are written in one
-/// transaction and their events sent together at the end; an operator's release is applied
-/// where it comes (it is rare, and it reads the record's stored status).
+/// transaction and their events handed to the producer together at the end (the returned
+/// acknowledgements say when the broker has them); an operator's release is applied where it
+/// comes (it is rare, and it reads the record's stored status).
 pub async fn handle_batch(
     store: &Store,
     bus: &Bus,
     events: &[Envelope],
-) -> Result<(), HandlerError> {
+) -> Result<Acks, HandlerError> {
     let mut out = Checked::default();
     let received: Vec<Option<NoticeReceived>> = events
         .iter()
