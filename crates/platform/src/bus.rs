@@ -12,6 +12,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -249,7 +250,8 @@ impl Bus {
     /// Sends several events to one topic at once (all queued, then all awaited), for the cost of
     /// about one round trip; fails if any delivery failed.
     pub async fn publish_many(&self, topic: &str, events: &[Envelope]) -> Result<(), BusError> {
-        self.queue_many(topic, events)?.wait().await
+        self.queue_many(topic, events)?.delivered().await?;
+        Ok(())
     }
 
     /// Hands several events for one topic to the producer without waiting for the broker: the
@@ -275,6 +277,7 @@ impl Bus {
         Ok(Acks {
             deliveries,
             produced: vec![(topic.to_owned(), events.len())],
+            effects: Vec::new(),
         })
     }
 
@@ -346,21 +349,28 @@ impl Quarantine {
     }
 }
 
-/// Events handed to the producer whose acknowledgements are still to come ([`Bus::queue_many`]).
-/// Dropping it does not recall the events; only [`Acks::wait`] learns whether the broker has them.
-#[must_use = "events are known to be on the bus only once their acknowledgements are waited for"]
+/// What a handled batch still waits for before its offsets may be stored: the broker's
+/// acknowledgements of the events it sent ([`Bus::queue_many`]), and any other effect it started
+/// ([`Acks::effect`]: an index commit). Dropping it recalls nothing; only [`Acks::wait`] learns
+/// whether they all arrived.
+#[must_use = "a batch's effects are known to have happened only once waited for"]
 #[derive(Default)]
 pub struct Acks {
     deliveries: Vec<rdkafka::producer::DeliveryFuture>,
     /// (unprefixed topic, events) for the produced-events counter, counted once acknowledged.
     produced: Vec<(String, usize)>,
+    effects: Vec<Effect>,
 }
+
+/// An effect a batch started, resolved with its outcome.
+type Effect = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 impl std::fmt::Debug for Acks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acks")
             .field("deliveries", &self.deliveries.len())
             .field("produced", &self.produced)
+            .field("effects", &self.effects.len())
             .finish()
     }
 }
@@ -371,15 +381,35 @@ impl Acks {
         Acks::default()
     }
 
+    /// An effect other than sending that the batch started and that must finish before its
+    /// offsets are stored (publish's index commit, on the indexers' own thread).
+    pub fn effect(done: impl Future<Output = anyhow::Result<()>> + Send + 'static) -> Acks {
+        Acks {
+            effects: vec![Box::pin(done)],
+            ..Acks::default()
+        }
+    }
+
     /// These and `other`'s.
     pub fn and(mut self, other: Acks) -> Acks {
         self.deliveries.extend(other.deliveries);
         self.produced.extend(other.produced);
+        self.effects.extend(other.effects);
         self
     }
 
-    /// Waits until the broker has acknowledged every event; fails if any delivery failed.
-    pub async fn wait(self) -> Result<(), BusError> {
+    /// Waits until the broker has acknowledged every event and every effect has finished;
+    /// fails (transiently) if any delivery or effect failed.
+    pub async fn wait(self) -> Result<(), HandlerError> {
+        let effects = self.delivered().await?;
+        for effect in effects {
+            effect.await.map_err(HandlerError::Transient)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the deliveries alone, counts them, and hands back the other effects.
+    async fn delivered(self) -> Result<Vec<Effect>, BusError> {
         for delivery in self.deliveries {
             match delivery.await {
                 Ok(Ok(_)) => {}
@@ -394,7 +424,7 @@ impl Acks {
             }
             .emit();
         }
-        Ok(())
+        Ok(self.effects)
     }
 }
 
@@ -441,8 +471,8 @@ where
 ///
 /// `batch` returns the [`Acks`] of the events it sent. The loop does not wait for them: it takes
 /// the next batch while the broker acknowledges this one, and stores a batch's offsets only once
-/// its acknowledgements are in, in order (one batch is in flight at a time; the earlier one is
-/// settled before a later one's offsets). When `batch` fails or panics its effects must be gone
+/// its acknowledgements are in, in order (up to [`MAX_IN_FLIGHT`] batches in flight; an earlier
+/// one is settled before a later one's offsets). When `batch` fails or panics its effects must be gone
 /// (the handler's transaction rolled back, its writes idempotent), and each event goes through
 /// `handler` alone, with the same retries and quarantine as [`consume`]: a bad event costs its
 /// batch one slower pass and stops nothing. A batch whose events the broker refused goes through
@@ -471,14 +501,15 @@ where
         shutdown: &shutdown,
         handler: &handler,
     };
-    let mut in_flight: Option<InFlight<'_>> = None;
+    // Batches handled whose acknowledgements are still to come, oldest first.
+    let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
     loop {
         let first = tokio::select! {
             () = shutdown.cancelled() => break,
             m = consumer.recv() => m,
-            // Nothing new has come: settle the batch in flight now, not with the next one.
-            acked = acknowledged(&mut in_flight), if in_flight.is_some() => {
-                if let Some(done) = in_flight.take()
+            // The oldest batch in flight is acknowledged: store its offsets now.
+            acked = acknowledged(&mut in_flight), if !in_flight.is_empty() => {
+                if let Some(done) = in_flight.pop_front()
                     && !stage.settle(done, acked).await?
                 {
                     return Ok(());
@@ -528,19 +559,21 @@ where
                 .await;
             let error = match outcome {
                 Ok(Ok(acks)) => {
-                    // One batch in flight: the earlier one settles before this one waits.
-                    if let Some(earlier) = in_flight.take()
-                        && !stage.wait_and_settle(earlier).await?
-                    {
-                        return Ok(());
-                    }
-                    in_flight = Some(InFlight {
+                    in_flight.push_back(InFlight {
                         // Each event's share of the batch's time.
                         elapsed: started.elapsed() / u32::try_from(ids.len()).unwrap_or(1),
                         messages,
                         ids,
                         acks: Box::pin(acks.wait()),
                     });
+                    // A bounded number in flight: past it, the oldest is waited for.
+                    while in_flight.len() > MAX_IN_FLIGHT {
+                        if let Some(oldest) = in_flight.pop_front()
+                            && !stage.wait_and_settle(oldest).await?
+                        {
+                            return Ok(());
+                        }
+                    }
                     continue;
                 }
                 Ok(Err(e)) => e.to_string(),
@@ -554,17 +587,19 @@ where
             .emit();
         }
         // One at a time; what is in flight settles first, so offsets are stored in order.
-        if let Some(earlier) = in_flight.take()
-            && !stage.wait_and_settle(earlier).await?
-        {
-            return Ok(());
+        while let Some(earlier) = in_flight.pop_front() {
+            if !stage.wait_and_settle(earlier).await? {
+                return Ok(());
+            }
         }
         if !stage.one_at_a_time(&messages).await? {
             return Ok(());
         }
     }
-    if let Some(earlier) = in_flight.take() {
-        stage.wait_and_settle(earlier).await?;
+    while let Some(earlier) = in_flight.pop_front() {
+        if !stage.wait_and_settle(earlier).await? {
+            break;
+        }
     }
     if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
         // Nothing stored since the last commit is also fine (NoOffset).
@@ -579,16 +614,21 @@ struct InFlight<'c> {
     ids: Vec<String>,
     /// Each event's share of the handler's time.
     elapsed: Duration,
-    acks: std::pin::Pin<Box<dyn Future<Output = Result<(), BusError>> + Send>>,
+    acks: std::pin::Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>,
 }
 
-/// The in-flight batch's acknowledgements; never resolves when there is none.
-async fn acknowledged(in_flight: &mut Option<InFlight<'_>>) -> Result<(), BusError> {
-    match in_flight {
+/// The oldest in-flight batch's acknowledgements; never resolves when there is none.
+async fn acknowledged(in_flight: &mut VecDeque<InFlight<'_>>) -> Result<(), HandlerError> {
+    match in_flight.front_mut() {
         Some(batch) => (&mut batch.acks).await,
         None => std::future::pending().await,
     }
 }
+
+/// Batches a stage may have handled ahead of the broker's acknowledgements: enough to cover an
+/// acknowledgement several batches long, few enough that a broker that stops answering stops
+/// the stage soon (the producer's own queue bounds the events).
+const MAX_IN_FLIGHT: usize = 8;
 
 /// What settling a batch needs from [`consume_batches`].
 struct Settle<'a, F> {
@@ -615,7 +655,7 @@ where
     async fn settle(
         &self,
         batch: InFlight<'_>,
-        acked: Result<(), BusError>,
+        acked: Result<(), HandlerError>,
     ) -> Result<bool, BusError> {
         match acked {
             Ok(()) => {
@@ -634,7 +674,7 @@ where
                 BatchFellBack {
                     consumer: self.name,
                     events: batch.ids.len(),
-                    error: &format!("events not acknowledged: {e}"),
+                    error: &format!("not acknowledged: {e}"),
                 }
                 .emit();
                 self.one_at_a_time(&batch.messages).await

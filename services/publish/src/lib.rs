@@ -1,7 +1,7 @@
 //! The publish service: writes every publication event (a notice published, a window closed) to
 //! the feed store, exactly once per event id, and marks the notice's receipt records published.
-//! Indexers (the search index: [`SearchIndexer`]) plug in behind [`Indexer`]; [`reindex`] rebuilds
-//! an index from the feed store.
+//! Indexers (the search index: [`SearchIndexer`]) plug in behind [`Indexer`] and run on a thread
+//! of their own (`index_thread.rs`); [`reindex`] rebuilds an index from the feed store.
 
 use gongshi_domain::events::PublicEvent;
 use gongshi_platform::bus::{self, Acks, Quarantine, topics};
@@ -12,8 +12,11 @@ use gongshi_platform::{Bus, Envelope, HandlerError, Store, store};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+mod index_thread;
 mod indexer;
 pub mod reindex;
+
+use index_thread::IndexThread;
 
 pub use indexer::SearchIndexer;
 
@@ -44,17 +47,19 @@ pub struct Publish {
 }
 
 impl Publish {
-    /// Events applied in one transaction and one index commit, at most: enough to take a
-    /// commit's cost off each event, small enough that a batch holds the feed's append lock for
-    /// milliseconds.
+    /// Events applied in one transaction at most: enough to take a commit's cost off each
+    /// event, small enough that a batch holds the feed's append lock for milliseconds. (The
+    /// index thread may fold several batches into one index commit.)
     pub const MAX_BATCH: usize = 256;
 
     /// Runs the consumer until `shutdown`, applying what has arrived in batches
-    /// ([`bus::consume_batches`]).
+    /// ([`bus::consume_batches`]). The indexers run on their own thread ([`IndexThread`]): a
+    /// batch's offsets are stored once its entries are in the feed store and in the indexes.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let consumer = self.bus.consumer(GROUP, &[topics::PUBLIC])?;
         tracing::info!(message = "publish consuming", topic = topics::PUBLIC);
         let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
+        let indexes = IndexThread::start(self.indexers.clone())?;
         bus::consume_batches(
             consumer,
             bus::PUBLISH.name,
@@ -62,33 +67,34 @@ impl Publish {
             shutdown,
             Publish::MAX_BATCH,
             |events| {
-                let this = self.clone();
+                let (this, indexes) = (self.clone(), indexes.clone());
                 async move {
-                    this.handle_batch(&events).await?;
-                    Ok(Acks::none())
+                    let publics = this.store_batch(&events).await?;
+                    Ok(Acks::effect(indexes.apply(publics)))
                 }
             },
             |event| {
-                let this = self.clone();
-                async move { this.handle(&event).await }
+                let (this, indexes) = (self.clone(), indexes.clone());
+                async move {
+                    let publics = this.store_batch(std::slice::from_ref(&event)).await?;
+                    indexes
+                        .apply(publics)
+                        .await
+                        .map_err(HandlerError::Transient)
+                }
             },
         )
         .await?;
         Ok(())
     }
 
-    /// Handles one publication event.
-    pub async fn handle(&self, event: &Envelope) -> Result<(), HandlerError> {
-        self.handle_batch(std::slice::from_ref(event)).await
-    }
-
-    /// Handles publication events in order, in one transaction: each is appended to the feed
-    /// (once per event id) and a published notice's records are marked published; then the
-    /// indexers see them all. The store work is a fixed handful of statements per batch, not per
-    /// event. An error before the commit leaves nothing of the batch in the store; an indexer's
-    /// error after it leaves the entries committed, and the events' redelivery finds them there
-    /// (appends are once per event id) and applies the index again.
-    pub async fn handle_batch(&self, events: &[Envelope]) -> Result<(), HandlerError> {
+    /// Stores publication events in order, in one transaction: each is appended to the feed
+    /// (once per event id) and a published notice's records are marked published. The store work
+    /// is a fixed handful of statements per batch, not per event. Returns the decoded events for
+    /// the indexers, which must see them after: an error before the commit leaves nothing of the
+    /// batch in the store, and the events' redelivery after an indexer's error finds the entries
+    /// there (appends are once per event id) and applies the index again.
+    async fn store_batch(&self, events: &[Envelope]) -> Result<Vec<PublicEvent>, HandlerError> {
         let publics: Vec<PublicEvent> = events
             .iter()
             .map(PublicEvent::decode)
@@ -128,11 +134,6 @@ impl Publish {
         store::notices::set_published(&mut tx, &published).await?;
         store::receipts::set_status_by_notices(&mut tx, &published, "published").await?;
         tx.commit().await?;
-        for indexer in &self.indexers {
-            indexer
-                .apply_batch(&publics)
-                .map_err(HandlerError::Transient)?;
-        }
         for (event, added) in events.iter().zip(added) {
             if added {
                 FeedEntryAppended {
@@ -142,7 +143,7 @@ impl Publish {
                 .emit();
             }
         }
-        Ok(())
+        Ok(publics)
     }
 }
 
