@@ -295,6 +295,26 @@ impl Pipeline {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// GETs a search path (`/v1/search?…`) until `found` holds for its answer, for 20 s at
+    /// most. Search follows the feed: the publish stage commits the index on its own thread a
+    /// moment after the feed entries and the receipts.
+    pub async fn search_until(&self, path: &str, found: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let (status, body) = self.get(path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            if found(&body) {
+                return body;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{path} did not find it: {body}; logs in {}",
+                self.dir.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Polls a receipt until every record's status satisfies `done`.
     pub async fn wait_receipt(&self, receipt: &str, done: impl Fn(&str) -> bool) -> Value {
         let start = Instant::now();

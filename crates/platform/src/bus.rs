@@ -666,7 +666,7 @@ where
                         elapsed: batch.elapsed,
                     }
                     .emit();
-                    self.consumer.store_offset_from_message(message)?;
+                    store_offset(self.consumer, self.name, message)?;
                 }
                 Ok(true)
             }
@@ -702,6 +702,30 @@ where
             }
         }
         Ok(true)
+    }
+}
+
+/// Stores a handled message's offset. A partition the group took away since the message came
+/// (the broker was away longer than the session, and the group dropped this consumer) refuses
+/// it: the partition's owner gets the message again from the last committed offset and its
+/// effects are idempotent, so that is said and passed over, not fatal to the stage.
+fn store_offset(
+    consumer: &StreamConsumer,
+    name: &str,
+    message: &rdkafka::message::BorrowedMessage<'_>,
+) -> Result<(), BusError> {
+    match consumer.store_offset_from_message(message) {
+        Err(rdkafka::error::KafkaError::StoreOffset(RDKafkaErrorCode::State)) => {
+            tracing::warn!(
+                consumer = name,
+                topic = message.topic(),
+                partition = message.partition(),
+                offset = message.offset(),
+                message = "offset not stored: the partition is no longer assigned here; its owner gets the event again"
+            );
+            Ok(())
+        }
+        stored => Ok(stored?),
     }
 }
 
@@ -757,7 +781,7 @@ where
             if !set_aside(quarantine, &place, &failure, shutdown).await {
                 return Ok(false);
             }
-            consumer.store_offset_from_message(message)?;
+            store_offset(consumer, name, message)?;
             return Ok(true);
         }
     };
@@ -872,7 +896,7 @@ where
         {
             return Ok(false);
         }
-        consumer.store_offset_from_message(message)?;
+        store_offset(consumer, name, message)?;
         if retry_recorded {
             save_retry_state(name, || {
                 store::retries::cleared(&quarantine.store.pool, name, place.topic, place.partition)
