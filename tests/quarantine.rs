@@ -177,6 +177,25 @@ async fn poison_events_are_set_aside_and_the_events_behind_them_flow() {
     assert_eq!(body["records"][0]["status"], "discarded", "{body}");
     let (code, _) = quarantine_cli(&p, &["discard", &again_id, "--reason", "again"]);
     assert_eq!(code, 1);
+    // Both actions are in the operators' audit log (the console's), one entry per record moved.
+    let audit: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT operator, action, reason, before, after FROM operator_audit \
+         WHERE receipt_id = 'receipt-poison' AND record_index = 0 ORDER BY audit_id",
+    )
+    .fetch_all(&p.db().await)
+    .await
+    .expect("audit");
+    let audit: Vec<[&str; 5]> = audit
+        .iter()
+        .map(|(o, a, r, b, t)| [o.as_str(), a, r, b, t])
+        .collect();
+    assert_eq!(
+        audit,
+        [
+            ["张三", "retry", "试一次", "quarantined", "received"],
+            ["cli", "discard", "平台重发", "quarantined", "discarded"]
+        ]
+    );
     // A reason is required.
     let (code, out) = quarantine_cli(&p, &["discard", &again_id, "--reason", " "]);
     assert_eq!(code, 2, "{out}");

@@ -2,11 +2,14 @@
 //! actions on it. `retry` re-sends the event as it was delivered to the topic it came from, so
 //! the same stage handles it again (every effect is idempotent; an event that fails again is
 //! quarantined anew); `discard` ends it, and its records show `discarded`. Both need a reason and
-//! record who acted.
+//! record who acted, in the quarantine record and in the operators' audit log (one entry per
+//! record moved, as the console's actions write them).
 
 use clap::{Args, Subcommand};
+use gongshi_platform::store::operators::{self, NewAuditEntry};
 use gongshi_platform::store::quarantine::{self, QuarantineRow};
 use gongshi_platform::{Bus, CommonConfig, Store};
+use serde_json::json;
 use std::process::ExitCode;
 
 /// Options of `gongshi quarantine`.
@@ -93,14 +96,17 @@ async fn resolve(
     if r.reason.trim().is_empty() {
         anyhow::bail!("--reason 不能为空 (a reason is required)");
     }
-    // Connect to the broker before changing anything, so a retry is not half done.
+    let reason = r.reason.trim();
     let bus = if retry {
         Some(Bus::connect(&common.kafka_brokers, &common.topic_prefix)?)
     } else {
         None
     };
-    let Some(redrive) =
-        quarantine::resolve(&store.pool, r.id, retry, &r.operator, r.reason.trim()).await?
+    // The resolution, its records' moves and their audit entries (as the console writes them)
+    // commit together, and a retry's event is sent before that commit: a retry that could not be
+    // sent leaves the event quarantined, not logged as retried.
+    let mut tx = store.pool.begin().await?;
+    let Some(redrive) = quarantine::resolve_in(&mut tx, r.id, retry, &r.operator, reason).await?
     else {
         eprintln!(
             "没有待处理的隔离记录 {} (no open quarantine with that id)",
@@ -108,8 +114,32 @@ async fn resolve(
         );
         return Ok(ExitCode::from(1));
     };
+    let (action, after) = if retry {
+        ("retry", "received")
+    } else {
+        ("discard", "discarded")
+    };
+    for (receipt, index) in &redrive.records {
+        operators::append(
+            &mut tx,
+            &NewAuditEntry {
+                operator: &r.operator,
+                action,
+                receipt,
+                index: *index,
+                reason,
+                before: "quarantined",
+                after,
+                detail: json!({ "quarantine": r.id, "via": "gongshi quarantine" }),
+            },
+        )
+        .await?;
+    }
     if let Some(bus) = bus {
         bus.redrive(&redrive).await?;
+    }
+    tx.commit().await?;
+    if retry {
         println!(
             "{}: re-sent to {} for {}",
             r.id, redrive.row.topic, redrive.row.stage

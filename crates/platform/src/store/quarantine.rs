@@ -155,7 +155,8 @@ pub async fn put(pool: &PgPool, q: &NewQuarantine<'_>) -> Result<i64, StoreError
 }
 
 /// Moves the receipt records an event concerns from `from` to `to`: the record named, else every
-/// record of the receipt, else the records of its notice.
+/// record of the receipt, else the records of its notice. Returns the records moved (receipt,
+/// index).
 async fn set_records(
     tx: &mut sqlx::PgConnection,
     receipt_id: Option<&str>,
@@ -163,18 +164,19 @@ async fn set_records(
     notice_id: Option<&str>,
     to: &str,
     from: &str,
-) -> Result<(), StoreError> {
+) -> Result<Vec<(String, i32)>, StoreError> {
     // $1 (and $2): which records; the statuses follow.
     let (which, receipt, index, notice) = match (receipt_id, record_index, notice_id) {
         (Some(r), Some(i), _) => ("receipt_id = $1 AND idx = $2", Some(r), Some(i), None),
         (Some(r), None, _) => ("receipt_id = $1", Some(r), None, None),
         (None, _, Some(n)) => ("notice_id = $1", None, None, Some(n)),
-        (None, _, None) => return Ok(()),
+        (None, _, None) => return Ok(Vec::new()),
     };
     let next = if index.is_some() { 3 } else { 2 };
     let lock = format!("SELECT 1 FROM receipt_records WHERE {which} FOR UPDATE");
     let update = format!(
-        "UPDATE receipt_records SET status = ${}, updated_at = now() WHERE {which} AND status = ${}",
+        "UPDATE receipt_records SET status = ${}, updated_at = now() WHERE {which} AND status = ${} \
+         RETURNING receipt_id, idx",
         next,
         next + 1
     );
@@ -183,6 +185,7 @@ async fn set_records(
     // is skipped, not waited for). The console's retry re-sends the event before its commit, so
     // the stage can quarantine the event again while the records still read `quarantined` in the
     // stage's snapshot; waiting on the lock first lets the update see `received`.
+    let mut moved = Vec::new();
     for (sql, moves) in [(lock, false), (update, true)] {
         let mut query = sqlx::query(&sql).bind(receipt.or(notice).map(storable));
         if let Some(i) = index {
@@ -191,9 +194,13 @@ async fn set_records(
         if moves {
             query = query.bind(to).bind(from);
         }
-        query.execute(&mut *tx).await?;
+        for row in query.fetch_all(&mut *tx).await? {
+            if moves {
+                moved.push((row.try_get("receipt_id")?, row.try_get("idx")?));
+            }
+        }
     }
-    Ok(())
+    Ok(moved)
 }
 
 const COLUMNS: &str = "quarantine_id, stage, topic, kafka_partition, kafka_offset, event_id, event_type, receipt_id, \
@@ -261,27 +268,17 @@ pub struct Redrive {
     pub row: QuarantineRow,
     /// The message as delivered.
     pub message: Vec<u8>,
+    /// The receipt records the resolution moved (receipt, index), for the audit log.
+    pub records: Vec<(String, i32)>,
 }
 
 /// Ends a quarantine (`retried` or `discarded`) by `operator` with `reason`, moving its receipt
 /// records to `received` (a retry: the stage handles it again) or `discarded`. Returns what to
 /// re-send, or `None` when there is no open quarantine with that id. The caller re-sends the
 /// message after this commits: a re-sent event that fails again is quarantined anew.
-pub async fn resolve(
-    pool: &PgPool,
-    quarantine_id: i64,
-    retry: bool,
-    operator: &str,
-    reason: &str,
-) -> Result<Option<Redrive>, StoreError> {
-    let mut tx = pool.begin().await?;
-    let resolved = resolve_in(&mut tx, quarantine_id, retry, operator, reason).await?;
-    tx.commit().await?;
-    Ok(resolved)
-}
-
-/// [`resolve`] inside the caller's transaction (the console writes its audit entry in the same
-/// one); the caller commits, then re-sends.
+///
+/// Runs in the caller's transaction, which writes the action's audit entries in it too (the
+/// console, `gongshi quarantine`); the caller commits, then re-sends.
 pub async fn resolve_in(
     tx: &mut sqlx::PgConnection,
     quarantine_id: i64,
@@ -311,7 +308,7 @@ pub async fn resolve_in(
     .bind(storable(reason))
     .execute(&mut *tx)
     .await?;
-    set_records(
+    let records = set_records(
         tx,
         quarantined.receipt_id.as_deref(),
         quarantined.record_index,
@@ -323,5 +320,6 @@ pub async fn resolve_in(
     Ok(Some(Redrive {
         row: quarantined,
         message,
+        records,
     }))
 }
