@@ -201,6 +201,25 @@ async fn poison_events_are_set_aside_and_the_events_behind_them_flow() {
     assert_eq!(code, 2, "{out}");
 }
 
+/// The pipeline's store, and a bus on topics of a test's own (one partition each, under a fresh
+/// prefix), for tests that drive `bus::consume_batches` directly.
+async fn store_and_bus(
+    p: &Pipeline,
+    topics: &[&str],
+) -> (gongshi_platform::Store, gongshi_platform::Bus) {
+    let store = gongshi_platform::Store::connect(&p.database_url)
+        .await
+        .expect("store");
+    let prefix = format!("bus{}.", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let bus = gongshi_platform::Bus::connect(
+        &std::env::var("GONGSHI_KAFKA_BROKERS").expect("GONGSHI_KAFKA_BROKERS"),
+        &prefix,
+    )
+    .expect("bus");
+    bus.ensure_topics(topics, 1, 1).await.expect("topics");
+    (store, bus)
+}
+
 /// Stages apply what has arrived in batches (one transaction each); a batch holding an event its
 /// handler refuses is undone and its events handled one at a time, so that only that event is
 /// quarantined and each of the others takes effect exactly once, in order.
@@ -210,16 +229,7 @@ async fn a_poison_event_inside_a_batch_costs_only_itself() {
     use std::sync::Mutex;
 
     let p = Pipeline::new("2025-03-05T10:00:00+08:00").await;
-    let store = gongshi_platform::Store::connect(&p.database_url)
-        .await
-        .expect("store");
-    let prefix = format!("batch{}.", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let bus = gongshi_platform::Bus::connect(
-        &std::env::var("GONGSHI_KAFKA_BROKERS").expect("GONGSHI_KAFKA_BROKERS"),
-        &prefix,
-    )
-    .expect("bus");
-    bus.ensure_topics(&["events"], 1, 1).await.expect("topic");
+    let (store, bus) = store_and_bus(&p, &["events"]).await;
     let poison = "event-13";
     let events: Vec<Envelope> = (0..40)
         .map(|i| Envelope::new(format!("event-{i}"), "test.event", "k", json!({"i": i})))
@@ -327,18 +337,7 @@ async fn a_batch_s_offsets_are_stored_once_its_events_are_acknowledged_and_in_or
     use std::sync::Mutex;
 
     let p = Pipeline::new("2025-03-05T10:00:00+08:00").await;
-    let store = gongshi_platform::Store::connect(&p.database_url)
-        .await
-        .expect("store");
-    let prefix = format!("acks{}.", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let bus = gongshi_platform::Bus::connect(
-        &std::env::var("GONGSHI_KAFKA_BROKERS").expect("GONGSHI_KAFKA_BROKERS"),
-        &prefix,
-    )
-    .expect("bus");
-    bus.ensure_topics(&["in", "out"], 1, 1)
-        .await
-        .expect("topics");
+    let (store, bus) = store_and_bus(&p, &["in", "out"]).await;
     let total = 200;
     let events: Vec<Envelope> = (0..total)
         .map(|i| Envelope::new(format!("in-{i}"), "test.event", "k", json!({"i": i})))
