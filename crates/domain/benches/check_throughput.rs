@@ -568,7 +568,7 @@ fn main() {
         let parsed = Document::parse(doc, limits)
             .unwrap_or_else(|e| panic!("document {} does not parse: {e}", k + 1));
         parsed.for_each_record(|raw| {
-            let checked = check_record(schemas, catalogue, &raw);
+            let checked = check_record(schemas, catalogue, raw);
             let template = &templates[index % templates.len()];
             assert!(
                 checked.is_valid(),
@@ -584,13 +584,13 @@ fn main() {
             }
             *per_table.entry(checked.table.clone()).or_default() += 1;
             let canonical = checked
-                .canonical
+                .into_canonical()
                 .expect("a valid record has canonical JSON");
             jsonl.push_str(
                 &serde_json::to_string(&Value::Object(canonical)).expect("canonical serialises"),
             );
             jsonl.push('\n');
-            raws.push(raw);
+            raws.push(raw.clone());
             index += 1;
         });
     }
@@ -634,7 +634,7 @@ fn main() {
         for doc in &docs {
             let parsed = Document::parse(doc, limits).expect("parsed before");
             parsed.for_each_record(|raw| {
-                let checked = check_record(schemas, catalogue, &raw);
+                let checked = check_record(schemas, catalogue, raw);
                 valid += usize::from(checked.is_valid());
                 black_box(checked);
             });

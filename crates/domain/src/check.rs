@@ -18,8 +18,9 @@ pub struct CheckedRecord {
     pub table: String,
     /// Line in its document where it starts (0 for JSON).
     pub line: usize,
-    /// Canonical JSON (personal fields included), when the table is known.
-    pub canonical: Option<Map<String, Value>>,
+    /// Canonical JSON (personal fields included), when the table is known and no typed notice
+    /// holds it (a notice owns its canonical record: [`Self::canonical`] reads either).
+    canonical: Option<Map<String, Value>>,
     /// The typed notice, when the record is valid.
     pub notice: Option<Notice>,
     /// Every finding, in the order found.
@@ -27,6 +28,22 @@ pub struct CheckedRecord {
 }
 
 impl CheckedRecord {
+    /// The canonical JSON (personal fields included), when the table is known.
+    pub fn canonical(&self) -> Option<&Map<String, Value>> {
+        match &self.notice {
+            Some(notice) => Some(&notice.canonical),
+            None => self.canonical.as_ref(),
+        }
+    }
+
+    /// The canonical JSON, taken out of the record.
+    pub fn into_canonical(self) -> Option<Map<String, Value>> {
+        match self.notice {
+            Some(notice) => Some(notice.canonical),
+            None => self.canonical,
+        }
+    }
+
     /// True when no finding is an error.
     pub fn is_valid(&self) -> bool {
         self.notice.is_some() && !self.findings.iter().any(Finding::is_error)
@@ -99,18 +116,28 @@ pub fn check_record(schemas: &Schemas, catalogue: &Catalogue, raw: &RawRecord) -
         unreachable!("built as an object")
     };
 
-    let mut notice = None;
-    if !findings.iter().any(Finding::is_error) {
-        ident::check(schemas, catalogue, table, &canonical, "", &mut findings);
-        match Notice::from_canonical(table, canonical.clone()) {
-            Ok(n) => notice = Some(n),
-            Err(e) => findings.push(catalogue.finding("SCHEMA-MODEL", "", e.to_string())),
-        }
+    if findings.iter().any(Finding::is_error) {
+        return CheckedRecord {
+            table: table.code.clone(),
+            line: raw.line,
+            canonical: Some(canonical),
+            notice: None,
+            findings,
+        };
     }
+    ident::check(schemas, catalogue, table, &canonical, "", &mut findings);
+    // The model reads the record by reference; only a record it refuses keeps its own copy.
+    let (canonical, notice) = match Notice::try_from_canonical(table, canonical) {
+        Ok(n) => (None, Some(n)),
+        Err((e, canonical)) => {
+            findings.push(catalogue.finding("SCHEMA-MODEL", "", e.to_string()));
+            (Some(canonical), None)
+        }
+    };
     CheckedRecord {
         table: table.code.clone(),
         line: raw.line,
-        canonical: Some(canonical),
+        canonical,
         notice,
         findings,
     }

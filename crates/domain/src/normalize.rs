@@ -10,7 +10,6 @@ use crate::values::amount::{self, Unit};
 use crate::values::datetime::{self, DateOnly};
 use crate::values::text::{Removed, fold_full_width, non_empty, split_codes, without_non_xml};
 use serde_json::{Map, Value};
-use std::collections::HashSet;
 
 /// Reads `raw` as a record of `table`; `path` is the record's JSON Pointer ("" at top level).
 pub fn normalize(
@@ -23,32 +22,40 @@ pub fn normalize(
 ) -> Map<String, Value> {
     let mut out = Map::new();
     let mut extra = Map::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    // Fields seen so far: the table's by position, unknown ones by name (rare).
+    let mut seen = vec![false; table.field_count()];
+    let mut seen_unknown: Vec<String> = Vec::new();
 
     for sent in &raw.fields {
         // Text no output can carry is removed here, once, with a warning naming the field.
         let cleaned = clean_field(sent);
         let field = cleaned.as_ref().map_or(sent, |(f, _)| f);
-        let field_path = pointer_child(path, &field.name);
+        let position = table.position(&field.name);
+        // Paths and labels are only written into findings: built when one is raised.
+        let field_path = || pointer_child(path, &field.name);
+        let extra_path = || pointer_child(&pointer_child(path, "extra"), &field.name);
         if let Some((_, removed)) = &cleaned {
-            let where_ = if table.field(&field.name).is_some() {
-                field_path.clone()
-            } else {
-                pointer_child(&pointer_child(path, "extra"), &field.name)
-            };
             findings.push(catalogue.finding(
                 "TEXT-CHARS",
-                where_,
+                if position.is_some() { field_path() } else { extra_path() },
                 format!(
                     "{} 含有公告无法发布的字符，已删除：{removed} (characters outside XML 1.0 removed; a lone surrogate escape in JSON counts as U+FFFF)",
                     table.labelled(&field.name)
                 ),
             ));
         }
-        if !seen.insert(field.name.clone()) {
+        let repeated = match position {
+            Some(i) => std::mem::replace(&mut seen[i], true),
+            None if seen_unknown.contains(&field.name) => true,
+            None => {
+                seen_unknown.push(field.name.clone());
+                false
+            }
+        };
+        if repeated {
             findings.push(catalogue.finding(
                 "FIELD-REPEATED",
-                field_path,
+                field_path(),
                 format!(
                     "{} 出现多次，无法确定取值 (field sent more than once)",
                     table.labelled(&field.name)
@@ -56,10 +63,10 @@ pub fn normalize(
             ));
             continue;
         }
-        let Some(spec) = table.field(&field.name) else {
+        let Some(spec) = position.and_then(|i| table.field_at(i)) else {
             findings.push(catalogue.finding(
                 "FIELD-UNKNOWN",
-                pointer_child(&pointer_child(path, "extra"), &field.name),
+                extra_path(),
                 format!(
                     "{} 不是 {} {} 的字段，已原样保留在 extra 中 (unknown field kept)",
                     field.name, table.code, table.title
@@ -68,7 +75,6 @@ pub fn normalize(
             extra.insert(field.name.clone(), raw_json(&field.value));
             continue;
         };
-        let label = table.labelled(&field.name);
         let value = match (&spec.ty, &field.value) {
             (FieldType::CodeList, RawValue::Text(t)) => {
                 let codes = split_codes(t);
@@ -79,16 +85,17 @@ pub fn normalize(
                 let codes: Vec<Value> = items
                     .iter()
                     .filter_map(|s| non_empty(s))
-                    .map(|s| Value::String(fold_full_width(s)))
+                    .map(|s| Value::String(fold_full_width(s).into_owned()))
                     .collect();
                 (!codes.is_empty()).then_some(Value::Array(codes))
             }
             (_, RawValue::List(items)) => {
                 findings.push(catalogue.finding(
                     "FIELD-LIST",
-                    field_path.clone(),
+                    field_path(),
                     format!(
-                        "{label} 是单值字段，却给出了 {} 个值 (list for a single-valued field)",
+                        "{} 是单值字段，却给出了 {} 个值 (list for a single-valued field)",
+                        table.labelled(&field.name),
                         items.len()
                     ),
                 ));
@@ -99,16 +106,7 @@ pub fn normalize(
                     continue;
                 };
                 Some(read_scalar(
-                    catalogue,
-                    table,
-                    raw,
-                    ty,
-                    spec.code_table.as_deref(),
-                    &spec.code,
-                    text,
-                    &field_path,
-                    &label,
-                    findings,
+                    catalogue, table, raw, ty, spec, text, path, findings,
                 ))
             }
         };
@@ -178,36 +176,40 @@ pub fn normalize(
     out
 }
 
+/// Reads one text value of field `spec`; `path` is the record's JSON Pointer.
 #[allow(clippy::too_many_arguments)]
 fn read_scalar(
     catalogue: &Catalogue,
     table: &TableSpec,
     raw: &RawRecord,
     ty: &FieldType,
-    code_table: Option<&str>,
-    code: &str,
+    spec: &crate::schema::FieldSpec,
     text: &str,
     path: &str,
-    label: &str,
     findings: &mut Vec<Finding>,
 ) -> Value {
     let mut fail = |rule: &str, detail: String| {
-        findings.push(catalogue.finding(rule, path, format!("{label}: {detail}")));
+        findings.push(catalogue.finding(
+            rule,
+            pointer_child(path, &spec.code),
+            format!("{}: {detail}", table.labelled(&spec.code)),
+        ));
         Value::String(text.to_owned())
     };
     match ty {
         FieldType::Text => Value::String(text.to_owned()),
         FieldType::Code | FieldType::Region => {
-            let folded = fold_full_width(text).trim().to_owned();
-            match code_table {
-                Some(ct) => match crate::codes::lookup(ct, &folded) {
+            let folded = fold_full_width(text);
+            let folded = folded.trim();
+            match spec.code_table.as_deref() {
+                Some(ct) => match crate::codes::lookup(ct, folded) {
                     Some(name) => Value::String(name.to_owned()),
                     None => fail(
                         "FIELD-CODE-TABLE",
                         format!("'{folded}' 不在代码表 {ct} 中 (not in code table)"),
                     ),
                 },
-                None => Value::String(folded),
+                None => Value::String(folded.to_owned()),
             }
         }
         FieldType::PartyCode => Value::String(fold_full_width(text).trim().to_ascii_uppercase()),
@@ -236,8 +238,9 @@ fn read_scalar(
                     format!("'{text}' 为负数 (negative amount)"),
                 );
             }
-            let unit_field = table.field(code).and_then(|f| f.unit_field.as_deref());
-            let unit = unit_field
+            let unit = spec
+                .unit_field
+                .as_deref()
                 .and_then(|u| raw.text(u))
                 .and_then(non_empty)
                 .and_then(Unit::parse);

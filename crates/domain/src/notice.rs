@@ -430,8 +430,17 @@ impl Notice {
         table: &TableSpec,
         canonical: Map<String, Value>,
     ) -> Result<Notice, ModelError> {
+        Self::try_from_canonical(table, canonical).map_err(|(e, _)| e)
+    }
+
+    /// [`Self::from_canonical`], handing the record back when it cannot be typed.
+    pub fn try_from_canonical(
+        table: &TableSpec,
+        canonical: Map<String, Value>,
+    ) -> Result<Notice, (ModelError, Map<String, Value>)> {
         let (Some(regime), Some(kind)) = (table.regime, table.kind) else {
-            return Err(ModelError(format!("{} is not a notice table", table.code)));
+            let e = ModelError(format!("{} is not a notice table", table.code));
+            return Err((e, canonical));
         };
         let text = |field: &Option<String>| -> Option<String> {
             field
@@ -464,17 +473,19 @@ impl Notice {
                 section: section.clone(),
             })
             .collect();
-        let procedure = procedures
-            .first()
-            .cloned()
-            .ok_or_else(|| ModelError(format!("{}: no section code", table.code)))?;
+        let Some(procedure) = procedures.first().cloned() else {
+            let e = ModelError(format!("{}: no section code", table.code));
+            return Err((e, canonical));
+        };
         let content_hash = content_hash(&canonical);
         let id = notice_id(&procedure, &table.code, &content_hash);
         let instant = |field: &Option<String>| {
             text(field).and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
         };
-        let body = NoticeBody::from_canonical(&table.code, &canonical)
-            .map_err(|e| ModelError(format!("{}: {e}", table.code)))?;
+        let body = match NoticeBody::from_canonical(&table.code, &canonical) {
+            Ok(body) => body,
+            Err(e) => return Err((ModelError(format!("{}: {e}", table.code)), canonical)),
+        };
         Ok(Notice {
             id,
             table: table.code.clone(),

@@ -3,8 +3,8 @@
 //! refers to), units, personal-data marks, and the compiled JSON Schema validator.
 
 use crate::finding::{Finding, Severity, pointer_child};
+use rustc_hash::FxHashMap;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The schema files compiled into the binary: `(table code, file text)`. Adding a table is adding
@@ -292,8 +292,10 @@ pub struct TableSpec {
     /// project's name, the buyer (招标人/采购人), the agency (代理机构), the amount (estimate,
     /// budget or award, in 元), the winner, the sub-records of the candidates.
     pub roles: Roles,
-    fields: HashMap<String, FieldSpec>,
-    order: Vec<String>,
+    /// Fields in schema order.
+    fields: Vec<FieldSpec>,
+    /// Position in `fields` by code (FxHash: codes are short, trusted keys looked up per field).
+    by_code: FxHashMap<String, usize>,
     validator: Option<jsonschema::Validator>,
 }
 
@@ -308,17 +310,33 @@ impl std::fmt::Debug for TableSpec {
 impl TableSpec {
     /// A field by code.
     pub fn field(&self, code: &str) -> Option<&FieldSpec> {
-        self.fields.get(code)
+        self.position(code).and_then(|i| self.field_at(i))
+    }
+
+    /// A field's position in schema order (an index into [`Self::fields`], below
+    /// [`Self::field_count`]).
+    pub fn position(&self, code: &str) -> Option<usize> {
+        self.by_code.get(code).copied()
+    }
+
+    /// The field at `position` in schema order.
+    pub fn field_at(&self, position: usize) -> Option<&FieldSpec> {
+        self.fields.get(position)
+    }
+
+    /// How many fields the table has.
+    pub fn field_count(&self) -> usize {
+        self.fields.len()
     }
 
     /// Fields in schema order.
     pub fn fields(&self) -> impl Iterator<Item = &FieldSpec> {
-        self.order.iter().filter_map(|c| self.fields.get(c))
+        self.fields.iter()
     }
 
     /// `CODE 中文名` for messages; the code alone when unknown.
     pub fn labelled(&self, code: &str) -> String {
-        match self.fields.get(code) {
+        match self.field(code) {
             Some(f) if !f.label.is_empty() => format!("{code} {}", f.label),
             _ => code.to_owned(),
         }
@@ -346,7 +364,7 @@ pub struct Roles {
 /// Every table schema, loaded and compiled once.
 #[derive(Debug)]
 pub struct Schemas {
-    tables: HashMap<String, TableSpec>,
+    tables: FxHashMap<String, TableSpec>,
 }
 
 /// Why the embedded schemas could not be loaded (a build defect, caught by tests).
@@ -393,7 +411,7 @@ impl Schemas {
         let registry = registry
             .prepare()
             .map_err(|e| err("registry", e.to_string()))?;
-        let mut tables = HashMap::new();
+        let mut tables = FxHashMap::default();
         for (code, value) in parsed {
             let validator = jsonschema::options()
                 .with_draft(jsonschema::Draft::Draft202012)
@@ -508,37 +526,37 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
         .get("properties")
         .and_then(Value::as_object)
         .ok_or("no properties")?;
-    let mut fields = HashMap::new();
-    let mut order = Vec::new();
+    let mut fields: Vec<FieldSpec> = Vec::new();
+    let mut by_code = FxHashMap::default();
     for (name, prop) in properties {
         if name == "TABLE" || name == "extra" {
             continue;
         }
         let ty = field_type(prop).ok_or_else(|| format!("property {name} has no known type"))?;
-        fields.insert(
-            name.clone(),
-            FieldSpec {
-                code: name.clone(),
-                label: str_of(prop, "title").unwrap_or_default(),
-                ty,
-                unit_field: str_of(prop, "x-unit-field"),
-                personal: prop
-                    .get("x-personal")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                code_table: str_of(prop, "x-code-table"),
-                default: str_of(prop, "default"),
-            },
-        );
-        order.push(name.clone());
+        by_code.insert(name.clone(), fields.len());
+        fields.push(FieldSpec {
+            code: name.clone(),
+            label: str_of(prop, "title").unwrap_or_default(),
+            ty,
+            unit_field: str_of(prop, "x-unit-field"),
+            personal: prop
+                .get("x-personal")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            code_table: str_of(prop, "x-code-table"),
+            default: str_of(prop, "default"),
+        });
     }
-    for (name, f) in &fields {
+    for f in &fields {
         if f.ty == FieldType::Amount
             && f.unit_field
                 .as_ref()
-                .is_none_or(|u| !fields.contains_key(u))
+                .is_none_or(|u| !by_code.contains_key(u))
         {
-            return Err(format!("amount {name} names no unit field of this table"));
+            return Err(format!(
+                "amount {} names no unit field of this table",
+                f.code
+            ));
         }
     }
     for role in [
@@ -550,7 +568,7 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
         "candidates",
     ] {
         if let Some(f) = meta_str(role)
-            && !fields.contains_key(&f)
+            && !by_code.contains_key(&f)
         {
             return Err(format!(
                 "x-table {role} names {f}, not a field of this table"
@@ -581,7 +599,7 @@ fn table_spec(code: &str, schema: &Value) -> Result<TableSpec, String> {
             candidates: meta_str("candidates"),
         },
         fields,
-        order,
+        by_code,
         validator: None,
     })
 }

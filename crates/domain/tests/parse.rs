@@ -1,7 +1,7 @@
 //! Reading documents: batches, nested candidates, JSON, GBK, malformed input with line and
 //! column, the size limit, unknown fields, and the canonical values they become.
 
-use gongshi_domain::parse::RawValue;
+use gongshi_domain::parse::{RawRecord, RawValue};
 use gongshi_domain::rules::Catalogue;
 use gongshi_domain::{CheckedRecord, Document, DocumentError, Limits, Schemas, check_record};
 use std::path::Path;
@@ -23,8 +23,7 @@ fn check_all(bytes: &[u8]) -> Vec<CheckedRecord> {
 
 fn field<'a>(record: &'a CheckedRecord, name: &str) -> &'a serde_json::Value {
     record
-        .canonical
-        .as_ref()
+        .canonical()
         .and_then(|c| c.get(name))
         .unwrap_or(&serde_json::Value::Null)
 }
@@ -382,4 +381,81 @@ fn element_names_outside_the_xml_name_production_are_refused() {
         .expect("XML names")
         .records();
     assert_eq!(records[0].fields.len(), 4);
+}
+
+#[test]
+fn a_document_too_large_to_keep_is_read_record_by_record_with_the_same_result() {
+    use gongshi_domain::parse::KEEP_RECORDS_UP_TO;
+    let small = sample("works-procedure.xml");
+    let small_doc = Document::parse(&small, Limits::default()).expect("sample parses");
+    let records = small_doc.records();
+    // The sample's records, repeated in one <BATCH> past the size up to which records are kept.
+    let text = String::from_utf8(small).expect("the sample is UTF-8");
+    let inner_start = text.find("<BATCH>").expect("sample is a batch") + "<BATCH>".len();
+    let inner_end = text.rfind("</BATCH>").expect("sample is a batch");
+    let inner = &text[inner_start..inner_end];
+    let copies = KEEP_RECORDS_UP_TO / inner.len() + 2;
+    let large = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<BATCH>{}</BATCH>\n",
+        inner.repeat(copies)
+    );
+    assert!(large.len() > KEEP_RECORDS_UP_TO);
+    let limits = Limits {
+        max_document_bytes: large.len(),
+        ..Limits::default()
+    };
+    let doc = Document::parse(large.as_bytes(), limits).expect("large batch parses");
+    assert_eq!(doc.record_count(), records.len() * copies);
+    // Lines differ from copy to copy; tables, fields and sub-records do not.
+    fn content(r: &RawRecord) -> RawRecord {
+        RawRecord {
+            line: 0,
+            children: r.children.iter().map(content).collect(),
+            ..r.clone()
+        }
+    }
+    let mut seen = 0;
+    doc.for_each_record(|r| {
+        assert_eq!(content(r), content(&records[seen % records.len()]));
+        seen += 1;
+    });
+    assert_eq!(seen, records.len() * copies);
+    assert_eq!(doc.tables().len(), seen);
+    assert_eq!(doc.into_records().len(), seen);
+
+    // Well-formedness is proven before any record is handed out: a defect at the very end of a
+    // large document refuses it whole.
+    let broken = large.replacen("</BATCH>", "</BATCH><X/>", 1);
+    let limits = Limits {
+        max_document_bytes: broken.len(),
+        ..Limits::default()
+    };
+    assert!(matches!(
+        Document::parse(broken.as_bytes(), limits),
+        Err(DocumentError::Xml { .. })
+    ));
+}
+
+#[test]
+fn text_beside_child_elements_is_refused_wherever_it_stands() {
+    for doc in [
+        "<A><B>y</B>x</A>",
+        "<A>x<B>y</B></A>",
+        "<BATCH><A><F>1</F></A>stray</BATCH>",
+        "<A><R><F>1</F> z </R></A>",
+    ] {
+        match refusal(doc.as_bytes()) {
+            DocumentError::Xml { message, .. } => {
+                assert!(
+                    message.contains("mixed text and elements"),
+                    "{doc}: {message}"
+                );
+            }
+            other => panic!("{doc}: {other:?}"),
+        }
+    }
+    // White space between elements, and around a record, is layout.
+    let doc = "<BATCH>\n  <A>\n    <F>1</F>\n  </A>\n</BATCH>\n";
+    let parsed = Document::parse(doc.as_bytes(), Limits::default()).expect("parses");
+    assert_eq!(parsed.records()[0].text("F"), Some("1"));
 }

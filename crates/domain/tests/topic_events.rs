@@ -122,7 +122,7 @@ fn valid_and_invalid_records() {
         table: checked.table.clone(),
         errors: checked.errors().map(Problem::from).collect(),
         warnings: checked.warnings().map(Problem::from).collect(),
-        canonical: checked.canonical.clone(),
+        canonical: checked.canonical().cloned(),
     });
 }
 

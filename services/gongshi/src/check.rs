@@ -183,7 +183,7 @@ fn judge_files(args: &CheckArgs, now: Instant) -> Result<Vec<RecordReport>, Stri
             Ok(doc) => {
                 let mut index = 0;
                 doc.for_each_record(|raw| {
-                    let checked = check_record(schemas, catalogue, &raw);
+                    let checked = check_record(schemas, catalogue, raw);
                     let position = reports.len();
                     reports.push(RecordReport {
                         file: name.clone(),

@@ -249,7 +249,7 @@ async fn post_notice(
         ));
     }
     let document = Document::parse(&body, ingest.limits).map_err(|e| ApiError::from(&e))?;
-    let tables: Vec<String> = document.records().into_iter().map(|r| r.table).collect();
+    let tables = document.tables();
     match accept(&ingest, &body, &content_type, &tables, "http").await {
         Ok(receipt) => Ok((
             StatusCode::ACCEPTED,

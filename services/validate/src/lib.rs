@@ -201,8 +201,7 @@ async fn validate_record(
                 errors: error_list,
                 warnings: warning_list,
                 canonical: checked
-                    .canonical
-                    .as_ref()
+                    .canonical()
                     .map(|c| gongshi_domain::notice::strip_personal(schemas, &checked.table, c)),
             }
             .envelope();
@@ -248,7 +247,7 @@ async fn handle_release(
     let Some(document) = read_document(store, bus, &released.receipt, bytes).await? else {
         return Ok(());
     };
-    let records = document.records();
+    let records = document.into_records();
     let raw = usize::try_from(released.index)
         .ok()
         .and_then(|i| records.get(i))
@@ -347,7 +346,7 @@ pub async fn handle_batch(
         // Read only when a record fails: most documents have no failing record, let alone a
         // release.
         let mut releases = None;
-        for (index, raw) in document.records().iter().enumerate() {
+        for (index, raw) in document.into_records().iter().enumerate() {
             let idx = i32::try_from(index).unwrap_or(i32::MAX);
             validate_record(store, receipt, idx, raw, &mut releases, &mut out).await?;
         }

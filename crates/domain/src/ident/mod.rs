@@ -23,11 +23,18 @@ pub fn check(
         let Some(value) = record.get(&spec.code) else {
             continue;
         };
-        let field_path = pointer_child(path, &spec.code);
-        let label = table.labelled(&spec.code);
+        // Paths and labels are only written into findings: built when one is raised.
+        let field_path = || pointer_child(path, &spec.code);
+        let label = || table.labelled(&spec.code);
         match (&spec.ty, value) {
             (FieldType::PartyCode, Value::String(code)) => {
-                check_party_code(catalogue, code, &field_path, &label, findings);
+                for (rule, detail) in party_code_problems(code) {
+                    findings.push(catalogue.finding(
+                        rule,
+                        field_path(),
+                        format!("{} {detail}", label()),
+                    ));
+                }
             }
             (FieldType::Region, Value::String(code))
                 if code.len() == 6
@@ -36,9 +43,10 @@ pub fn check(
             {
                 findings.push(catalogue.finding(
                     "REGION-UNKNOWN",
-                    field_path,
+                    field_path(),
                     format!(
-                        "{label} '{code}' 不在 GB/T 2260 行政区划代码表（{}）中 (unknown region code)",
+                        "{} '{code}' 不在 GB/T 2260 行政区划代码表（{}）中 (unknown region code)",
+                        label(),
                         crate::codes::REGION_TABLE_REVISION
                     ),
                 ));
@@ -47,7 +55,7 @@ pub fn check(
                 if let Some(sub_table) = schemas.table(sub) {
                     for (i, item) in items.iter().enumerate() {
                         if let Value::Object(child) = item {
-                            let child_path = pointer_child(&field_path, &i.to_string());
+                            let child_path = pointer_child(&field_path(), &i.to_string());
                             check(schemas, catalogue, sub_table, child, &child_path, findings);
                         }
                     }
@@ -58,58 +66,49 @@ pub fn check(
     }
 }
 
-fn check_party_code(
-    catalogue: &Catalogue,
-    code: &str,
-    path: &str,
-    label: &str,
-    findings: &mut Vec<Finding>,
-) {
+/// What is wrong with a party code, as (rule, message after the field's label); empty for most
+/// codes, so that the caller builds a path and a label only for a finding.
+fn party_code_problems(code: &str) -> Vec<(&'static str, String)> {
     use uscc::UsccProblem;
     // A natural person's identity number is personal data, not an organisation code: it is
     // withheld from every public output (`notice::strip_personal`), and not checked as a USCC.
     if resident_id::is_resident_id(code) {
-        findings.push(catalogue.finding(
+        return vec![(
             "PARTY-PERSONAL-ID",
-            path,
             format!(
-                "{label} '{}' 是公民身份号码（自然人），按个人信息处理：保存在内部，不公开；主体名称照常公开 (a resident identity number: personal data, withheld from every public output)",
+                "'{}' 是公民身份号码（自然人），按个人信息处理：保存在内部，不公开；主体名称照常公开 (a resident identity number: personal data, withheld from every public output)",
                 resident_id::masked(code)
             ),
-        ));
-        return;
+        )];
     }
+    let mut problems = Vec::new();
     match uscc::check(code) {
         Ok(parsed) => {
             if !parsed.org_code_valid {
-                findings.push(catalogue.finding(
+                problems.push((
                     "USCC-ORG-CHECK",
-                    path,
-                    format!("{label} '{code}' 第9–17位组织机构代码校验码不符 (embedded organisation code check fails)"),
+                    format!("'{code}' 第9–17位组织机构代码校验码不符 (embedded organisation code check fails)"),
                 ));
             }
             if crate::codes::region_name(parsed.region).is_none() {
-                findings.push(catalogue.finding(
+                problems.push((
                     "USCC-REGION",
-                    path,
-                    format!("{label} '{code}' 第3–8位 '{}' 不是现行行政区划代码 (registration region not in current GB/T 2260)", parsed.region),
+                    format!("'{code}' 第3–8位 '{}' 不是现行行政区划代码 (registration region not in current GB/T 2260)", parsed.region),
                 ));
             }
         }
-        Err(UsccProblem::NotEighteen(len)) => findings.push(catalogue.finding(
+        Err(UsccProblem::NotEighteen(len)) => problems.push((
             "USCC-NOT-18",
-            path,
-            format!("{label} '{code}' 为 {len} 位，不是统一社会信用代码，未校验 (not a USCC; kept as given)"),
+            format!("'{code}' 为 {len} 位，不是统一社会信用代码，未校验 (not a USCC; kept as given)"),
         )),
-        Err(UsccProblem::BadCharacter { position, ch }) => findings.push(catalogue.finding(
+        Err(UsccProblem::BadCharacter { position, ch }) => problems.push((
             "USCC-CHARSET",
-            path,
-            format!("{label} '{code}' 第 {position} 位 '{ch}' 不是统一社会信用代码允许的字符 (character not allowed)"),
+            format!("'{code}' 第 {position} 位 '{ch}' 不是统一社会信用代码允许的字符 (character not allowed)"),
         )),
-        Err(UsccProblem::CheckCharacter { expected, found }) => findings.push(catalogue.finding(
+        Err(UsccProblem::CheckCharacter { expected, found }) => problems.push((
             "USCC-CHECK",
-            path,
-            format!("{label} '{code}' 校验码应为 {expected}，实为 {found} (check character wrong)"),
+            format!("'{code}' 校验码应为 {expected}，实为 {found} (check character wrong)"),
         )),
     }
+    problems
 }

@@ -105,14 +105,25 @@ pub enum Format {
     Json,
 }
 
+/// XML documents up to this many bytes of text are read once and their records kept; larger
+/// ones (only `gongshi check --max-document-bytes` admits them: ingest's limit is 2 MiB) are read
+/// twice, so that memory holds one record at a time rather than the whole batch.
+pub const KEEP_RECORDS_UP_TO: usize = 4 * 1024 * 1024;
+
 /// A decoded, well-formed document whose records can be read one at a time.
 #[derive(Debug)]
 pub struct Document {
-    text: String,
     format: Format,
-    limits: Limits,
-    json: Option<serde_json::Value>,
+    body: Body,
     record_count: usize,
+}
+
+#[derive(Debug)]
+enum Body {
+    /// Every JSON document, and XML up to [`KEEP_RECORDS_UP_TO`]: the records as read.
+    Kept(Vec<RawRecord>),
+    /// A large XML document, proven well-formed, to be read again record by record.
+    Streamed { text: String, limits: Limits },
 }
 
 impl Document {
@@ -133,31 +144,36 @@ impl Document {
             Some('{' | '[') => Format::Json,
             Some(_) => return Err(DocumentError::UnknownFormat),
         };
-        let mut doc = Document {
-            text,
-            format,
-            limits,
-            json: None,
-            record_count: 0,
-        };
-        match format {
+        let (body, record_count) = match format {
+            Format::Xml if text.len() <= KEEP_RECORDS_UP_TO => {
+                let mut records = Vec::new();
+                xml::read_records(&text, limits, |r| records.push(r))?;
+                let count = records.len();
+                (Body::Kept(records), count)
+            }
             Format::Xml => {
                 // A first streaming pass proves the whole document well-formed without keeping it;
-                // the second pass (records()) then cannot fail half-way.
+                // the second pass (for_each_record) then cannot fail half-way.
                 let mut count = 0;
-                xml::read_records(&doc.text, limits, |_| count += 1)?;
-                doc.record_count = count;
+                xml::read_records(&text, limits, |_| count += 1)?;
+                (Body::Streamed { text, limits }, count)
             }
             Format::Json => {
-                let value = json::parse(&doc.text)?;
-                doc.record_count = json::record_count(&value)?;
-                doc.json = Some(value);
+                let value = json::parse(&text)?;
+                let count = json::record_count(&value)?;
+                let mut records = Vec::with_capacity(count);
+                json::records(&value, &mut |r| records.push(r));
+                (Body::Kept(records), count)
             }
-        }
-        if doc.record_count == 0 {
+        };
+        if record_count == 0 {
             return Err(DocumentError::Empty);
         }
-        Ok(doc)
+        Ok(Document {
+            format,
+            body,
+            record_count,
+        })
     }
 
     /// The document's syntax.
@@ -171,22 +187,42 @@ impl Document {
     }
 
     /// Hands each record, in document order, to `visit`.
-    pub fn for_each_record(&self, mut visit: impl FnMut(RawRecord)) {
-        match (&self.format, &self.json) {
-            (Format::Json, Some(value)) => json::records(value, &mut visit),
-            _ => {
+    pub fn for_each_record(&self, mut visit: impl FnMut(&RawRecord)) {
+        match &self.body {
+            Body::Kept(records) => records.iter().for_each(visit),
+            Body::Streamed { text, limits } => {
                 // Structure was proven by `parse`; an error here cannot happen, and would only
                 // stop the walk early.
-                let _ = xml::read_records(&self.text, self.limits, visit);
+                let _ = xml::read_records(text, *limits, |r| visit(&r));
             }
         }
     }
 
-    /// All records, collected (convenient for small documents and tests).
+    /// The table code of every record, in document order.
+    pub fn tables(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.record_count);
+        self.for_each_record(|r| out.push(r.table.clone()));
+        out
+    }
+
+    /// All records, collected (for small documents and tests; [`Self::into_records`] does not
+    /// copy them).
     pub fn records(&self) -> Vec<RawRecord> {
         let mut out = Vec::with_capacity(self.record_count);
-        self.for_each_record(|r| out.push(r));
+        self.for_each_record(|r| out.push(r.clone()));
         out
+    }
+
+    /// All records, collected.
+    pub fn into_records(self) -> Vec<RawRecord> {
+        match self.body {
+            Body::Kept(records) => records,
+            Body::Streamed { text, limits } => {
+                let mut out = Vec::with_capacity(self.record_count);
+                let _ = xml::read_records(&text, limits, |r| out.push(r));
+                out
+            }
+        }
     }
 }
 

@@ -2,27 +2,32 @@
 //! whole batch. A document is one record (root element = table code) or `<BATCH>` of records.
 
 use super::{DocumentError, Limits, RawField, RawRecord, RawValue, line_column};
-use crate::values::text::{is_xml_char, is_xml_name};
+use crate::values::text::{all_xml_chars, is_xml_char, is_xml_name};
 use quick_xml::Reader;
 use quick_xml::events::Event;
+use std::borrow::Cow;
 
 const BATCH: &str = "BATCH";
 
 /// An element being read: it becomes a field (text only) or a (sub-)record (child elements).
-struct Frame {
-    name: String,
-    text: String,
+/// Its name and, in the common case of one text run, its text borrow from the document.
+struct Frame<'a> {
+    name: Cow<'a, str>,
+    text: Cow<'a, str>,
+    /// Text other than white space was seen in an element that also has child elements.
+    mixed: bool,
     fields: Vec<RawField>,
     children: Vec<RawRecord>,
     has_elements: bool,
     line: usize,
 }
 
-impl Frame {
-    fn new(name: String, line: usize) -> Self {
+impl<'a> Frame<'a> {
+    fn new(name: Cow<'a, str>, line: usize) -> Self {
         Self {
             name,
-            text: String::new(),
+            text: Cow::Borrowed(""),
+            mixed: false,
             fields: Vec::new(),
             children: Vec::new(),
             has_elements: false,
@@ -30,14 +35,40 @@ impl Frame {
         }
     }
 
+    /// A first child element: the text read so far can only be white space between elements.
+    fn start_child(&mut self) {
+        if !self.has_elements {
+            self.has_elements = true;
+            self.mixed |= !self.text.trim().is_empty();
+            self.text = Cow::Borrowed("");
+        }
+    }
+
+    fn push_text(&mut self, content: Cow<'a, str>) {
+        if self.has_elements {
+            self.mixed |= !content.trim().is_empty();
+        } else if self.text.is_empty() {
+            self.text = content;
+        } else {
+            self.text.to_mut().push_str(&content);
+        }
+    }
+
     fn into_record(self) -> RawRecord {
         RawRecord {
-            table: self.name,
+            table: self.name.into_owned(),
             fields: self.fields,
             children: self.children,
             line: self.line,
         }
     }
+}
+
+/// `part`, a slice the reader handed out, as the same bytes of `source` (so with its lifetime);
+/// `None` when the reader built `part` itself.
+fn in_source<'a>(source: &'a str, part: &str) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(source.as_ptr() as usize)?;
+    source.get(start..start.checked_add(part.len())?)
 }
 
 /// Counts lines incrementally so that finding a record's line stays linear in the document.
@@ -62,8 +93,8 @@ impl LineTracker<'_> {
 }
 
 /// Reads every record of `text`, handing each to `emit` as soon as its end tag is read.
-pub fn read_records(
-    text: &str,
+pub fn read_records<'a>(
+    text: &'a str,
     limits: Limits,
     mut emit: impl FnMut(RawRecord),
 ) -> Result<(), DocumentError> {
@@ -73,7 +104,7 @@ pub fn read_records(
         pos: 0,
         line: 1,
     };
-    let mut stack: Vec<Frame> = Vec::new();
+    let mut stack: Vec<Frame<'a>> = Vec::new();
     let mut record_depth: Option<usize> = None;
     let mut root_done = false;
     let err_at = |offset: u64, message: String| {
@@ -106,7 +137,11 @@ pub fn read_records(
                 let (Event::Start(start) | Event::Empty(start)) = ev else {
                     unreachable!()
                 };
-                let name = start.name().as_ref().to_owned();
+                let name = start.name();
+                let name = match in_source(text, name.as_ref()) {
+                    Some(borrowed) => Cow::Borrowed(borrowed),
+                    None => Cow::Owned(name.as_ref().to_owned()),
+                };
                 if !is_xml_name(&name) {
                     return Err(err_at(
                         before,
@@ -124,7 +159,7 @@ pub fn read_records(
                 if stack.is_empty() {
                     record_depth = Some(usize::from(name == BATCH));
                 } else if let Some(parent) = stack.last_mut() {
-                    parent.has_elements = true;
+                    parent.start_child();
                 }
                 let line = lines.line_at(usize::try_from(before).unwrap_or(usize::MAX));
                 stack.push(Frame::new(name, line));
@@ -139,14 +174,12 @@ pub fn read_records(
             }
             Event::Text(t) => {
                 not_xml_chars(&t[..], before).map_err(|(at, m)| err_at(at, m))?;
-                let content = t.xml10_content();
-                push_text(&mut stack, &content).map_err(|m| err_at(before, m))?;
+                push_text(&mut stack, t.xml10_content()).map_err(|m| err_at(before, m))?;
             }
             Event::CData(c) => {
                 // The CDATA content starts after `<![CDATA[`.
                 not_xml_chars(&c[..], before + 9).map_err(|(at, m)| err_at(at, m))?;
-                let content = c.xml10_content();
-                push_text(&mut stack, &content).map_err(|m| err_at(before, m))?;
+                push_text(&mut stack, c.xml10_content()).map_err(|m| err_at(before, m))?;
             }
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref() {
@@ -183,7 +216,7 @@ pub fn read_records(
                         ));
                     }
                 };
-                push_text(&mut stack, &resolved).map_err(|m| err_at(before, m))?;
+                push_text(&mut stack, Cow::Owned(resolved)).map_err(|m| err_at(before, m))?;
             }
             Event::Eof => {
                 if let Some(open) = stack.last() {
@@ -211,6 +244,9 @@ pub fn read_records(
 /// Refuses raw text holding a character outside XML 1.0's `Char` production (a literal control
 /// character is as ill-formed as a reference to one), with the offset of the first.
 fn not_xml_chars(raw: &str, start: u64) -> Result<(), (u64, String)> {
+    if all_xml_chars(raw) {
+        return Ok(());
+    }
     match raw.char_indices().find(|(_, c)| !is_xml_char(*c)) {
         None => Ok(()),
         Some((i, c)) => Err((
@@ -223,10 +259,10 @@ fn not_xml_chars(raw: &str, start: u64) -> Result<(), (u64, String)> {
     }
 }
 
-fn push_text(stack: &mut [Frame], content: &str) -> Result<(), String> {
+fn push_text<'a>(stack: &mut [Frame<'a>], content: Cow<'a, str>) -> Result<(), String> {
     match stack.last_mut() {
         Some(frame) => {
-            frame.text.push_str(content);
+            frame.push_text(content);
             Ok(())
         }
         None if content.trim().is_empty() => Ok(()),
@@ -235,14 +271,14 @@ fn push_text(stack: &mut [Frame], content: &str) -> Result<(), String> {
 }
 
 fn close(
-    stack: &mut Vec<Frame>,
+    stack: &mut Vec<Frame<'_>>,
     record_depth: Option<usize>,
     emit: &mut impl FnMut(RawRecord),
     root_done: &mut bool,
 ) -> Result<(), String> {
     let frame = stack.pop().ok_or("多余的结束标签 (unexpected end tag)")?;
     let depth = stack.len();
-    if frame.has_elements && !frame.text.trim().is_empty() {
+    if frame.mixed {
         return Err(format!(
             "元素 <{}> 同时含有文本和子元素 (mixed text and elements)",
             frame.name
@@ -268,8 +304,8 @@ fn close(
                 parent.children.push(frame.into_record());
             } else {
                 parent.fields.push(RawField {
-                    name: frame.name,
-                    value: RawValue::Text(frame.text),
+                    name: frame.name.into_owned(),
+                    value: RawValue::Text(frame.text.into_owned()),
                 });
             }
             Ok(())

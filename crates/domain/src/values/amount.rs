@@ -39,7 +39,7 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, String> {
                 "'{s}' 的千分位分隔不正确 (misplaced thousands separators)"
             ));
         }
-        s.replace(',', "")
+        std::borrow::Cow::Owned(s.replace(',', ""))
     } else {
         s
     };

@@ -51,6 +51,9 @@ fn not_a_date_time(s: &str) -> String {
 }
 
 fn parse_forms(s: &str, date_only: DateOnly) -> Result<Instant, String> {
+    if let Some(naive) = common_form(s) {
+        return local(naive);
+    }
     let tz = shanghai();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Ok(truncate_seconds(dt.with_timezone(&tz)));
@@ -81,6 +84,34 @@ fn parse_forms(s: &str, date_only: DateOnly) -> Result<Instant, String> {
     Err(not_a_date_time(s))
 }
 
+/// `yyyy-MM-dd HH:mm:ss` or `yyyy-MM-dd HH:mm`, the forms nearly every platform sends, read by
+/// position (chrono's format parser costs more than the rest of the field); `None` for anything
+/// else, which the general forms then read.
+fn common_form(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    let digits = |from: usize, len: usize| -> Option<u32> {
+        b.get(from..from + len)?.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let separators = b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') && b.get(10) == Some(&b' ');
+    let seconds = match b.len() {
+        19 if b[16] == b':' => digits(17, 2)?,
+        16 => 0,
+        _ => return None,
+    };
+    if !separators || b[13] != b':' {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(digits(0, 4)?).ok()?,
+        digits(5, 2)?,
+        digits(8, 2)?,
+    )?;
+    let time = NaiveTime::from_hms_opt(digits(11, 2)?, digits(14, 2)?, seconds)?;
+    Some(date.and_time(time))
+}
+
 fn local(naive: NaiveDateTime) -> Result<Instant, String> {
     shanghai()
         .from_local_datetime(&naive)
@@ -99,10 +130,22 @@ fn truncate_seconds(dt: Instant) -> Instant {
 
 /// The canonical text of an instant: RFC 3339 at +08:00, whole seconds.
 pub fn canonical(instant: &Instant) -> String {
-    instant
-        .with_timezone(&shanghai())
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write as _;
+    // Written field by field: chrono's `format` re-parses its format string on every call.
+    let local = instant.with_timezone(&shanghai());
+    let mut out = String::with_capacity(25);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    );
+    out
 }
 
 #[cfg(test)]
@@ -111,6 +154,48 @@ mod tests {
 
     fn c(s: &str, d: DateOnly) -> String {
         canonical(&parse(s, d).expect("parses"))
+    }
+
+    #[test]
+    fn the_common_forms_read_by_position_agree_with_chrono() {
+        for text in [
+            "2021-06-23 09:00:00",
+            "2021-06-23 09:00",
+            "0000-01-01 00:00",
+            "9999-12-31 23:59:59",
+            "2024-02-29 12:30:45",
+        ] {
+            let by_chrono = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok());
+            assert_eq!(common_form(text), by_chrono, "{text}");
+        }
+        // Not a common form, or not a date: left to the general forms (which refuse these).
+        for text in [
+            "2023-02-29 09:00:00",
+            "2021-06-23 24:00:00",
+            "2021-06-23 09:60",
+            "2021-06-23T09:00:00",
+            "2021-6-23 09:00:00",
+            "2021-06-23 09:00:0",
+            "２０２１-06-23 09:00",
+            "2021-06-23 09:00:00.5",
+        ] {
+            assert_eq!(common_form(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn canonical_text_is_rfc_3339_at_plus_eight() {
+        let instant = DateTime::parse_from_rfc3339("0987-03-04T22:05:09Z").expect("parses");
+        assert_eq!(canonical(&instant), "0987-03-05T06:05:09+08:00");
+        assert_eq!(
+            canonical(&instant),
+            instant
+                .with_timezone(&shanghai())
+                .format("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string()
+        );
     }
 
     #[test]

@@ -1,15 +1,23 @@
 //! Text folding shared by code fields, and the characters text may hold at all.
 
+use std::borrow::Cow;
+
 /// Folds full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms.
 /// Platforms fed by Chinese input methods often send `９１３２…` or `Ｅ３２０…` in code fields.
-pub fn fold_full_width(s: &str) -> String {
+/// Borrows `s` when there is nothing to fold (the common case).
+pub fn fold_full_width(s: &str) -> Cow<'_, str> {
+    let folds = |c: char| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}');
+    if s.is_ascii() || !s.chars().any(folds) {
+        return Cow::Borrowed(s);
+    }
     s.chars()
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{3000}' => ' ',
             _ => c,
         })
-        .collect()
+        .collect::<String>()
+        .into()
 }
 
 /// Trims white space including the ideographic space; `None` when nothing is left, because an
@@ -48,12 +56,34 @@ pub fn is_xml_name(name: &str) -> bool {
             | '\u{3001}'..='\u{D7FF}' | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}'
             | '\u{10000}'..='\u{EFFFF}')
     }
+    // Field and table codes are ASCII: decide those without decoding characters.
+    if let Some((&first, rest)) = name.as_bytes().split_first()
+        && name.is_ascii()
+    {
+        return matches!(first, b':' | b'A'..=b'Z' | b'_' | b'a'..=b'z')
+            && rest.iter().all(|b| {
+                matches!(b, b':' | b'A'..=b'Z' | b'_' | b'a'..=b'z' | b'-' | b'.' | b'0'..=b'9')
+            });
+    }
     let mut chars = name.chars();
     chars.next().is_some_and(start)
         && chars.all(|c| {
             start(c)
                 || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
         })
+}
+
+/// Whether every character of `text` is one XML 1.0 may carry ([`is_xml_char`]), read as bytes:
+/// in UTF-8 the only characters outside the set are the C0 controls other than tab, LF and CR
+/// (single bytes below 0x20) and U+FFFE, U+FFFF (`EF BF BE`, `EF BF BF`).
+pub fn all_xml_chars(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => true,
+        0..0x20 => false,
+        0xEF => !(bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))),
+        _ => true,
+    })
 }
 
 /// Characters removed from a text: each code point with how often it occurred, in first-seen order.
@@ -99,7 +129,7 @@ impl std::fmt::Display for Removed {
 /// `text` without the characters XML 1.0 cannot carry, and what was removed; `None` when the
 /// text was clean (the common case allocates nothing).
 pub fn without_non_xml(text: &str) -> Option<(String, Removed)> {
-    if text.chars().all(is_xml_char) {
+    if all_xml_chars(text) {
         return None;
     }
     let mut removed = Removed::default();
@@ -160,6 +190,46 @@ mod tests {
         ] {
             assert!(is_xml_char(c), "U+{:04X}", c as u32);
         }
+    }
+
+    #[test]
+    fn the_byte_scan_agrees_with_the_char_production() {
+        let samples = [
+            "招标公告\t第一标段\n",
+            "\u{FFFD}\u{FFFE}",
+            "\u{EFFF}\u{FFFF}x",
+            "a\u{0}",
+            "\u{1F600}\u{E000}\u{D7FF}",
+            "\u{FEFF}\u{FFBF}",
+            "\u{7F}\u{85}",
+        ];
+        for text in samples {
+            assert_eq!(
+                all_xml_chars(text),
+                text.chars().all(is_xml_char),
+                "{text:?}"
+            );
+        }
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let text = c.to_string();
+            assert_eq!(
+                all_xml_chars(&text),
+                is_xml_char(c),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn ascii_names_are_decided_as_the_production_says() {
+        for name in ["TENDER_PROJECT_CODE", "a-b.c:d", "_x1"] {
+            assert!(is_xml_name(name), "{name}");
+        }
+        for name in ["", "1ABC", "-A", "A B", "A\"", "A/B", ".A"] {
+            assert!(!is_xml_name(name), "{name:?}");
+        }
+        assert!(is_xml_name("招标"));
     }
 
     #[test]
