@@ -560,69 +560,57 @@ pub fn strip_personal(
 
 /// SHA-256 over the canonical JSON (keys sorted) without `DATA_TIMESTAMP`.
 pub fn content_hash(canonical: &Map<String, Value>) -> String {
-    let mut hasher = Sha256::new();
+    // The bytes are gathered first and hashed once: SHA-256 fed field by field cost more than
+    // the hashing itself. The byte stream is unchanged (stored hashes and notice ids depend on it).
+    let mut bytes = Vec::with_capacity(2048);
     let mut entries: Vec<_> = canonical
         .iter()
         .filter(|(k, _)| *k != "DATA_TIMESTAMP")
         .collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
-    hasher.update(b"{");
+    bytes.push(b'{');
     for (k, v) in entries {
-        write_key(&mut hasher, k);
-        write_sorted(&mut hasher, v);
+        write_key(&mut bytes, k);
+        write_sorted(&mut bytes, v);
     }
-    hasher.update(b"}");
-    hex::encode(hasher.finalize())
+    bytes.push(b'}');
+    hex::encode(Sha256::digest(&bytes))
 }
 
-fn write_key(h: &mut Sha256, key: &str) {
-    // serde_json's escaping of a key, fed straight into the hash.
-    let _ = serde_json::to_writer(HashWriter(h), key);
-    h.update(b":");
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    // serde_json's escaping of a key.
+    let _ = serde_json::to_writer(&mut *out, key);
+    out.push(b':');
 }
 
-/// Feeds JSON with object keys sorted at every level into the hash, whatever map order serde_json
-/// was built with, so the hash does not depend on the order fields were sent in.
-fn write_sorted(h: &mut Sha256, value: &Value) {
+/// Writes JSON with object keys sorted at every level, whatever map order serde_json was built
+/// with, so the hash does not depend on the order fields were sent in.
+fn write_sorted(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            h.update(b"{");
+            out.push(b'{');
             for (k, v) in entries {
-                write_key(h, k);
-                write_sorted(h, v);
-                h.update(b",");
+                write_key(out, k);
+                write_sorted(out, v);
+                out.push(b',');
             }
-            h.update(b"}");
+            out.push(b'}');
         }
         Value::Array(items) => {
-            h.update(b"[");
+            out.push(b'[');
             for v in items {
-                write_sorted(h, v);
-                h.update(b",");
+                write_sorted(out, v);
+                out.push(b',');
             }
-            h.update(b"]");
+            out.push(b']');
         }
         scalar => {
-            let _ = serde_json::to_writer(HashWriter(h), scalar);
+            let _ = serde_json::to_writer(&mut *out, scalar);
         }
     }
-    h.update(b",");
-}
-
-/// `io::Write` into a SHA-256 state.
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    out.push(b',');
 }
 
 /// The notice id: the first 32 hex digits of SHA-256(procedure, table, content hash).
