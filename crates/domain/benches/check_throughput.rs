@@ -30,6 +30,11 @@
 //!
 //! `GONGSHI_BENCH_RECORDS` sets the corpus size (default 10,000).
 
+// The allocator the `gongshi` binary runs with (services/gongshi/src/main.rs), so that the figures
+// are those of `gongshi check`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use gongshi_domain::normalize::normalize;
 use gongshi_domain::parse::RawRecord;
 use gongshi_domain::rules::Catalogue;

@@ -10,6 +10,12 @@ mod serve;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's allocator: records, events and pages are many small, short-lived
+/// allocations, and the check benchmark spent about 15 % of its time in malloc and free
+/// (`crates/domain/benches/check_throughput.rs` uses the same allocator, to measure what runs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// gongshi (公示): validates public-resource trading notices, enforces the legal publicity
 /// periods, and publishes them.
 #[derive(Debug, Parser)]
