@@ -400,21 +400,6 @@ pub async fn lock_record(
     .await?)
 }
 
-/// The positions of a receipt's records in `status`, in document order.
-pub async fn records_in(
-    conn: &mut PgConnection,
-    receipt_id: &str,
-    status: &str,
-) -> Result<Vec<i32>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT idx FROM receipt_records WHERE receipt_id = $1 AND status = $2 ORDER BY idx",
-    )
-    .bind(receipt_id)
-    .bind(status)
-    .fetch_all(&mut *conn)
-    .await?)
-}
-
 /// A record's status, `None` when the receipt has no such record.
 pub async fn record_status(
     pool: &PgPool,

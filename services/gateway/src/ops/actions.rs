@@ -265,30 +265,6 @@ pub async fn act(
                         format!("记录 {receipt}#{index} 没有待处理的隔离事件 (no open quarantine)"),
                     )
                 })?;
-            // A document-level quarantine (no record index) moves every quarantined record of the
-            // document: each gets its own audit entry.
-            if quarantine.is_some_and(|q| {
-                q.get("record_index")
-                    .is_some_and(serde_json::Value::is_null)
-            }) {
-                for sibling in store::receipts::records_in(&mut tx, receipt, "quarantined")
-                    .await
-                    .map_err(store_error)?
-                    .into_iter()
-                    .filter(|i| *i != index)
-                {
-                    operators::append(
-                        &mut tx,
-                        &NewAuditEntry {
-                            index: sibling,
-                            detail: json!({ "quarantine": record.quarantine, "with": index }),
-                            ..entry.clone()
-                        },
-                    )
-                    .await
-                    .map_err(store_error)?;
-                }
-            }
             let resolved =
                 quarantine::resolve_in(&mut tx, id, action == Action::Retry, operator, reason)
                     .await
@@ -301,6 +277,25 @@ pub async fn act(
                             ),
                         )
                     })?;
+            // A document-level quarantine moves every quarantined record of the document: each
+            // record the resolution moved gets its own audit entry.
+            for (sibling_receipt, sibling) in resolved
+                .records
+                .iter()
+                .filter(|(r, i)| (r.as_str(), *i) != (receipt, index))
+            {
+                operators::append(
+                    &mut tx,
+                    &NewAuditEntry {
+                        receipt: sibling_receipt,
+                        index: *sibling,
+                        detail: json!({ "quarantine": record.quarantine, "with": index }),
+                        ..entry.clone()
+                    },
+                )
+                .await
+                .map_err(store_error)?;
+            }
             if action == Action::Retry {
                 // Sent before the commit: a retry that could not be sent is not logged as done
                 // (the record stays quarantined; the operator tries again).
