@@ -8,7 +8,9 @@ use crate::rules::Catalogue;
 use crate::schema::{FieldType, Schemas, TableSpec};
 use crate::values::amount::{self, Unit};
 use crate::values::datetime::{self, DateOnly};
-use crate::values::text::{Removed, fold_full_width, non_empty, split_codes, without_non_xml};
+use crate::values::text::{
+    Removed, all_xml_chars, fold_full_width, non_empty, split_codes, without_non_xml,
+};
 use serde_json::{Map, Value};
 
 /// Reads `raw` as a record of `table`; `path` is the record's JSON Pointer ("" at top level).
@@ -285,6 +287,14 @@ fn read_scalar(
 /// The field with its name and value(s) cleaned of characters XML 1.0 cannot carry, and what
 /// was removed; `None` when it was clean.
 fn clean_field(field: &RawField) -> Option<(RawField, Removed)> {
+    let clean_value = match &field.value {
+        RawValue::Text(t) => all_xml_chars(t),
+        RawValue::List(items) => items.iter().all(|i| all_xml_chars(i)),
+    };
+    // The common case: nothing to remove, and nothing copied.
+    if clean_value && all_xml_chars(&field.name) {
+        return None;
+    }
     let mut removed = Removed::default();
     let mut clean = |text: &str| match without_non_xml(text) {
         Some((kept, r)) => {

@@ -19,7 +19,14 @@ pub fn check(
     path: &str,
     findings: &mut Vec<Finding>,
 ) {
-    for spec in table.fields() {
+    // Only these field types carry identifiers: the others are not looked up at all.
+    let carries_identifiers = |ty: &FieldType| {
+        matches!(
+            ty,
+            FieldType::PartyCode | FieldType::Region | FieldType::Records(_)
+        )
+    };
+    for spec in table.fields().filter(|f| carries_identifiers(&f.ty)) {
         let Some(value) = record.get(&spec.code) else {
             continue;
         };

@@ -54,6 +54,11 @@ fn parse_forms(s: &str, date_only: DateOnly) -> Result<Instant, String> {
     if let Some(naive) = common_form(s) {
         return local(naive);
     }
+    if s.len() == 10
+        && let Some(date) = common_date(s)
+    {
+        return date_only_instant(s, date, date_only);
+    }
     let tz = shanghai();
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Ok(truncate_seconds(dt.with_timezone(&tz)));
@@ -73,15 +78,20 @@ fn parse_forms(s: &str, date_only: DateOnly) -> Result<Instant, String> {
     if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         && s.len() == 10
     {
-        let day = match date_only {
-            DateOnly::StartOfDay => date,
-            DateOnly::EndOfDay => date
-                .checked_add_days(Days::new(1))
-                .ok_or_else(|| format!("'{s}' 超出可表示的日期范围 (date out of range)"))?,
-        };
-        return local(day.and_time(NaiveTime::MIN));
+        return date_only_instant(s, date, date_only);
     }
     Err(not_a_date_time(s))
+}
+
+/// A date-only value: 00:00 of `date`, or 24:00 when it ends something.
+fn date_only_instant(s: &str, date: NaiveDate, date_only: DateOnly) -> Result<Instant, String> {
+    let day = match date_only {
+        DateOnly::StartOfDay => date,
+        DateOnly::EndOfDay => date
+            .checked_add_days(Days::new(1))
+            .ok_or_else(|| format!("'{s}' 超出可表示的日期范围 (date out of range)"))?,
+    };
+    local(day.and_time(NaiveTime::MIN))
 }
 
 /// `yyyy-MM-dd HH:mm:ss` or `yyyy-MM-dd HH:mm`, the forms nearly every platform sends, read by
@@ -89,27 +99,33 @@ fn parse_forms(s: &str, date_only: DateOnly) -> Result<Instant, String> {
 /// else, which the general forms then read.
 fn common_form(s: &str) -> Option<NaiveDateTime> {
     let b = s.as_bytes();
-    let digits = |from: usize, len: usize| -> Option<u32> {
-        b.get(from..from + len)?.iter().try_fold(0u32, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
-        })
-    };
-    let separators = b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') && b.get(10) == Some(&b' ');
     let seconds = match b.len() {
-        19 if b[16] == b':' => digits(17, 2)?,
+        19 if b[16] == b':' => digits(b, 17, 2)?,
         16 => 0,
         _ => return None,
     };
-    if !separators || b[13] != b':' {
+    if b[10] != b' ' || b[13] != b':' {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(digits(0, 4)?).ok()?,
-        digits(5, 2)?,
-        digits(8, 2)?,
-    )?;
-    let time = NaiveTime::from_hms_opt(digits(11, 2)?, digits(14, 2)?, seconds)?;
-    Some(date.and_time(time))
+    let time = NaiveTime::from_hms_opt(digits(b, 11, 2)?, digits(b, 14, 2)?, seconds)?;
+    Some(common_date(s)?.and_time(time))
+}
+
+/// The `yyyy-MM-dd` that starts `s`, read by position.
+fn common_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let year = i32::try_from(digits(b, 0, 4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(b, 5, 2)?, digits(b, 8, 2)?)
+}
+
+/// The decimal number written by the `len` ASCII digits at `from`.
+fn digits(b: &[u8], from: usize, len: usize) -> Option<u32> {
+    b.get(from..from + len)?.iter().try_fold(0u32, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+    })
 }
 
 fn local(naive: NaiveDateTime) -> Result<Instant, String> {
@@ -131,20 +147,32 @@ fn truncate_seconds(dt: Instant) -> Instant {
 /// The canonical text of an instant: RFC 3339 at +08:00, whole seconds.
 pub fn canonical(instant: &Instant) -> String {
     use chrono::{Datelike, Timelike};
-    use std::fmt::Write as _;
-    // Written field by field: chrono's `format` re-parses its format string on every call.
+    // Written digit by digit: chrono's `format` re-parses its format string on every call, and
+    // this runs for every date-time of every record.
+    fn digits(out: &mut String, n: u32, width: u32) {
+        for place in (0..width).rev() {
+            let digit = n / 10u32.pow(place) % 10;
+            out.push(char::from(b'0' + u8::try_from(digit).unwrap_or(0)));
+        }
+    }
     let local = instant.with_timezone(&shanghai());
+    // Years 0000–9999 (`parse` keeps to them); another year needs chrono's sign and digits.
+    let Some(year) = u32::try_from(local.year()).ok().filter(|y| *y <= 9999) else {
+        return local.format("%Y-%m-%dT%H:%M:%S%:z").to_string();
+    };
     let mut out = String::with_capacity(25);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+08:00",
-        local.year(),
-        local.month(),
-        local.day(),
-        local.hour(),
-        local.minute(),
-        local.second()
-    );
+    digits(&mut out, year, 4);
+    for (separator, n) in [
+        ('-', local.month()),
+        ('-', local.day()),
+        ('T', local.hour()),
+        (':', local.minute()),
+        (':', local.second()),
+    ] {
+        out.push(separator);
+        digits(&mut out, n, 2);
+    }
+    out.push_str("+08:00");
     out
 }
 
@@ -170,6 +198,19 @@ mod tests {
                 .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok());
             assert_eq!(common_form(text), by_chrono, "{text}");
         }
+        for text in ["2021-06-23", "0000-01-01", "2024-02-29"] {
+            let by_chrono = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+            assert_eq!(common_date(text), by_chrono, "{text}");
+        }
+        for text in [
+            "2023-02-29",
+            "2021-13-01",
+            "2021-6-23",
+            "2021/06/23",
+            "21-06-23",
+        ] {
+            assert_eq!(common_date(text), None, "{text}");
+        }
         // Not a common form, or not a date: left to the general forms (which refuse these).
         for text in [
             "2023-02-29 09:00:00",
@@ -187,15 +228,27 @@ mod tests {
 
     #[test]
     fn canonical_text_is_rfc_3339_at_plus_eight() {
-        let instant = DateTime::parse_from_rfc3339("0987-03-04T22:05:09Z").expect("parses");
-        assert_eq!(canonical(&instant), "0987-03-05T06:05:09+08:00");
-        assert_eq!(
-            canonical(&instant),
-            instant
-                .with_timezone(&shanghai())
+        let by_chrono = |i: &Instant| {
+            i.with_timezone(&shanghai())
                 .format("%Y-%m-%dT%H:%M:%S%:z")
                 .to_string()
-        );
+        };
+        let instant = DateTime::parse_from_rfc3339("0987-03-04T22:05:09Z").expect("parses");
+        assert_eq!(canonical(&instant), "0987-03-05T06:05:09+08:00");
+        for text in [
+            "0000-01-01T00:00:00+08:00",
+            "2025-12-31T23:59:59+08:00",
+            "9999-12-31T15:59:59Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let instant = DateTime::parse_from_rfc3339(text).expect("parses");
+            assert_eq!(canonical(&instant), by_chrono(&instant), "{text}");
+        }
+        let far = shanghai()
+            .with_ymd_and_hms(12021, 1, 2, 3, 4, 5)
+            .single()
+            .expect("a valid instant");
+        assert_eq!(canonical(&far), by_chrono(&far));
     }
 
     #[test]
