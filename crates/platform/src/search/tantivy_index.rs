@@ -167,6 +167,12 @@ impl TantivyIndex {
                 ),
                 e => e.into(),
             })?;
+            // Segments merge by size class from 1,000 documents up, not all those under 10,000
+            // as one class (Tantivy's default): small commits then stop re-merging the same
+            // growing segment again and again.
+            let mut merges = tantivy::indexer::LogMergePolicy::default();
+            merges.set_min_layer_size(1_000);
+            writer.set_merge_policy(Box::new(merges));
             (Some(Mutex::new(writer)), ReloadPolicy::Manual)
         } else {
             (None, ReloadPolicy::OnCommitWithDelay)
