@@ -5,7 +5,7 @@
 use crate::finding::{Finding, pointer_child};
 use crate::parse::{RawField, RawRecord, RawValue};
 use crate::rules::Catalogue;
-use crate::schema::{FieldType, Schemas, TableSpec};
+use crate::schema::{FieldSpec, FieldType, Schemas, TableSpec};
 use crate::values::amount::{self, Unit};
 use crate::values::datetime::{self, DateOnly};
 use crate::values::text::{
@@ -103,12 +103,12 @@ pub fn normalize(
                 ));
                 Some(raw_json(&field.value))
             }
-            (ty, RawValue::Text(text)) => {
+            (_, RawValue::Text(text)) => {
                 let Some(text) = non_empty(text) else {
                     continue;
                 };
                 Some(read_scalar(
-                    catalogue, table, raw, ty, spec, text, path, findings,
+                    catalogue, table, raw, spec, text, path, findings,
                 ))
             }
         };
@@ -179,13 +179,11 @@ pub fn normalize(
 }
 
 /// Reads one text value of field `spec`; `path` is the record's JSON Pointer.
-#[allow(clippy::too_many_arguments)]
 fn read_scalar(
     catalogue: &Catalogue,
     table: &TableSpec,
     raw: &RawRecord,
-    ty: &FieldType,
-    spec: &crate::schema::FieldSpec,
+    spec: &FieldSpec,
     text: &str,
     path: &str,
     findings: &mut Vec<Finding>,
@@ -198,7 +196,7 @@ fn read_scalar(
         ));
         Value::String(text.to_owned())
     };
-    match ty {
+    match &spec.ty {
         FieldType::Text => Value::String(text.to_owned()),
         FieldType::Code | FieldType::Region => {
             let folded = fold_full_width(text);
@@ -219,7 +217,7 @@ fn read_scalar(
             Value::Array(split_codes(text).into_iter().map(Value::String).collect())
         }
         FieldType::DateTime | FieldType::DateTimeEnd => {
-            let mode = if *ty == FieldType::DateTimeEnd {
+            let mode = if spec.ty == FieldType::DateTimeEnd {
                 DateOnly::EndOfDay
             } else {
                 DateOnly::StartOfDay
