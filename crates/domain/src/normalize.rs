@@ -30,7 +30,11 @@ pub fn normalize(
 
     for sent in &raw.fields {
         // Text no output can carry is removed here, once, with a warning naming the field.
-        let cleaned = clean_field(sent);
+        let cleaned = if raw.xml_chars_only {
+            None
+        } else {
+            clean_field(sent)
+        };
         let field = cleaned.as_ref().map_or(sent, |(f, _)| f);
         let position = table.position(&field.name);
         // Paths and labels are only written into findings: built when one is raised.

@@ -29,6 +29,10 @@ pub struct RawRecord {
     pub children: Vec<RawRecord>,
     /// 1-based line where the record starts (0 for JSON).
     pub line: usize,
+    /// Every name and text in it holds only characters XML 1.0 allows: the XML reader refuses a
+    /// document with any other, so its records need no second look (JSON's may hold controls,
+    /// which validation removes with a warning).
+    pub xml_chars_only: bool,
 }
 
 impl RawRecord {

@@ -62,6 +62,8 @@ impl<'a> Frame<'a> {
             fields: self.fields,
             children: self.children,
             line: self.line,
+            // `read_records` refuses any other character before a record is handed out.
+            xml_chars_only: true,
         }
     }
 }
