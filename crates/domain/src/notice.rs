@@ -574,13 +574,40 @@ pub fn content_hash(canonical: &Map<String, Value>) -> String {
         write_sorted(&mut bytes, v);
     }
     bytes.push(b'}');
-    hex::encode(Sha256::digest(&bytes))
+    lower_hex(&Sha256::digest(&bytes))
+}
+
+/// Lowercase hex of (at most) 32 bytes of a digest, written straight into its buffer (`hex::encode` goes
+/// through a char iterator).
+fn lower_hex(digest: &[u8]) -> String {
+    let mut buf = [0u8; 64];
+    let n = digest.len().min(32);
+    // Cannot fail: the buffer holds two digits for each of the (at most 32) bytes.
+    let _ = hex::encode_to_slice(&digest[..n], &mut buf[..2 * n]);
+    String::from_utf8_lossy(&buf[..2 * n]).into_owned()
 }
 
 fn write_key(out: &mut Vec<u8>, key: &str) {
-    // serde_json's escaping of a key.
-    let _ = serde_json::to_writer(&mut *out, key);
+    write_str(out, key);
     out.push(b':');
+}
+
+/// A string as serde_json writes it (compact), byte for byte: stored hashes depend on these
+/// bytes. Text without a quote, a backslash or a control character, which is nearly all of it,
+/// is copied as it stands; anything else goes through serde_json's own escaping.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // A fold, not `any`: without the early exit the scan vectorises.
+    let escape = s.bytes().fold(false, |acc, b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if escape {
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
 }
 
 /// Writes JSON with object keys sorted at every level, whatever map order serde_json was built
@@ -606,6 +633,7 @@ fn write_sorted(out: &mut Vec<u8>, value: &Value) {
             }
             out.push(b']');
         }
+        Value::String(s) => write_str(out, s),
         scalar => {
             let _ = serde_json::to_writer(&mut *out, scalar);
         }
@@ -626,5 +654,47 @@ pub fn notice_id(procedure: &ProcedureKey, table: &str, content_hash: &str) -> S
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    hex::encode(h.finalize())[..32].to_owned()
+    lower_hex(&h.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_written_exactly_as_serde_json_writes_them() {
+        let cases = [
+            "",
+            "ZZ_PROJECT_CODE",
+            "某某市第一中学教学楼工程",
+            "引号\"和反斜杠\\",
+            "换行\n回车\r制表\t",
+            "\u{0}\u{1f}\u{7f}\u{2028}\u{fffd}",
+            "/slash and 'single'",
+        ];
+        for case in cases {
+            let mut ours = Vec::new();
+            write_str(&mut ours, case);
+            let theirs = serde_json::to_vec(case).expect("serialises");
+            assert_eq!(ours, theirs, "{case:?}");
+        }
+        // Every single code point below 0x80, alone and amid text.
+        for b in 0u8..0x80 {
+            let case = format!("前{}后", char::from(b));
+            let mut ours = Vec::new();
+            write_str(&mut ours, &case);
+            assert_eq!(
+                ours,
+                serde_json::to_vec(&case).expect("serialises"),
+                "{b:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn digests_are_lowercase_hex() {
+        let digest = Sha256::digest(b"gongshi");
+        assert_eq!(lower_hex(&digest), hex::encode(digest));
+        assert_eq!(lower_hex(&digest[..16]), hex::encode(digest)[..32]);
+    }
 }

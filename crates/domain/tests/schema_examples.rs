@@ -154,3 +154,30 @@ fn catalogue_knows_every_rule_id_used_by_checks() {
         );
     }
 }
+
+/// Notice ids and content hashes are stored and published: the same record must keep them from
+/// release to release, however the bytes behind them are written. The listing pins every valid
+/// example's; a change here is a change to stored ids and needs a migration, not a new listing.
+#[test]
+fn valid_examples_keep_their_pinned_notice_ids_and_content_hashes() {
+    let schemas = Schemas::embedded();
+    let catalogue = Catalogue::embedded();
+    let mut listing = String::new();
+    for table in schemas.notice_tables() {
+        for file in json_files(&examples_root().join(&table.code).join("valid")) {
+            let text = fs::read_to_string(&file).expect("read");
+            let doc = Document::parse(text.as_bytes(), Limits::default()).expect("parses");
+            for raw in doc.records() {
+                let checked = check_record(schemas, catalogue, &raw);
+                let notice = checked.notice.expect("typed notice");
+                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+                listing.push_str(&format!(
+                    "{}/{name} {} {}\n",
+                    table.code, notice.id, notice.content_hash
+                ));
+            }
+        }
+    }
+    let pinned = include_str!("pinned/notice_ids.txt");
+    assert_eq!(listing, pinned, "actual listing:\n{listing}");
+}
