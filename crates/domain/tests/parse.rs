@@ -75,6 +75,20 @@ fn a_batch_of_three_stages_reads_in_document_order_with_nested_candidates() {
     assert_eq!(list[1]["BID_PRICE"], "10912000");
 }
 
+/// Operators find a refused record by its line: each record and sub-record reports the line of
+/// its start tag, including a record read after one with sub-records (counted as they close).
+#[test]
+fn records_and_sub_records_carry_the_line_of_their_start_tag() {
+    let doc = Document::parse(&sample("works-procedure.xml"), Limits::default()).expect("parses");
+    let records = doc.records();
+    let lines: Vec<usize> = records.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [5, 30, 56]);
+    let candidates: Vec<usize> = records[1].children.iter().map(|c| c.line).collect();
+    assert_eq!(candidates, [41, 48]);
+    let checked = check_all(&sample("works-procedure.xml"));
+    assert_eq!(checked.iter().map(|r| r.line).collect::<Vec<_>>(), [5, 30, 56]);
+}
+
 #[test]
 fn unknown_fields_are_kept_and_warned_and_personal_fields_are_marked() {
     let records = check_all(&sample("works-procedure.xml"));
