@@ -86,7 +86,10 @@ fn records_and_sub_records_carry_the_line_of_their_start_tag() {
     let candidates: Vec<usize> = records[1].children.iter().map(|c| c.line).collect();
     assert_eq!(candidates, [41, 48]);
     let checked = check_all(&sample("works-procedure.xml"));
-    assert_eq!(checked.iter().map(|r| r.line).collect::<Vec<_>>(), [5, 30, 56]);
+    assert_eq!(
+        checked.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [5, 30, 56]
+    );
 }
 
 #[test]
@@ -207,6 +210,23 @@ fn malformed_json_reports_line_and_column() {
         Document::parse(br#"[1,2]"#, Limits::default()).is_err(),
         "not objects"
     );
+}
+
+/// A JSON `TABLE` that no XML element could be named (a NUL, a space) is refused with the
+/// document, naming the item: a NUL would otherwise reach PostgreSQL, which cannot store it, and
+/// the platform would be told to retry a document that can never be stored.
+#[test]
+fn a_json_table_code_that_is_no_element_name_refuses_the_document() {
+    for table in ["A\\u0000B", "TENDER ANN", "<X>"] {
+        let doc = format!(r#"[{{"TABLE":"WIN_RESULT_ANNO"}},{{"TABLE":"{table}","A":"1"}}]"#);
+        let message = refusal(doc.as_bytes()).to_string();
+        assert!(
+            message.contains("第 1 项") && message.contains("is not a table code"),
+            "{table}: {message}"
+        );
+    }
+    // Surrounding white space is not part of the code.
+    assert!(Document::parse(br#"{"TABLE":" WIN_RESULT_ANNO "}"#, Limits::default()).is_ok());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! code, e.g. `"TENDER_CANDIDATE": [{…}, …]`.
 
 use super::{DocumentError, RawField, RawRecord, RawValue};
+use crate::values::text::is_xml_name;
 use serde_json::Value;
 
 /// Parses JSON text, reporting syntax errors with line and column. A lone surrogate escape
@@ -90,7 +91,14 @@ pub fn record_count(value: &Value) -> Result<usize, DocumentError> {
             )));
         };
         match map.get("TABLE") {
-            Some(Value::String(t)) if !t.trim().is_empty() => {}
+            // A table code is an element name in the standard's XML, and nothing else can be
+            // one: a NUL or a space in it would otherwise reach the store's record rows.
+            Some(Value::String(t)) if is_xml_name(t.trim()) => {}
+            Some(Value::String(t)) if !t.trim().is_empty() => {
+                return Err(shape_error(format!(
+                    "第 {index} 项的 \"TABLE\" {t:?} 不是表代码 (item {index}: \"TABLE\" is not a table code; a table code is an XML element name, such as TENDER_ANN_QUA_INQUERY_ANN)"
+                )));
+            }
             _ => {
                 return Err(shape_error(format!(
                     "第 {index} 项缺少 \"TABLE\" 表代码 (item {index} lacks its \"TABLE\" code)"
