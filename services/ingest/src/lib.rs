@@ -5,6 +5,7 @@
 //! no size limit of the broker applies, and a broker outage does not stop ingest.
 
 mod sender;
+mod writer;
 
 use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -18,12 +19,13 @@ use gongshi_domain::{Document, Limits};
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::{DocumentNotAccepted, DocumentReceived};
-use gongshi_platform::{ApiError, Bus, ErrorCode, Store, store};
+use gongshi_platform::{ApiError, Bus, ErrorCode, Store};
 use sender::Sender;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use utoipa::{OpenApi, ToSchema};
+use writer::{Pending, Writer};
 
 /// Ingest settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -44,15 +46,15 @@ pub struct IngestConfig {
 /// What the route handlers share.
 #[derive(Debug, Clone)]
 pub struct Ingest {
-    store: Store,
-    sender: Sender,
+    writer: Writer,
     tokens: Arc<Vec<String>>,
     limits: Limits,
 }
 
 impl Ingest {
-    /// The ingest handlers over a store and a bus. Starts the task that sends accepted documents'
-    /// events, so it must be called within a Tokio runtime.
+    /// The ingest handlers over a store and a bus. Starts the tasks that store accepted documents
+    /// ([`writer`]) and send their events ([`sender`]), so it must be called within a Tokio
+    /// runtime.
     pub fn new(store: Store, bus: Bus, config: &IngestConfig) -> Self {
         let tokens = config
             .ingest_tokens
@@ -61,8 +63,7 @@ impl Ingest {
             .filter(|t| !t.is_empty())
             .collect();
         Self {
-            sender: Sender::spawn(store.clone(), bus),
-            store,
+            writer: Writer::spawn(store.clone(), Sender::spawn(store, bus)),
             tokens: Arc::new(tokens),
             limits: Limits {
                 max_document_bytes: config.max_document_bytes,
@@ -250,14 +251,9 @@ async fn post_notice(
     }
     let document = Document::parse(&body, ingest.limits).map_err(|e| ApiError::from(&e))?;
     let tables = document.tables();
-    match accept(&ingest, &body, &content_type, &tables, "http").await {
-        Ok(receipt) => Ok((
-            StatusCode::ACCEPTED,
-            Json(Accepted {
-                receipt,
-                records: tables.len(),
-            }),
-        )),
+    let records = tables.len();
+    match accept(&ingest, body, &content_type, tables, "http").await {
+        Ok(receipt) => Ok((StatusCode::ACCEPTED, Json(Accepted { receipt, records }))),
         Err(e) => {
             DocumentNotAccepted { error: &e }.emit();
             Err(ApiError::new(
@@ -268,37 +264,40 @@ async fn post_notice(
     }
 }
 
-/// Stores a parsed document and its `received` event (in the outbox) in one transaction and hands
-/// the event to the sender ([`sender`]); returns the receipt id. Once this returns, the document
-/// is durably accepted: its event reaches the bus whatever happens to this process or the broker.
+/// Stores a parsed document and its `received` event (in the outbox) in one transaction, shared
+/// with the documents that arrive beside it ([`writer`]), and hands the event to the sender
+/// ([`sender`]); returns the receipt id. Once this returns, the document is durably accepted:
+/// its event reaches the bus whatever happens to this process or the broker.
 pub async fn accept(
     ingest: &Ingest,
-    body: &[u8],
+    body: axum::body::Bytes,
     content_type: &str,
-    tables: &[String],
-    source: &str,
+    tables: Vec<String>,
+    source: &'static str,
 ) -> anyhow::Result<String> {
     let receipt = uuid::Uuid::now_v7().to_string();
+    let records = tables.len();
     let event = NoticeReceived {
         receipt: receipt.clone(),
         content_type: content_type.to_owned(),
-        records: tables.len(),
+        records,
     }
     .envelope();
-    let mut tx = ingest.store.pool.begin().await?;
-    store::receipts::insert_in(&mut tx, &receipt, content_type, body, source, tables).await?;
-    store::outbox::enqueue_for_writer(
-        &mut tx,
-        NoticeReceived::TOPIC,
-        std::slice::from_ref(&event),
-        sender::GRACE,
-    )
-    .await?;
-    tx.commit().await?;
-    ingest.sender.send(event);
+    ingest
+        .writer
+        .store(Pending {
+            receipt_id: receipt.clone(),
+            received_at: chrono::Utc::now(),
+            content_type: content_type.to_owned(),
+            document: body,
+            source,
+            tables,
+            event,
+        })
+        .await?;
     DocumentReceived {
         receipt: &receipt,
-        records: tables.len(),
+        records,
     }
     .emit();
     Ok(receipt)

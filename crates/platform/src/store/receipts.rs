@@ -47,25 +47,84 @@ pub async fn insert_in(
     source: &str,
     tables: &[String],
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO receipts (receipt_id, content_type, size_bytes, document, source) VALUES ($1, $2, $3, $4, $5)")
-        .bind(receipt_id)
-        .bind(content_type)
-        .bind(i32::try_from(document.len()).unwrap_or(i32::MAX))
-        .bind(document)
-        .bind(source)
-        .execute(&mut *tx)
-        .await?;
+    let receipt = NewReceipt {
+        receipt_id,
+        received_at: None,
+        content_type,
+        document,
+        source,
+        tables,
+    };
+    insert_many_in(tx, std::slice::from_ref(&receipt)).await
+}
+
+/// A document to store as a receipt ([`insert_many_in`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewReceipt<'a> {
+    /// The receipt id (a UUIDv7, so ids sort by arrival).
+    pub receipt_id: &'a str,
+    /// When the document arrived; `None` is the transaction's start (`now()`).
+    pub received_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// `application/xml`, `text/xml` or `application/json`.
+    pub content_type: &'a str,
+    /// The document's bytes as sent.
+    pub document: &'a [u8],
+    /// Where it came from (`http`, …).
+    pub source: &'a str,
+    /// Each record's table code, in document order: one `received` row each.
+    pub tables: &'a [String],
+}
+
+/// Stores documents with one `received` row per record in the caller's transaction: two
+/// statements however many documents there are (ingest commits the documents that arrive
+/// together as one group).
+pub async fn insert_many_in(
+    tx: &mut PgConnection,
+    receipts: &[NewReceipt<'_>],
+) -> Result<(), StoreError> {
+    if receipts.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO receipts (receipt_id, received_at, content_type, size_bytes, document, source) \
+         SELECT id, COALESCE(at, now()), content_type, size_bytes, document, source \
+         FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::int4[], $5::bytea[], $6::text[]) \
+           AS r(id, at, content_type, size_bytes, document, source)",
+    )
+    .bind(receipts.iter().map(|r| r.receipt_id).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.received_at).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.content_type).collect::<Vec<_>>())
+    .bind(
+        receipts
+            .iter()
+            .map(|r| i32::try_from(r.document.len()).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(receipts.iter().map(|r| r.document).collect::<Vec<_>>())
+    .bind(receipts.iter().map(|r| r.source).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
     // One statement for all the rows: a document of a thousand records is one round trip.
-    let indexes: Vec<i32> = (0..tables.len())
-        .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
-        .collect();
+    let rows = receipts.iter().flat_map(|r| {
+        r.tables
+            .iter()
+            .enumerate()
+            .map(move |(i, table)| (r.receipt_id, i32::try_from(i).unwrap_or(i32::MAX), table))
+    });
+    let (mut ids, mut indexes, mut tables) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, index, table) in rows {
+        ids.push(id);
+        indexes.push(index);
+        tables.push(table.as_str());
+    }
     sqlx::query(
         "INSERT INTO receipt_records (receipt_id, idx, table_code, status) \
-         SELECT $1, idx, table_code, 'received' FROM UNNEST($2::int4[], $3::text[]) AS r(idx, table_code)",
+         SELECT id, idx, table_code, 'received' \
+         FROM UNNEST($1::text[], $2::int4[], $3::text[]) AS r(id, idx, table_code)",
     )
-    .bind(receipt_id)
+    .bind(&ids)
     .bind(&indexes)
-    .bind(tables)
+    .bind(&tables)
     .execute(&mut *tx)
     .await?;
     Ok(())
