@@ -1,14 +1,19 @@
 //! Pipeline benchmark on this machine's real stack. Prints, in one run:
 //! 1. the broker's own produce throughput (idempotent, `acks=all`, 1 KiB messages) — the reference;
 //! 2. sustained notices/s through the whole pipeline (ingest → validate → enforce → publish →
-//!    feed store) for batches posted as fast as the gateway takes them;
+//!    feed store) for JSON batches of notices of every table (`mixed_notices`: procedures whose
+//!    stages arrive together, some before their parents) posted as fast as the gateway takes
+//!    them, until every record has its outcome;
 //! 3. ingest → feed-store latency p50/p99 at a fixed rate of single-notice documents.
 //!
 //! Run it with `scripts/bench/pipeline.sh` (release build, local stack). Sizes:
 //! `GONGSHI_BENCH_NOTICES` (default 5000), `GONGSHI_BENCH_RATE` (notices/s, default 50),
 //! `GONGSHI_BENCH_SECONDS` (default 20).
 
-use gongshi_tests::{Pipeline, generated_tender as tender, post_document as post};
+use gongshi_tests::{
+    Pipeline, generated_tender as tender, mixed_notices, post_document as post,
+    post_document_as as post_as,
+};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::collections::BTreeMap;
@@ -110,34 +115,34 @@ async fn main() {
     let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
     let db = p.db().await;
 
-    // Sustained throughput: documents of 100 notices, 4 in flight.
+    // Sustained throughput: documents of 100 notices of every table (JSON), 4 in flight.
     let per_doc = 100;
-    let docs: Vec<String> = (0..notices.div_ceil(per_doc))
-        .map(|d| {
-            format!(
-                "<BATCH>{}</BATCH>",
-                (0..per_doc)
-                    .map(|i| tender(d * per_doc + i, "1"))
-                    .collect::<String>()
-            )
-        })
+    let docs: Vec<String> = mixed_notices(notices, "B")
+        .chunks(per_doc)
+        .map(|records| serde_json::to_string(records).expect("json"))
         .collect();
-    let total = (docs.len() * per_doc) as i64;
+    let total = notices as i64;
     let start = Instant::now();
     let client = reqwest::Client::new();
     for chunk in docs.chunks(4) {
         let mut set = tokio::task::JoinSet::new();
         for d in chunk {
-            set.spawn(post(client.clone(), p.url.clone(), d.clone()));
+            set.spawn(post_as(
+                client.clone(),
+                p.url.clone(),
+                "application/json",
+                d.clone(),
+            ));
         }
         while let Some(done) = set.join_next().await {
             done.expect("post task");
         }
     }
     let ingested = start.elapsed();
+    // Done: every record has left `received` (published, held, parked, recorded, rejected…).
     while count(
         &db,
-        "SELECT count(*) FROM receipt_records WHERE status = 'published'",
+        "SELECT count(*) FROM receipt_records WHERE status <> 'received'",
     )
     .await
         < total
@@ -150,11 +155,35 @@ async fn main() {
     }
     let elapsed = start.elapsed();
     let throughput = total as f64 / elapsed.as_secs_f64();
+    let outcomes: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, count(*) FROM receipt_records GROUP BY status ORDER BY count(*) DESC",
+    )
+    .fetch_all(&db)
+    .await
+    .expect("outcomes");
+    let tables: i64 = count(
+        &db,
+        "SELECT count(DISTINCT table_code) FROM receipt_records",
+    )
+    .await;
     println!(
-        "pipeline: {total} notices published in {:.1} s ({:.1} s to ingest): {throughput:.0} notices/s sustained",
+        "pipeline: {total} notices of {tables} tables done in {:.1} s ({:.1} s to ingest): {throughput:.0} notices/s sustained",
         elapsed.as_secs_f64(),
         ingested.as_secs_f64()
     );
+    println!(
+        "  outcomes: {}",
+        outcomes
+            .iter()
+            .map(|(status, n)| format!("{status} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let published_before = count(
+        &db,
+        "SELECT count(*) FROM receipt_records WHERE status = 'published'",
+    )
+    .await;
     println!(
         "  handlers busy (share of that time, from /metrics): {}",
         busy(&p.url, &BTreeMap::new(), elapsed).await
@@ -179,7 +208,7 @@ async fn main() {
         done.expect("post task");
     }
     let offered = n as f64 / sending.elapsed().as_secs_f64();
-    let target = total + n as i64;
+    let target = published_before + n as i64;
     let wait = Instant::now();
     while count(
         &db,

@@ -436,17 +436,89 @@ pub fn generated_tender(n: usize, run: &str) -> String {
     )
 }
 
-/// POSTs one document with the test token; panics unless it is accepted.
+/// POSTs one XML document with the test token; panics unless it is accepted.
 pub async fn post_document(client: reqwest::Client, url: String, body: String) {
+    post_document_as(client, url, "application/xml", body).await;
+}
+
+/// POSTs one document of `content_type` with the test token; panics unless it is accepted.
+pub async fn post_document_as(
+    client: reqwest::Client,
+    url: String,
+    content_type: &'static str,
+    body: String,
+) {
     let r = client
         .post(format!("{url}/v1/notices"))
         .bearer_auth(TOKEN)
-        .header("content-type", "application/xml")
+        .header("content-type", content_type)
         .body(body)
         .send()
         .await
         .expect("post");
     assert_eq!(r.status().as_u16(), 202);
+}
+
+/// The fields that tie a record to its procedure (project, section, deal and land codes), in
+/// every table of the data standard's four blocks.
+const PROCEDURE_CODE_FIELDS: [&str; 10] = [
+    "TENDER_PROJECT_CODE",
+    "BID_SECTION_CODE",
+    "BID_SECTION_CODES",
+    "PURCHASE_PROJECT_CODE",
+    "PURCHASE_SECTION_CODE",
+    "PROJECT_CODE",
+    "UNIFIED_DEAL_CODE",
+    "UNIFIED_DEAL_CODES",
+    "LAND_CODE",
+    "DEAL_LAND_CODE",
+];
+
+/// `count` JSON records of every notice table, for benchmarks: the valid schema examples
+/// (`schemas/tables/examples/<TABLE>/valid/*.json`, 36 records of 18 tables) in turn, copy `k`
+/// of each with `-{run}{k}` after every procedure code. The examples of one procedure stay one
+/// procedure in each copy, so a copy holds tenders with their clarifications, candidates,
+/// awards and terminations, procurement notices with their corrections and results, land,
+/// mining and property notices with their results, and objections and complaints — in table
+/// order, so some children arrive before their parents (parked, then released).
+pub fn mixed_notices(count: usize, run: &str) -> Vec<Value> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/tables/examples");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("schema examples")
+        .flat_map(|table| {
+            let valid = table.expect("entry").path().join("valid");
+            std::fs::read_dir(valid)
+                .into_iter()
+                .flatten()
+                .map(|f| f.expect("entry").path())
+        })
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let examples: Vec<Value> = files
+        .iter()
+        .map(|f| serde_json::from_str(&std::fs::read_to_string(f).expect("read")).expect("json"))
+        .collect();
+    (0..count)
+        .map(|i| {
+            let mut record = examples[i % examples.len()].clone();
+            let suffix = format!("-{run}{}", i / examples.len());
+            for field in PROCEDURE_CODE_FIELDS {
+                match record.get_mut(field) {
+                    Some(Value::String(code)) => code.push_str(&suffix),
+                    Some(Value::Array(codes)) => {
+                        for code in codes {
+                            if let Value::String(code) = code {
+                                code.push_str(&suffix);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            record
+        })
+        .collect()
 }
 
 /// The OCDS 1.1.5 checker (official release-package and release schemas and codelists from
