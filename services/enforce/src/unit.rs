@@ -264,7 +264,7 @@ impl Unit {
         self.receipts.push(ReceiptUpdate::Notice(update));
     }
 
-    /// Writes every effect recorded since the last flush: one statement per table, and one per
+    /// Writes every effect recorded since the last flush: one statement per table, and two per
     /// run of receipt updates that commute (the common case is a single run).
     pub(crate) async fn flush(&mut self, tx: &mut PgConnection) -> Result<(), StoreError> {
         let changed: Vec<&ProcedureState> = self
@@ -301,48 +301,77 @@ impl Unit {
         store::outbox::enqueue_many(tx, topics::PUBLIC, &self.public).await?;
         self.public.clear();
         for run in runs(std::mem::take(&mut self.receipts)) {
-            match run {
-                Run::Records(updates) => receipts::set_statuses(tx, &updates).await?,
-                Run::Notices(updates) => receipts::set_statuses_by_notice(tx, &updates).await?,
-            }
+            receipts::set_statuses(tx, &run.records).await?;
+            receipts::set_statuses_by_notice(tx, &run.notices).await?;
         }
         Ok(())
     }
 }
 
-enum Run {
-    Records(Vec<RecordUpdate>),
-    Notices(Vec<NoticeUpdate>),
+/// Receipt updates that touch disjoint records: their two statements commute, with each other
+/// and within themselves.
+#[derive(Default)]
+struct Run {
+    records: Vec<RecordUpdate>,
+    notices: Vec<NoticeUpdate>,
+    /// (receipt, index) of each record update.
+    record_targets: HashSet<(String, i32)>,
+    /// The notice each record update makes its record (or keeps), when it names one.
+    record_notices: HashSet<String>,
+    /// The notice of each notice update: it moves every record of that notice.
+    notice_targets: HashSet<String>,
 }
 
-/// Receipt updates cut into runs that one statement each can apply: updates of one kind with
-/// distinct targets commute, so only a change of kind or a repeated target starts a new run.
+impl Run {
+    /// Whether `update` touches no record another update of this run touches. A record update
+    /// that names no notice may keep one of the run's notices, so it joins only a run without
+    /// notice updates.
+    fn fits(&self, update: &ReceiptUpdate) -> bool {
+        match update {
+            ReceiptUpdate::Record(u) => {
+                !self.record_targets.contains(&(u.receipt_id.clone(), u.idx))
+                    && match &u.notice_id {
+                        Some(id) => !self.notice_targets.contains(id),
+                        None => self.notices.is_empty(),
+                    }
+            }
+            ReceiptUpdate::Notice(u) => {
+                !self.notice_targets.contains(&u.notice_id)
+                    && !self.record_notices.contains(&u.notice_id)
+                    && self.records.iter().all(|r| r.notice_id.is_some())
+            }
+        }
+    }
+
+    fn push(&mut self, update: ReceiptUpdate) {
+        match update {
+            ReceiptUpdate::Record(u) => {
+                self.record_targets.insert((u.receipt_id.clone(), u.idx));
+                if let Some(id) = &u.notice_id {
+                    self.record_notices.insert(id.clone());
+                }
+                self.records.push(u);
+            }
+            ReceiptUpdate::Notice(u) => {
+                self.notice_targets.insert(u.notice_id.clone());
+                self.notices.push(u);
+            }
+        }
+    }
+}
+
+/// Receipt updates cut into runs that two statements each can apply (the record updates, then
+/// the notice updates): updates that touch disjoint records commute, so only an update that
+/// touches a record an earlier update of the run touches (the same record, or a record of the
+/// same notice) starts a new run; runs apply in order.
 fn runs(updates: Vec<ReceiptUpdate>) -> Vec<Run> {
     let mut runs: Vec<Run> = Vec::new();
-    let mut targets: HashSet<(bool, String, i32)> = HashSet::new();
     for update in updates {
-        let target = match &update {
-            ReceiptUpdate::Record(u) => (true, u.receipt_id.clone(), u.idx),
-            ReceiptUpdate::Notice(u) => (false, u.notice_id.clone(), 0),
-        };
-        let fits = match (runs.last(), &update) {
-            (Some(Run::Records(_)), ReceiptUpdate::Record(_))
-            | (Some(Run::Notices(_)), ReceiptUpdate::Notice(_)) => !targets.contains(&target),
-            _ => false,
-        };
-        if !fits {
-            targets.clear();
-            runs.push(match update {
-                ReceiptUpdate::Record(_) => Run::Records(Vec::new()),
-                ReceiptUpdate::Notice(_) => Run::Notices(Vec::new()),
-            });
+        if !runs.last().is_some_and(|run| run.fits(&update)) {
+            runs.push(Run::default());
         }
-        targets.insert(target);
-        match (runs.last_mut(), update) {
-            (Some(Run::Records(run)), ReceiptUpdate::Record(u)) => run.push(u),
-            (Some(Run::Notices(run)), ReceiptUpdate::Notice(u)) => run.push(u),
-            // A run of the update's kind was pushed just above.
-            _ => {}
+        if let Some(run) = runs.last_mut() {
+            run.push(update);
         }
     }
     runs
@@ -352,12 +381,12 @@ fn runs(updates: Vec<ReceiptUpdate>) -> Vec<Run> {
 mod tests {
     use super::*;
 
-    fn record(receipt: &str, idx: i32) -> ReceiptUpdate {
+    fn record(receipt: &str, idx: i32, notice: Option<&str>) -> ReceiptUpdate {
         ReceiptUpdate::Record(RecordUpdate {
             receipt_id: receipt.into(),
             idx,
             status: "parked".into(),
-            notice_id: None,
+            notice_id: notice.map(str::to_owned),
             errors: Value::Null,
             warnings: Value::Null,
             hold_until: None,
@@ -372,34 +401,51 @@ mod tests {
         })
     }
 
-    fn shape(runs: &[Run]) -> Vec<(char, usize)> {
+    /// (record updates, notice updates) of each run.
+    fn shape(runs: &[Run]) -> Vec<(usize, usize)> {
         runs.iter()
-            .map(|r| match r {
-                Run::Records(u) => ('r', u.len()),
-                Run::Notices(u) => ('n', u.len()),
-            })
+            .map(|r| (r.records.len(), r.notices.len()))
             .collect()
     }
 
     #[test]
-    fn updates_that_commute_share_a_statement_and_order_is_kept_between_runs() {
+    fn updates_of_disjoint_records_share_a_run_whatever_their_kind() {
         let updates = vec![
-            record("a", 0),
-            record("a", 1),
-            record("b", 0),
+            record("a", 0, Some("A0")),
             notice("N1"),
+            record("a", 1, Some("A1")),
             notice("N2"),
-            record("a", 2),
+            record("b", 0, Some("B0")),
         ];
-        assert_eq!(shape(&runs(updates)), [('r', 3), ('n', 2), ('r', 1)]);
+        assert_eq!(shape(&runs(updates)), [(3, 2)]);
     }
 
     #[test]
-    fn a_repeated_target_starts_a_new_run() {
-        let updates = vec![record("a", 0), record("a", 0), notice("N"), notice("N")];
-        assert_eq!(
-            shape(&runs(updates)),
-            [('r', 1), ('r', 1), ('n', 1), ('n', 1)]
-        );
+    fn an_update_touching_a_record_touched_before_starts_a_new_run() {
+        // The same record twice; the same notice twice.
+        let updates = vec![
+            record("a", 0, Some("A")),
+            record("a", 0, Some("A")),
+            notice("N"),
+            notice("N"),
+        ];
+        assert_eq!(shape(&runs(updates)), [(1, 0), (1, 1), (0, 1)]);
+        // A record made a notice's, then that notice's records moved (a notice judged, then
+        // released): the move must see the record, and a later record of it the move's result.
+        let updates = vec![
+            record("a", 0, Some("N")),
+            notice("N"),
+            record("b", 0, Some("N")),
+        ];
+        assert_eq!(shape(&runs(updates)), [(1, 0), (0, 1), (1, 0)]);
+        // A notice's records moved, then one of them set.
+        let updates = vec![notice("N"), record("a", 0, Some("N"))];
+        assert_eq!(shape(&runs(updates)), [(0, 1), (1, 0)]);
+    }
+
+    #[test]
+    fn a_record_update_naming_no_notice_never_shares_a_run_with_notice_updates() {
+        let updates = vec![notice("N"), record("a", 0, None), notice("M")];
+        assert_eq!(shape(&runs(updates)), [(0, 1), (1, 0), (0, 1)]);
     }
 }
