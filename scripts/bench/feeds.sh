@@ -13,5 +13,6 @@ fi
 systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
 stack_env=$(scripts/stack up)  # a failing `stack up` stops here
 eval "$stack_env"
+scripts/stack prune
 cargo build --release --locked -p gongshi
 GONGSHI_BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/gongshi cargo bench --locked -p gongshi-tests --bench feeds

@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 stack_env=$(scripts/stack up)  # a failing `stack up` stops here
 eval "$stack_env"
+scripts/stack prune
 cargo build --release --locked -p gongshi
 GONGSHI_BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/gongshi cargo bench --locked -p gongshi-tests --bench pipeline
