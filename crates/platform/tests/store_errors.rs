@@ -4,35 +4,12 @@
 //! own database.
 
 use gongshi_platform::HandlerError;
+mod support;
+
 use gongshi_platform::store::{self, Store};
 use serde_json::json;
 use std::time::Duration;
-
-/// A fresh, migrated database on the server of `DATABASE_URL`, or `None` (test skipped).
-async fn fresh_store() -> Option<Store> {
-    let Ok(server_url) = std::env::var("DATABASE_URL") else {
-        eprintln!("DATABASE_URL not set: skipping a PostgreSQL test");
-        return None;
-    };
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let db = format!("gongshi_test_{}", &id[..12]);
-    let admin = sqlx::PgPool::connect(&server_url)
-        .await
-        .expect("connect to the test PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    admin.close().await;
-    let base = server_url
-        .rsplit_once('/')
-        .map_or(server_url.as_str(), |(b, _)| b);
-    Some(
-        Store::connect(&format!("{base}/{db}"))
-            .await
-            .expect("connect and migrate"),
-    )
-}
+use support::fresh_store;
 
 #[tokio::test]
 async fn a_nul_character_in_jsonb_is_refused_permanently() {

@@ -49,8 +49,33 @@ pub struct Enforce {
     pub tick: Duration,
 }
 
+/// How often enforce looks for bulk tables PostgreSQL has not analyzed yet.
+const STATISTICS_EVERY: Duration = Duration::from_secs(5);
+
+/// Analyzes the pipeline's bulk tables once they hold rows but have no statistics
+/// ([`store::statistics`]), every [`STATISTICS_EVERY`], until `shutdown`. Enforce runs it: its
+/// batch updates are what a blind plan slows most.
+async fn statistics_loop(store: &Store, shutdown: CancellationToken) {
+    loop {
+        match store::statistics::analyze_unplanned(&store.pool).await {
+            Ok(tables) if !tables.is_empty() => {
+                tracing::info!(tables = ?tables, message = "analyzed tables without planner statistics");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, message = "could not analyze tables without planner statistics")
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(STATISTICS_EVERY) => {}
+        }
+    }
+}
+
 impl Enforce {
-    /// Runs the consumer, the timer loop and the outbox relay until `shutdown`.
+    /// Runs the consumer, the timer loop, the outbox relay and the statistics loop until
+    /// `shutdown`.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let consumer = self.bus.consumer(GROUP, &[topics::VALID])?;
         tracing::info!(message = "enforce consuming", topic = topics::VALID);
@@ -70,6 +95,11 @@ impl Enforce {
             let wanted = relay_wanted.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move { this.timer_loop(&wanted, shutdown).await })
+        };
+        let statistics = {
+            let store = self.store.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { statistics_loop(&store, shutdown).await })
         };
         let this = self.clone();
         let quarantine = Quarantine::new(self.store.clone(), self.bus.clone());
@@ -103,6 +133,7 @@ impl Enforce {
         shutdown.cancel();
         timers.await??;
         relay.await?;
+        statistics.await?;
         Ok(())
     }
 

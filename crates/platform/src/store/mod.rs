@@ -15,6 +15,7 @@ pub mod receipts;
 pub mod records;
 pub mod report;
 pub mod retries;
+pub mod statistics;
 pub mod subscriptions;
 
 pub use error::StoreError;
