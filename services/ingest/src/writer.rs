@@ -9,6 +9,8 @@
 //!
 //! A group whose transaction fails is committed again one document at a time, so a document the
 //! store refuses is the only one answered 503; with the store away, each document is refused.
+//! A document whose client hangs up while it waits is stored all the same; sent again, it is
+//! judged a `duplicate` of itself, so nothing is lost either way.
 
 use crate::sender::{self, Sender};
 use axum::body::Bytes;
