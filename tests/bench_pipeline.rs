@@ -4,7 +4,8 @@
 //!    feed store) for JSON batches of notices of every table (`mixed_notices`: procedures whose
 //!    stages arrive together, some before their parents) posted as fast as the gateway takes
 //!    them, until every record has its outcome;
-//! 3. ingest → feed-store latency p50/p99 at a fixed rate of single-notice documents.
+//! 3. ingest → feed-store latency p50/p99 at a fixed rate of single-notice documents, the p99 of
+//!    its median and worst second, and the CPU each process on the machine used meanwhile.
 //!
 //! Run it with `scripts/bench/pipeline.sh` (release build, local stack). Sizes:
 //! `GONGSHI_BENCH_NOTICES` (default 5000), `GONGSHI_BENCH_RATE` (notices/s, default 50),
@@ -89,6 +90,118 @@ async fn busy(url: &str, since: &BTreeMap<String, f64>, wall: Duration) -> Strin
 
 async fn count(db: &sqlx::PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.expect("count")
+}
+
+/// CPU time so far (clock ticks) of the processes that share this machine's cores in a run,
+/// grouped by who they are, plus the whole machine's busy ticks (`/proc/stat`: all but idle and
+/// iowait) under `"machine"` and all its ticks under `"all"`. Linux only; elsewhere it is empty.
+fn cpu_ticks() -> BTreeMap<&'static str, u64> {
+    let mut ticks = BTreeMap::new();
+    let own = std::process::id().to_string();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(entry.path().join("comm")),
+            std::fs::read_to_string(entry.path().join("stat")),
+        ) else {
+            continue; // gone meanwhile
+        };
+        // Fields after the parenthesised command: utime and stime are the 12th and 13th.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let used: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+            .sum();
+        let who = match comm.trim() {
+            _ if pid == own => "this client",
+            c if c.starts_with("postgres") => "postgres",
+            c if c.starts_with("gongshi") => "gongshi",
+            "nisshi" => "broker",
+            _ => "other",
+        };
+        *ticks.entry(who).or_default() += used;
+    }
+    if let Some(line) = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| s.lines().next().map(str::to_owned))
+    {
+        // user nice system idle iowait irq softirq steal …
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let all: u64 = v.iter().sum();
+        let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+        ticks.insert("machine", all - idle);
+        ticks.insert("all", all);
+    }
+    ticks
+}
+
+/// The CPU used since a [`cpu_ticks`] reading, in % of one core: the machine's share of all its
+/// cores first, then each group's. Near 100 % of the machine, any periodic job (an index merge,
+/// autovacuum, a checkpoint) queues every stage behind it, and the tail shows it.
+fn cpu_shares(before: &BTreeMap<&'static str, u64>) -> String {
+    let now = cpu_ticks();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let spent = |who: &str| {
+        now.get(who).copied().unwrap_or(0) as f64 - before.get(who).copied().unwrap_or(0) as f64
+    };
+    // All the machine's ticks over the interval are `cores` cores' worth.
+    let one_core = spent("all") / cores;
+    if one_core <= 0.0 {
+        return "CPU use unreadable (no /proc)".to_owned();
+    }
+    let share = |who: &str| 100.0 * spent(who) / one_core;
+    let mut groups: Vec<(&str, f64)> = now
+        .keys()
+        .filter(|&&k| k != "machine" && k != "all")
+        .map(|&k| (k, share(k)))
+        .collect();
+    groups.sort_by(|a, b| b.1.total_cmp(&a.1));
+    format!(
+        "machine {:.0} % of {cores} cores busy; {}",
+        share("machine") / cores,
+        groups
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.0} %"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// How the tail spreads over the run: p99 of each second of sending (by arrival), as the median
+/// second's and the worst second's. A worst second far above the median is a stall (something
+/// took the cores for a moment); all seconds high is a load the machine does not keep up with.
+fn by_second(rows: &[(f64, f64, f64)]) -> String {
+    let Some(first) = rows.iter().map(|r| r.2).min_by(f64::total_cmp) else {
+        return "no samples".to_owned();
+    };
+    let mut seconds: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for (total, _, at) in rows {
+        seconds.entry((at - first) as u64).or_default().push(*total);
+    }
+    let mut p99s: Vec<(f64, u64)> = seconds
+        .into_iter()
+        .map(|(s, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (percentile(&v, 0.99), s)
+        })
+        .collect();
+    p99s.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let median = p99s[p99s.len() / 2].0;
+    let (worst, at) = p99s[p99s.len() - 1];
+    format!(
+        "p99 of each second sent: median second {median:.1} ms, worst second {worst:.1} ms (second {})",
+        at + 1
+    )
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -196,6 +309,7 @@ async fn main() {
     // answered (a client waiting for each answer offers less than the rate once a request takes
     // longer than the interval).
     let before = handler_seconds(&p.url).await.unwrap_or_default();
+    let cpu_before = cpu_ticks();
     let mut next = Instant::now();
     let sending = Instant::now();
     let mut sent = tokio::task::JoinSet::new();
@@ -224,11 +338,13 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let phase = busy(&p.url, &before, sending.elapsed()).await;
+    let cpu = cpu_shares(&cpu_before);
     // Three instants per notice: received (ingest), judged (enforce's transaction start, the
     // notice's `published_at`), appended to the feed (publish).
-    let rows: Vec<(f64, f64)> = sqlx::query_as(
+    let rows: Vec<(f64, f64, f64)> = sqlx::query_as(
         "SELECT EXTRACT(EPOCH FROM (f.published_at - r.received_at))::float8 * 1000, \
-                EXTRACT(EPOCH FROM (n.published_at - r.received_at))::float8 * 1000 \
+                EXTRACT(EPOCH FROM (n.published_at - r.received_at))::float8 * 1000, \
+                EXTRACT(EPOCH FROM r.received_at)::float8 \
          FROM receipts r JOIN receipt_records rr USING (receipt_id) \
          JOIN feed_entries f ON f.notice_id = rr.notice_id AND f.event_type = 'notice.published' \
          JOIN notices n ON n.notice_id = rr.notice_id \
@@ -257,7 +373,9 @@ async fn main() {
         percentile(&to_feed, 0.50),
         percentile(&to_feed, 0.99),
     );
+    println!("  {}", by_second(&rows));
     println!("  handlers busy during it: {phase}");
+    println!("  CPU during it (% of one core): {cpu}");
     println!(
         "ratio: pipeline notices/s ÷ broker messages/s = {:.3}",
         throughput / reference
