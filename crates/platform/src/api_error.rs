@@ -47,6 +47,9 @@ pub enum ErrorCode {
     NoReleases,
     /// `method-not-allowed` (405).
     MethodNotAllowed,
+    /// `request-timeout` (408): the request body stopped arriving for longer than the server's
+    /// body timeout (`GONGSHI_HTTP_BODY_TIMEOUT_MS`); send it again.
+    RequestTimeout,
     /// `too-large` (413): a body over the framework's limit.
     TooLarge,
     /// `DOC-TOO-LARGE` (413): a document over the ingest size limit.
@@ -81,6 +84,7 @@ impl ErrorCode {
             ErrorCode::SubscriptionNotFound => "subscription-not-found",
             ErrorCode::NoReleases => "no-releases",
             ErrorCode::MethodNotAllowed => "method-not-allowed",
+            ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::TooLarge => "too-large",
             ErrorCode::DocumentTooLarge => "DOC-TOO-LARGE",
             ErrorCode::UnsupportedMediaType => "unsupported-media-type",
@@ -109,6 +113,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::ActionNotApplicable => StatusCode::CONFLICT,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorCode::TooLarge | ErrorCode::DocumentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

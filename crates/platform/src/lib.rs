@@ -7,6 +7,7 @@ pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod feed_filter;
+pub mod http_server;
 pub mod search;
 pub mod shutdown;
 pub mod store;

@@ -134,6 +134,7 @@ impl Gateway {
         self,
         other: Mounted,
         listen: &str,
+        timeouts: &gongshi_platform::http_server::HttpTimeouts,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -182,13 +183,10 @@ impl Gateway {
         let worker =
             subscriptions::worker::Worker::new(self.store.clone(), self.config.clone(), base)?;
         let webhooks = tokio::spawn(worker.run(poll, shutdown.clone()));
-        // Connection info: the rate limit keys on the client's address.
-        let app = self
-            .router(other)
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
+        // The server gives each request its client's address, which the rate limit keys on.
+        let served =
+            gongshi_platform::http_server::serve(listener, self.router(other), timeouts, shutdown)
+                .await;
         let _ = tail.await;
         let _ = webhooks.await;
         let _ = follower.await;

@@ -10,6 +10,7 @@ use gongshi_gateway::stream::live::Live;
 use gongshi_gateway::{Gateway, Mounted};
 use gongshi_ingest::{Ingest, IngestConfig};
 use gongshi_platform::bus::topics;
+use gongshi_platform::http_server::HttpTimeouts;
 use gongshi_platform::search::{Access, SearchConfig};
 use gongshi_platform::shutdown::Supervisor;
 use gongshi_platform::{Bus, Clock, CommonConfig, Store, shutdown, telemetry};
@@ -56,6 +57,8 @@ pub struct IngestArgs {
     /// Address to listen on.
     #[arg(long, env = "GONGSHI_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    #[command(flatten)]
+    timeouts: HttpTimeouts,
 }
 
 /// Options of the enforce service.
@@ -188,10 +191,12 @@ pub async fn run_all(args: RunArgs) -> anyhow::Result<()> {
     };
     let deadline = args.http.common.shutdown_deadline();
     let mut tasks = Supervisor::new();
-    let listen = args.http.listen.clone();
+    let (listen, timeouts) = (args.http.listen.clone(), args.http.timeouts.clone());
     let t = token.clone();
     tasks.spawn("gateway", async move {
-        gateway.run(ingest_routes(ingest), &listen, t).await
+        gateway
+            .run(ingest_routes(ingest), &listen, &timeouts, t)
+            .await
     });
     let (s, b, t) = (store.clone(), bus.clone(), token.clone());
     tasks.spawn(
@@ -232,9 +237,9 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     tokio::spawn(async move { create_topics(&topics_bus, &common, None).await });
     let token = shutdown::on_signals();
     let ingest = Ingest::new(store, bus, &args.ingest);
-    let (listen, t) = (args.listen.clone(), token.clone());
+    let (listen, timeouts, t) = (args.listen.clone(), args.timeouts.clone(), token.clone());
     run_one("ingest", &args.common, token, async move {
-        gongshi_ingest::run(ingest, &listen, t).await
+        gongshi_ingest::run(ingest, &listen, &timeouts, t).await
     })
     .await
 }
@@ -304,9 +309,11 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<()> {
         config: std::sync::Arc::new(args.gateway.clone()),
     };
     let token = shutdown::on_signals();
-    let (listen, t) = (http.listen.clone(), token.clone());
+    let (listen, timeouts, t) = (http.listen.clone(), http.timeouts.clone(), token.clone());
     run_one("gateway", &http.common, token, async move {
-        gateway.run(ingest_routes(ingest), &listen, t).await
+        gateway
+            .run(ingest_routes(ingest), &listen, &timeouts, t)
+            .await
     })
     .await
 }

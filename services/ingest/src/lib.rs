@@ -129,6 +129,16 @@ fn read_body(
                 ),
             ))
         }
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::UnknownBodyError(e)))
+            if body_timed_out(&e) =>
+        {
+            Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                "请求体中途停止发送，超过等待上限 (the request body stopped arriving for longer than the \
+                 server's body timeout, GONGSHI_HTTP_BODY_TIMEOUT_MS); nothing was stored: send the \
+                 document again",
+            ))
+        }
         Err(other) => Err(ApiError::rejection(
             other.status(),
             format!(
@@ -137,6 +147,19 @@ fn read_body(
             ),
         )),
     }
+}
+
+/// Whether reading a body failed because it stopped arriving (the server's body timeout,
+/// [`gongshi_platform::http_server`]).
+fn body_timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Adds the ingest token's bearer scheme.
@@ -185,6 +208,7 @@ pub struct Accepted {
         (status = 400, description = "Unreadable XML or JSON (line and column in the message)", body = ErrorBody),
         (status = 401, description = "No bearer token", body = ErrorBody),
         (status = 403, description = "Token not accepted", body = ErrorBody),
+        (status = 408, description = "The body stopped arriving for longer than the server's body timeout (`request-timeout`); nothing was stored, send it again", body = ErrorBody),
         (status = 413, description = "Over the size limit (`DOC-TOO-LARGE`)", body = ErrorBody),
         (status = 415, description = "Not XML or JSON, or compressed (no `Content-Encoding` is accepted)", body = ErrorBody),
         (status = 503, description = "Store unavailable; retry", body = ErrorBody)))]
@@ -304,11 +328,14 @@ pub async fn accept(
 }
 
 /// Serves the ingest routes alone on `listen` until `shutdown`.
-pub async fn run(ingest: Ingest, listen: &str, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    ingest: Ingest,
+    listen: &str,
+    timeouts: &gongshi_platform::http_server::HttpTimeouts,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(listen, message = "ingest listening");
-    axum::serve(listener, ingest.router())
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+    gongshi_platform::http_server::serve(listener, ingest.router(), timeouts, shutdown).await?;
     Ok(())
 }
