@@ -1,6 +1,6 @@
 //! Clients that open connections and then stall, at the real gateway (`gongshi run`): 200
-//! connections that never finish their headers, one that sends half its headers, and an upload
-//! that stops halfway. Each is cut off once the server's limits pass (set to 1 s here:
+//! connections that never finish their headers, one that sends half a header line, one that
+//! sends nothing, and an upload that stops halfway. Each is cut off once the server's limits pass (set to 1 s here:
 //! `GONGSHI_HTTP_HEADER_TIMEOUT_MS`, `GONGSHI_HTTP_BODY_TIMEOUT_MS`); the stopped upload is
 //! answered 408 `request-timeout` and stores nothing; and meanwhile, and afterwards, notices are
 //! accepted and published. Without the limits every one of those connections stays open for as
@@ -46,6 +46,8 @@ async fn stalled_clients_are_cut_off_and_the_gateway_keeps_serving() {
             .expect("partial head");
         stalled.push(s);
     }
+    // And one that opens and sends nothing at all.
+    let mut silent = TcpStream::connect(&addr).await.expect("connect");
     let mut half = TcpStream::connect(&addr).await.expect("connect");
     half.write_all(b"GET /feeds/notices.atom HTTP/1.1\r\nHost: x\r\nAccept: appl")
         .await
@@ -94,7 +96,7 @@ async fn stalled_clients_are_cut_off_and_the_gateway_keeps_serving() {
 
     // Every stalled connection has been closed by the server.
     let mut open = 0;
-    for s in stalled.iter_mut().chain(std::iter::once(&mut half)) {
+    for s in stalled.iter_mut().chain([&mut half, &mut silent]) {
         if until_closed(s).await.is_none() {
             open += 1;
         }

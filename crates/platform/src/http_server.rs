@@ -4,14 +4,16 @@
 //! and then nothing, cannot hold the server's connections (and file descriptors) for ever.
 //!
 //! - **Headers**: a connection that has not sent a request's complete headers within
-//!   [`HttpTimeouts::header_timeout_ms`] is closed (hyper's `header_read_timeout`; its default of
-//!   30 s only takes effect with a timer, which `axum::serve` does not set).
+//!   [`HttpTimeouts::header_timeout_ms`] of the server's starting to wait for them (on opening,
+//!   or after the previous answer) is closed: hyper's `header_read_timeout`, whose default of
+//!   30 s only takes effect with a timer, which `axum::serve` does not set.
 //! - **Bodies**: a request body that sends nothing for [`HttpTimeouts::body_timeout_ms`] fails
 //!   (tower-http's `RequestBodyTimeoutLayer`: the wait is between two pieces, so a slow upload that
 //!   keeps moving is not cut off). Ingest then answers 408 naming the limit.
 //!
 //! Responses are not limited: the event stream (`/v1/stream`) and the OCDS export are meant to
-//! run long.
+//! run long. The listener speaks HTTP/1.1 only (`axum::serve` also took cleartext HTTP/2, which
+//! nothing used); a reverse proxy in front ends TLS and HTTP/2.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -26,23 +28,16 @@ use tower::ServiceExt as _;
 /// How long a client may take: the limits of every gongshi HTTP listener.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HttpTimeouts {
-    /// How long a client may take to send a request's headers, in milliseconds, counted from the
-    /// first byte of the request; then its connection is closed.
+    /// How long a client may take to send a request's headers, in milliseconds, counted from when
+    /// the server starts waiting for a request (the connection opened, or the previous answer
+    /// sent); then its connection is closed. A connection that sends nothing, or idles between
+    /// requests, is closed after this too.
     #[arg(long, env = "GONGSHI_HTTP_HEADER_TIMEOUT_MS", default_value_t = 30_000)]
     pub header_timeout_ms: u64,
     /// How long a request body may send nothing, in milliseconds; then reading it fails (ingest
     /// answers 408). The wait is between two pieces of the body, not for the whole of it.
     #[arg(long, env = "GONGSHI_HTTP_BODY_TIMEOUT_MS", default_value_t = 60_000)]
     pub body_timeout_ms: u64,
-}
-
-impl Default for HttpTimeouts {
-    fn default() -> Self {
-        HttpTimeouts {
-            header_timeout_ms: 30_000,
-            body_timeout_ms: 60_000,
-        }
-    }
 }
 
 /// Serves `router` on `listener` until `shutdown`, then lets the open requests finish (idle
@@ -88,7 +83,10 @@ pub async fn serve(
             });
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // HTTP/1 only: telling HTTP/1 from HTTP/2 waits for a first byte with no time limit,
+            // so a connection that sent nothing was never closed (the test's silent client).
+            // Nothing here speaks HTTP/2; a proxy in front ends TLS and HTTP/2.
+            let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
             builder
                 .http1()
                 .timer(TokioTimer::new())
