@@ -148,17 +148,26 @@ pub async fn set_status(
 /// transaction's start) and `published_seq`, which numbers the notices published for the first
 /// time in the order of `notice_ids` (publication order). Call it with their procedures locked,
 /// as for [`upsert`].
+///
+/// A notice already published and stamped is left as it is, not rewritten: the publish service
+/// calls this for every `notice.published` event, and enforce has stamped almost all of them in
+/// the transaction that published them. Rewriting such a row cost a new row version and an entry
+/// in each of the table's six indexes per notice, for no change.
 pub async fn set_published(conn: &mut PgConnection, notice_ids: &[&str]) -> Result<(), StoreError> {
     if notice_ids.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        // The sequence is drawn in the sorted subquery's order; a number drawn for a notice
-        // published before is left unused (a gap, as a rolled-back transaction leaves).
-        "WITH numbered AS ( \
+        // The sequence is drawn in the sorted subquery's order, only for the notices that change.
+        "WITH wanted AS ( \
+           SELECT n.notice_id AS id, min(u.ord) AS ord \
+           FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord) \
+           JOIN notices n ON n.notice_id = u.id \
+           WHERE n.status <> 'published' OR n.published_seq IS NULL \
+           GROUP BY n.notice_id), \
+         numbered AS ( \
            SELECT id, nextval('notices_publication_seq') AS seq \
-           FROM (SELECT id, min(ord) AS ord FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord) \
-                 GROUP BY id ORDER BY min(ord)) ordered) \
+           FROM (SELECT id, ord FROM wanted ORDER BY ord) ordered) \
          UPDATE notices n SET status = 'published', updated_at = now(), \
            published_at = COALESCE(n.published_at, now()), \
            published_seq = COALESCE(n.published_seq, numbered.seq) \
@@ -213,8 +222,8 @@ pub async fn lock_procedure(
         .ok_or_else(|| StoreError::from(sqlx::Error::RowNotFound))
 }
 
-/// Locks and loads the states of `keys` (empty when new), in two statements: one state per
-/// distinct key, sorted by key. Rows are created and locked in key order, the order every writer
+/// Locks and loads the states of `keys` (empty when new), in at most two statements: one state
+/// per distinct key, sorted by key. Rows are created and locked in key order, the order every writer
 /// of several procedures takes them in, so two writers never wait on each other.
 pub async fn lock_procedures(
     conn: &mut PgConnection,
@@ -231,22 +240,46 @@ pub async fn lock_procedures(
         .iter()
         .map(|k| sqlx::types::Json(ProcedureState::new((*k).clone())))
         .collect();
-    sqlx::query(
+    // A row this statement creates is this transaction's until it commits, so it needs no lock
+    // of its own; only the rows that were there already are locked next (a lock is a WAL record
+    // and a row write).
+    let created: std::collections::HashSet<String> = sqlx::query_scalar(
         "INSERT INTO procedures (procedure_key, state) \
          SELECT k, s FROM UNNEST($1::text[], $2::jsonb[]) WITH ORDINALITY AS u(k, s, ord) ORDER BY ord \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING procedure_key",
     )
     .bind(&names)
     .bind(&empty)
-    .execute(&mut *conn)
-    .await?;
-    let states: Vec<sqlx::types::Json<ProcedureState>> = sqlx::query_scalar(
-        "SELECT state FROM procedures WHERE procedure_key = ANY($1) ORDER BY procedure_key FOR UPDATE",
-    )
-    .bind(&names)
     .fetch_all(&mut *conn)
-    .await?;
-    Ok(states.into_iter().map(|s| s.0).collect())
+    .await?
+    .into_iter()
+    .collect();
+    let existing: Vec<&String> = names.iter().filter(|n| !created.contains(*n)).collect();
+    let mut stored: std::collections::HashMap<String, ProcedureState> = if existing.is_empty() {
+        Default::default()
+    } else {
+        let rows: Vec<(String, sqlx::types::Json<ProcedureState>)> = sqlx::query_as(
+            "SELECT procedure_key, state FROM procedures WHERE procedure_key = ANY($1) \
+             ORDER BY procedure_key FOR UPDATE",
+        )
+        .bind(&existing)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.into_iter().map(|(k, s)| (k, s.0)).collect()
+    };
+    names
+        .iter()
+        .zip(empty)
+        .map(|(name, empty)| {
+            if created.contains(name) {
+                Ok(empty.0)
+            } else {
+                stored
+                    .remove(name)
+                    .ok_or_else(|| StoreError::from(sqlx::Error::RowNotFound))
+            }
+        })
+        .collect()
 }
 
 /// Whether an objection (异议) or complaint (投诉) of the procedure `key` (`platform/project/
