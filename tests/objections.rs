@@ -4,6 +4,8 @@
 //! recorded (a new version of the objection with REPLY_TIME) the award publishes itself. The
 //! objection itself is never published, and nothing public names who raised it.
 
+use fantoccini::Locator;
+use gongshi_tests::browser::Browser;
 use gongshi_tests::{Pipeline, TOKEN};
 use serde_json::Value;
 
@@ -137,6 +139,36 @@ async fn an_objection_holds_a_works_award_until_it_is_answered() {
         .await
         .expect("text");
     assert!(page.contains("异议处理中"), "{page}");
+    // What a bidder sees: the banner, in a real browser, saying why the procedure waits and
+    // on which law, and nothing about who objected.
+    let b = Browser::start(1000, 820).await;
+    b.client
+        .goto(&format!("{}/procedures/JSGGZY/{PROJECT}/{SECTION}", p.url))
+        .await
+        .expect("open the procedure's page");
+    let banner = b
+        .client
+        .find(Locator::Css("p.banner[role=status]"))
+        .await
+        .expect("the pending-objection banner")
+        .text()
+        .await
+        .expect("banner text");
+    assert!(
+        banner.starts_with("异议处理中") && banner.contains("第五十四条"),
+        "{banner}"
+    );
+    let body = b
+        .client
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("page text");
+    assert!(!body.contains(OBJECTOR), "{body}");
+    b.screenshot("procedure-objection-pending").await;
+    b.close().await;
 
     // The answer is recorded: the award publishes itself.
     p.set_now("2025-04-15T16:30:00+08:00");
