@@ -3,49 +3,12 @@
 //! filters agree with their meaning; ETag/Last-Modified revalidate; and a reader following
 //! cursor links while entries are appended concurrently sees every entry exactly once.
 
+use gongshi_tests::fixtures::{PROJECT, SECTION, award, candidates, works_tender};
 use gongshi_tests::{Pipeline, TOKEN, run_python};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-const PROJECT: &str = "E3203010319005778";
-const SECTION: &str = "E3203010319005778001";
-
-fn tender(project: &str, section: &str, title: &str, region: &str) -> String {
-    format!(
-        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{project}</TENDER_PROJECT_CODE>\
-         <BID_SECTION_CODES>{section}</BID_SECTION_CODES><NOTICE_NAME>{title}</NOTICE_NAME>\
-         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
-         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
-         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
-         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>{region}</REGION_CODE>\
-         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
-    )
-}
-
-fn candidates() -> String {
-    format!(
-        "<TENDER_CANDIDATE_ANNOUNCE><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES>\
-         <PUBLICITY_NAME>001标段中标候选人公示</PUBLICITY_NAME><PUBLICITY_CONTENT>第一中标候选人：江苏淮海路桥工程有限公司</PUBLICITY_CONTENT>\
-         <PUBLICITY_START_TIME>2025-04-08 09:00</PUBLICITY_START_TIME><PUBLICITY_END_TIME>2025-04-11 18:00</PUBLICITY_END_TIME>\
-         <OBJECTION_METHOD>书面</OBJECTION_METHOD><PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-08 08:40</DATA_TIMESTAMP>\
-         <TENDER_CANDIDATE><WIN_CANDIDATE_NAME>江苏淮海路桥工程有限公司</WIN_CANDIDATE_NAME><WIN_CANDIDATE_CODE>913203826683892551</WIN_CANDIDATE_CODE>\
-         <WIN_CANDIDATE_ORDER>1</WIN_CANDIDATE_ORDER><BID_PRICE>10876543.21</BID_PRICE><PRICE_UINT>元</PRICE_UINT></TENDER_CANDIDATE>\
-         </TENDER_CANDIDATE_ANNOUNCE>"
-    )
-}
-
-fn award() -> String {
-    format!(
-        "<WIN_RESULT_ANNO><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{SECTION}</BID_SECTION_CODE>\
-         <NOTICE_NAME>001标段中标结果公告</NOTICE_NAME><NOTICE_CONTENT>中标人：江苏淮海路桥工程有限公司</NOTICE_CONTENT>\
-         <NOTICE_SEND_TIME>2025-04-10 09:00</NOTICE_SEND_TIME><WIN_BIDDER_NAME>江苏淮海路桥工程有限公司</WIN_BIDDER_NAME>\
-         <WIN_BIDDER_CODE>913203826683892551</WIN_BIDDER_CODE><BID_AMOUNT>10876543.21</BID_AMOUNT><PRICE_UNIT>元</PRICE_UNIT>\
-         <PROJECT_LEAD>张伟</PROJECT_LEAD><PROJECT_LEAD_ID>320303198001011234</PROJECT_LEAD_ID>\
-         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-10 08:50</DATA_TIMESTAMP></WIN_RESULT_ANNO>"
-    )
-}
 
 async fn fetch(url: &str, headers: &[(&str, &str)]) -> (u16, reqwest::header::HeaderMap, String) {
     let mut req = reqwest::Client::new().get(url);
@@ -103,7 +66,7 @@ async fn feeds_parse_in_real_readers_filter_like_search_and_revalidate() {
     // A works procedure in Xuzhou (tender, candidates, award held until the publicity ends), a
     // second tender in Beijing with a traditional-character title, a procurement notice (GBK).
     let t = p
-        .submit(&tender(
+        .submit(&works_tender(
             PROJECT,
             SECTION,
             "徐州市三环东路快速化改造工程施工招标公告",
@@ -111,12 +74,14 @@ async fn feeds_parse_in_real_readers_filter_like_search_and_revalidate() {
         ))
         .await;
     p.wait_receipt(&t, |s| s == "published").await;
-    let c = p.submit(&candidates()).await;
+    let c = p.submit(&candidates("2025-04-11 18:00")).await;
     p.wait_receipt(&c, |s| s == "published").await;
-    let a = p.submit(&award()).await;
+    let a = p
+        .submit(&award("2025-04-10 09:00", "2025-04-10 08:50"))
+        .await;
     p.wait_receipt(&a, |s| s == "held").await;
     let b = p
-        .submit(&tender(
+        .submit(&works_tender(
             "E1101050319000001",
             "E1101050319000001001",
             "北京市朝陽區道路養護工程招標公告",
@@ -398,7 +363,7 @@ async fn feeds_parse_in_real_readers_filter_like_search_and_revalidate() {
     assert_ne!(h2["etag"], etag.as_str());
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let n = p
-        .submit(&tender(
+        .submit(&works_tender(
             "E3203010319009999",
             "E3203010319009999001",
             "徐州市新城区管网工程招标公告",
@@ -479,7 +444,7 @@ async fn a_reader_following_cursors_sees_every_entry_exactly_once_while_entries_
     writers.spawn(async move {
         let client = reqwest::Client::new();
         for k in 0..12 {
-            let xml = tender(
+            let xml = works_tender(
                 &format!("E32030103190{k:05}"),
                 &format!("E32030103190{k:05}001"),
                 &format!("并发发布测试工程{k}招标公告"),

@@ -6,47 +6,12 @@
 
 use fantoccini::Locator;
 use gongshi_tests::browser::Browser;
+use gongshi_tests::fixtures::{PROJECT, SECTION, award, candidates, tender};
 use gongshi_tests::{Pipeline, TOKEN};
 use serde_json::Value;
 
-const PROJECT: &str = "E3203010319005778";
-const SECTION: &str = "E3203010319005778001";
 const OBJECTOR: &str = "徐州市政建设集团有限责任公司";
 const OBJECTOR_PHONE: &str = "13805201234";
-
-fn tender() -> String {
-    format!(
-        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE>\
-         <BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES><NOTICE_NAME>徐州市三环东路快速化改造工程施工招标公告</NOTICE_NAME>\
-         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
-         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
-         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
-         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>320300</REGION_CODE>\
-         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
-    )
-}
-
-fn candidates() -> String {
-    format!(
-        "<TENDER_CANDIDATE_ANNOUNCE><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES>\
-         <PUBLICITY_NAME>001标段中标候选人公示</PUBLICITY_NAME><PUBLICITY_CONTENT>第一中标候选人：江苏淮海路桥工程有限公司</PUBLICITY_CONTENT>\
-         <PUBLICITY_START_TIME>2025-04-08 09:00</PUBLICITY_START_TIME><PUBLICITY_END_TIME>2025-04-11 18:00</PUBLICITY_END_TIME>\
-         <OBJECTION_METHOD>书面</OBJECTION_METHOD><PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-08 08:40</DATA_TIMESTAMP>\
-         <TENDER_CANDIDATE><WIN_CANDIDATE_NAME>江苏淮海路桥工程有限公司</WIN_CANDIDATE_NAME><WIN_CANDIDATE_CODE>913203826683892551</WIN_CANDIDATE_CODE>\
-         <WIN_CANDIDATE_ORDER>1</WIN_CANDIDATE_ORDER><BID_PRICE>10876543.21</BID_PRICE><PRICE_UINT>元</PRICE_UINT></TENDER_CANDIDATE>\
-         </TENDER_CANDIDATE_ANNOUNCE>"
-    )
-}
-
-fn award() -> String {
-    format!(
-        "<WIN_RESULT_ANNO><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{SECTION}</BID_SECTION_CODE>\
-         <NOTICE_NAME>001标段中标结果公告</NOTICE_NAME><NOTICE_CONTENT>中标人：江苏淮海路桥工程有限公司</NOTICE_CONTENT>\
-         <NOTICE_SEND_TIME>2025-04-14 09:00</NOTICE_SEND_TIME><WIN_BIDDER_NAME>江苏淮海路桥工程有限公司</WIN_BIDDER_NAME>\
-         <WIN_BIDDER_CODE>913203826683892551</WIN_BIDDER_CODE><BID_AMOUNT>10876543.21</BID_AMOUNT><PRICE_UNIT>元</PRICE_UNIT>\
-         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-14 08:50</DATA_TIMESTAMP></WIN_RESULT_ANNO>"
-    )
-}
 
 /// The objection; with `reply`, its answered version (same OBJECTIONG_GUID, newer timestamp).
 fn objection(reply: Option<&str>) -> String {
@@ -83,7 +48,7 @@ fn rules(list: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn an_objection_holds_a_works_award_until_it_is_answered() {
     let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
-    for doc in [tender(), candidates()] {
+    for doc in [tender(), candidates("2025-04-11 18:00")] {
         let r = p.submit(&doc).await;
         p.wait_receipt(&r, |s| s == "published").await;
     }
@@ -100,7 +65,9 @@ async fn an_objection_holds_a_works_award_until_it_is_answered() {
     // After the publicity and the award's send time, the objection is still unanswered: the
     // award is held (not rejected), with no instant, and the finding says why.
     p.set_now("2025-04-14T12:00:00+08:00");
-    let award_receipt = p.submit(&award()).await;
+    let award_receipt = p
+        .submit(&award("2025-04-14 09:00", "2025-04-14 08:50"))
+        .await;
     let held = p.wait_receipt(&award_receipt, |s| s != "received").await;
     let award = record(&held);
     assert_eq!(award["status"], "held", "{held}");

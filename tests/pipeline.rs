@@ -2,46 +2,9 @@
 //! procedure posted out of order, duplicates, invalid and rejected records, and a hold that
 //! survives a restart of the enforce service.
 
+use gongshi_tests::fixtures::{PROJECT, SECTION, award, candidates, tender};
 use gongshi_tests::{Pipeline, TOKEN, sample};
 use serde_json::Value;
-
-const PROJECT: &str = "E3203010319005778";
-const SECTION: &str = "E3203010319005778001";
-
-fn tender() -> String {
-    format!(
-        "<TENDER_ANN_QUA_INQUERY_ANN><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE>\
-         <BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES><NOTICE_NAME>徐州市三环东路快速化改造工程施工招标公告</NOTICE_NAME>\
-         <NOTICE_CONTENT>现对该项目的施工进行公开招标。</NOTICE_CONTENT><NOTICE_SEND_TIME>2025-03-03 09:00</NOTICE_SEND_TIME>\
-         <BULLETIN_TYPE>1</BULLETIN_TYPE><NOTICE_NATURE>1</NOTICE_NATURE><DOC_GET_START_TIME>2025-03-03 09:00</DOC_GET_START_TIME>\
-         <DOC_GET_END_TIME>2025-03-10 17:00</DOC_GET_END_TIME><BID_DOC_REFER_END_TIME>2025-03-25 09:30</BID_DOC_REFER_END_TIME>\
-         <TENDERER_NAME>徐州市城市建设投资有限公司</TENDERER_NAME><REGION_CODE>320300</REGION_CODE>\
-         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-03 08:55</DATA_TIMESTAMP></TENDER_ANN_QUA_INQUERY_ANN>"
-    )
-}
-
-fn candidates(end: &str) -> String {
-    format!(
-        "<TENDER_CANDIDATE_ANNOUNCE><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODES>{SECTION}</BID_SECTION_CODES>\
-         <PUBLICITY_NAME>001标段中标候选人公示</PUBLICITY_NAME><PUBLICITY_CONTENT>第一中标候选人：江苏淮海路桥工程有限公司</PUBLICITY_CONTENT>\
-         <PUBLICITY_START_TIME>2025-04-08 09:00</PUBLICITY_START_TIME><PUBLICITY_END_TIME>{end}</PUBLICITY_END_TIME>\
-         <OBJECTION_METHOD>书面</OBJECTION_METHOD><PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-08 08:40</DATA_TIMESTAMP>\
-         <TENDER_CANDIDATE><WIN_CANDIDATE_NAME>江苏淮海路桥工程有限公司</WIN_CANDIDATE_NAME><WIN_CANDIDATE_CODE>913203826683892551</WIN_CANDIDATE_CODE>\
-         <WIN_CANDIDATE_ORDER>1</WIN_CANDIDATE_ORDER><BID_PRICE>10876543.21</BID_PRICE><PRICE_UINT>元</PRICE_UINT></TENDER_CANDIDATE>\
-         </TENDER_CANDIDATE_ANNOUNCE>"
-    )
-}
-
-fn award(sent: &str) -> String {
-    format!(
-        "<WIN_RESULT_ANNO><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{SECTION}</BID_SECTION_CODE>\
-         <NOTICE_NAME>001标段中标结果公告</NOTICE_NAME><NOTICE_CONTENT>中标人：江苏淮海路桥工程有限公司</NOTICE_CONTENT>\
-         <NOTICE_SEND_TIME>{sent}</NOTICE_SEND_TIME><WIN_BIDDER_NAME>江苏淮海路桥工程有限公司</WIN_BIDDER_NAME>\
-         <WIN_BIDDER_CODE>913203826683892551</WIN_BIDDER_CODE><BID_AMOUNT>10876543.21</BID_AMOUNT><PRICE_UNIT>元</PRICE_UNIT>\
-         <PROJECT_LEAD>张伟</PROJECT_LEAD><PROJECT_LEAD_ID>320303198001011234</PROJECT_LEAD_ID>\
-         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-04-10 08:50</DATA_TIMESTAMP></WIN_RESULT_ANNO>"
-    )
-}
 
 fn statuses(receipt: &Value) -> Vec<String> {
     receipt["records"]
@@ -96,7 +59,9 @@ async fn ingest_answers_the_http_contract() {
 async fn a_works_procedure_posted_out_of_order_is_published_in_stage_order() {
     let mut p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
     // The award is sent during the candidate publicity, before either of its parents arrives.
-    let award_receipt = p.submit(&award("2025-04-10 09:00")).await;
+    let award_receipt = p
+        .submit(&award("2025-04-10 09:00", "2025-04-10 08:50"))
+        .await;
     let body = p.wait_receipt(&award_receipt, |s| s == "parked").await;
     assert_eq!(statuses(&body), ["parked"]);
     let cand_receipt = p.submit(&candidates("2025-04-11 18:00")).await;
@@ -304,7 +269,8 @@ async fn a_resent_document_is_published_once() {
 #[tokio::test]
 async fn invalid_and_rejected_records_show_their_errors_in_the_receipt() {
     let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
-    let bad_code = award("2025-04-10 09:00").replace("913203826683892551", "913203826683892552");
+    let bad_code = award("2025-04-10 09:00", "2025-04-10 08:50")
+        .replace("913203826683892551", "913203826683892552");
     let receipt = p.submit(&bad_code).await;
     let body = p.wait_receipt(&receipt, |s| s == "invalid").await;
     let errors = body["records"][0]["errors"].as_array().expect("errors");
@@ -384,7 +350,7 @@ async fn a_batch_leaves_the_store_as_its_events_one_at_a_time_would() {
     source.spawn("validate");
     source.wait_ready().await;
     let documents = [
-        award("2025-04-10 09:00"),
+        award("2025-04-10 09:00", "2025-04-10 08:50"),
         gongshi_tests::generated_tender(1, "B"),
         candidates("2025-04-11 18:00"),
         gongshi_tests::generated_tender(2, "B"),

@@ -608,6 +608,9 @@ pub async fn serve_locally(app: axum::Router) -> String {
 #[path = "support/browser.rs"]
 pub mod browser;
 
+#[path = "support/fixtures.rs"]
+pub mod fixtures;
+
 /// Checks `html` (the page at `what`) with html5lib, the reference HTML5 parser
 /// (`tests/python/html_check.py`): panics naming every parse error and when `<html lang>` is
 /// not `zh-CN`.
