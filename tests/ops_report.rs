@@ -119,6 +119,13 @@ async fn check_clocks(p: &Pipeline) {
             .is_some_and(|s| s >= 8 * 86_400)
     );
     assert_eq!(clocks["parked_flag_days"], 7);
+    let totals = &clocks["totals"];
+    assert_eq!(
+        (&totals["held"], &totals["parked"], &totals["parked_flagged"]),
+        (&Value::from(1), &Value::from(1), &Value::from(1)),
+        "{clocks:#}"
+    );
+    assert_eq!(totals["closing_this_week"], week.len(), "{clocks:#}");
     let html = reqwest::Client::new()
         .get(format!("{}/ops/clocks", p.url))
         .bearer_auth(OPERATOR_TOKEN)

@@ -98,6 +98,7 @@ impl utoipa::Modify for RateLimits {
         crate::ops::audit::api_audit,
         crate::ops::overview::api,
         crate::ops::clocks::api,
+        crate::ops::clocks::api_table,
         crate::ops::report::api,
         crate::pages::notice::notice,
         crate::pages::procedure::procedure,

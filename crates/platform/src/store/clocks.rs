@@ -1,6 +1,7 @@
 //! The legal clocks operators watch: legal windows about to close (from the enforce service's
 //! durable window timers), held notices with their release times, and parked notices with the
-//! stage they wait for.
+//! stage they wait for. Each list is read a page at a time (`limit`, `offset`) with its total, so
+//! that a console page never claims a truncated list is the whole.
 
 use super::StoreError;
 use chrono::{DateTime, Utc};
@@ -27,25 +28,38 @@ pub struct Closing {
     pub region: Option<String>,
 }
 
-/// Windows that close in `[from, until)`, soonest first (at most `limit`).
+/// Windows that close in `[from, until)`, soonest first: at most `limit` of them from the
+/// `offset`-th, and how many there are in all.
 pub async fn closing(
     pool: &PgPool,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<Closing>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT notice_id, due_at, payload FROM timers \
-         WHERE kind = 'window' AND fired_at IS NULL AND due_at >= $1 AND due_at < $2 \
-         ORDER BY due_at, notice_id LIMIT $3",
-    )
+    offset: i64,
+) -> Result<(Vec<Closing>, i64), StoreError> {
+    // One `FROM … WHERE` for both statements, as literals so that they are prepared once.
+    macro_rules! open_windows {
+        () => {
+            " FROM timers WHERE kind = 'window' AND fired_at IS NULL AND due_at >= $1 AND due_at < $2"
+        };
+    }
+    let total = sqlx::query_scalar(concat!("SELECT count(*)", open_windows!()))
+        .bind(from)
+        .bind(until)
+        .fetch_one(pool);
+    let rows = sqlx::query(concat!(
+        "SELECT notice_id, due_at, payload",
+        open_windows!(),
+        " ORDER BY due_at, notice_id LIMIT $3 OFFSET $4"
+    ))
     .bind(from)
     .bind(until)
     .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    .bind(offset)
+    .fetch_all(pool);
+    let (total, rows) = tokio::try_join!(total, rows)?;
     let text = |p: &Value, k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
-    Ok(rows
+    let rows = rows
         .iter()
         .map(|r| {
             let payload: Value = r.try_get("payload")?;
@@ -59,7 +73,8 @@ pub async fn closing(
                 region: text(&payload, "region"),
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?)
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok((rows, total))
 }
 
 /// A notice that is held or parked.
@@ -91,9 +106,31 @@ pub struct Waiting {
     pub index: Option<i32>,
 }
 
+/// How many notices are in `status` (`held` or `parked`), and how many of those gongshi first saw
+/// more than `older_than_s` seconds ago (database time, as [`Waiting::waited_s`]).
+pub async fn waiting_counts(
+    pool: &PgPool,
+    status: &str,
+    older_than_s: i64,
+) -> Result<(i64, i64), StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE first_seen < now() - make_interval(secs => $2)) \
+         FROM notices WHERE status = $1",
+    )
+    .bind(status)
+    .bind(older_than_s as f64)
+    .fetch_one(pool)
+    .await?)
+}
+
 /// Notices in `status` (`held` or `parked`): held ones soonest release first, parked ones
-/// longest waiting first (at most `limit`).
-pub async fn waiting(pool: &PgPool, status: &str, limit: i64) -> Result<Vec<Waiting>, StoreError> {
+/// longest waiting first; at most `limit` of them from the `offset`-th.
+pub async fn waiting(
+    pool: &PgPool,
+    status: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Waiting>, StoreError> {
     let rows = sqlx::query(
         "SELECT n.notice_id, n.procedure_key, n.kind, n.regime, n.notice->>'title' AS title, \
                 n.notice->>'region' AS region, n.first_seen, n.hold_until, n.outcome->>'awaiting' AS awaiting, \
@@ -102,10 +139,11 @@ pub async fn waiting(pool: &PgPool, status: &str, limit: i64) -> Result<Vec<Wait
          LEFT JOIN LATERAL (SELECT receipt_id, idx FROM receipt_records r WHERE r.notice_id = n.notice_id \
                             ORDER BY updated_at DESC LIMIT 1) rr ON true \
          WHERE n.status = $1 \
-         ORDER BY CASE WHEN $1 = 'held' THEN n.hold_until END, n.first_seen, n.notice_id LIMIT $2",
+         ORDER BY CASE WHEN $1 = 'held' THEN n.hold_until END, n.first_seen, n.notice_id LIMIT $2 OFFSET $3",
     )
     .bind(status)
     .bind(limit)
+    .bind(offset)
     .fetch_all(pool)
     .await?;
     Ok(rows

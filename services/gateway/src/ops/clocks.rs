@@ -4,6 +4,10 @@
 //! wait for and for how long; a notice parked longer than `GONGSHI_OPS_PARKED_FLAG_DAYS`
 //! (default 7 calendar days) is flagged.
 //!
+//! The overview shows each list's first [`OVERVIEW_ROWS`] rows beside its true total; every list
+//! pages on its own at `GET /ops/clocks/{table}?page=N&per_page=M` (JSON twin
+//! `GET /ops/api/clocks/{table}`), `table` one of [`ClockTable`]'s slugs.
+//!
 //! "Today" and "this week" (Monday to Sunday) are Beijing dates of the pipeline's legal clock;
 //! how long a notice has waited is wall-clock time.
 
@@ -11,21 +15,89 @@ use crate::Gateway;
 use crate::feeds::item::window_label;
 use crate::ops::auth::Operator;
 use crate::ops::overview::duration_zh;
+use crate::ops::records::MAX_PAGE;
 use crate::ops::report::kind_name;
 use crate::pages::{self, format};
 use crate::routes::store_error;
 use askama::Template;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
 use chrono::{DateTime, Datelike as _, Duration, FixedOffset, NaiveTime, TimeZone as _, Utc};
-use gongshi_platform::ApiError;
 use gongshi_platform::store::clocks::{self as store, Closing, Waiting};
-use serde::Serialize;
+use gongshi_platform::{ApiError, ErrorCode};
+use serde::{Deserialize, Serialize};
 
-/// Rows listed per table at most.
-const LIMIT: i64 = 500;
+/// Rows of each list on the overview (`/ops/clocks`, `/ops/api/clocks`).
+pub const OVERVIEW_ROWS: i64 = 20;
+/// Rows per page of one list when the query names none.
+const PER_PAGE: i64 = 50;
+/// Most rows per page a query may ask for.
+const MAX_PER_PAGE: i64 = 500;
+
+/// One of the clocks' lists, as its path segment names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockTable {
+    /// `today`: windows closing from now to the end of today.
+    Today,
+    /// `week`: windows closing after today and before the end of the week.
+    Week,
+    /// `held`: held notices, soonest release first.
+    Held,
+    /// `parked`: parked notices, longest waiting first.
+    Parked,
+}
+
+impl ClockTable {
+    /// Every list, in the overview's order.
+    pub const ALL: [Self; 4] = [Self::Today, Self::Week, Self::Held, Self::Parked];
+
+    /// The path segment (`today`, `week`, `held`, `parked`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::Today => "today",
+            Self::Week => "week",
+            Self::Held => "held",
+            Self::Parked => "parked",
+        }
+    }
+
+    /// The list's Chinese heading.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Today => "今天截止",
+            Self::Week => "本周截止",
+            Self::Held => "暂缓发布",
+            Self::Parked => "待前序公告",
+        }
+    }
+
+    /// The list a path segment names, or the message saying which ones there are.
+    fn parse(slug: &str) -> Result<Self, String> {
+        Self::ALL.into_iter().find(|t| t.slug() == slug).ok_or_else(|| {
+            format!(
+                "没有名为 '{slug}' 的时限列表，应为 today（今天截止）、week（本周截止）、held（暂缓发布）或 parked（待前序公告） (unknown clocks table)"
+            )
+        })
+    }
+}
+
+/// How many rows each list holds in all (the overview shows the first [`OVERVIEW_ROWS`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+pub struct ClockTotals {
+    /// Windows closing today.
+    pub closing_today: i64,
+    /// Windows closing later this week.
+    pub closing_this_week: i64,
+    /// Held notices.
+    pub held: i64,
+    /// Parked notices.
+    pub parked: i64,
+    /// Parked notices waiting longer than the flag's days.
+    pub parked_flagged: i64,
+}
 
 /// `GET /ops/api/clocks`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -36,14 +108,18 @@ pub struct Clocks {
     pub today_until: DateTime<Utc>,
     /// End of this week (Sunday, Beijing), exclusive.
     pub week_until: DateTime<Utc>,
-    /// Windows closing from now to the end of today, soonest first.
+    /// Windows closing from now to the end of today, soonest first (the first
+    /// [`OVERVIEW_ROWS`]; `totals.closing_today` in all).
     pub closing_today: Vec<Closing>,
-    /// Windows closing after today and before the end of the week.
+    /// Windows closing after today and before the end of the week (the first
+    /// [`OVERVIEW_ROWS`]).
     pub closing_this_week: Vec<Closing>,
-    /// Held notices, soonest release first.
+    /// Held notices, soonest release first (the first [`OVERVIEW_ROWS`]).
     pub held: Vec<Waiting>,
-    /// Parked notices, longest waiting first.
+    /// Parked notices, longest waiting first (the first [`OVERVIEW_ROWS`]).
     pub parked: Vec<ParkedNotice>,
+    /// How many each list holds in all; the rest at `/ops/api/clocks/{table}`.
+    pub totals: ClockTotals,
     /// Parked longer than this many days is flagged.
     pub parked_flag_days: u32,
 }
@@ -56,6 +132,56 @@ pub struct ParkedNotice {
     pub notice: Waiting,
     /// Parked longer than the configured days.
     pub flagged: bool,
+}
+
+/// The rows of one list's page.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ClockRows {
+    /// `today`, `week`.
+    Closing(Vec<Closing>),
+    /// `held`.
+    Held(Vec<Waiting>),
+    /// `parked`.
+    Parked(Vec<ParkedNotice>),
+}
+
+/// `GET /ops/api/clocks/{table}`: one page of one list.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ClockPage {
+    /// The list.
+    pub table: ClockTable,
+    /// The legal clock's now.
+    pub now: DateTime<Utc>,
+    /// This page (from 1).
+    pub page: i64,
+    /// Rows per page.
+    pub per_page: i64,
+    /// Rows of the list in all.
+    pub total: i64,
+    /// This page's rows, in the list's order.
+    pub rows: ClockRows,
+    /// Parked longer than this many days is flagged.
+    pub parked_flag_days: u32,
+}
+
+/// `?page=N&per_page=M` of a list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageQuery {
+    /// Page, from 1 (default 1).
+    pub page: Option<i64>,
+    /// Rows per page, 1 to 500 (default 50).
+    pub per_page: Option<i64>,
+}
+
+impl PageQuery {
+    fn page(&self) -> i64 {
+        self.page.unwrap_or(1).clamp(1, MAX_PAGE)
+    }
+
+    fn per_page(&self) -> i64 {
+        self.per_page.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE)
+    }
 }
 
 /// Beijing time.
@@ -80,37 +206,138 @@ pub fn today_and_week_ends(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>)
     )
 }
 
-async fn gather(gw: &Gateway) -> Result<Clocks, ApiError> {
-    let now = gw.clock.now();
-    let (today_until, week_until) = today_and_week_ends(now);
+/// The clock's now with the ends of today and of the week.
+struct Now {
+    now: DateTime<Utc>,
+    today_until: DateTime<Utc>,
+    week_until: DateTime<Utc>,
+}
+
+impl Now {
+    fn of(gw: &Gateway) -> Self {
+        let now = gw.clock.now();
+        let (today_until, week_until) = today_and_week_ends(now);
+        Self {
+            now,
+            today_until,
+            week_until,
+        }
+    }
+}
+
+/// Seconds after which a parked notice is flagged.
+fn flag_after_s(gw: &Gateway) -> i64 {
+    i64::from(gw.config.ops_parked_flag_days) * 86_400
+}
+
+/// `limit` rows of `table` from the `offset`-th, and the list's total.
+async fn rows(
+    gw: &Gateway,
+    at: &Now,
+    table: ClockTable,
+    limit: i64,
+    offset: i64,
+) -> Result<(ClockRows, i64), ApiError> {
     let pool = &gw.store.pool;
-    let (closing, held, parked) = tokio::join!(
-        store::closing(pool, now, week_until, LIMIT),
-        store::waiting(pool, "held", LIMIT),
-        store::waiting(pool, "parked", LIMIT),
-    );
-    let (today, week): (Vec<_>, Vec<_>) = closing
-        .map_err(store_error)?
-        .into_iter()
-        .partition(|c| c.closes_at < today_until);
-    let days = gw.config.ops_parked_flag_days;
-    let flag_after_s = i64::from(days) * 86_400;
+    let waiting = |status| async move {
+        let (rows, (total, _)) = tokio::try_join!(
+            store::waiting(pool, status, limit, offset),
+            store::waiting_counts(pool, status, 0),
+        )
+        .map_err(store_error)?;
+        Ok::<_, ApiError>((rows, total))
+    };
+    Ok(match table {
+        ClockTable::Today | ClockTable::Week => {
+            let (from, until) = if table == ClockTable::Today {
+                (at.now, at.today_until)
+            } else {
+                (at.today_until.max(at.now), at.week_until)
+            };
+            let (rows, total) = store::closing(pool, from, until, limit, offset)
+                .await
+                .map_err(store_error)?;
+            (ClockRows::Closing(rows), total)
+        }
+        ClockTable::Held => {
+            let (rows, total) = waiting("held").await?;
+            (ClockRows::Held(rows), total)
+        }
+        ClockTable::Parked => {
+            let (rows, total) = waiting("parked").await?;
+            let flag_after = flag_after_s(gw);
+            let rows = rows
+                .into_iter()
+                .map(|notice| ParkedNotice {
+                    flagged: notice.waited_s > flag_after,
+                    notice,
+                })
+                .collect();
+            (ClockRows::Parked(rows), total)
+        }
+    })
+}
+
+async fn gather(gw: &Gateway) -> Result<Clocks, ApiError> {
+    let at = Now::of(gw);
+    let first = |table| rows(gw, &at, table, OVERVIEW_ROWS, 0);
+    let (today, week, held, parked, (_, parked_flagged)) = tokio::try_join!(
+        first(ClockTable::Today),
+        first(ClockTable::Week),
+        first(ClockTable::Held),
+        first(ClockTable::Parked),
+        async {
+            store::waiting_counts(&gw.store.pool, "parked", flag_after_s(gw))
+                .await
+                .map_err(store_error)
+        },
+    )?;
+    let totals = ClockTotals {
+        closing_today: today.1,
+        closing_this_week: week.1,
+        held: held.1,
+        parked: parked.1,
+        parked_flagged,
+    };
+    let closing = |rows| match rows {
+        ClockRows::Closing(rows) => rows,
+        ClockRows::Held(_) | ClockRows::Parked(_) => Vec::new(),
+    };
     Ok(Clocks {
-        now,
-        today_until,
-        week_until,
-        closing_today: today,
-        closing_this_week: week,
-        held: held.map_err(store_error)?,
-        parked: parked
-            .map_err(store_error)?
-            .into_iter()
-            .map(|notice| ParkedNotice {
-                flagged: notice.waited_s > flag_after_s,
-                notice,
-            })
-            .collect(),
-        parked_flag_days: days,
+        now: at.now,
+        today_until: at.today_until,
+        week_until: at.week_until,
+        closing_today: closing(today.0),
+        closing_this_week: closing(week.0),
+        held: match held.0 {
+            ClockRows::Held(rows) => rows,
+            ClockRows::Closing(_) | ClockRows::Parked(_) => Vec::new(),
+        },
+        parked: match parked.0 {
+            ClockRows::Parked(rows) => rows,
+            ClockRows::Closing(_) | ClockRows::Held(_) => Vec::new(),
+        },
+        totals,
+        parked_flag_days: gw.config.ops_parked_flag_days,
+    })
+}
+
+async fn gather_page(
+    gw: &Gateway,
+    table: ClockTable,
+    q: &PageQuery,
+) -> Result<ClockPage, ApiError> {
+    let at = Now::of(gw);
+    let (page, per_page) = (q.page(), q.per_page());
+    let (rows, total) = rows(gw, &at, table, per_page, (page - 1) * per_page).await?;
+    Ok(ClockPage {
+        table,
+        now: at.now,
+        page,
+        per_page,
+        total,
+        rows,
+        parked_flag_days: gw.config.ops_parked_flag_days,
     })
 }
 
@@ -123,17 +350,107 @@ pub async fn api(_op: Operator, State(gw): State<Gateway>) -> Result<Json<Clocks
     Ok(Json(gather(&gw).await?))
 }
 
+/// `GET /ops/api/clocks/{table}`: one page of one list (404 for an unknown list).
+#[utoipa::path(get, path = "/ops/api/clocks/{table}", tag = "operators", operation_id = "ops_clocks_table",
+    params(("table" = String, Path, description = "today, week, held or parked"),
+        ("page" = Option<i64>, Query, description = "Page, from 1"),
+        ("per_page" = Option<i64>, Query, description = "Rows per page, 1 to 500 (default 50)")),
+    responses((status = 200, body = ClockPage),
+        (status = 401, description = "No operator credentials", body = gongshi_platform::api_error::ErrorBody),
+        (status = 404, description = "No such list", body = gongshi_platform::api_error::ErrorBody)),
+    security(("operator" = [])))]
+pub async fn api_table(
+    _op: Operator,
+    State(gw): State<Gateway>,
+    Path(table): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<ClockPage>, ApiError> {
+    let table = ClockTable::parse(&table).map_err(|m| ApiError::new(ErrorCode::NotFound, m))?;
+    Ok(Json(gather_page(&gw, table, &q).await?))
+}
+
+/// A list as the pages show it: heading, rows, and how many there are in all.
+struct TableView {
+    table: ClockTable,
+    total: i64,
+    closing: Vec<ClosingRow>,
+    waiting: Vec<WaitingRow>,
+}
+
+impl TableView {
+    fn new(table: ClockTable, rows: ClockRows, total: i64, now: DateTime<Utc>) -> Self {
+        let (closing, waiting) = match rows {
+            ClockRows::Closing(rows) => (
+                rows.into_iter().map(|c| closing_row(c, now)).collect(),
+                Vec::new(),
+            ),
+            ClockRows::Held(rows) => (
+                Vec::new(),
+                rows.into_iter().map(|w| waiting_row(w, false)).collect(),
+            ),
+            ClockRows::Parked(rows) => (
+                Vec::new(),
+                rows.into_iter()
+                    .map(|p| waiting_row(p.notice, p.flagged))
+                    .collect(),
+            ),
+        };
+        Self {
+            table,
+            total,
+            closing,
+            waiting,
+        }
+    }
+
+    fn shown(&self) -> usize {
+        self.closing.len() + self.waiting.len()
+    }
+
+    /// Whether the list holds more than it shows.
+    fn more(&self) -> bool {
+        i64::try_from(self.shown()).is_ok_and(|shown| shown < self.total)
+    }
+
+    fn is_closing(&self) -> bool {
+        matches!(self.table, ClockTable::Today | ClockTable::Week)
+    }
+
+    fn is_parked(&self) -> bool {
+        self.table == ClockTable::Parked
+    }
+
+    /// What to say when the list is empty.
+    fn empty(&self) -> &'static str {
+        match self.table {
+            ClockTable::Today => "今天没有截止的法定期限。",
+            ClockTable::Week => "本周其余日子没有截止的法定期限。",
+            ClockTable::Held => "没有暂缓发布的公告。",
+            ClockTable::Parked => "没有待前序的公告。",
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "ops/clocks.html")]
 struct ClocksPage {
     op: Operator,
     now: String,
-    today: Vec<ClosingRow>,
-    week: Vec<ClosingRow>,
-    held: Vec<WaitingRow>,
-    parked: Vec<WaitingRow>,
+    tables: Vec<TableView>,
     flag_days: u32,
-    flagged: usize,
+    flagged: i64,
+}
+
+#[derive(Template)]
+#[template(path = "ops/clocks_table.html")]
+struct ClockTablePage {
+    op: Operator,
+    now: String,
+    view: TableView,
+    page: i64,
+    pages: i64,
+    per_page: i64,
+    flag_days: u32,
 }
 
 struct ClosingRow {
@@ -198,34 +515,66 @@ pub async fn page(op: Operator, State(gw): State<Gateway>) -> Response {
         Err(e) => return e.into_response(),
     };
     let now = clocks.now;
-    let flagged = clocks.parked.iter().filter(|p| p.flagged).count();
+    let t = clocks.totals;
+    let tables = vec![
+        TableView::new(
+            ClockTable::Today,
+            ClockRows::Closing(clocks.closing_today),
+            t.closing_today,
+            now,
+        ),
+        TableView::new(
+            ClockTable::Week,
+            ClockRows::Closing(clocks.closing_this_week),
+            t.closing_this_week,
+            now,
+        ),
+        TableView::new(ClockTable::Held, ClockRows::Held(clocks.held), t.held, now),
+        TableView::new(
+            ClockTable::Parked,
+            ClockRows::Parked(clocks.parked),
+            t.parked,
+            now,
+        ),
+    ];
     pages::html(
         StatusCode::OK,
         &ClocksPage {
             op,
             now: format::beijing(now),
-            today: clocks
-                .closing_today
-                .into_iter()
-                .map(|c| closing_row(c, now))
-                .collect(),
-            week: clocks
-                .closing_this_week
-                .into_iter()
-                .map(|c| closing_row(c, now))
-                .collect(),
-            held: clocks
-                .held
-                .into_iter()
-                .map(|w| waiting_row(w, false))
-                .collect(),
-            parked: clocks
-                .parked
-                .into_iter()
-                .map(|p| waiting_row(p.notice, p.flagged))
-                .collect(),
+            tables,
             flag_days: clocks.parked_flag_days,
-            flagged,
+            flagged: t.parked_flagged,
+        },
+    )
+}
+
+/// `GET /ops/clocks/{table}`: one list, paged (an unknown list is a 404 page).
+pub async fn page_table(
+    op: Operator,
+    State(gw): State<Gateway>,
+    Path(table): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let table = match ClockTable::parse(&table) {
+        Ok(t) => t,
+        Err(m) => return pages::error_page(StatusCode::NOT_FOUND, "没有这个列表", m),
+    };
+    let p = match gather_page(&gw, table, &q).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let pages = ((p.total + p.per_page - 1) / p.per_page).max(1);
+    pages::html(
+        StatusCode::OK,
+        &ClockTablePage {
+            op,
+            now: format::beijing(p.now),
+            view: TableView::new(p.table, p.rows, p.total, p.now),
+            page: p.page,
+            pages,
+            per_page: p.per_page,
+            flag_days: p.parked_flag_days,
         },
     )
 }
