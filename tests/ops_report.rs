@@ -121,7 +121,11 @@ async fn check_clocks(p: &Pipeline) {
     assert_eq!(clocks["parked_flag_days"], 7);
     let totals = &clocks["totals"];
     assert_eq!(
-        (&totals["held"], &totals["parked"], &totals["parked_flagged"]),
+        (
+            &totals["held"],
+            &totals["parked"],
+            &totals["parked_flagged"]
+        ),
         (&Value::from(1), &Value::from(1), &Value::from(1)),
         "{clocks:#}"
     );

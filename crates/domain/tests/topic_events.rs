@@ -216,6 +216,17 @@ fn what_the_schema_refuses_does_not_decode() {
             "decoded a payload without {field}"
         );
     }
+    // A payload of the wrong shape is named down to the field.
+    let mut nested = good.clone();
+    nested.payload["windows"] = serde_json::json!({"bid": {"start": 7}});
+    let message = PublicEvent::decode(&nested)
+        .expect_err("a window starting at a number")
+        .to_string();
+    assert!(
+        message.contains(&format!("event {}", nested.id))
+            && message.contains("payload field 'windows.bid.start'"),
+        "{message}"
+    );
     let mut wrong_type = good.clone();
     wrong_type.event_type = "notice.withdrawn".into();
     assert!(PublicEvent::decode(&wrong_type).is_err());

@@ -204,6 +204,12 @@ pub(crate) fn decode_payload<E: serde::de::DeserializeOwned>(
     event_type: &str,
     payload: &serde_json::Value,
 ) -> Result<E, EventError> {
+    // Every consumer decodes every event, and tracking the path copies each key it passes: the
+    // path is only worth its cost when there is an error to name, so a payload that fails is
+    // decoded a second time to find it.
+    if let Ok(event) = E::deserialize(payload) {
+        return Ok(event);
+    }
     serde_path_to_error::deserialize(payload).map_err(|e| EventError::Payload {
         event: id.to_owned(),
         event_type: event_type.to_owned(),
