@@ -230,22 +230,30 @@ fn flag_after_s(gw: &Gateway) -> i64 {
     i64::from(gw.config.ops_parked_flag_days) * 86_400
 }
 
-/// `limit` rows of `table` from the `offset`-th, and the list's total.
-async fn rows(
+/// A page of one list: its rows, how many the list holds, and how many of those are flagged
+/// (parked longer than the flag's days; 0 for the other lists).
+struct ListPage {
+    rows: ClockRows,
+    total: i64,
+    flagged: i64,
+}
+
+/// `limit` rows of `table` from the `offset`-th, with the list's counts.
+async fn list_page(
     gw: &Gateway,
     at: &Now,
     table: ClockTable,
     limit: i64,
     offset: i64,
-) -> Result<(ClockRows, i64), ApiError> {
+) -> Result<ListPage, ApiError> {
     let pool = &gw.store.pool;
+    let flag_after = flag_after_s(gw);
     let waiting = |status| async move {
-        let (rows, (total, _)) = tokio::try_join!(
+        tokio::try_join!(
             store::waiting(pool, status, limit, offset),
-            store::waiting_counts(pool, status, 0),
+            store::waiting_counts(pool, status, flag_after),
         )
-        .map_err(store_error)?;
-        Ok::<_, ApiError>((rows, total))
+        .map_err(store_error)
     };
     Ok(match table {
         ClockTable::Today | ClockTable::Week => {
@@ -257,15 +265,22 @@ async fn rows(
             let (rows, total) = store::closing(pool, from, until, limit, offset)
                 .await
                 .map_err(store_error)?;
-            (ClockRows::Closing(rows), total)
+            ListPage {
+                rows: ClockRows::Closing(rows),
+                total,
+                flagged: 0,
+            }
         }
         ClockTable::Held => {
-            let (rows, total) = waiting("held").await?;
-            (ClockRows::Held(rows), total)
+            let (rows, (total, _)) = waiting("held").await?;
+            ListPage {
+                rows: ClockRows::Held(rows),
+                total,
+                flagged: 0,
+            }
         }
         ClockTable::Parked => {
-            let (rows, total) = waiting("parked").await?;
-            let flag_after = flag_after_s(gw);
+            let (rows, (total, flagged)) = waiting("parked").await?;
             let rows = rows
                 .into_iter()
                 .map(|notice| ParkedNotice {
@@ -273,31 +288,30 @@ async fn rows(
                     notice,
                 })
                 .collect();
-            (ClockRows::Parked(rows), total)
+            ListPage {
+                rows: ClockRows::Parked(rows),
+                total,
+                flagged,
+            }
         }
     })
 }
 
 async fn gather(gw: &Gateway) -> Result<Clocks, ApiError> {
     let at = Now::of(gw);
-    let first = |table| rows(gw, &at, table, OVERVIEW_ROWS, 0);
-    let (today, week, held, parked, (_, parked_flagged)) = tokio::try_join!(
+    let first = |table| list_page(gw, &at, table, OVERVIEW_ROWS, 0);
+    let (today, week, held, parked) = tokio::try_join!(
         first(ClockTable::Today),
         first(ClockTable::Week),
         first(ClockTable::Held),
         first(ClockTable::Parked),
-        async {
-            store::waiting_counts(&gw.store.pool, "parked", flag_after_s(gw))
-                .await
-                .map_err(store_error)
-        },
     )?;
     let totals = ClockTotals {
-        closing_today: today.1,
-        closing_this_week: week.1,
-        held: held.1,
-        parked: parked.1,
-        parked_flagged,
+        closing_today: today.total,
+        closing_this_week: week.total,
+        held: held.total,
+        parked: parked.total,
+        parked_flagged: parked.flagged,
     };
     let closing = |rows| match rows {
         ClockRows::Closing(rows) => rows,
@@ -307,13 +321,13 @@ async fn gather(gw: &Gateway) -> Result<Clocks, ApiError> {
         now: at.now,
         today_until: at.today_until,
         week_until: at.week_until,
-        closing_today: closing(today.0),
-        closing_this_week: closing(week.0),
-        held: match held.0 {
+        closing_today: closing(today.rows),
+        closing_this_week: closing(week.rows),
+        held: match held.rows {
             ClockRows::Held(rows) => rows,
             ClockRows::Closing(_) | ClockRows::Parked(_) => Vec::new(),
         },
-        parked: match parked.0 {
+        parked: match parked.rows {
             ClockRows::Parked(rows) => rows,
             ClockRows::Closing(_) | ClockRows::Held(_) => Vec::new(),
         },
@@ -329,14 +343,14 @@ async fn gather_page(
 ) -> Result<ClockPage, ApiError> {
     let at = Now::of(gw);
     let (page, per_page) = (q.page(), q.per_page());
-    let (rows, total) = rows(gw, &at, table, per_page, (page - 1) * per_page).await?;
+    let list = list_page(gw, &at, table, per_page, (page - 1) * per_page).await?;
     Ok(ClockPage {
         table,
         now: at.now,
         page,
         per_page,
-        total,
-        rows,
+        total: list.total,
+        rows: list.rows,
         parked_flag_days: gw.config.ops_parked_flag_days,
     })
 }
