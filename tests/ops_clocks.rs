@@ -151,7 +151,11 @@ async fn the_clocks_show_true_totals_and_page_through_every_parked_notice() {
     );
     let r = get(&p, "/ops/clocks/overdue").await;
     assert_eq!(r.status(), 404);
-    assert!(r.text().await.expect("html").contains("held（暂缓发布）"));
+    let page = r.text().await.expect("html");
+    assert!(
+        page.contains("held（暂缓发布）") && page.contains("href=\"/ops/clocks/held\""),
+        "{page}"
+    );
 
     // The pages say the same.
     let overview = html(&p, "/ops/clocks").await;
@@ -171,7 +175,31 @@ async fn the_clocks_show_true_totals_and_page_through_every_parked_notice() {
         "{last}"
     );
     let beyond = html(&p, "/ops/clocks/parked?per_page=10&page=9").await;
-    assert!(beyond.contains("此页没有记录"), "{beyond}");
+    assert!(
+        beyond.contains("只有 3 页：第 9 页没有记录")
+            && beyond.contains("href=\"/ops/clocks/parked?page=3&amp;per_page=10\" rel=\"prev\""),
+        "{beyond}"
+    );
+    // What is not a page number is refused, naming the parameter, as JSON and as a page.
+    let r = get(&p, "/ops/api/clocks/parked?page=abc").await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("JSON");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("page 应为整数，收到 'abc'")),
+        "{body}"
+    );
+    for query in ["per_page=1e9", "page=1&page=2"] {
+        let r = get(&p, &format!("/ops/clocks/parked?{query}")).await;
+        assert_eq!(r.status(), 400, "{query}");
+        let page = r.text().await.expect("html");
+        gongshi_tests::assert_html5(query, &page);
+        assert!(
+            page.contains("查询参数有误") && page.contains("href=\"/ops/clocks/parked\""),
+            "{query}: {page}"
+        );
+    }
 
     // As an operator goes: from the overview's link to the whole list, then ten a page, next.
     let b = gongshi_tests::browser::Browser::start(1280, 1200).await;
@@ -221,5 +249,58 @@ async fn the_clocks_show_true_totals_and_page_through_every_parked_notice() {
     let url = b.client.current_url().await.expect("url");
     assert!(url.as_str().ends_with("page=2&per_page=10"), "{url}");
     b.screenshot("ops-clocks-parked-page-2").await;
+    // An unknown list: a console page that names the lists and links to them.
+    b.client
+        .goto(&format!("{}/ops/clocks/overdue", p.url))
+        .await
+        .expect("goto");
+    let links = b
+        .client
+        .find_all(Css("section.card li a"))
+        .await
+        .expect("links");
+    assert_eq!(links.len(), 5, "the four lists and the overview");
+    b.screenshot("ops-clocks-unknown-list").await;
     b.close().await;
+}
+
+/// A notice held until its publicity starts is not public: its windows are timed, but the week's
+/// list shows them only once it is published (until then it is listed as held). The legal clock
+/// is Monday 2025-04-07 12:00; the candidates' publicity runs from 14:00 to Thursday 18:00.
+#[tokio::test]
+async fn a_held_notice_s_windows_are_listed_once_it_is_published() {
+    let p = Pipeline::start("2025-04-07T12:00:00+08:00").await;
+    let tender = p.submit(&gongshi_tests::fixtures::tender()).await;
+    p.wait_receipt(&tender, |s| s == "published").await;
+    let candidates = p
+        .submit(
+            &gongshi_tests::fixtures::candidates("2025-04-10 18:00")
+                .replace("2025-04-08 09:00", "2025-04-07 14:00")
+                .replace("2025-04-08 08:40", "2025-04-07 11:40"),
+        )
+        .await;
+    p.wait_receipt(&candidates, |s| s == "held").await;
+
+    let clocks = json(&p, "/ops/api/clocks").await;
+    assert_eq!(clocks["totals"]["held"], 1, "{clocks:#}");
+    assert_eq!(clocks["totals"]["closing_this_week"], 0, "{clocks:#}");
+    let week = json(&p, "/ops/api/clocks/week").await;
+    assert_eq!(week["total"], 0, "{week:#}");
+    let page = html(&p, "/ops/clocks/week").await;
+    assert!(
+        page.contains("本周其余日子没有截止的法定期限。")
+            && !page.contains("001标段中标候选人公示"),
+        "a held notice's window on the week's page: {page}"
+    );
+
+    // Its publicity starts: published, and its window is this week's.
+    p.set_now("2025-04-07T14:01:00+08:00");
+    p.wait_receipt(&candidates, |s| s == "published").await;
+    let week = json(&p, "/ops/api/clocks/week").await;
+    assert_eq!(week["total"], 1, "{week:#}");
+    assert_eq!(week["rows"][0]["window"], "publicity", "{week:#}");
+    assert_eq!(
+        week["rows"][0]["closes_at"], "2025-04-10T10:00:00Z",
+        "{week:#}"
+    );
 }

@@ -65,7 +65,9 @@ pub struct GatewayConfig {
     /// The operators' legal clocks flag a notice parked (waiting for its parent stage) longer
     /// than this many calendar days: a parent that has not arrived in a week is rarely late,
     /// mostly lost or misnumbered, and worth a call to the platform.
-    #[arg(long, env = "GONGSHI_OPS_PARKED_FLAG_DAYS", default_value_t = 7)]
+    /// At most 36,500 (a hundred years).
+    #[arg(long, env = "GONGSHI_OPS_PARKED_FLAG_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub ops_parked_flag_days: u32,
     /// Requests per second each client may make to the public routes, sustained (0: no limit).
     #[arg(long, env = "GONGSHI_RATE_LIMIT_PER_SECOND", default_value_t = 20)]
@@ -104,5 +106,30 @@ impl Default for GatewayConfig {
             rate_limit_burst: 120,
             trusted_proxies: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: GatewayConfig,
+    }
+
+    #[test]
+    fn a_parked_flag_beyond_a_hundred_years_is_refused_at_start() {
+        let days = |v: &str| {
+            Cli::try_parse_from(["gongshi", "--ops-parked-flag-days", v])
+                .map(|c| c.config.ops_parked_flag_days)
+        };
+        assert_eq!(days("0").ok(), Some(0));
+        assert_eq!(days("36500").ok(), Some(36_500));
+        // The clocks' SQL subtracts it from now(): 4294967295 days is out of PostgreSQL's range.
+        let refused = days("4294967295").expect_err("refused");
+        assert!(refused.to_string().contains("0..=36500"), "{refused}");
     }
 }

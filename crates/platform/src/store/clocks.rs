@@ -28,8 +28,9 @@ pub struct Closing {
     pub region: Option<String>,
 }
 
-/// Windows that close in `[from, until)`, soonest first: at most `limit` of them from the
-/// `offset`-th, and how many there are in all.
+/// Windows of published notices that close in `[from, until)`, soonest first: at most `limit` of
+/// them from the `offset`-th, and how many there are in all. A held notice's windows are timed
+/// too (its hold may end before they close), but it is not public: it is listed as held.
 pub async fn closing(
     pool: &PgPool,
     from: DateTime<Utc>,
@@ -40,7 +41,8 @@ pub async fn closing(
     // One `FROM … WHERE` for both statements, as literals so that they are prepared once.
     macro_rules! open_windows {
         () => {
-            " FROM timers WHERE kind = 'window' AND fired_at IS NULL AND due_at >= $1 AND due_at < $2"
+            " FROM timers t JOIN notices n ON n.notice_id = t.notice_id AND n.status = 'published' \
+              WHERE t.kind = 'window' AND t.fired_at IS NULL AND t.due_at >= $1 AND t.due_at < $2"
         };
     }
     let total = sqlx::query_scalar(concat!("SELECT count(*)", open_windows!()))
@@ -48,9 +50,9 @@ pub async fn closing(
         .bind(until)
         .fetch_one(pool);
     let rows = sqlx::query(concat!(
-        "SELECT notice_id, due_at, payload",
+        "SELECT t.notice_id, t.due_at, t.payload",
         open_windows!(),
-        " ORDER BY due_at, notice_id LIMIT $3 OFFSET $4"
+        " ORDER BY t.due_at, t.notice_id LIMIT $3 OFFSET $4"
     ))
     .bind(from)
     .bind(until)

@@ -21,6 +21,7 @@ use crate::pages::{self, format};
 use crate::routes::store_error;
 use askama::Template;
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
@@ -165,23 +166,37 @@ pub struct ClockPage {
     pub parked_flag_days: u32,
 }
 
-/// `?page=N&per_page=M` of a list.
+/// `?page=N&per_page=M` of a list, as sent: both whole numbers, both optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct PageQuery {
-    /// Page, from 1 (default 1).
-    pub page: Option<i64>,
-    /// Rows per page, 1 to 500 (default 50).
-    pub per_page: Option<i64>,
+    /// Page, from 1 (default 1; below 1 is 1).
+    pub page: Option<String>,
+    /// Rows per page, 1 to 500 (default 50; outside, the nearer bound).
+    pub per_page: Option<String>,
 }
 
 impl PageQuery {
-    fn page(&self) -> i64 {
-        self.page.unwrap_or(1).clamp(1, MAX_PAGE)
+    /// (page, rows per page), clamped to their ranges; a value that is not a whole number is an
+    /// error that names the parameter and what it got. An empty value is no value.
+    fn parse(&self) -> Result<(i64, i64), String> {
+        let number = |name: &str, value: &Option<String>| match value.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
+                let shown: String = text.chars().take(40).collect();
+                format!("{name} 应为整数，收到 '{shown}' (not a whole number)")
+            }),
+        };
+        let page = number("page", &self.page)?.unwrap_or(1).clamp(1, MAX_PAGE);
+        let per_page = number("per_page", &self.per_page)?
+            .unwrap_or(PER_PAGE)
+            .clamp(1, MAX_PER_PAGE);
+        Ok((page, per_page))
     }
+}
 
-    fn per_page(&self) -> i64 {
-        self.per_page.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE)
-    }
+/// What a query the extractor refused (a parameter twice, say) is told.
+fn query_problem(e: &QueryRejection) -> String {
+    format!("查询参数有误：每个参数只能出现一次，page 和 per_page 应为整数 (bad query: {e})")
 }
 
 /// Beijing time.
@@ -339,10 +354,9 @@ async fn gather(gw: &Gateway) -> Result<Clocks, ApiError> {
 async fn gather_page(
     gw: &Gateway,
     table: ClockTable,
-    q: &PageQuery,
+    (page, per_page): (i64, i64),
 ) -> Result<ClockPage, ApiError> {
     let at = Now::of(gw);
-    let (page, per_page) = (q.page(), q.per_page());
     let list = list_page(gw, &at, table, per_page, (page - 1) * per_page).await?;
     Ok(ClockPage {
         table,
@@ -370,6 +384,7 @@ pub async fn api(_op: Operator, State(gw): State<Gateway>) -> Result<Json<Clocks
         ("page" = Option<i64>, Query, description = "Page, from 1"),
         ("per_page" = Option<i64>, Query, description = "Rows per page, 1 to 500 (default 50)")),
     responses((status = 200, body = ClockPage),
+        (status = 400, description = "page or per_page is not a whole number, or is sent twice", body = gongshi_platform::api_error::ErrorBody),
         (status = 401, description = "No operator credentials", body = gongshi_platform::api_error::ErrorBody),
         (status = 404, description = "No such list", body = gongshi_platform::api_error::ErrorBody)),
     security(("operator" = [])))]
@@ -377,10 +392,12 @@ pub async fn api_table(
     _op: Operator,
     State(gw): State<Gateway>,
     Path(table): Path<String>,
-    Query(q): Query<PageQuery>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<ClockPage>, ApiError> {
     let table = ClockTable::parse(&table).map_err(|m| ApiError::new(ErrorCode::NotFound, m))?;
-    Ok(Json(gather_page(&gw, table, &q).await?))
+    let Query(q) = query.map_err(|e| ApiError::bad_request(query_problem(&e)))?;
+    let paging = q.parse().map_err(ApiError::bad_request)?;
+    Ok(Json(gather_page(&gw, table, paging).await?))
 }
 
 /// A list as the pages show it: heading, rows, and how many there are in all.
@@ -563,18 +580,58 @@ pub async fn page(op: Operator, State(gw): State<Gateway>) -> Response {
     )
 }
 
-/// `GET /ops/clocks/{table}`: one list, paged (an unknown list is a 404 page).
+/// A console page saying why a list cannot be shown, with links to the four lists.
+#[derive(Template)]
+#[template(path = "ops/error.html")]
+struct ClocksError {
+    op: Operator,
+    heading: &'static str,
+    message: String,
+    links: Vec<(String, &'static str)>,
+}
+
+fn clocks_error(
+    op: Operator,
+    status: StatusCode,
+    heading: &'static str,
+    message: String,
+) -> Response {
+    let links = ClockTable::ALL
+        .iter()
+        .map(|t| (format!("/ops/clocks/{}", t.slug()), t.name()))
+        .chain([("/ops/clocks".to_owned(), "法定时限总览")])
+        .collect();
+    pages::html(
+        status,
+        &ClocksError {
+            op,
+            heading,
+            message,
+            links,
+        },
+    )
+}
+
+/// `GET /ops/clocks/{table}`: one list, paged (an unknown list is a 404 page, a malformed page
+/// number a 400 page, each linking to the lists).
 pub async fn page_table(
     op: Operator,
     State(gw): State<Gateway>,
     Path(table): Path<String>,
-    Query(q): Query<PageQuery>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Response {
     let table = match ClockTable::parse(&table) {
         Ok(t) => t,
-        Err(m) => return pages::error_page(StatusCode::NOT_FOUND, "没有这个列表", m),
+        Err(m) => return clocks_error(op, StatusCode::NOT_FOUND, "没有这个列表", m),
     };
-    let p = match gather_page(&gw, table, &q).await {
+    let paging = match query
+        .map_err(|e| query_problem(&e))
+        .and_then(|Query(q)| q.parse())
+    {
+        Ok(p) => p,
+        Err(m) => return clocks_error(op, StatusCode::BAD_REQUEST, "查询参数有误", m),
+    };
+    let p = match gather_page(&gw, table, paging).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
