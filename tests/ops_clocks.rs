@@ -153,7 +153,9 @@ async fn the_clocks_show_true_totals_and_page_through_every_parked_notice() {
     assert_eq!(r.status(), 404);
     let page = r.text().await.expect("html");
     assert!(
-        page.contains("held（暂缓发布）") && page.contains("href=\"/ops/clocks/held\""),
+        page.contains("<h1>找不到</h1>")
+            && page.contains("held（暂缓发布）")
+            && page.contains("href=\"/ops/clocks\""),
         "{page}"
     );
 
@@ -196,7 +198,10 @@ async fn the_clocks_show_true_totals_and_page_through_every_parked_notice() {
         let page = r.text().await.expect("html");
         gongshi_tests::assert_html5(query, &page);
         assert!(
-            page.contains("查询参数有误") && page.contains("href=\"/ops/clocks/parked\""),
+            page.contains("<h1>请求有误</h1>")
+                && (page.contains("per_page 应为整数，收到 &#39;1e9&#39;")
+                    || page.contains("每个参数只能出现一次"))
+                && page.contains("href=\"/ops/clocks\""),
             "{query}: {page}"
         );
     }
@@ -249,17 +254,17 @@ async fn the_clocks_show_true_totals_and_page_through_every_parked_notice() {
     let url = b.client.current_url().await.expect("url");
     assert!(url.as_str().ends_with("page=2&per_page=10"), "{url}");
     b.screenshot("ops-clocks-parked-page-2").await;
-    // An unknown list: a console page that names the lists and links to them.
+    // An unknown list: a console page that names the lists, under the console's menu.
     b.client
         .goto(&format!("{}/ops/clocks/overdue", p.url))
         .await
         .expect("goto");
-    let links = b
-        .client
-        .find_all(Css("section.card li a"))
+    let heading = b.client.find(Css("h1")).await.expect("h1");
+    assert_eq!(heading.text().await.expect("text"), "找不到");
+    b.client
+        .find(Css("header nav a[href='/ops/clocks']"))
         .await
-        .expect("links");
-    assert_eq!(links.len(), 5, "the four lists and the overview");
+        .expect("the console's menu");
     b.screenshot("ops-clocks-unknown-list").await;
     b.close().await;
 }

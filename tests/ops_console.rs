@@ -172,6 +172,37 @@ async fn records_actions_and_their_audit() {
         "/ops/login?next=%2Fops%2Frecords%3Fstatus%3Dheld"
     );
 
+    // A malformed query on a console page is a console page that says what is wrong; the JSON
+    // twin answers JSON.
+    for (path, kind) in [
+        ("/ops/records?page=abc", "text/html"),
+        ("/ops/records?sort=title", "text/html"),
+        ("/ops/api/records?page=abc", "application/json"),
+    ] {
+        let r = client()
+            .get(format!("{}{path}", p.url))
+            .bearer_auth(OPERATOR_TOKEN)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 400, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .is_ok_and(|t| t.starts_with(kind)),
+            "{path}: {:?}",
+            r.headers()
+        );
+        let text = r.text().await.expect("body");
+        if kind == "text/html" {
+            gongshi_tests::assert_html5(path, &text);
+            assert!(
+                text.contains("<h1>请求有误</h1>") && text.contains("href=\"/ops/records\""),
+                "{path}: {text}"
+            );
+        }
+    }
+
     // Each status lists its record, with what the contract names.
     for (receipt, status) in [
         (&r.rejected, "rejected"),

@@ -394,10 +394,19 @@ pub async fn api_table(
     Path(table): Path<String>,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<ClockPage>, ApiError> {
-    let table = ClockTable::parse(&table).map_err(|m| ApiError::new(ErrorCode::NotFound, m))?;
-    let Query(q) = query.map_err(|e| ApiError::bad_request(query_problem(&e)))?;
-    let paging = q.parse().map_err(ApiError::bad_request)?;
+    let (table, paging) = requested(&table, query)?;
     Ok(Json(gather_page(&gw, table, paging).await?))
+}
+
+/// The list and the page a request names: 404 for an unknown list, 400 for a page number that
+/// is not one (or a parameter sent twice).
+fn requested(
+    table: &str,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<(ClockTable, (i64, i64)), ApiError> {
+    let table = ClockTable::parse(table).map_err(|m| ApiError::new(ErrorCode::NotFound, m))?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(query_problem(&e)))?;
+    Ok((table, q.parse().map_err(ApiError::bad_request)?))
 }
 
 /// A list as the pages show it: heading, rows, and how many there are in all.
@@ -580,63 +589,18 @@ pub async fn page(op: Operator, State(gw): State<Gateway>) -> Response {
     )
 }
 
-/// A console page saying why a list cannot be shown, with links to the four lists.
-#[derive(Template)]
-#[template(path = "ops/error.html")]
-struct ClocksError {
-    op: Operator,
-    heading: &'static str,
-    message: String,
-    links: Vec<(String, &'static str)>,
-}
-
-fn clocks_error(
-    op: Operator,
-    status: StatusCode,
-    heading: &'static str,
-    message: String,
-) -> Response {
-    let links = ClockTable::ALL
-        .iter()
-        .map(|t| (format!("/ops/clocks/{}", t.slug()), t.name()))
-        .chain([("/ops/clocks".to_owned(), "法定时限总览")])
-        .collect();
-    pages::html(
-        status,
-        &ClocksError {
-            op,
-            heading,
-            message,
-            links,
-        },
-    )
-}
-
-/// `GET /ops/clocks/{table}`: one list, paged (an unknown list is a 404 page, a malformed page
-/// number a 400 page, each linking to the lists).
+/// `GET /ops/clocks/{table}`: one list, paged (an unknown list or a malformed page number is an
+/// error page, `ops::error_page`).
 pub async fn page_table(
     op: Operator,
     State(gw): State<Gateway>,
     Path(table): Path<String>,
     query: Result<Query<PageQuery>, QueryRejection>,
-) -> Response {
-    let table = match ClockTable::parse(&table) {
-        Ok(t) => t,
-        Err(m) => return clocks_error(op, StatusCode::NOT_FOUND, "没有这个列表", m),
-    };
-    let paging = match query
-        .map_err(|e| query_problem(&e))
-        .and_then(|Query(q)| q.parse())
-    {
-        Ok(p) => p,
-        Err(m) => return clocks_error(op, StatusCode::BAD_REQUEST, "查询参数有误", m),
-    };
-    let p = match gather_page(&gw, table, paging).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let (table, paging) = requested(&table, query)?;
+    let p = gather_page(&gw, table, paging).await?;
     let pages = ((p.total + p.per_page - 1) / p.per_page).max(1);
-    pages::html(
+    Ok(pages::html(
         StatusCode::OK,
         &ClockTablePage {
             op,
@@ -647,7 +611,7 @@ pub async fn page_table(
             per_page: p.per_page,
             flag_days: p.parked_flag_days,
         },
-    )
+    ))
 }
 
 #[cfg(test)]

@@ -1,0 +1,83 @@
+//! The console's pages answer their errors as console pages: a response layer
+//! (`axum::middleware::map_response(as_page)`) on the page routes turns an error answer (JSON
+//! from an `ApiError`, or the framework's plain-text rejection of a malformed query or path) into
+//! `templates/ops/error.html` — a heading for the status, the message in Chinese, the console's
+//! menu — with the status and the other headers kept. `/ops/api/` keeps its JSON; a 401 stays as
+//! it is (the sign-in redirect of [`super::auth`] has already been decided).
+
+use crate::pages;
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::Value;
+
+#[derive(Template)]
+#[template(path = "ops/error.html")]
+struct ErrorView {
+    heading: &'static str,
+    message: String,
+}
+
+/// The page's heading for an error status.
+fn heading(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "请求有误",
+        StatusCode::FORBIDDEN => "无权操作",
+        StatusCode::NOT_FOUND => "找不到",
+        StatusCode::METHOD_NOT_ALLOWED => "不支持此操作",
+        StatusCode::CONFLICT => "无法执行",
+        StatusCode::TOO_MANY_REQUESTS => "请求过于频繁",
+        s if s.is_server_error() => "暂时无法访问",
+        _ => "出错了",
+    }
+}
+
+/// `response` as a console page when it is an error answer (see the module); otherwise as is.
+pub async fn as_page(response: Response) -> Response {
+    let status = response.status();
+    let kind = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|t| t.to_str().ok())
+        .unwrap_or_default();
+    let (json, plain) = (
+        kind.starts_with("application/json"),
+        kind.starts_with("text/plain"),
+    );
+    if !(status.is_client_error() || status.is_server_error())
+        || status == StatusCode::UNAUTHORIZED
+        || !(json || plain)
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let message = if json {
+        serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+    } else {
+        Some(format!(
+            "请求有误 ({})",
+            String::from_utf8_lossy(&body).trim()
+        ))
+    }
+    .unwrap_or_else(|| "无法显示此页。(the request could not be answered)".to_owned());
+    let mut page = pages::html(
+        status,
+        &ErrorView {
+            heading: heading(status),
+            message,
+        },
+    );
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().insert(name, value.clone());
+        }
+    }
+    page.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page
+}
