@@ -165,6 +165,7 @@ mod tests {
                 "openapi",
                 "ops_audit",
                 "ops_clocks",
+                "ops_clocks_table",
                 "ops_overview",
                 "ops_record",
                 "ops_record_action",
