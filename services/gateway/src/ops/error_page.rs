@@ -1,6 +1,7 @@
 //! The console's pages answer their errors as console pages: a response layer
 //! (`axum::middleware::map_response(as_page)`) on the page routes turns an error answer (JSON
-//! from an `ApiError`, or the framework's plain-text rejection of a malformed query or path) into
+//! from an `ApiError`, or the framework's plain-text rejection of a malformed query or path,
+//! read through `json_rejections` as the rest of the gateway reads it) into
 //! `templates/ops/error.html` — a heading for the status, the message in Chinese, the console's
 //! menu — with the status and the other headers kept. `/ops/api/` keeps its JSON; a 401 stays as
 //! it is (the sign-in redirect of [`super::auth`] has already been decided).
@@ -9,6 +10,7 @@ use crate::pages;
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use gongshi_platform::api_error::json_rejections;
 use serde_json::Value;
 
 #[derive(Template)]
@@ -34,19 +36,17 @@ fn heading(status: StatusCode) -> &'static str {
 
 /// `response` as a console page when it is an error answer (see the module); otherwise as is.
 pub async fn as_page(response: Response) -> Response {
+    // The framework's plain-text rejections in the API's JSON shape first, as every other
+    // answer of the gateway gets them: one form of error to read below.
+    let response = json_rejections(response).await;
     let status = response.status();
-    let kind = response
+    let json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .and_then(|t| t.to_str().ok())
-        .unwrap_or_default();
-    let (json, plain) = (
-        kind.starts_with("application/json"),
-        kind.starts_with("text/plain"),
-    );
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
     if !(status.is_client_error() || status.is_server_error())
         || status == StatusCode::UNAUTHORIZED
-        || !(json || plain)
+        || !json
     {
         return response;
     }
@@ -54,17 +54,10 @@ pub async fn as_page(response: Response) -> Response {
     let body = axum::body::to_bytes(body, 64 * 1024)
         .await
         .unwrap_or_default();
-    let message = if json {
-        serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-    } else {
-        Some(format!(
-            "请求有误 ({})",
-            String::from_utf8_lossy(&body).trim()
-        ))
-    }
-    .unwrap_or_else(|| "无法显示此页。(the request could not be answered)".to_owned());
+    let message = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "无法显示此页。(the request could not be answered)".to_owned());
     let mut page = pages::html(
         status,
         &ErrorView {
