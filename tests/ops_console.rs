@@ -111,13 +111,18 @@ fn client() -> reqwest::Client {
         .expect("client")
 }
 
-async fn ops_get(p: &Pipeline, path: &str) -> (u16, Value) {
-    let r = client()
+/// `GET path` as the test operator.
+async fn ops_request(p: &Pipeline, path: &str) -> reqwest::Response {
+    client()
         .get(format!("{}{path}", p.url))
         .bearer_auth(OPERATOR_TOKEN)
         .send()
         .await
-        .expect("get");
+        .expect("get")
+}
+
+async fn ops_get(p: &Pipeline, path: &str) -> (u16, Value) {
+    let r = ops_request(p, path).await;
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -179,12 +184,7 @@ async fn records_actions_and_their_audit() {
         ("/ops/records?sort=title", "text/html"),
         ("/ops/api/records?page=abc", "application/json"),
     ] {
-        let r = client()
-            .get(format!("{}{path}", p.url))
-            .bearer_auth(OPERATOR_TOKEN)
-            .send()
-            .await
-            .expect("get");
+        let r = ops_request(&p, path).await;
         assert_eq!(r.status(), 400, "{path}");
         assert!(
             r.headers()["content-type"]
