@@ -203,6 +203,25 @@ async fn records_actions_and_their_audit() {
         }
     }
 
+    // A trailing slash leads to the page, query kept; a path the console does not have is a
+    // console page saying so, and under /ops/api/ it stays JSON.
+    let slash = ops_request(&p, "/ops/records/?status=held").await;
+    assert_eq!(slash.status(), 308);
+    assert_eq!(slash.headers()["location"], "/ops/records?status=held");
+    let missing = ops_request(&p, "/ops/recrods").await;
+    assert_eq!(missing.status(), 404);
+    let text = missing.text().await.expect("body");
+    gongshi_tests::assert_html5("/ops/recrods", &text);
+    assert!(
+        text.contains("<h1>找不到</h1>")
+            && text.contains("/ops/recrods")
+            && text.contains("href=\"/ops/clocks\""),
+        "{text}"
+    );
+    let (code, body) = ops_get(&p, "/ops/api/recrods").await;
+    assert_eq!(code, 404);
+    assert_eq!(body["error"]["code"], "not-found", "{body}");
+
     // Each status lists its record, with what the contract names.
     for (receipt, status) in [
         (&r.rejected, "rejected"),

@@ -5,12 +5,17 @@
 //! `templates/ops/error.html` — a heading for the status, the message in Chinese, the console's
 //! menu — with the status and the other headers kept. `/ops/api/` keeps its JSON; a 401 stays as
 //! it is (the sign-in redirect of [`super::auth`] has already been decided).
+//!
+//! A path under `/ops/` that is no console page ([`not_a_page`]) is answered here too: one with a
+//! trailing slash (`/ops/clocks/`) is sent to the page without it, any other is a 404 page.
 
 use crate::pages;
 use askama::Template;
+use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Redirect, Response};
 use gongshi_platform::api_error::json_rejections;
+use gongshi_platform::{ApiError, ErrorCode};
 use serde_json::Value;
 
 #[derive(Template)]
@@ -73,4 +78,33 @@ pub async fn as_page(response: Response) -> Response {
     page.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     page
+}
+
+/// `GET /ops/{rest}` that no console route matched. A trailing slash is a typing habit, not a
+/// missing page: `/ops/clocks/?page=2` is redirected (308) to `/ops/clocks?page=2`, which then
+/// answers as that path does. Anything else is a 404, shown by [`as_page`] as a console page.
+pub async fn not_a_page(Path(rest): Path<String>, RawQuery(query): RawQuery) -> Response {
+    let trimmed = rest.trim_end_matches('/');
+    if trimmed.len() < rest.len() && !trimmed.is_empty() {
+        let to = match query {
+            Some(q) => format!("/ops/{trimmed}?{q}"),
+            None => format!("/ops/{trimmed}"),
+        };
+        return Redirect::permanent(&to).into_response();
+    }
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("运营监控台没有这个页面：/ops/{rest} (no such console page)"),
+    )
+    .into_response()
+}
+
+/// Any request under `/ops/api/` that no route matched: the gateway's JSON 404, kept apart from
+/// the console's pages so that [`not_a_page`] does not answer the API in HTML.
+pub async fn not_an_api(Path(rest): Path<String>) -> Response {
+    ApiError::new(
+        ErrorCode::NotFound,
+        format!("运营监控台接口没有这个地址：/ops/api/{rest} (no such console API route)"),
+    )
+    .into_response()
 }

@@ -17,7 +17,7 @@ pub mod report;
 
 use crate::Gateway;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 /// Every console route (pages, forms and `/ops/api/`), for the gateway's router. The pages and
 /// forms answer errors as console pages ([`error_page`]); `/ops/api/` answers JSON.
@@ -34,6 +34,7 @@ pub fn router() -> Router<Gateway> {
             post(records::page_act),
         )
         .route("/ops/audit", get(audit::page))
+        .route("/ops/{*rest}", get(error_page::not_a_page))
         .layer(axum::middleware::map_response(error_page::as_page));
     Router::new()
         .merge(pages)
@@ -53,4 +54,5 @@ pub fn router() -> Router<Gateway> {
             post(records::api_act),
         )
         .route("/ops/api/audit", get(audit::api_audit))
+        .route("/ops/api/{*rest}", any(error_page::not_an_api))
 }
