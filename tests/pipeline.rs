@@ -1,8 +1,8 @@
 //! The pipeline end to end on the real broker and PostgreSQL: HTTP contract of ingest, a works
-//! procedure posted out of order, duplicates, invalid and rejected records, and a hold that
-//! survives a restart of the enforce service.
+//! procedure posted out of order, duplicates, invalid and rejected records, a hold that survives
+//! a restart of the enforce service, and a bid deadline an amendment moved.
 
-use gongshi_tests::fixtures::{PROJECT, SECTION, award, candidates, tender};
+use gongshi_tests::fixtures::{PROJECT, SECTION, amendment, award, candidates, tender};
 use gongshi_tests::{Pipeline, TOKEN, sample};
 use serde_json::Value;
 
@@ -264,6 +264,94 @@ async fn a_resent_document_is_published_once() {
         !per_notice.is_empty() && per_notice.iter().all(|c| *c == 1),
         "{per_notice:?}"
     );
+}
+
+/// The `window.closed` entries of the feed as (notice, window).
+async fn closings(db: &sqlx::PgPool) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT notice_id, entry #>> '{payload,window}' FROM feed_entries \
+         WHERE event_type = 'window.closed' ORDER BY seq",
+    )
+    .fetch_all(db)
+    .await
+    .expect("closings")
+}
+
+/// Waits until window timer `timer` has fired (announced or not).
+async fn fired(db: &sqlx::PgPool, timer: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let fired: Option<bool> =
+            sqlx::query_scalar("SELECT fired_at IS NOT NULL FROM timers WHERE timer_id = $1")
+                .bind(timer)
+                .fetch_optional(db)
+                .await
+                .expect("timer");
+        if fired == Some(true) {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "timer {timer} did not fire ({fired:?})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// An amendment moved the bid deadline from 03-25 to 04-01. The tender's own deadline passes
+/// without a word to subscribers and leaves it open everywhere a bidder looks (API, search); the
+/// deadline in force then closes the tender and the amendment together, announced once.
+#[tokio::test]
+async fn a_moved_bid_deadline_closes_the_tender_at_the_deadline_in_force_only() {
+    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+    let receipt = p
+        .submit(&format!(
+            "<BATCH>{}{}</BATCH>",
+            tender(),
+            amendment("2025-04-01 09:30")
+        ))
+        .await;
+    let body = p.wait_receipt(&receipt, |s| s == "published").await;
+    let id = |i: usize| {
+        body["records"][i]["notice_id"]
+            .as_str()
+            .expect("notice id")
+            .to_owned()
+    };
+    let (tender_id, amendment_id) = (id(0), id(1));
+    let db = p.db().await;
+    let status = |id: String| {
+        let p = &p;
+        async move { p.get(&format!("/v1/notices/{id}")).await.1["status"].clone() }
+    };
+    let open_search = "/v1/search?q=%E4%B8%89%E7%8E%AF%E4%B8%9C%E8%B7%AF&kind=tender&status=open";
+
+    p.set_now("2025-03-25T09:31:00+08:00");
+    fired(&db, &format!("window:{tender_id}:bid")).await;
+    assert_eq!(
+        closings(&db).await,
+        [],
+        "the replaced deadline announces nothing"
+    );
+    assert_eq!(status(tender_id.clone()).await, "open");
+    let found = p
+        .search_until(open_search, |f| f["total"].as_u64() == Some(1))
+        .await;
+    assert_eq!(found["hits"][0]["id"], tender_id.as_str(), "{found}");
+
+    p.set_now("2025-04-01T09:31:00+08:00");
+    fired(&db, &format!("window:{amendment_id}:bid")).await;
+    assert_eq!(
+        closings(&db).await,
+        [(amendment_id.clone(), "bid".to_owned())]
+    );
+    assert_eq!(status(tender_id.clone()).await, "closed");
+    assert_eq!(status(amendment_id).await, "closed");
+    p.search_until(
+        "/v1/search?q=%E4%B8%89%E7%8E%AF%E4%B8%9C%E8%B7%AF&kind=tender&status=closed",
+        |f| f["total"].as_u64() == Some(1),
+    )
+    .await;
 }
 
 #[tokio::test]

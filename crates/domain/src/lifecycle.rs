@@ -94,6 +94,18 @@ impl Status {
         matches!(window, "bid" | "publicity" | "listing").then_some(Status::Closed)
     }
 
+    /// The status window `window` keeps its stage's notices in while it runs: `open` for `bid`
+    /// and `listing` (the tender, its re-sent versions and its amendments), `publicity` for
+    /// `publicity` (the candidates and theirs). Its closing closes every notice of the procedure
+    /// in that status, whichever of them set the window in force.
+    pub fn held_by(window: &str) -> Option<Status> {
+        match window {
+            "bid" | "listing" => Some(Status::Open),
+            "publicity" => Some(Status::Publicity),
+            _ => None,
+        }
+    }
+
     /// Whether a window closing may still change it (a closed or settled notice stays so).
     pub fn may_close(self) -> bool {
         matches!(self, Status::Open | Status::Publicity)
@@ -198,5 +210,12 @@ mod tests {
         assert_eq!(Status::after_window("publicity"), Some(Status::Closed));
         assert_eq!(Status::after_window("challenge"), None);
         assert!(Status::Open.may_close() && !Status::Awarded.may_close());
+        for window in ["bid", "listing", "publicity", "challenge", "documents"] {
+            assert_eq!(
+                Status::held_by(window).is_some(),
+                Status::after_window(window).is_some(),
+                "{window}: a window that closes a notice holds it in a status"
+            );
+        }
     }
 }

@@ -398,6 +398,9 @@ impl Enforce {
                 {
                     tracing::info!(timer = %timer.timer_id, message = "window of an unpublished notice; not announced");
                 }
+                "window" if replaced(&mut tx, &timer.notice_id, &timer.payload).await? => {
+                    tracing::info!(timer = %timer.timer_id, message = "window replaced by a later notice of its stage; not announced");
+                }
                 "window" if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
                 "window" => {
                     let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
@@ -421,6 +424,26 @@ impl Enforce {
         tx.commit().await?;
         Ok(due.len())
     }
+}
+
+/// Whether a window timer that fell due is for a window no longer in force in any procedure of
+/// its notice ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force)): an
+/// amendment moved the bid deadline, or a re-sent notice set its windows anew. The window in force
+/// has a timer of its own; announcing the replaced one would tell every subscriber that bids
+/// closed while they are still open. The procedures are locked as a judging transaction locks
+/// them, so a notice judged meanwhile is seen whole or not at all.
+async fn replaced(tx: &mut PgConnection, notice_id: &str, payload: &Value) -> anyhow::Result<bool> {
+    let Some(window) = payload["window"].as_str() else {
+        return Ok(false);
+    };
+    let Some(doc) = notices::notice_json(tx, notice_id).await? else {
+        return Ok(false);
+    };
+    let notice: Notice = serde_json::from_value(doc)?;
+    let states = notices::lock_procedures(tx, &procedure_keys(&notice)).await?;
+    Ok(!states
+        .iter()
+        .any(|state| state.window_in_force(notice_id, window)))
 }
 
 /// When a `listing` window falls due: extends it instead of closing it when the listing extends

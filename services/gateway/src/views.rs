@@ -15,19 +15,57 @@ use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
 /// The lifecycle status of a stored published notice at `now`, among the other published
-/// notices of its procedure (the domain's one definition, [`Status::at`]).
+/// notices of its procedure (the domain's one definition, [`Status::at`]), by its windows in force
+/// ([`windows_in_force`]): a tender whose deadline an amendment moved is open until the new one.
 pub(crate) fn lifecycle(
     n: &PublicNotice,
     siblings: &[PublicNotice],
+    links: &HashMap<String, VersionLink>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Status {
-    let windows: BTreeMap<String, LegalWindow> =
-        BTreeMap::<String, LegalWindow>::deserialize(&n.outcome["windows"]).unwrap_or_default();
     let kinds: Vec<Kind> = siblings
         .iter()
         .filter_map(|s| Kind::parse(&s.kind))
         .collect();
-    Status::at(kind_of(&n.kind), &windows, &kinds, now)
+    Status::at(
+        kind_of(&n.kind),
+        &windows_in_force(n, siblings, links),
+        &kinds,
+        now,
+    )
+}
+
+fn windows_of(n: &PublicNotice) -> BTreeMap<String, LegalWindow> {
+    BTreeMap::<String, LegalWindow>::deserialize(&n.outcome["windows"]).unwrap_or_default()
+}
+
+/// `n`'s windows as they stand: each replaced by the window of the same name that a later
+/// current notice of its stage set (an amendment moving the bid deadline, a re-sent version), as
+/// `/v1/procedures/…` reports the windows in force and as enforcement closes them
+/// (`ProcedureState::window_in_force`). `siblings` are in version order.
+pub(crate) fn windows_in_force(
+    n: &PublicNotice,
+    siblings: &[PublicNotice],
+    links: &HashMap<String, VersionLink>,
+) -> BTreeMap<String, LegalWindow> {
+    let mut windows = windows_of(n);
+    let Some(stage) = links.get(&n.notice_id).map(|l| l.stage) else {
+        return windows;
+    };
+    for s in siblings {
+        let Some(link) = links.get(&s.notice_id) else {
+            continue;
+        };
+        if link.stage != stage || !link.current {
+            continue;
+        }
+        for (name, window) in windows_of(s) {
+            if let Some(own) = windows.get_mut(&name) {
+                *own = window;
+            }
+        }
+    }
+    windows
 }
 
 /// A stored kind string as the domain's kind (unknown kinds sort last, as terminations).
@@ -275,7 +313,7 @@ pub(crate) fn notice_view(
         title: n.notice["title"].clone(),
         region: n.notice["region"].clone(),
         record: n.notice["canonical"].clone(),
-        status: lifecycle(n, siblings, now).as_str().to_owned(),
+        status: lifecycle(n, siblings, links, now).as_str().to_owned(),
         published_at: n.published_at,
         data_timestamp: n.data_timestamp,
         warnings,

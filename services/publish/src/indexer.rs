@@ -57,18 +57,26 @@ pub fn effects(
             let Some(status) = window.status() else {
                 return Ok(Vec::new());
             };
-            // A later award or termination (or an earlier closing) has already set the status.
-            let open = procedure()?.into_iter().any(|(indexed, current)| {
-                indexed == window.notice_id && Status::parse(&current).is_none_or(Status::may_close)
-            });
-            Ok(if open {
-                vec![Effect::SetStatus {
-                    id: window.notice_id.clone(),
+            // The window closes its stage: the notice that set the window in force, and the
+            // notices of the procedure it held open with it (the tender an amendment moved the
+            // deadline of, a re-sent version). A later award or termination (or an earlier
+            // closing) has already set theirs, and nothing reopens them.
+            let held = Status::held_by(&window.window);
+            Ok(procedure()?
+                .into_iter()
+                .filter(|(id, current)| {
+                    let current = Status::parse(current);
+                    if *id == window.notice_id {
+                        current.is_none_or(Status::may_close)
+                    } else {
+                        current.is_some() && current == held
+                    }
+                })
+                .map(|(id, _)| Effect::SetStatus {
+                    id,
                     status: status.as_str(),
-                }]
-            } else {
-                Vec::new()
-            })
+                })
+                .collect())
         }
     }
 }
@@ -243,6 +251,31 @@ mod tests {
             closed("a1", "bid", "A"),
             published("b2", "termination", "B"),
         ]
+    }
+
+    #[test]
+    fn the_deadline_in_force_closes_the_tender_with_its_amendment_but_not_the_candidates() {
+        let index = indexer();
+        for e in [
+            published("c1", "tender", "C"),
+            published("c2", "amendment", "C"),
+            published("c3", "candidates", "C"),
+            published("d1", "tender", "D"),
+        ] {
+            index.apply(&e).expect("apply");
+        }
+        // The amendment moved the bid deadline: its window is the one that closes.
+        index.apply(&closed("c2", "bid", "C")).expect("apply");
+        assert_eq!(
+            statuses(index.index.as_ref()),
+            [
+                ("c1", "closed"),
+                ("c2", "closed"),
+                ("c3", "publicity"),
+                ("d1", "open"),
+            ]
+            .map(|(id, s)| (id.to_owned(), s.to_owned()))
+        );
     }
 
     fn indexer() -> SearchIndexer {

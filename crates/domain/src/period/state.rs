@@ -136,6 +136,23 @@ impl ProcedureState {
         deadline
     }
 
+    /// Whether window `window` of the published notice `notice_id` is the one in force: no notice
+    /// of its stage (a tender with its re-sent versions and amendments, [`crate::diff::stage_of`])
+    /// published after it sets a window of that name. A moved bid deadline or a re-sent notice
+    /// replaces the window; the replaced one never closes anything. True for a notice this
+    /// procedure does not know (nothing replaces what is not here).
+    pub fn window_in_force(&self, notice_id: &str, window: &str) -> bool {
+        let published = |s: &&Stage| s.status == StageStatus::Published;
+        let Some(at) = self.stages.iter().position(|s| s.notice_id == notice_id) else {
+            return true;
+        };
+        let stage = crate::diff::stage_of(self.stages[at].kind);
+        !self.stages[at + 1..]
+            .iter()
+            .filter(published)
+            .any(|s| crate::diff::stage_of(s.kind) == stage && s.windows.contains_key(window))
+    }
+
     /// The objections and complaints of the procedure still open: recorded, and no recorded
     /// version of the same one (same `OBJECTIONG_GUID` / `COMPLAINT_DATE`) carries an answer.
     pub fn open_disputes(&self) -> Vec<crate::notice::Dispute> {
@@ -165,5 +182,94 @@ impl ProcedureState {
                 _ => None,
             })
             .last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notice::Disposal;
+    use chrono::TimeZone as _;
+
+    fn stage(id: &str, kind: Kind, status: StageStatus, windows: &[(&str, u32)]) -> Stage {
+        let tz = crate::values::datetime::shanghai();
+        Stage {
+            notice_id: id.into(),
+            kind,
+            status,
+            region: None,
+            sent_at: None,
+            data_timestamp: None,
+            windows: windows
+                .iter()
+                .map(|(name, day)| {
+                    let start = tz.with_ymd_and_hms(2025, 7, 1, 9, 0, 0).unwrap();
+                    let end = tz.with_ymd_and_hms(2025, 7, *day, 9, 30, 0).unwrap();
+                    ((*name).to_owned(), Window { start, end })
+                })
+                .collect(),
+            body: NoticeBody::Disposal(Disposal {
+                table: "LAND_TRANS_ANN".into(),
+            }),
+        }
+    }
+
+    fn procedure(stages: Vec<Stage>) -> ProcedureState {
+        ProcedureState {
+            key: ProcedureKey {
+                platform: "JSGGZY".into(),
+                project: "P".into(),
+                section: "S".into(),
+            },
+            stages,
+        }
+    }
+
+    #[test]
+    fn an_amendment_moving_the_deadline_replaces_the_tender_s_bid_window_only() {
+        use StageStatus::*;
+        let p = procedure(vec![
+            stage(
+                "tender",
+                Kind::Tender,
+                Published,
+                &[("documents", 8), ("bid", 22)],
+            ),
+            stage("amendment", Kind::Amendment, Published, &[("bid", 29)]),
+            stage(
+                "candidates",
+                Kind::Candidates,
+                Published,
+                &[("publicity", 31)],
+            ),
+        ]);
+        assert!(!p.window_in_force("tender", "bid"));
+        assert!(p.window_in_force("tender", "documents"));
+        assert!(p.window_in_force("amendment", "bid"));
+        assert!(p.window_in_force("candidates", "publicity"));
+        assert!(p.window_in_force("unknown", "bid"));
+    }
+
+    #[test]
+    fn a_re_sent_notice_replaces_its_windows_once_published() {
+        use StageStatus::*;
+        let held = procedure(vec![
+            stage("v1", Kind::Tender, Published, &[("bid", 22)]),
+            stage("v2", Kind::Tender, Held, &[("bid", 25)]),
+        ]);
+        assert!(
+            held.window_in_force("v1", "bid"),
+            "a held version replaces nothing yet"
+        );
+        let published = procedure(vec![
+            stage("v1", Kind::Tender, Published, &[("bid", 22)]),
+            stage("v2", Kind::Tender, Published, &[("bid", 25)]),
+            stage("award", Kind::Award, Published, &[("bid", 30)]),
+        ]);
+        assert!(!published.window_in_force("v1", "bid"));
+        assert!(
+            published.window_in_force("v2", "bid"),
+            "another stage's window of the same name replaces nothing"
+        );
     }
 }
