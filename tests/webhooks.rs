@@ -1,7 +1,8 @@
 //! Webhook subscriptions on the real pipeline, delivering to a real HTTP receiver in the test:
 //! the subscriber-token contract, deliveries that survive a SIGKILL of the gateway mid-delivery
 //! and all arrive with a valid signature (checked with the README's Python snippet), retries
-//! after errors, and a dead webhook given up after the horizon and shown as failed.
+//! after errors, a dead webhook given up after the horizon and shown as failed, and a receiver
+//! that hangs holding up no other subscriber.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -436,6 +437,92 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
             .0,
         404
     );
+}
+
+/// Answers every delivery at once, keeping its id.
+async fn accept(State(got): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap) -> StatusCode {
+    let delivery = headers
+        .get("gongshi-delivery")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    got.lock().expect("lock").push(delivery);
+    StatusCode::NO_CONTENT
+}
+
+/// One subscriber's receiver accepts the connection and never answers; another's answers at
+/// once. Twelve notices reach the second well within one request timeout of the first: the
+/// hanging receiver holds one delivery lane and its own deliveries only.
+#[tokio::test]
+async fn a_receiver_that_hangs_holds_up_no_other_subscriber() {
+    const TIMEOUT_MS: u64 = 8_000;
+    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
+    p.set_env("GONGSHI_WEBHOOK_TIMEOUT_MS", &TIMEOUT_MS.to_string());
+    p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
+    p.spawn("run");
+    p.wait_ready().await;
+    // The kernel completes the handshake into the backlog; nothing ever reads the request.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hanging_url = format!(
+        "http://127.0.0.1:{}/hook",
+        hanging.local_addr().expect("addr").port()
+    );
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let app = Router::new()
+        .route("/hook", post(accept))
+        .with_state(got.clone());
+    let good_url = format!("{}/hook", gongshi_tests::serve_locally(app).await);
+    for (token, url) in [(BIDDER, hanging_url), (OTHER_BIDDER, good_url)] {
+        let (status, created) = call(
+            &p,
+            reqwest::Method::POST,
+            "/v1/subscriptions",
+            Some(token),
+            Some(json!({"webhook_url": url, "secret": SECRET})),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+    }
+    let notices = 12;
+    for i in 0..notices {
+        p.submit(&works_tender(
+            &format!("E32030103193000{i:02}"),
+            &format!("挂起测试工程{i}施工招标公告"),
+            "320300",
+        ))
+        .await;
+    }
+    let db = p.db().await;
+    let start = Instant::now();
+    loop {
+        let published: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM feed_entries WHERE event_type = 'notice.published'",
+        )
+        .fetch_one(&db)
+        .await
+        .expect("count");
+        if published >= notices {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "not published");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let published = Instant::now();
+    loop {
+        let arrived = got.lock().expect("lock").len();
+        if arrived >= 12 {
+            break;
+        }
+        assert!(
+            published.elapsed() < Duration::from_millis(TIMEOUT_MS * 3 / 4),
+            "{arrived} of {notices} deliveries reached the answering receiver in {:?}: the \
+             hanging one holds it up",
+            published.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(hanging);
 }
 
 /// A webhook may not reach into the gateway's own network by any spelling: a literal

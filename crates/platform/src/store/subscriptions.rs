@@ -263,6 +263,8 @@ pub async fn advance(tx: &mut PgConnection, id: &str, seq: i64) -> Result<(), St
 pub struct Due {
     /// Id (the Idempotency-Key).
     pub delivery_id: String,
+    /// The subscription it belongs to.
+    pub subscription_id: String,
     /// The exact body to POST and sign.
     pub body: String,
     /// Attempts made before this one.
@@ -273,28 +275,31 @@ pub struct Due {
     pub secret: String,
 }
 
-/// Locks up to `limit` due deliveries of live subscriptions that no other worker holds.
-pub async fn claim_due(tx: &mut PgConnection, limit: i64) -> Result<Vec<Due>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT d.delivery_id, d.body, d.attempts, s.webhook_url, s.secret FROM deliveries d \
-         JOIN subscriptions s USING (subscription_id) \
+/// Locks the next due delivery of a live subscription that no other worker holds, leaving out
+/// the subscriptions in `busy` (those this process is sending to already: one request in flight
+/// per receiver, so a receiver that hangs holds up nobody else).
+pub async fn claim_due(tx: &mut PgConnection, busy: &[String]) -> Result<Option<Due>, StoreError> {
+    let row = sqlx::query(
+        "SELECT d.delivery_id, d.subscription_id, d.body, d.attempts, s.webhook_url, s.secret \
+         FROM deliveries d JOIN subscriptions s USING (subscription_id) \
          WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND s.deleted_at IS NULL \
-         ORDER BY d.next_attempt_at, d.seq LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
+         AND NOT (d.subscription_id = ANY($1)) \
+         ORDER BY d.next_attempt_at, d.seq LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
     )
-    .bind(limit)
-    .fetch_all(&mut *tx)
+    .bind(busy)
+    .fetch_optional(&mut *tx)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Due {
-                delivery_id: r.try_get("delivery_id")?,
-                body: r.try_get("body")?,
-                attempts: r.try_get("attempts")?,
-                webhook_url: r.try_get("webhook_url")?,
-                secret: r.try_get("secret")?,
-            })
+    row.map(|r| {
+        Ok(Due {
+            delivery_id: r.try_get("delivery_id")?,
+            subscription_id: r.try_get("subscription_id")?,
+            body: r.try_get("body")?,
+            attempts: r.try_get("attempts")?,
+            webhook_url: r.try_get("webhook_url")?,
+            secret: r.try_get("secret")?,
         })
-        .collect()
+    })
+    .transpose()
 }
 
 /// Records a 2xx.

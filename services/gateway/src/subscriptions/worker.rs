@@ -1,15 +1,20 @@
 //! The webhook worker (one per gateway process; several processes share the work through row
-//! locks). Each round it
-//! 1. fans out: for each subscription, locks it, reads the feed entries above its cursor that
-//!    match its saved search, queues one delivery each (with the exact body to send) and moves the
-//!    cursor, all in one transaction;
-//! 2. delivers: claims due deliveries with `FOR UPDATE SKIP LOCKED`, POSTs them signed, and marks
-//!    each delivered or schedules a retry (exponential back-off with jitter) or gives it up after
-//!    the configured horizon — in the claiming transaction, so a crash mid-send leaves the
-//!    delivery pending and it is sent again after the restart (at least once, same
-//!    `Idempotency-Key`).
+//! locks). It runs
+//! 1. the fan-out, every poll: for each subscription, locks it, reads the feed entries above its
+//!    cursor that match its saved search, queues one delivery each (with the exact body to send)
+//!    and moves the cursor, all in one transaction;
+//! 2. delivery lanes (`GONGSHI_WEBHOOK_CONCURRENCY` of them), each on its own: claim the next due
+//!    delivery with `FOR UPDATE SKIP LOCKED`, POST it signed, and mark it delivered or schedule a
+//!    retry (exponential back-off with jitter) or give it up after the configured horizon — in
+//!    the claiming transaction, so a crash mid-send leaves the delivery pending and it is sent
+//!    again after the restart (at least once, same `Idempotency-Key`).
 //!
-//! Shutdown is checked only between rounds: a round is never cut off half-way.
+//! A lane never claims a delivery of a subscription another lane of this process is sending to:
+//! one request in flight per receiver. A receiver that hangs until the timeout therefore holds
+//! one lane and its own deliveries, never anybody else's (lanes used to send in rounds and wait
+//! for the slowest request of each).
+//!
+//! Shutdown is checked only between deliveries: a delivery is never cut off half-way.
 
 use super::signature;
 use crate::config::GatewayConfig;
@@ -21,6 +26,7 @@ use gongshi_platform::telemetry::events::{
     WebhookAttemptFailed, WebhookDelivered, WebhookDeliveriesQueued, WebhookGivenUp,
 };
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -63,23 +69,36 @@ impl Worker {
         })
     }
 
-    /// Runs rounds every `poll` until `shutdown`.
+    /// Runs the fan-out every `poll` and the delivery lanes until `shutdown`.
     pub async fn run(self, poll: Duration, shutdown: CancellationToken) {
+        let busy = Busy::default();
+        let mut lanes = tokio::task::JoinSet::new();
+        for _ in 0..self.config.webhook_concurrency.max(1) {
+            lanes.spawn(self.clone().lane(busy.clone(), poll, shutdown.clone()));
+        }
         loop {
             if let Err(e) = self.fan_out().await {
                 tracing::warn!(error = %e, message = "webhook fan-out failed; will retry");
             }
-            let busy = match self.deliver().await {
-                Ok(n) => n > 0,
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+        while lanes.join_next().await.is_some() {}
+    }
+
+    /// One delivery lane: delivers while deliveries are due, then waits `poll`.
+    async fn lane(self, busy: Busy, poll: Duration, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let sent = match self.deliver_one(&busy).await {
+                Ok(sent) => sent,
                 Err(e) => {
-                    tracing::warn!(error = %e, message = "webhook delivery round failed; will retry");
+                    tracing::warn!(error = %e, message = "webhook delivery failed; will retry");
                     false
                 }
             };
-            if shutdown.is_cancelled() {
-                break;
-            }
-            if !busy {
+            if !sent {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(poll) => {}
@@ -151,55 +170,57 @@ impl Worker {
         ceiling / 2 + ceiling * random / 2000
     }
 
-    /// One round of sending due deliveries; returns how many were attempted.
-    pub async fn deliver(&self) -> Result<usize, StoreError> {
-        let limit = i64::try_from(self.config.webhook_concurrency.max(1)).unwrap_or(8);
+    /// Sends the next due delivery of a subscription no other lane is sending to, and records
+    /// the outcome; false when none is due.
+    pub async fn deliver_one(&self, busy: &Busy) -> Result<bool, StoreError> {
         let mut tx = self.store.pool.begin().await?;
-        let due = subscriptions::claim_due(&mut tx, limit).await?;
-        if due.is_empty() {
-            return Ok(0);
-        }
-        let results = futures::future::join_all(due.iter().map(|d| self.send(d))).await;
+        let Some(d) = subscriptions::claim_due(&mut tx, &busy.ids()).await? else {
+            return Ok(false);
+        };
+        // Another lane may have claimed a delivery of the same subscription meanwhile: leave this
+        // one (the rollback unlocks it) and claim again.
+        let Some(_sending) = busy.take(&d.subscription_id) else {
+            return Ok(true);
+        };
+        let result = self.send(&d).await;
         let horizon = i64::try_from(self.config.webhook_give_up_after).unwrap_or(i64::MAX);
-        for (d, result) in due.iter().zip(results) {
-            match result {
-                Ok(status) => {
-                    subscriptions::delivered(&mut tx, &d.delivery_id, i32::from(status)).await?;
-                    WebhookDelivered {
-                        delivery_id: &d.delivery_id,
-                        status,
-                    }
-                    .emit();
+        match result {
+            Ok(status) => {
+                subscriptions::delivered(&mut tx, &d.delivery_id, i32::from(status)).await?;
+                WebhookDelivered {
+                    delivery_id: &d.delivery_id,
+                    status,
                 }
-                Err((status, error)) => {
-                    let wait = i64::try_from(self.backoff_ms(d.attempts + 1)).unwrap_or(i64::MAX);
-                    WebhookAttemptFailed {
+                .emit();
+            }
+            Err((status, error)) => {
+                let wait = i64::try_from(self.backoff_ms(d.attempts + 1)).unwrap_or(i64::MAX);
+                WebhookAttemptFailed {
+                    delivery_id: &d.delivery_id,
+                    attempts: d.attempts + 1,
+                    error: &error,
+                }
+                .emit();
+                let given_up = subscriptions::attempt_failed(
+                    &mut tx,
+                    &d.delivery_id,
+                    status.map(i32::from),
+                    &error,
+                    wait,
+                    horizon,
+                )
+                .await?;
+                if given_up {
+                    WebhookGivenUp {
                         delivery_id: &d.delivery_id,
                         attempts: d.attempts + 1,
-                        error: &error,
                     }
                     .emit();
-                    let given_up = subscriptions::attempt_failed(
-                        &mut tx,
-                        &d.delivery_id,
-                        status.map(i32::from),
-                        &error,
-                        wait,
-                        horizon,
-                    )
-                    .await?;
-                    if given_up {
-                        WebhookGivenUp {
-                            delivery_id: &d.delivery_id,
-                            attempts: d.attempts + 1,
-                        }
-                        .emit();
-                    }
                 }
             }
         }
         tx.commit().await?;
-        Ok(due.len())
+        Ok(true)
     }
 
     /// POSTs one delivery; `Ok(status)` on 2xx.
@@ -243,5 +264,43 @@ impl Worker {
                 Err((None, message))
             }
         }
+    }
+}
+
+/// The subscriptions this process's lanes are sending to (shared by the lanes).
+#[derive(Debug, Clone, Default)]
+pub struct Busy(Arc<std::sync::Mutex<HashSet<String>>>);
+
+impl Busy {
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // A lane that panicked while holding it left a valid set: keep using it.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.set().iter().cloned().collect()
+    }
+
+    /// Marks `subscription` busy until the guard is dropped; `None` when it already is.
+    fn take(&self, subscription: &str) -> Option<Sending> {
+        self.set().insert(subscription.to_owned()).then(|| Sending {
+            busy: self.clone(),
+            subscription: subscription.to_owned(),
+        })
+    }
+}
+
+/// A lane's hold on one subscription ([`Busy::take`]), released however the delivery ends.
+#[derive(Debug)]
+struct Sending {
+    busy: Busy,
+    subscription: String,
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.busy.set().remove(&self.subscription);
     }
 }
