@@ -248,8 +248,16 @@ fn read_scalar(
                 .and_then(|u| raw.text(u))
                 .and_then(non_empty)
                 .and_then(Unit::parse);
-            match unit.and_then(|u| amount::to_yuan(decimal, u)) {
-                Some(yuan) => Value::String(yuan.to_string()),
+            match unit {
+                Some(u) => match amount::to_yuan(decimal, u) {
+                    Some(yuan) => Value::String(yuan.to_string()),
+                    // Kept as given, the amount would be read in 元 as its unit field now says:
+                    // 10,000 times too small for an amount in 万元.
+                    None => fail(
+                        "FIELD-AMOUNT",
+                        format!("'{text}' 换算为元超出可表示的范围 (too large to convert to 元)"),
+                    ),
+                },
                 // Missing or unknown unit: reported once, at the unit or by the pass above.
                 None => Value::String(decimal.normalize().to_string()),
             }

@@ -329,6 +329,24 @@ fn an_amount_without_unit_is_an_error_at_the_amount() {
     assert!(f.message.contains("PRICE_UNIT"), "{}", f.message);
 }
 
+#[test]
+fn an_amount_too_large_to_convert_to_yuan_is_an_error_not_a_smaller_amount() {
+    let doc = |amount: &str| {
+        format!(
+            r#"{{"TABLE":"BID_DEAL_ANNOUNCE","PURCHASE_PROJECT_CODE":"P1","PURCHASE_SECTION_CODE":"P1-1","WIN_BID_BULLETIN_TITLE":"t","WIN_BID_BULLETIN_CONTENT":"c","WIN_BID_BULLETIN_START_TIME":"2025-01-02 09:00","WINNINGBIDDER_NAME":"w","WINNINGBIDDER_CODE":"9113082810924237XA","WIN_BID_PRICE":"{amount}","PRICE_UNIT":"万元","PLATFORM_CODE":"P","DATA_TIMESTAMP":"2025-01-02"}}"#
+        )
+    };
+    let r = check_all(doc("99999999999999999999999999.99").as_bytes()).remove(0);
+    let f = r
+        .errors()
+        .find(|f| f.rule == "FIELD-AMOUNT")
+        .expect("refused, not read as 元");
+    assert_eq!(f.path, "/WIN_BID_PRICE");
+    assert!(f.message.contains("WIN_BID_PRICE"), "{}", f.message);
+    let r = check_all(doc("1087.654321").as_bytes()).remove(0);
+    assert_eq!(field(&r, "WIN_BID_PRICE"), "10876543.21");
+}
+
 /// The message of a document's refusal (panics if it was read).
 fn refusal(doc: &[u8]) -> DocumentError {
     Document::parse(doc, Limits::default()).expect_err("refused")
