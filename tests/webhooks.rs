@@ -142,6 +142,8 @@ async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
         json!({"webhook_url": hook_url, "region": "3"}),
         json!({"webhook_url": hook_url, "secret": "short"}),
         json!({"region": "32"}),
+        // A misspelt filter would save a search for everything.
+        json!({"webhook_url": hook_url, "regoin": "32"}),
     ] {
         let (status, body) = call(
             &p,

@@ -28,6 +28,25 @@ pub struct NewSubscription {
     /// The saved search: the filters of the feeds.
     #[serde(flatten)]
     pub filter: FilterParams,
+    /// Any other member: refused with its name ([`NewSubscription::unknown`]). A misspelt filter
+    /// (`regoin`) would otherwise leave the search unfiltered and flood the bidder with every
+    /// notice.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl NewSubscription {
+    /// The names of the members that are neither the URL, the secret nor a filter, as a message.
+    pub fn unknown(&self) -> Option<String> {
+        (!self.unknown.is_empty()).then(|| {
+            format!(
+                "{}: 不是订阅的字段 (not a subscription field; the fields are webhook_url, secret, \
+                 kind, category, region, status, from, to, q)",
+                self.unknown.keys().cloned().collect::<Vec<_>>().join("、")
+            )
+        })
+    }
 }
 
 /// A subscription as its owner sees it (never its secret, except once when generated).
@@ -176,6 +195,9 @@ pub(crate) async fn create(
             "请求体应为 JSON 对象 (the body must be a JSON object with webhook_url, optional secret and filters): {e}"
         ))
     })?;
+    if let Some(message) = new.unknown() {
+        return Err(ApiError::bad_request(message));
+    }
     let url = webhook_url(&new.webhook_url, gw.config.webhook_allow_private)
         .map_err(ApiError::bad_request)?;
     let filter = FeedFilter::parse(&new.filter).map_err(ApiError::bad_request)?;
@@ -283,5 +305,27 @@ pub(crate) async fn delete(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misspelt_filter_is_named_and_the_right_ones_are_read() {
+        let new: NewSubscription = serde_json::from_str(
+            r#"{"webhook_url":"https://x.example/h","regoin":"32","categroy":"works","kind":"tender","q":"道路"}"#,
+        )
+        .expect("a JSON object");
+        assert_eq!(new.filter.kind.as_deref(), Some("tender"));
+        assert_eq!(new.filter.q.as_deref(), Some("道路"));
+        let message = new.unknown().expect("refused");
+        assert!(message.starts_with("categroy、regoin: "), "{message}");
+        let fine: NewSubscription = serde_json::from_str(
+            r#"{"webhook_url":"https://x.example/h","secret":"0123456789abcdef","kind":"tender","category":"works","region":"32","status":"open","from":"2025-01-01","to":"2025-02-01","q":"x"}"#,
+        )
+        .expect("a JSON object");
+        assert_eq!(fine.unknown(), None, "every documented field is known");
     }
 }
