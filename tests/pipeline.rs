@@ -354,6 +354,20 @@ async fn a_moved_bid_deadline_closes_the_tender_at_the_deadline_in_force_only() 
     .await;
 }
 
+/// A document near ingest's 2 MiB limit, one record of 1.5 MB of text: accepted, so published —
+/// its `valid` and `public` events are over Kafka's default 1 MiB message size, which the bus's
+/// topics and producer raise.
+#[tokio::test]
+async fn a_record_of_one_and_a_half_megabytes_is_published() {
+    let p = Pipeline::start("2025-03-04T10:00:00+08:00").await;
+    let sentence = "现对该项目的施工进行公开招标。";
+    let doc = tender().replace(sentence, &sentence.repeat(1_500_000 / sentence.len()));
+    assert!(doc.len() > 1_500_000 && doc.len() < 2 * 1024 * 1024);
+    let receipt = p.submit(&doc).await;
+    let body = p.wait_receipt(&receipt, |s| s != "received").await;
+    assert_eq!(statuses(&body), ["published"], "{body}");
+}
+
 #[tokio::test]
 async fn invalid_and_rejected_records_show_their_errors_in_the_receipt() {
     let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;

@@ -120,6 +120,14 @@ pub enum BusError {
     Json(#[from] serde_json::Error),
 }
 
+/// The largest event the bus carries, in bytes: the producer's `message.max.bytes` and the
+/// `max.message.bytes` of the topics gongshi creates. Kafka's default (1 MiB) is less than the
+/// `valid` or `public` event of one record of a 2 MiB document (ingest's default limit), which
+/// would be accepted, then refused by the broker. Ingest's document limit is held to a quarter of
+/// this: a record's canonical JSON (text escaped, codes and labels added) stays well under four
+/// times its bytes in the document.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
 /// The producer side of the bus, and the factory for consumers.
 #[derive(Clone)]
 pub struct Bus {
@@ -149,6 +157,7 @@ impl Bus {
             // a core against 44–46 %), and 10 ms lowered the bulk throughput.
             .set("linger.ms", "2")
             .set("message.timeout.ms", "30000")
+            .set("message.max.bytes", MAX_MESSAGE_BYTES.to_string())
             .create()?;
         Ok(Bus {
             brokers: brokers.to_owned(),
@@ -200,7 +209,8 @@ impl Bus {
         format!("{}{topic}", self.prefix)
     }
 
-    /// Creates missing topics; existing ones are left as they are.
+    /// Creates missing topics, each carrying events up to [`MAX_MESSAGE_BYTES`]; existing ones
+    /// are left as they are (a topic created with the broker's default takes events up to that).
     pub async fn ensure_topics(
         &self,
         names: &[&str],
@@ -211,9 +221,13 @@ impl Bus {
             .set("bootstrap.servers", &self.brokers)
             .create()?;
         let full: Vec<String> = names.iter().map(|n| self.name(n)).collect();
+        let max_message_bytes = MAX_MESSAGE_BYTES.to_string();
         let new: Vec<NewTopic<'_>> = full
             .iter()
-            .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(replication)))
+            .map(|n| {
+                NewTopic::new(n, partitions, TopicReplication::Fixed(replication))
+                    .set("max.message.bytes", &max_message_bytes)
+            })
             .collect();
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
         for result in admin.create_topics(&new, &opts).await? {

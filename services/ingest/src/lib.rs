@@ -38,8 +38,11 @@ pub struct IngestConfig {
         hide_env_values = true
     )]
     pub ingest_tokens: Vec<String>,
-    /// Largest document accepted, in bytes.
-    #[arg(long, env = "GONGSHI_MAX_DOCUMENT_BYTES", default_value_t = 2 * 1024 * 1024)]
+    /// Largest document accepted, in bytes (at most 4 MiB: a quarter of the largest event the
+    /// bus carries, so that every record of an accepted document reaches publication).
+    #[arg(long, env = "GONGSHI_MAX_DOCUMENT_BYTES", default_value_t = 2 * 1024 * 1024,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+              .range(1..=(gongshi_platform::bus::MAX_MESSAGE_BYTES as u64 / 4)))]
     pub max_document_bytes: usize,
 }
 
