@@ -18,7 +18,7 @@ use crate::ops::overview::duration_zh;
 use crate::ops::records::MAX_PAGE;
 use crate::ops::report::kind_name;
 use crate::pages::{self, format};
-use crate::routes::store_error;
+use crate::routes::{store_error, whole_number};
 use askama::Template;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -179,13 +179,7 @@ impl PageQuery {
     /// (page, rows per page), clamped to their ranges; a value that is not a whole number is an
     /// error that names the parameter and what it got. An empty value is no value.
     fn parse(&self) -> Result<(i64, i64), String> {
-        let number = |name: &str, value: &Option<String>| match value.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
-                let shown: String = text.chars().take(40).collect();
-                format!("{name} 应为整数，收到 '{shown}' (not a whole number)")
-            }),
-        };
+        let number = |name: &str, value: &Option<String>| whole_number(name, value.as_deref());
         let page = number("page", &self.page)?.unwrap_or(1).clamp(1, MAX_PAGE);
         let per_page = number("per_page", &self.per_page)?
             .unwrap_or(PER_PAGE)

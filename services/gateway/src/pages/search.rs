@@ -115,7 +115,7 @@ pub struct SearchPageHtml {
 
 /// The page's query as `name=value` pairs (empty values left out), to build links.
 fn pairs(p: &SearchParams) -> Vec<(&'static str, String)> {
-    let per_page = p.per_page.map(|n| n.to_string());
+    let per_page = p.per_page.clone();
     crate::routes::present_pairs([
         ("q", &p.q),
         ("kind", &p.kind),

@@ -14,6 +14,19 @@ pub mod subscriptions;
 use crate::Gateway;
 use gongshi_platform::{ApiError, ErrorCode};
 
+/// A whole-number query parameter `name` as sent: none (absent or empty) or its value; text that
+/// is no whole number is an error naming the parameter and (the first 40 characters of) what it
+/// got, for the client.
+pub(crate) fn whole_number(name: &str, value: Option<&str>) -> Result<Option<i64>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text.parse::<i64>().map(Some).map_err(|_| {
+            let shown: String = text.chars().take(40).collect();
+            format!("{name} 应为整数，收到 '{shown}' (not a whole number)")
+        }),
+    }
+}
+
 /// The gateway's public base URL: configured (`GONGSHI_PUBLIC_URL`), or `http://` + the request's
 /// `Host` (when it is a plain host name).
 pub(crate) fn base_url(gw: &Gateway, headers: &axum::http::HeaderMap) -> String {

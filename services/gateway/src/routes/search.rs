@@ -6,7 +6,7 @@
 use crate::Gateway;
 use crate::pages::notice::in_force_elsewhere;
 use crate::pages::{format, people};
-use crate::routes::store_error;
+use crate::routes::{store_error, whole_number};
 use crate::views::{version_links, version_order};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -48,12 +48,12 @@ pub struct SearchParams {
     /// `relevance` (default), `-published` or `deadline`.
     #[param(pattern = "^(relevance|-published|deadline)?$")]
     pub sort: Option<String>,
-    /// 1-based page.
+    /// 1-based page (default 1).
     #[param(value_type = Option<u32>, minimum = 1)]
-    pub page: Option<usize>,
+    pub page: Option<String>,
     /// Hits per page, 1..=100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
-    pub per_page: Option<usize>,
+    pub per_page: Option<String>,
 }
 
 impl SearchParams {
@@ -177,8 +177,11 @@ pub(crate) async fn search(
     State(gw): State<Gateway>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let Query(p) = params
-        .map_err(|e| ApiError::bad_request(format!("查询参数有误 (bad query parameters): {e}")))?;
+    let Query(p) = params.map_err(|e| {
+        ApiError::bad_request(format!(
+            "查询参数有误：每个参数只能出现一次 (bad query parameters: {e})"
+        ))
+    })?;
     run(&gw, &p).await.map(Json)
 }
 
@@ -197,11 +200,20 @@ pub(crate) async fn run(gw: &Gateway, p: &SearchParams) -> Result<SearchPage, Ap
             )));
         }
     };
-    let per_page = p.per_page.unwrap_or(20);
-    if per_page == 0 || per_page > 100 {
-        return Err(ApiError::bad_request("per_page: 1..=100"));
-    }
-    let page = p.page.unwrap_or(1).max(1);
+    let number = |name: &str, value: &Option<String>, default: i64, most: i64| {
+        let n = whole_number(name, value.as_deref())
+            .map_err(ApiError::bad_request)?
+            .unwrap_or(default);
+        if (1..=most).contains(&n) {
+            Ok(usize::try_from(n).unwrap_or(1))
+        } else {
+            Err(ApiError::bad_request(format!(
+                "{name} 应在 1 到 {most} 之间，收到 {n} (out of range)"
+            )))
+        }
+    };
+    let per_page = number("per_page", &p.per_page, 20, 100)?;
+    let page = number("page", &p.page, 1, i64::MAX)?;
     if page.saturating_mul(per_page) > MAX_SEARCH_DEPTH {
         return Err(ApiError::bad_request(format!(
             "page: 最多翻到第 {MAX_SEARCH_DEPTH} 条结果 (results beyond {MAX_SEARCH_DEPTH} are not paged; narrow the query)"
@@ -444,11 +456,27 @@ mod tests {
             (status, &body["error"]["code"]),
             (400, &Value::from("bad-request"))
         );
-        let (status, body) = get(&format!("{url}/v1/search?page=x")).await;
-        assert_eq!(
-            (status, &body["error"]["code"]),
-            (400, &Value::from("bad-request"))
-        );
+        // Each named, in Chinese, with what it got.
+        for (bad, says) in [
+            ("page=x", "page 应为整数，收到 'x'"),
+            ("page=1.5", "page 应为整数，收到 '1.5'"),
+            ("page=0", "page 应在 1 到"),
+            ("per_page=0", "per_page 应在 1 到 100 之间，收到 0"),
+            ("per_page=101", "per_page 应在 1 到 100 之间，收到 101"),
+            (
+                "kind=tender&kind=award",
+                "查询参数有误：每个参数只能出现一次",
+            ),
+        ] {
+            let (status, body) = get(&format!("{url}/v1/search?{bad}")).await;
+            assert_eq!(
+                (status, &body["error"]["code"]),
+                (400, &Value::from("bad-request")),
+                "{bad}"
+            );
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.starts_with(says), "{bad}: {message}");
+        }
         // Good filters reach the index (none in this process).
         let (status, body) = get(&format!("{url}/v1/search?kind=tender&region=32")).await;
         assert_eq!(
