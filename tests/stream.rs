@@ -166,11 +166,22 @@ async fn the_stream_filters_heartbeats_and_resumes_from_last_event_id() {
         .await
         .expect("replay by param");
     assert_eq!(e.data["title"], "徐州市新城区管网工程招標公告");
-    let r = reqwest::Client::new()
-        .get(&url)
-        .header("last-event-id", "abc")
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(r.status(), 400);
+    // Neither is one it never sent: an id past the newest would wait in silence for the feed
+    // to reach it.
+    for bad in ["abc", "99999999"] {
+        let r = reqwest::Client::new()
+            .get(&url)
+            .header("last-event-id", bad)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: serde_json::Value = r.json().await.expect("JSON");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with(&format!("Last-Event-ID: '{bad}'"))),
+            "{body}"
+        );
+    }
 }

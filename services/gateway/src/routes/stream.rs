@@ -54,9 +54,26 @@ pub(crate) async fn stream(
         .filter(|s| !s.trim().is_empty());
     // Subscribe before reading the store, so nothing committed in between is missed.
     let rx = gw.live.subscribe();
+    let head = async {
+        let mut conn = gw.store.pool.acquire().await?;
+        feed::head(&mut conn).await
+    }
+    .await
+    .map_err(store_error)?;
     let cursor = match resume {
         Some(id) => match id.trim().parse::<i64>() {
-            Ok(seq) if seq >= 0 => seq,
+            Ok(seq) if (0..=head).contains(&seq) => seq,
+            // An id past the newest entry was never sent by this stream (another gateway's
+            // database, a restored one): waiting for the feed to reach it would skip every entry
+            // up to it in silence.
+            Ok(seq) if seq > head => {
+                return Err(ApiError::new(
+                    ErrorCode::BadLastEventId,
+                    format!(
+                        "Last-Event-ID: '{id}' 超出本流最新的事件编号 {head}，不是本流给出的 (ahead of the newest id {head}: not an id this stream sent)"
+                    ),
+                ));
+            }
             _ => {
                 return Err(ApiError::new(
                     ErrorCode::BadLastEventId,
@@ -66,12 +83,7 @@ pub(crate) async fn stream(
                 ));
             }
         },
-        None => async {
-            let mut conn = gw.store.pool.acquire().await?;
-            feed::head(&mut conn).await
-        }
-        .await
-        .map_err(store_error)?,
+        None => head,
     };
     StreamClientConnected.emit();
     let client = Client::new(
