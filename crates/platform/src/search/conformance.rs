@@ -173,6 +173,13 @@ pub fn run(index: &dyn SearchIndex) {
         ..SearchQuery::default()
     };
     assert_eq!(ids(index, &range), ["0004", "0003", "0002"]);
+    // Both bounds inclusive, as the feeds' filters: the exact instants of 0002 and 0004.
+    let exact = SearchQuery {
+        from: Utc.with_ymd_and_hms(2025, 3, 5, 1, 0, 0).single(),
+        to: Utc.with_ymd_and_hms(2025, 3, 9, 1, 0, 0).single(),
+        ..range.clone()
+    };
+    assert_eq!(ids(index, &exact), ["0004", "0003", "0002"]);
     // Paging walks the same order.
     let page = |p: usize| SearchQuery {
         sort: Sort::PublishedDesc,

@@ -204,7 +204,7 @@ fn filter_of(q: &SearchQuery) -> String {
         parts.push(format!("published_at >= {}", from.timestamp_millis()));
     }
     if let Some(to) = q.to {
-        parts.push(format!("published_at < {}", to.timestamp_millis()));
+        parts.push(format!("published_at <= {}", to.timestamp_millis()));
     }
     parts.join(" AND ")
 }

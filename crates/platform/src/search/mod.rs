@@ -87,7 +87,7 @@ pub struct SearchQuery {
     pub status: Option<String>,
     /// Published at or after.
     pub from: Option<DateTime<Utc>>,
-    /// Published before.
+    /// Published at or before (inclusive, as the feeds' `to`).
     pub to: Option<DateTime<Utc>>,
     /// Order.
     pub sort: Sort,

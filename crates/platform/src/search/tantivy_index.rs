@@ -460,7 +460,8 @@ impl SearchIndex for TantivyIndex {
                 Bound::Included(Term::from_field_date(f.published, date(t)))
             });
             let upper = q.to.map_or(Bound::Unbounded, |t| {
-                Bound::Excluded(Term::from_field_date(f.published, date(t)))
+                // Inclusive, as the feeds' `to` (`feed_filter`): the same filter, the same entries.
+                Bound::Included(Term::from_field_date(f.published, date(t)))
             });
             clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
         }

@@ -43,7 +43,7 @@ pub struct SearchParams {
     pub status: Option<String>,
     /// Published at or after (RFC 3339, `yyyy-MM-dd HH:mm` or a date, Beijing time).
     pub from: Option<String>,
-    /// Published before (a date means the end of that day).
+    /// Published at or before (a date means the end of that day), as the feeds' `to`.
     pub to: Option<String>,
     /// `relevance` (default), `-published` or `deadline`.
     #[param(pattern = "^(relevance|-published|deadline)?$")]
