@@ -481,6 +481,26 @@ async fn pages_for_bidders_show_every_stage_with_its_legal_clocks() {
 
     // ── In a browser: search by words and region, open a result, follow its procedure ────
     browse(&p, &works[0]).await;
+
+    // A tender of two sections names both.
+    let two = publish(
+        &p,
+        "application/xml",
+        gongshi_tests::fixtures::works_tender(
+            "E3203010319005779",
+            "E3203010319005779001;E3203010319005779002",
+            "徐州市两标段道路工程施工招标公告",
+            "320300",
+        )
+        .into_bytes(),
+    )
+    .await;
+    let (_, _, html) = page(&p, &format!("/notices/{}", two[0])).await;
+    has_all(
+        "two-section tender page",
+        &html,
+        &["E3203010319005779001、E3203010319005779002（共 2 个标段）"],
+    );
 }
 
 /// Nothing on the page is wider than the window (no sideways scrolling, on a phone too).

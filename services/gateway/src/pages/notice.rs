@@ -182,7 +182,22 @@ pub(crate) fn head_facts(s: &Summary, n: &PublicNotice) -> Vec<Fact> {
     if let Some(name) = &s.project_name {
         out.push(fact("项目名称", name.value.clone()));
     }
-    out.push(fact("标段（包）编号", s.section.clone()));
+    // A notice of several sections (标段) names them all: its clocks and status are read from
+    // the first, and a bidder of another must see that it covers theirs.
+    let sections: Vec<&str> = n.notice["procedures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["section"].as_str())
+        .collect();
+    if sections.len() > 1 {
+        out.push(fact(
+            "标段（包）编号",
+            format!("{}（共 {} 个标段）", sections.join("、"), sections.len()),
+        ));
+    } else {
+        out.push(fact("标段（包）编号", s.section.clone()));
+    }
     if let Some(region) = &s.region_name {
         out.push(fact("所在地区", region.clone()));
     }
