@@ -452,11 +452,13 @@ async fn accept(State(got): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap) 
     StatusCode::NO_CONTENT
 }
 
-/// One subscriber's receiver accepts the connection and never answers; another's answers at
-/// once. Twelve notices reach the second well within one request timeout of the first: the
-/// hanging receiver holds one delivery lane and its own deliveries only.
+/// Ten subscriptions' receivers accept the connection and never answer (more than the eight
+/// requests the worker once sent at a time); another's answers at once. Twelve notices reach the
+/// second well within one request timeout of the first, and while the hanging requests are out
+/// the API answers and a hanging subscription is deleted at once: a request out holds no database
+/// connection or lock.
 #[tokio::test]
-async fn a_receiver_that_hangs_holds_up_no_other_subscriber() {
+async fn receivers_that_hang_hold_up_no_other_subscriber_nor_the_api() {
     const TIMEOUT_MS: u64 = 8_000;
     let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
     p.set_env("GONGSHI_WEBHOOK_TIMEOUT_MS", &TIMEOUT_MS.to_string());
@@ -475,7 +477,10 @@ async fn a_receiver_that_hangs_holds_up_no_other_subscriber() {
         .route("/hook", post(accept))
         .with_state(got.clone());
     let good_url = format!("{}/hook", gongshi_tests::serve_locally(app).await);
-    for (token, url) in [(BIDDER, hanging_url), (OTHER_BIDDER, good_url)] {
+    let mut hanging_ids = Vec::new();
+    for (token, url) in
+        std::iter::repeat_n((BIDDER, hanging_url), 10).chain([(OTHER_BIDDER, good_url)])
+    {
         let (status, created) = call(
             &p,
             reqwest::Method::POST,
@@ -485,6 +490,9 @@ async fn a_receiver_that_hangs_holds_up_no_other_subscriber() {
         )
         .await;
         assert_eq!(status, 201, "{created}");
+        if token == BIDDER {
+            hanging_ids.push(created["id"].as_str().expect("id").to_owned());
+        }
     }
     let notices = 12;
     for i in 0..notices {
@@ -519,11 +527,37 @@ async fn a_receiver_that_hangs_holds_up_no_other_subscriber() {
         assert!(
             published.elapsed() < Duration::from_millis(TIMEOUT_MS * 3 / 4),
             "{arrived} of {notices} deliveries reached the answering receiver in {:?}: the \
-             hanging one holds it up",
+             hanging ones hold it up",
             published.elapsed()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The hanging requests are still out (the timeout has not passed).
+    assert!(published.elapsed() < Duration::from_millis(TIMEOUT_MS));
+    let asked = Instant::now();
+    let (status, mine) = call(
+        &p,
+        reqwest::Method::GET,
+        "/v1/subscriptions",
+        Some(BIDDER),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{mine}");
+    let (status, _) = call(
+        &p,
+        reqwest::Method::DELETE,
+        &format!("/v1/subscriptions/{}", hanging_ids[0]),
+        Some(BIDDER),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "the API waited {:?} behind requests to hanging receivers",
+        asked.elapsed()
+    );
     drop(hanging);
 }
 

@@ -45,8 +45,10 @@ pub struct GatewayConfig {
     /// gateway call into its own network.
     #[arg(long, env = "GONGSHI_WEBHOOK_ALLOW_PRIVATE", default_value_t = false)]
     pub webhook_allow_private: bool,
-    /// Webhook requests in flight at once.
-    #[arg(long, env = "GONGSHI_WEBHOOK_CONCURRENCY", default_value_t = 8)]
+    /// Webhook requests in flight at once, at most one per subscription. A request holds no
+    /// database connection, only a task: receivers that hang until the timeout hold up others
+    /// only once they are this many.
+    #[arg(long, env = "GONGSHI_WEBHOOK_CONCURRENCY", default_value_t = 64)]
     pub webhook_concurrency: usize,
     /// Operators of the console (`/ops/`), comma-separated `name:token` pairs; the name is what
     /// the audit log records.
@@ -98,7 +100,7 @@ impl Default for GatewayConfig {
             webhook_timeout_ms: 10_000,
             webhook_allow_private: false,
             ocds: crate::OcdsConfig::default(),
-            webhook_concurrency: 8,
+            webhook_concurrency: 64,
             operator_tokens: Vec::new(),
             operator_session_secs: 28_800,
             ops_parked_flag_days: 7,

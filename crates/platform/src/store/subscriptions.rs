@@ -275,19 +275,29 @@ pub struct Due {
     pub secret: String,
 }
 
-/// Locks the next due delivery of a live subscription that no other worker holds, leaving out
-/// the subscriptions in `busy` (those this process is sending to already: one request in flight
-/// per receiver, so a receiver that hangs holds up nobody else).
-pub async fn claim_due(tx: &mut PgConnection, busy: &[String]) -> Result<Option<Due>, StoreError> {
+/// Leases the next due delivery of a live subscription, leaving out the subscriptions in `busy`
+/// (those this process is sending to already: one request in flight per receiver). The lease is
+/// its `next_attempt_at` moved `lease_ms` on, committed at once: no transaction or lock is held
+/// while the request is out, and a worker that dies mid-send leaves the delivery due again when
+/// the lease runs out (at least once, same `Idempotency-Key`).
+pub async fn claim_due(
+    pool: &PgPool,
+    busy: &[String],
+    lease_ms: i64,
+) -> Result<Option<Due>, StoreError> {
     let row = sqlx::query(
-        "SELECT d.delivery_id, d.subscription_id, d.body, d.attempts, s.webhook_url, s.secret \
-         FROM deliveries d JOIN subscriptions s USING (subscription_id) \
-         WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND s.deleted_at IS NULL \
-         AND NOT (d.subscription_id = ANY($1)) \
-         ORDER BY d.next_attempt_at, d.seq LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
+        "UPDATE deliveries d SET next_attempt_at = now() + make_interval(secs => $2::double precision / 1000) \
+         FROM subscriptions s \
+         WHERE s.subscription_id = d.subscription_id AND d.delivery_id = ( \
+             SELECT d2.delivery_id FROM deliveries d2 JOIN subscriptions s2 USING (subscription_id) \
+             WHERE d2.state = 'pending' AND d2.next_attempt_at <= now() AND s2.deleted_at IS NULL \
+             AND NOT (d2.subscription_id = ANY($1)) \
+             ORDER BY d2.next_attempt_at, d2.seq LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED) \
+         RETURNING d.delivery_id, d.subscription_id, d.body, d.attempts, s.webhook_url, s.secret",
     )
     .bind(busy)
-    .fetch_optional(&mut *tx)
+    .bind(lease_ms)
+    .fetch_optional(pool)
     .await?;
     row.map(|r| {
         Ok(Due {
@@ -310,7 +320,7 @@ pub async fn delivered(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_attempt_at = now(), \
-         last_status = $2, delivered_at = now() WHERE delivery_id = $1",
+         last_status = $2, delivered_at = now() WHERE delivery_id = $1 AND state = 'pending'",
     )
     .bind(delivery_id)
     .bind(status)
@@ -336,7 +346,7 @@ pub async fn attempt_failed(
            state = CASE WHEN now() + make_interval(secs => $4::double precision / 1000) \
                              > created_at + make_interval(secs => $5::double precision) \
                         THEN 'failed' ELSE 'pending' END \
-         WHERE delivery_id = $1 RETURNING state",
+         WHERE delivery_id = $1 AND state = 'pending' RETURNING state",
     )
     .bind(delivery_id)
     .bind(status)

@@ -1,20 +1,21 @@
 //! The webhook worker (one per gateway process; several processes share the work through row
-//! locks). It runs
+//! locks and leases). It runs
 //! 1. the fan-out, every poll: for each subscription, locks it, reads the feed entries above its
 //!    cursor that match its saved search, queues one delivery each (with the exact body to send)
 //!    and moves the cursor, all in one transaction;
-//! 2. delivery lanes (`GONGSHI_WEBHOOK_CONCURRENCY` of them), each on its own: claim the next due
-//!    delivery with `FOR UPDATE SKIP LOCKED`, POST it signed, and mark it delivered or schedule a
-//!    retry (exponential back-off with jitter) or give it up after the configured horizon — in
-//!    the claiming transaction, so a crash mid-send leaves the delivery pending and it is sent
-//!    again after the restart (at least once, same `Idempotency-Key`).
+//! 2. the dispatcher: leases the next due delivery (`FOR UPDATE SKIP LOCKED`, its
+//!    `next_attempt_at` moved past the request timeout, committed at once), POSTs it signed in a
+//!    task of its own, and records it delivered, to be retried (exponential back-off with jitter)
+//!    or given up after the configured horizon. A worker that dies mid-send leaves the delivery
+//!    due again when its lease runs out: at least once, same `Idempotency-Key`.
 //!
-//! A lane never claims a delivery of a subscription another lane of this process is sending to:
-//! one request in flight per receiver. A receiver that hangs until the timeout therefore holds
-//! one lane and its own deliveries, never anybody else's (lanes used to send in rounds and wait
-//! for the slowest request of each).
+//! No database connection or lock is held while a request is out, and at most one request per
+//! subscription is in flight (of `GONGSHI_WEBHOOK_CONCURRENCY` in all): a receiver that hangs until
+//! the timeout holds up its own deliveries, not the API's connections, the deletion of its
+//! subscription or anybody else's deliveries.
 //!
-//! Shutdown is checked only between deliveries: a delivery is never cut off half-way.
+//! At shutdown the dispatcher stops leasing and waits for the requests in flight (each ends
+//! within the timeout).
 
 use super::signature;
 use crate::config::GatewayConfig;
@@ -29,6 +30,7 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// Entries read per subscription per transaction.
@@ -69,13 +71,9 @@ impl Worker {
         })
     }
 
-    /// Runs the fan-out every `poll` and the delivery lanes until `shutdown`.
+    /// Runs the fan-out every `poll` and the dispatcher until `shutdown`.
     pub async fn run(self, poll: Duration, shutdown: CancellationToken) {
-        let busy = Busy::default();
-        let mut lanes = tokio::task::JoinSet::new();
-        for _ in 0..self.config.webhook_concurrency.max(1) {
-            lanes.spawn(self.clone().lane(busy.clone(), poll, shutdown.clone()));
-        }
+        let dispatcher = tokio::spawn(self.clone().dispatch(poll, shutdown.clone()));
         loop {
             if let Err(e) = self.fan_out().await {
                 tracing::warn!(error = %e, message = "webhook fan-out failed; will retry");
@@ -85,26 +83,64 @@ impl Worker {
                 () = tokio::time::sleep(poll) => {}
             }
         }
-        while lanes.join_next().await.is_some() {}
+        if let Err(e) = dispatcher.await {
+            tracing::error!(error = %e, message = "webhook dispatcher ended abnormally");
+        }
     }
 
-    /// One delivery lane: delivers while deliveries are due, then waits `poll`.
-    async fn lane(self, busy: Busy, poll: Duration, shutdown: CancellationToken) {
+    /// Leases due deliveries and sends each in a task of its own, at most
+    /// `GONGSHI_WEBHOOK_CONCURRENCY` at once and one per subscription; waits `poll` when none is
+    /// due (or all due belong to subscriptions in flight).
+    async fn dispatch(self, poll: Duration, shutdown: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.config.webhook_concurrency.max(1)));
+        let busy = Busy::default();
+        let mut in_flight = tokio::task::JoinSet::new();
+        // Past the request's own timeout, so that a lease never runs out while its request is
+        // still out.
+        let lease_ms =
+            i64::try_from(self.config.webhook_timeout_ms.saturating_add(5_000)).unwrap_or(i64::MAX);
         while !shutdown.is_cancelled() {
-            let sent = match self.deliver_one(&busy).await {
-                Ok(sent) => sent,
+            while in_flight.try_join_next().is_some() {}
+            let slot = tokio::select! {
+                () = shutdown.cancelled() => break,
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                },
+            };
+            let due = subscriptions::claim_due(&self.store.pool, &busy.ids(), lease_ms).await;
+            let d = match due {
+                Ok(Some(d)) => d,
+                Ok(None) => {
+                    drop(slot);
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(poll) => {}
+                    }
+                    continue;
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, message = "webhook delivery failed; will retry");
-                    false
+                    drop(slot);
+                    tracing::warn!(error = %e, message = "webhook delivery claim failed; will retry");
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(poll) => {}
+                    }
+                    continue;
                 }
             };
-            if !sent {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(poll) => {}
+            // Only this task leases, so the subscription cannot have become busy meanwhile.
+            let sending = busy.take(&d.subscription_id);
+            let worker = self.clone();
+            in_flight.spawn(async move {
+                let (_slot, _sending) = (slot, sending);
+                if let Err(e) = worker.deliver(&d).await {
+                    tracing::warn!(delivery = %d.delivery_id, error = %e,
+                        message = "webhook outcome not recorded; sent again when its lease runs out");
                 }
-            }
+            });
         }
+        while in_flight.join_next().await.is_some() {}
     }
 
     /// Queues the deliveries of every subscription's new matching entries.
@@ -170,23 +206,14 @@ impl Worker {
         ceiling / 2 + ceiling * random / 2000
     }
 
-    /// Sends the next due delivery of a subscription no other lane is sending to, and records
-    /// the outcome; false when none is due.
-    pub async fn deliver_one(&self, busy: &Busy) -> Result<bool, StoreError> {
-        let mut tx = self.store.pool.begin().await?;
-        let Some(d) = subscriptions::claim_due(&mut tx, &busy.ids()).await? else {
-            return Ok(false);
-        };
-        // Another lane may have claimed a delivery of the same subscription meanwhile: leave this
-        // one (the rollback unlocks it) and claim again.
-        let Some(_sending) = busy.take(&d.subscription_id) else {
-            return Ok(true);
-        };
-        let result = self.send(&d).await;
+    /// Sends one leased delivery and records the outcome.
+    async fn deliver(&self, d: &subscriptions::Due) -> Result<(), StoreError> {
+        let result = self.send(d).await;
         let horizon = i64::try_from(self.config.webhook_give_up_after).unwrap_or(i64::MAX);
+        let mut conn = self.store.pool.acquire().await?;
         match result {
             Ok(status) => {
-                subscriptions::delivered(&mut tx, &d.delivery_id, i32::from(status)).await?;
+                subscriptions::delivered(&mut conn, &d.delivery_id, i32::from(status)).await?;
                 WebhookDelivered {
                     delivery_id: &d.delivery_id,
                     status,
@@ -202,7 +229,7 @@ impl Worker {
                 }
                 .emit();
                 let given_up = subscriptions::attempt_failed(
-                    &mut tx,
+                    &mut conn,
                     &d.delivery_id,
                     status.map(i32::from),
                     &error,
@@ -219,8 +246,7 @@ impl Worker {
                 }
             }
         }
-        tx.commit().await?;
-        Ok(true)
+        Ok(())
     }
 
     /// POSTs one delivery; `Ok(status)` on 2xx.
@@ -267,9 +293,9 @@ impl Worker {
     }
 }
 
-/// The subscriptions this process's lanes are sending to (shared by the lanes).
+/// The subscriptions this process has a request out to (the dispatcher's, shared with its tasks).
 #[derive(Debug, Clone, Default)]
-pub struct Busy(Arc<std::sync::Mutex<HashSet<String>>>);
+struct Busy(Arc<std::sync::Mutex<HashSet<String>>>);
 
 impl Busy {
     fn set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
@@ -283,16 +309,17 @@ impl Busy {
         self.set().iter().cloned().collect()
     }
 
-    /// Marks `subscription` busy until the guard is dropped; `None` when it already is.
-    fn take(&self, subscription: &str) -> Option<Sending> {
-        self.set().insert(subscription.to_owned()).then(|| Sending {
+    /// Marks `subscription` busy until the guard is dropped.
+    fn take(&self, subscription: &str) -> Sending {
+        self.set().insert(subscription.to_owned());
+        Sending {
             busy: self.clone(),
             subscription: subscription.to_owned(),
-        })
+        }
     }
 }
 
-/// A lane's hold on one subscription ([`Busy::take`]), released however the delivery ends.
+/// A request's hold on its subscription ([`Busy::take`]), released however the delivery ends.
 #[derive(Debug)]
 struct Sending {
     busy: Busy,
