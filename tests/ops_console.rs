@@ -218,9 +218,14 @@ async fn records_actions_and_their_audit() {
             && text.contains("href=\"/ops/clocks\""),
         "{text}"
     );
-    let (code, body) = ops_get(&p, "/ops/api/recrods").await;
-    assert_eq!(code, 404);
-    assert_eq!(body["error"]["code"], "not-found", "{body}");
+    for api in ["/ops/api/recrods", "/ops/api/", "/ops/api"] {
+        let (code, body) = ops_get(&p, api).await;
+        assert_eq!(code, 404, "{api}");
+        assert_eq!(body["error"]["code"], "not-found", "{api}: {body}");
+    }
+    let bare = ops_request(&p, "/ops").await;
+    assert_eq!(bare.status(), 308);
+    assert_eq!(bare.headers()["location"], "/ops/");
 
     // Each status lists its record, with what the contract names.
     for (receipt, status) in [

@@ -102,9 +102,23 @@ pub async fn not_a_page(Path(rest): Path<String>, RawQuery(query): RawQuery) -> 
 /// Any request under `/ops/api/` that no route matched: the gateway's JSON 404, kept apart from
 /// the console's pages so that [`not_a_page`] does not answer the API in HTML.
 pub async fn not_an_api(Path(rest): Path<String>) -> Response {
+    api_not_found(&format!("/ops/api/{rest}"))
+}
+
+/// `/ops/api` and `/ops/api/` themselves: the API's JSON 404, never a redirect to a page.
+pub async fn not_an_api_root() -> Response {
+    api_not_found("/ops/api/")
+}
+
+fn api_not_found(path: &str) -> Response {
     ApiError::new(
         ErrorCode::NotFound,
-        format!("运营监控台接口没有这个地址：/ops/api/{rest} (no such console API route)"),
+        format!("运营监控台接口没有这个地址：{path} (no such console API route)"),
     )
     .into_response()
+}
+
+/// `/ops`: the console is at `/ops/`.
+pub async fn to_console() -> Redirect {
+    Redirect::permanent("/ops/")
 }

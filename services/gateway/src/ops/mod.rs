@@ -55,4 +55,7 @@ pub fn router() -> Router<Gateway> {
         )
         .route("/ops/api/audit", get(audit::api_audit))
         .route("/ops/api/{*rest}", any(error_page::not_an_api))
+        .route("/ops/api/", any(error_page::not_an_api_root))
+        .route("/ops/api", any(error_page::not_an_api_root))
+        .route("/ops", get(error_page::to_console))
 }

@@ -200,20 +200,21 @@ pub(crate) async fn run(gw: &Gateway, p: &SearchParams) -> Result<SearchPage, Ap
             )));
         }
     };
-    let number = |name: &str, value: &Option<String>, default: i64, most: i64| {
+    let number = |name: &str, value: &Option<String>, default: i64, most: Option<i64>| {
         let n = whole_number(name, value.as_deref())
             .map_err(ApiError::bad_request)?
             .unwrap_or(default);
-        if (1..=most).contains(&n) {
-            Ok(usize::try_from(n).unwrap_or(1))
-        } else {
-            Err(ApiError::bad_request(format!(
+        match most {
+            _ if n < 1 => Err(format!("{name} 应不小于 1，收到 {n} (out of range)")),
+            Some(most) if n > most => Err(format!(
                 "{name} 应在 1 到 {most} 之间，收到 {n} (out of range)"
-            )))
+            )),
+            _ => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
         }
+        .map_err(ApiError::bad_request)
     };
-    let per_page = number("per_page", &p.per_page, 20, 100)?;
-    let page = number("page", &p.page, 1, i64::MAX)?;
+    let per_page = number("per_page", &p.per_page, 20, Some(100))?;
+    let page = number("page", &p.page, 1, None)?;
     if page.saturating_mul(per_page) > MAX_SEARCH_DEPTH {
         return Err(ApiError::bad_request(format!(
             "page: 最多翻到第 {MAX_SEARCH_DEPTH} 条结果 (results beyond {MAX_SEARCH_DEPTH} are not paged; narrow the query)"
@@ -460,8 +461,8 @@ mod tests {
         for (bad, says) in [
             ("page=x", "page 应为整数，收到 'x'"),
             ("page=1.5", "page 应为整数，收到 '1.5'"),
-            ("page=0", "page 应在 1 到"),
-            ("per_page=0", "per_page 应在 1 到 100 之间，收到 0"),
+            ("page=0", "page 应不小于 1，收到 0"),
+            ("per_page=0", "per_page 应不小于 1，收到 0"),
             ("per_page=101", "per_page 应在 1 到 100 之间，收到 101"),
             (
                 "kind=tender&kind=award",

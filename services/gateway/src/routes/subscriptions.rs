@@ -192,7 +192,7 @@ pub(crate) async fn create(
     let token_hash = owner(&gw, &headers)?;
     let new: NewSubscription = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
-            "请求体应为 JSON 对象 (the body must be a JSON object with webhook_url, optional secret and filters): {e}"
+            "请求体应为 JSON 对象 (the body must be a JSON object with webhook_url, an optional secret and the filters kind, category, region, status, from, to, q): {e}"
         ))
     })?;
     if let Some(message) = new.unknown() {
