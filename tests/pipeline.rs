@@ -2,7 +2,9 @@
 //! procedure posted out of order, duplicates, invalid and rejected records, a hold that survives
 //! a restart of the enforce service, and a bid deadline an amendment moved.
 
-use gongshi_tests::fixtures::{PROJECT, SECTION, amendment, award, candidates, tender};
+use gongshi_tests::fixtures::{
+    PROJECT, SECTION, TENDER_TITLE, amendment, award, candidates, tender, works_tender,
+};
 use gongshi_tests::{Pipeline, TOKEN, sample};
 use serde_json::Value;
 
@@ -277,6 +279,29 @@ async fn closings(db: &sqlx::PgPool) -> Vec<(String, String)> {
     .expect("closings")
 }
 
+/// The feed's `window.closed` entries as (notice, procedure) once there are `n` of them.
+async fn closings_at_least(db: &sqlx::PgPool, n: usize) -> Vec<(String, String)> {
+    let start = std::time::Instant::now();
+    loop {
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT notice_id, procedure_key FROM feed_entries \
+             WHERE event_type = 'window.closed' ORDER BY seq",
+        )
+        .fetch_all(db)
+        .await
+        .expect("closings");
+        if found.len() >= n {
+            return found;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "{} of {n} window.closed entries",
+            found.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until window timer `timer` has fired (announced or not).
 async fn fired(db: &sqlx::PgPool, timer: &str) {
     let start = std::time::Instant::now();
@@ -328,6 +353,8 @@ async fn a_moved_bid_deadline_closes_the_tender_at_the_deadline_in_force_only() 
 
     p.set_now("2025-03-25T09:31:00+08:00");
     fired(&db, &format!("window:{tender_id}:bid")).await;
+    // An event of that tick would reach the feed within this (outbox relay, publish).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(
         closings(&db).await,
         [],
@@ -340,7 +367,7 @@ async fn a_moved_bid_deadline_closes_the_tender_at_the_deadline_in_force_only() 
     assert_eq!(found["hits"][0]["id"], tender_id.as_str(), "{found}");
 
     p.set_now("2025-04-01T09:31:00+08:00");
-    fired(&db, &format!("window:{amendment_id}:bid")).await;
+    closings_at_least(&db, 1).await;
     assert_eq!(
         closings(&db).await,
         [(amendment_id.clone(), "bid".to_owned())]
@@ -352,6 +379,49 @@ async fn a_moved_bid_deadline_closes_the_tender_at_the_deadline_in_force_only() 
         |f| f["total"].as_u64() == Some(1),
     )
     .await;
+}
+
+/// A tender of sections 001 and 002, and an amendment moving 001's deadline only. At the old
+/// deadline the tender's window still closes for 002, announced in 002's procedure, and the
+/// amendment stays open: 001's bids close at the deadline in force.
+#[tokio::test]
+async fn a_deadline_moved_for_one_section_still_closes_the_other() {
+    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+    let receipt = p
+        .submit(&format!(
+            "<BATCH>{}{}</BATCH>",
+            works_tender(
+                PROJECT,
+                &format!("{SECTION};{PROJECT}002"),
+                TENDER_TITLE,
+                "320300"
+            ),
+            amendment("2025-04-01 09:30")
+        ))
+        .await;
+    let body = p.wait_receipt(&receipt, |s| s == "published").await;
+    let id = |i: usize| {
+        body["records"][i]["notice_id"]
+            .as_str()
+            .expect("notice id")
+            .to_owned()
+    };
+    let (tender_id, amendment_id) = (id(0), id(1));
+    let db = p.db().await;
+    p.set_now("2025-03-25T09:31:00+08:00");
+    fired(&db, &format!("window:{tender_id}:bid")).await;
+    assert_eq!(
+        closings_at_least(&db, 1).await,
+        [(tender_id, format!("JSGGZY/{PROJECT}/{PROJECT}002"))]
+    );
+    // Once the index has taken the closing (the tender closed), the amendment is still open.
+    p.search_until("/v1/search?kind=tender&status=closed", |f| {
+        f["total"].as_u64() == Some(1)
+    })
+    .await;
+    let (_, open) = p.get("/v1/search?kind=amendment&status=open").await;
+    assert_eq!(open["total"], 1, "{open}");
+    assert_eq!(open["hits"][0]["id"], amendment_id.as_str(), "{open}");
 }
 
 /// A document near ingest's 2 MiB limit, one record of 1.5 MB of text: accepted, so published —

@@ -398,21 +398,26 @@ impl Enforce {
                 {
                     tracing::info!(timer = %timer.timer_id, message = "window of an unpublished notice; not announced");
                 }
-                "window" if replaced(&mut tx, &timer.notice_id, &timer.payload).await? => {
-                    tracing::info!(timer = %timer.timer_id, message = "window replaced by a later notice of its stage; not announced");
-                }
-                "window" if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
                 "window" => {
-                    let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
-                        .map(|t| t.closed(&timer.notice_id, timer.due_at));
-                    match closed {
-                        Ok(event) => {
-                            store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
-                                .await?;
+                    let Some(procedure) =
+                        in_force_in(&mut tx, &timer.notice_id, &timer.payload).await?
+                    else {
+                        tracing::info!(timer = %timer.timer_id, message = "window replaced by a later notice of its stage; not announced");
+                        notices::fire_timer(&mut tx, &timer.timer_id).await?;
+                        continue;
+                    };
+                    if !extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? {
+                        let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
+                            .map(|t| t.closed(&timer.notice_id, timer.due_at, procedure));
+                        match closed {
+                            Ok(event) => {
+                                store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
+                                    .await?;
+                            }
+                            // Written by this service; unreadable means a bug, not an outage.
+                            Err(e) => tracing::error!(timer = %timer.timer_id, error = %e,
+                                message = "window timer unreadable; not announced"),
                         }
-                        // Written by this service; unreadable means a bug, not an outage.
-                        Err(e) => tracing::error!(timer = %timer.timer_id, error = %e,
-                            message = "window timer unreadable; not announced"),
                     }
                 }
                 other => {
@@ -426,24 +431,40 @@ impl Enforce {
     }
 }
 
-/// Whether a window timer that fell due is for a window no longer in force in any procedure of
-/// its notice ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force)): an
-/// amendment moved the bid deadline, or a re-sent notice set its windows anew. The window in force
-/// has a timer of its own; announcing the replaced one would tell every subscriber that bids
-/// closed while they are still open. The procedures are locked as a judging transaction locks
-/// them, so a notice judged meanwhile is seen whole or not at all.
-async fn replaced(tx: &mut PgConnection, notice_id: &str, payload: &Value) -> anyhow::Result<bool> {
+/// The procedure in which a window timer that fell due is still the window in force
+/// ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force)): the timer's own
+/// when it is in force there, else another of its notice's (a tender of several sections whose
+/// amendment moved one section's deadline closes for the others); `None` when a later notice of
+/// its stage replaced it everywhere (an amendment moved the bid deadline, a re-sent notice set
+/// its windows anew). The window in force has a timer of its own; announcing the replaced one
+/// would tell every subscriber that bids closed while they are still open. The closing names the
+/// procedure returned, so that publish closes that procedure's notices only. The procedures are
+/// locked as a judging transaction locks them, so a notice judged meanwhile is seen whole or not
+/// at all.
+async fn in_force_in(
+    tx: &mut PgConnection,
+    notice_id: &str,
+    payload: &Value,
+) -> anyhow::Result<Option<String>> {
+    let own = payload["procedure"].as_str().unwrap_or_default().to_owned();
     let Some(window) = payload["window"].as_str() else {
-        return Ok(false);
+        return Ok(Some(own));
     };
     let Some(doc) = notices::notice_json(tx, notice_id).await? else {
-        return Ok(false);
+        return Ok(Some(own));
     };
     let notice: Notice = serde_json::from_value(doc)?;
     let states = notices::lock_procedures(tx, &procedure_keys(&notice)).await?;
-    Ok(!states
+    let in_force: Vec<String> = states
         .iter()
-        .any(|state| state.window_in_force(notice_id, window)))
+        .filter(|state| state.window_in_force(notice_id, window))
+        .map(|state| state.key.to_string())
+        .collect();
+    Ok(if in_force.contains(&own) {
+        Some(own)
+    } else {
+        in_force.into_iter().next()
+    })
 }
 
 /// When a `listing` window falls due: extends it instead of closing it when the listing extends
@@ -795,13 +816,14 @@ struct WindowTimer {
 }
 
 impl WindowTimer {
-    fn closed(self, notice_id: &str, closed_at: DateTime<Utc>) -> WindowClosed {
+    /// The event of its closing, in `procedure` (where the window is in force).
+    fn closed(self, notice_id: &str, closed_at: DateTime<Utc>, procedure: String) -> WindowClosed {
         WindowClosed {
             notice_id: notice_id.to_owned(),
             window: self.window,
             start: self.start,
             end: self.end,
-            procedure: self.procedure,
+            procedure,
             title: self.title,
             closed_at,
             kind: self.kind,

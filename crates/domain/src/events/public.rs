@@ -124,10 +124,18 @@ impl NoticePublished {
             .unwrap_or_default()
     }
 
-    /// Codes a bidder may search by: the procedure key, the project code, every section code.
+    /// Codes a bidder may search by: the procedure key, the project code, every section code,
+    /// and the key of every other procedure it belongs to (a tender of several sections is found
+    /// by each section's key, as publish finds a procedure's notices).
     pub fn codes(&self) -> Vec<String> {
         let mut codes = vec![self.procedure.to_string(), self.procedure.project.clone()];
         codes.extend(self.procedures.iter().map(|p| p.section.clone()));
+        codes.extend(
+            self.procedures
+                .iter()
+                .filter(|p| **p != self.procedure)
+                .map(ToString::to_string),
+        );
         codes
     }
 
