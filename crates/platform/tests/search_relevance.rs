@@ -223,7 +223,8 @@ fn judged_queries(index: &dyn SearchIndex) {
             ..SearchQuery::default()
         },
     );
-    let want: Vec<String> = (300..560).rev().map(|i| format!("n{i:05}")).collect();
+    // Both bounds inclusive, as the feeds' `from`/`to`.
+    let want: Vec<String> = (300..=560).rev().map(|i| format!("n{i:05}")).collect();
     assert_eq!(ranged, want);
 
     // With words, the best match first: a title match outranks a body-only match.
