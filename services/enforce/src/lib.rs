@@ -398,15 +398,13 @@ impl Enforce {
                 {
                     tracing::info!(timer = %timer.timer_id, message = "window of an unpublished notice; not announced");
                 }
-                "window" => {
-                    let Some(procedure) =
-                        in_force_in(&mut tx, &timer.notice_id, &timer.payload).await?
-                    else {
+                "window" => match in_force_in(&mut tx, &timer.notice_id, &timer.payload).await? {
+                    None => {
                         tracing::info!(timer = %timer.timer_id, message = "window replaced by a later notice of its stage; not announced");
-                        notices::fire_timer(&mut tx, &timer.timer_id).await?;
-                        continue;
-                    };
-                    if !extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? {
+                    }
+                    Some(_)
+                        if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
+                    Some(procedure) => {
                         let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
                             .map(|t| t.closed(&timer.notice_id, timer.due_at, procedure));
                         match closed {
@@ -419,7 +417,7 @@ impl Enforce {
                                 message = "window timer unreadable; not announced"),
                         }
                     }
-                }
+                },
                 other => {
                     tracing::error!(kind = other, timer = %timer.timer_id, message = "unknown timer kind")
                 }

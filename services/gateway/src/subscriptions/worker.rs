@@ -111,17 +111,11 @@ impl Worker {
             let due = subscriptions::claim_due(&self.store.pool, &busy.ids(), lease_ms).await;
             let d = match due {
                 Ok(Some(d)) => d,
-                Ok(None) => {
+                nothing => {
                     drop(slot);
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(poll) => {}
+                    if let Err(e) = nothing {
+                        tracing::warn!(error = %e, message = "webhook delivery claim failed; will retry");
                     }
-                    continue;
-                }
-                Err(e) => {
-                    drop(slot);
-                    tracing::warn!(error = %e, message = "webhook delivery claim failed; will retry");
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = tokio::time::sleep(poll) => {}
