@@ -1,9 +1,11 @@
 //! The pipeline end to end on the real broker and PostgreSQL: HTTP contract of ingest, a works
 //! procedure posted out of order, duplicates, invalid and rejected records, a hold that survives
-//! a restart of the enforce service, and a bid deadline an amendment moved.
+//! a restart of the enforce service, a bid deadline an amendment moved, and a tender of two
+//! sections whose sections part ways.
 
+use gongshi_tests::browser::Browser;
 use gongshi_tests::fixtures::{
-    PROJECT, SECTION, TENDER_TITLE, amendment, award, candidates, tender, works_tender,
+    PROJECT, SECTION, TENDER_TITLE, amendment, award, candidates, tender, termination, works_tender,
 };
 use gongshi_tests::{Pipeline, TOKEN, sample};
 use serde_json::Value;
@@ -329,21 +331,7 @@ async fn fired(db: &sqlx::PgPool, timer: &str) {
 #[tokio::test]
 async fn a_moved_bid_deadline_closes_the_tender_at_the_deadline_in_force_only() {
     let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
-    let receipt = p
-        .submit(&format!(
-            "<BATCH>{}{}</BATCH>",
-            tender(),
-            amendment("2025-04-01 09:30")
-        ))
-        .await;
-    let body = p.wait_receipt(&receipt, |s| s == "published").await;
-    let id = |i: usize| {
-        body["records"][i]["notice_id"]
-            .as_str()
-            .expect("notice id")
-            .to_owned()
-    };
-    let (tender_id, amendment_id) = (id(0), id(1));
+    let (tender_id, amendment_id) = tender_and_amendment(&p, &tender()).await;
     let db = p.db().await;
     let status = |id: String| {
         let p = &p;
@@ -381,21 +369,12 @@ async fn a_moved_bid_deadline_closes_the_tender_at_the_deadline_in_force_only() 
     .await;
 }
 
-/// A tender of sections 001 and 002, and an amendment moving 001's deadline only. At the old
-/// deadline the tender's window still closes for 002, announced in 002's procedure, and the
-/// amendment stays open: 001's bids close at the deadline in force.
-#[tokio::test]
-async fn a_deadline_moved_for_one_section_still_closes_the_other() {
-    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+/// Posts a tender of `sections` of the fixture's project with the amendment moving section 001's
+/// deadline to 2025-04-01 09:30, and returns (tender id, amendment id) once both are published.
+async fn tender_and_amendment(p: &Pipeline, tender: &str) -> (String, String) {
     let receipt = p
         .submit(&format!(
-            "<BATCH>{}{}</BATCH>",
-            works_tender(
-                PROJECT,
-                &format!("{SECTION};{PROJECT}002"),
-                TENDER_TITLE,
-                "320300"
-            ),
+            "<BATCH>{tender}{}</BATCH>",
             amendment("2025-04-01 09:30")
         ))
         .await;
@@ -406,22 +385,146 @@ async fn a_deadline_moved_for_one_section_still_closes_the_other() {
             .expect("notice id")
             .to_owned()
     };
-    let (tender_id, amendment_id) = (id(0), id(1));
+    (id(0), id(1))
+}
+
+/// A tender of sections 001 and 002; an amendment moves 001's deadline, and 002 is terminated.
+/// The tender stands where its most open section does, alike in the API, in search and on its
+/// page: open while 001 takes bids, though 002's deadline closed and 002 was terminated; closed
+/// at 001's new deadline. The old deadline still closes 002, announced in 002's procedure only,
+/// and the amendment stays open until its own.
+#[tokio::test]
+async fn a_tender_of_two_sections_stands_where_its_most_open_section_does() {
+    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+    let two_sections = works_tender(
+        PROJECT,
+        &format!("{SECTION};{PROJECT}002"),
+        TENDER_TITLE,
+        "320300",
+    );
+    let (tender_id, amendment_id) = tender_and_amendment(&p, &two_sections).await;
     let db = p.db().await;
+    let (s001, s002) = (
+        format!("JSGGZY/{PROJECT}/{SECTION}"),
+        format!("JSGGZY/{PROJECT}/{PROJECT}002"),
+    );
+    // The tender as the API and search have it: (status, [(section, status)]).
+    let api = |id: String| {
+        let p = &p;
+        async move {
+            let (_, v) = p.get(&format!("/v1/notices/{id}")).await;
+            let sections: Vec<(String, String)> = v["sections"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    (
+                        s["procedure"]["section"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        s["status"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            (
+                v["status"].as_str().unwrap_or_default().to_owned(),
+                sections,
+            )
+        }
+    };
+    let indexed = |sections: [(&str, &str); 2]| {
+        let expected: serde_json::Map<String, Value> = sections
+            .iter()
+            .map(|(k, s)| ((*k).to_owned(), Value::from(*s)))
+            .collect();
+        move |f: &Value| f["hits"][0]["sections"] == Value::Object(expected.clone())
+    };
+    let tender_search = "/v1/search?kind=tender";
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+
     p.set_now("2025-03-25T09:31:00+08:00");
     fired(&db, &format!("window:{tender_id}:bid")).await;
     assert_eq!(
         closings_at_least(&db, 1).await,
-        [(tender_id, format!("JSGGZY/{PROJECT}/{PROJECT}002"))]
+        [(tender_id.clone(), s002.clone())]
     );
-    // Once the index has taken the closing (the tender closed), the amendment is still open.
-    p.search_until("/v1/search?kind=tender&status=closed", |f| {
-        f["total"].as_u64() == Some(1)
-    })
-    .await;
+    let found = p
+        .search_until(tender_search, indexed([(&s001, "open"), (&s002, "closed")]))
+        .await;
+    assert_eq!(found["hits"][0]["status"], "open", "{found}");
+    assert_eq!(
+        api(tender_id.clone()).await,
+        (
+            "open".to_owned(),
+            vec![
+                pair(SECTION, "open"),
+                pair(&format!("{PROJECT}002"), "closed")
+            ]
+        )
+    );
     let (_, open) = p.get("/v1/search?kind=amendment&status=open").await;
-    assert_eq!(open["total"], 1, "{open}");
     assert_eq!(open["hits"][0]["id"], amendment_id.as_str(), "{open}");
+
+    // 002 is terminated: the tender is still open for 001's bids.
+    p.set_now("2025-03-25T15:30:00+08:00");
+    let receipt = p.submit(&termination(&format!("{PROJECT}002"))).await;
+    p.wait_receipt(&receipt, |s| s == "published").await;
+    let found = p
+        .search_until(
+            tender_search,
+            indexed([(&s001, "open"), (&s002, "terminated")]),
+        )
+        .await;
+    assert_eq!(found["hits"][0]["status"], "open", "{found}");
+    let (_, open) = p.get("/v1/search?kind=tender&status=open").await;
+    assert_eq!(
+        open["total"], 1,
+        "status=open still finds the tender: {open}"
+    );
+    assert_eq!(
+        api(tender_id.clone()).await,
+        (
+            "open".to_owned(),
+            vec![
+                pair(SECTION, "open"),
+                pair(&format!("{PROJECT}002"), "terminated")
+            ]
+        )
+    );
+    let (status, page) = p.get_text(&format!("/notices/{tender_id}")).await;
+    assert_eq!(status, 200);
+    for shown in [
+        "各标段状态",
+        "招标中",
+        "已终止",
+        "标段 E3203010319005778001 已变更",
+    ] {
+        assert!(page.contains(shown), "the page shows {shown}: {page}");
+    }
+    let b = Browser::start(1000, 900).await;
+    b.client
+        .goto(&format!("{}/notices/{tender_id}", p.url))
+        .await
+        .expect("open the tender's page");
+    b.screenshot("notice-two-sections").await;
+    b.close().await;
+
+    // 001's deadline in force closes it: the tender with it.
+    p.set_now("2025-04-01T09:31:00+08:00");
+    assert_eq!(
+        closings_at_least(&db, 2).await[1],
+        (amendment_id.clone(), s001.clone())
+    );
+    let found = p
+        .search_until(
+            tender_search,
+            indexed([(&s001, "closed"), (&s002, "terminated")]),
+        )
+        .await;
+    assert_eq!(found["hits"][0]["status"], "closed", "{found}");
+    assert_eq!(api(tender_id).await.0, "closed");
+    assert_eq!(api(amendment_id).await.0, "closed");
 }
 
 /// A document near ingest's 2 MiB limit, one record of 1.5 MB of text: accepted, so published —

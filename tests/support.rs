@@ -295,6 +295,18 @@ impl Pipeline {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// GETs a path; returns status and body text (a page).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("get");
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap_or_default())
+    }
+
     /// GETs a search path (`/v1/search?…`) until `found` holds for its answer, for 20 s at
     /// most. Search follows the feed: the publish stage commits the index on its own thread a
     /// moment after the feed entries and the receipts.

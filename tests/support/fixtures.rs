@@ -70,3 +70,15 @@ pub fn amendment(deadline: &str) -> String {
          <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-20 09:01</DATA_TIMESTAMP></TENDER_FILE_CLARI_MODI>"
     )
 }
+
+/// A termination (`TENDER_TERMINATION`, 流标) of the procedure's section `section` (a full
+/// `BID_SECTION_CODES` value), sent 2025-03-25 15:00 (after the deadline): fewer than three bidders.
+pub fn termination(section: &str) -> String {
+    format!(
+        "<TENDER_TERMINATION><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODES>{section}</BID_SECTION_CODES>\
+         <NOTICE_NAME>徐州市三环东路快速化改造工程{section}标段流标公告</NOTICE_NAME>\
+         <NOTICE_CONTENT>截至投标截止时间递交投标文件的投标人少于3个，本标段不予开标，招标人将依法重新招标。</NOTICE_CONTENT>\
+         <NOTICE_SEND_TIME>2025-03-25 15:00</NOTICE_SEND_TIME><REASON>投标人少于3个，不予开标，依法重新招标</REASON>\
+         <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-25 15:01</DATA_TIMESTAMP></TENDER_TERMINATION>"
+    )
+}

@@ -5,7 +5,10 @@
 //!   award `awarded`, a termination `terminated` ([`Status::on_publication`]);
 //! - the closing of its `bid` or `publicity` window leaves it `closed` ([`Status::after_window`]);
 //! - an award or termination of its procedure settles every notice of the procedure
-//!   ([`Status::settled_by`]), and nothing later reopens a settled or closed notice.
+//!   ([`Status::settled_by`]), and nothing later reopens a settled or closed notice;
+//! - a notice of several sections (标段) has a status in each section's procedure, and stands
+//!   where its most open section stands ([`Status::most_open`]): a tender whose first section was
+//!   terminated is still open for bids in the second.
 
 use crate::period::Window;
 use crate::schema::Kind;
@@ -13,8 +16,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Where a published notice stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Where a published notice stands. Ordered from the most open to the most settled, as
+/// [`Status::ALL`] lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// 招标中: bids or responses are accepted.
@@ -86,6 +90,19 @@ impl Status {
             Kind::Termination => Some(Status::Terminated),
             _ => None,
         }
+    }
+
+    /// What an award or termination of its procedure (`kind`, see [`Status::settled_by`]) makes
+    /// of a notice now in `self`: `None` when it stays as it is. A termination outranks an award
+    /// whichever came first, as [`Status::at`] decides.
+    pub fn settled(self, kind: Kind) -> Option<Status> {
+        let to = Status::settled_by(kind)?;
+        (self != to && self != Status::Terminated).then_some(to)
+    }
+
+    /// The most open of `statuses` (`None` for none): where a notice of several sections stands.
+    pub fn most_open(statuses: impl IntoIterator<Item = Status>) -> Option<Status> {
+        statuses.into_iter().min()
     }
 
     /// The status the closing of window `window` leaves its notice in: `closed` for `bid` and
@@ -202,6 +219,28 @@ mod tests {
             Status::at(Kind::Award, &BTreeMap::new(), &[], now),
             Status::Awarded
         );
+    }
+
+    #[test]
+    fn a_notice_of_several_sections_stands_where_its_most_open_section_does() {
+        use Status::*;
+        assert_eq!(Status::most_open([Terminated, Open]), Some(Open));
+        assert_eq!(Status::most_open([Awarded, Closed]), Some(Closed));
+        assert_eq!(Status::most_open([Terminated, Awarded]), Some(Awarded));
+        assert_eq!(Status::most_open([Closed, Publicity]), Some(Publicity));
+        assert_eq!(Status::most_open([]), None);
+    }
+
+    #[test]
+    fn a_termination_outranks_an_award_in_either_order() {
+        assert_eq!(Status::Open.settled(Kind::Award), Some(Status::Awarded));
+        assert_eq!(
+            Status::Awarded.settled(Kind::Termination),
+            Some(Status::Terminated)
+        );
+        assert_eq!(Status::Terminated.settled(Kind::Award), None);
+        assert_eq!(Status::Awarded.settled(Kind::Award), None);
+        assert_eq!(Status::Open.settled(Kind::Amendment), None);
     }
 
     #[test]

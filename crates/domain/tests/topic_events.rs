@@ -176,6 +176,7 @@ fn published_notices_and_closed_windows() {
                 start: window.start,
                 end: window.end,
                 procedure: notice.procedure.to_string(),
+                procedures: notice.procedures.iter().map(ToString::to_string).collect(),
                 title: notice.title.clone(),
                 closed_at: window.end.with_timezone(&Utc),
                 kind: Some(notice.kind),

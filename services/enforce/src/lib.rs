@@ -399,14 +399,13 @@ impl Enforce {
                     tracing::info!(timer = %timer.timer_id, message = "window of an unpublished notice; not announced");
                 }
                 "window" => match in_force_in(&mut tx, &timer.notice_id, &timer.payload).await? {
-                    None => {
+                    procedures if procedures.is_empty() => {
                         tracing::info!(timer = %timer.timer_id, message = "window replaced by a later notice of its stage; not announced");
                     }
-                    Some(_)
-                        if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
-                    Some(procedure) => {
+                    _ if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
+                    procedures => {
                         let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
-                            .map(|t| t.closed(&timer.notice_id, timer.due_at, procedure));
+                            .map(|t| t.closed(&timer.notice_id, timer.due_at, procedures));
                         match closed {
                             Ok(event) => {
                                 store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
@@ -429,40 +428,39 @@ impl Enforce {
     }
 }
 
-/// The procedure in which a window timer that fell due is still the window in force
-/// ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force)): the timer's own
-/// when it is in force there, else another of its notice's (a tender of several sections whose
-/// amendment moved one section's deadline closes for the others); `None` when a later notice of
-/// its stage replaced it everywhere (an amendment moved the bid deadline, a re-sent notice set
-/// its windows anew). The window in force has a timer of its own; announcing the replaced one
-/// would tell every subscriber that bids closed while they are still open. The closing names the
-/// procedure returned, so that publish closes that procedure's notices only. The procedures are
-/// locked as a judging transaction locks them, so a notice judged meanwhile is seen whole or not
-/// at all.
+/// The procedures in which a window timer that fell due is still the window in force
+/// ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force)), the timer's own
+/// first when it is in force there: a tender of several sections whose amendment moved one
+/// section's deadline closes for the others only. Empty when a later notice of its stage replaced
+/// it everywhere (an amendment moved the bid deadline, a re-sent notice set its windows anew):
+/// the window in force has a timer of its own, and announcing the replaced one would tell every
+/// subscriber that bids closed while they are still open. The closing names these procedures,
+/// so that publish closes the notice in those sections only. The procedures are locked as a
+/// judging transaction locks them, so a notice judged meanwhile is seen whole or not at all.
 async fn in_force_in(
     tx: &mut PgConnection,
     notice_id: &str,
     payload: &Value,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Vec<String>> {
     let own = payload["procedure"].as_str().unwrap_or_default().to_owned();
     let Some(window) = payload["window"].as_str() else {
-        return Ok(Some(own));
+        return Ok(vec![own]);
     };
     let Some(doc) = notices::notice_json(tx, notice_id).await? else {
-        return Ok(Some(own));
+        return Ok(vec![own]);
     };
     let notice: Notice = serde_json::from_value(doc)?;
     let states = notices::lock_procedures(tx, &procedure_keys(&notice)).await?;
-    let in_force: Vec<String> = states
+    let mut in_force: Vec<String> = states
         .iter()
         .filter(|state| state.window_in_force(notice_id, window))
         .map(|state| state.key.to_string())
         .collect();
-    Ok(if in_force.contains(&own) {
-        Some(own)
-    } else {
-        in_force.into_iter().next()
-    })
+    // The timer's own procedure first: the closing is announced there when it can be.
+    if let Some(i) = in_force.iter().position(|k| *k == own) {
+        in_force[..=i].rotate_right(1);
+    }
+    Ok(in_force)
 }
 
 /// When a `listing` window falls due: extends it instead of closing it when the listing extends
@@ -814,14 +812,21 @@ struct WindowTimer {
 }
 
 impl WindowTimer {
-    /// The event of its closing, in `procedure` (where the window is in force).
-    fn closed(self, notice_id: &str, closed_at: DateTime<Utc>, procedure: String) -> WindowClosed {
+    /// The event of its closing in `procedures` (where the window is in force; not empty),
+    /// announced in the first of them.
+    fn closed(
+        self,
+        notice_id: &str,
+        closed_at: DateTime<Utc>,
+        procedures: Vec<String>,
+    ) -> WindowClosed {
         WindowClosed {
             notice_id: notice_id.to_owned(),
             window: self.window,
             start: self.start,
             end: self.end,
-            procedure,
+            procedure: procedures.first().cloned().unwrap_or(self.procedure),
+            procedures,
             title: self.title,
             closed_at,
             kind: self.kind,

@@ -207,6 +207,7 @@ mod tests {
             "Hit",
             "FacetCount",
             "NextDeadline",
+            "SectionStatus",
             "Receipt",
             "SubscriptionView",
             "NewSubscription",

@@ -8,15 +8,138 @@ use gongshi_domain::diff::{self, VersionInput, VersionLink};
 use gongshi_domain::lifecycle::Status;
 use gongshi_domain::period::Window as LegalWindow;
 use gongshi_domain::{Kind, Schemas};
-use gongshi_platform::store::notices::PublicNotice;
+use gongshi_platform::store::StoreError;
+use gongshi_platform::store::notices::{self, PublicNotice};
 use serde::{Deserialize as _, Serialize};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
+/// One procedure (section, 标段) of a notice: its published notices in version order and their
+/// places in their stages' chains. A notice of several sections has a status, and windows in
+/// force, in each.
+#[derive(Debug, Clone)]
+pub(crate) struct Section<'a> {
+    /// Procedure key `platform/project/section`.
+    pub key: String,
+    /// `{platform, project, section}`.
+    pub procedure: Value,
+    /// Its published notices in version order.
+    pub notices: Cow<'a, [PublicNotice]>,
+    /// Their version links.
+    pub links: Cow<'a, HashMap<String, VersionLink>>,
+}
+
+impl<'a> Section<'a> {
+    /// Procedure `key` with its notices in version order (`notices`) and their `links`, already
+    /// loaded.
+    pub(crate) fn loaded(
+        key: &str,
+        notices: &'a [PublicNotice],
+        links: &'a HashMap<String, VersionLink>,
+    ) -> Section<'a> {
+        Section {
+            key: key.to_owned(),
+            procedure: procedure_value(key),
+            notices: Cow::Borrowed(notices),
+            links: Cow::Borrowed(links),
+        }
+    }
+
+    /// `n`'s status at `now` in this procedure ([`lifecycle`]).
+    pub(crate) fn status(&self, n: &PublicNotice, now: chrono::DateTime<chrono::Utc>) -> Status {
+        lifecycle(n, &self.notices, &self.links, now)
+    }
+}
+
+/// `{platform, project, section}` of a key `platform/project/section`.
+fn procedure_value(key: &str) -> Value {
+    let mut parts = key.splitn(3, '/');
+    let mut next = || Value::from(parts.next().unwrap_or_default());
+    serde_json::json!({"platform": next(), "project": next(), "section": next()})
+}
+
+/// Every procedure of `n`: `here` first (already loaded: a procedure's page, or the notice's
+/// first section), whose notices give the notice's versions, then each other one it lists, loaded
+/// from the store (one query each; a notice of one procedure costs none).
+pub(crate) async fn sections_of<'a>(
+    pool: &sqlx::PgPool,
+    n: &PublicNotice,
+    here: Section<'a>,
+) -> Result<Vec<Section<'a>>, StoreError> {
+    let mut keys: Vec<String> = n.notice["procedures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(format!(
+                "{}/{}/{}",
+                p["platform"].as_str()?,
+                p["project"].as_str()?,
+                p["section"].as_str()?
+            ))
+        })
+        .collect();
+    // A section listed twice is one procedure.
+    let mut seen = std::collections::HashSet::from([here.key.clone()]);
+    keys.retain(|k| seen.insert(k.clone()));
+    let mut out = vec![here];
+    for key in keys {
+        let mut list = notices::of_procedure(pool, &key).await?;
+        version_order(&mut list);
+        let links = version_links(&list);
+        out.push(Section {
+            procedure: procedure_value(&key),
+            key,
+            notices: Cow::Owned(list),
+            links: Cow::Owned(links),
+        });
+    }
+    Ok(out)
+}
+
+/// A notice's status in one of its sections' procedures.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SectionStatus {
+    /// Procedure key {platform, project, section}.
+    #[schema(value_type = Object)]
+    pub procedure: Value,
+    /// open, publicity, closed, awarded, terminated.
+    pub status: String,
+}
+
+/// Where `n` stands at `now`: the most open of its statuses in `sections` ([`Status::most_open`]),
+/// and each of them when it has several.
+pub(crate) fn standing(
+    n: &PublicNotice,
+    sections: &[Section<'_>],
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Status, Vec<SectionStatus>) {
+    let each: Vec<Status> = sections.iter().map(|s| s.status(n, now)).collect();
+    let status = Status::most_open(each.iter().copied()).unwrap_or(Status::Closed);
+    let listed = if sections.len() > 1 {
+        sections
+            .iter()
+            .zip(each)
+            .map(|(s, status)| SectionStatus {
+                procedure: s.procedure.clone(),
+                status: status.as_str().to_owned(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    (status, listed)
+}
+
+static EMPTY_LINKS: std::sync::LazyLock<HashMap<String, VersionLink>> =
+    std::sync::LazyLock::new(HashMap::new);
+
 /// The lifecycle status of a stored published notice at `now`, among the other published
-/// notices of its procedure (the domain's one definition, [`Status::at`]), by its windows in force
-/// ([`windows_in_force`]): a tender whose deadline an amendment moved is open until the new one.
+/// notices of one of its procedures (the domain's one definition, [`Status::at`]), by its windows
+/// in force there ([`windows_in_force`]): a tender whose deadline an amendment moved is open until
+/// the new one.
 pub(crate) fn lifecycle(
     n: &PublicNotice,
     siblings: &[PublicNotice],
@@ -216,8 +339,13 @@ pub struct NoticeView {
     pub region: Value,
     /// Canonical fields, without personal data.
     pub record: Value,
-    /// open, publicity, closed, awarded, terminated.
+    /// open, publicity, closed, awarded, terminated: for a notice of several sections, the most
+    /// open of `sections` (a tender whose first section was terminated is open in the second).
     pub status: String,
+    /// A notice of several sections (标段): its status in each section's procedure. Absent for a
+    /// notice of one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<SectionStatus>,
     /// When it was published.
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The platform's DATA_TIMESTAMP.
@@ -266,15 +394,20 @@ fn version_view(link: Option<&VersionLink>) -> Option<VersionView> {
     })
 }
 
-/// One notice as the API shows it. `siblings` are its procedure's published notices in version
-/// order; `full` adds the list of its stage's versions.
+/// One notice as the API shows it. `sections` are its procedures ([`sections_of`]), the first
+/// the one whose notices give its versions; `full` adds the list of its stage's versions.
 pub(crate) fn notice_view(
     n: &PublicNotice,
-    siblings: &[PublicNotice],
-    links: &HashMap<String, VersionLink>,
+    sections: &[Section<'_>],
     now: chrono::DateTime<chrono::Utc>,
     full: bool,
 ) -> NoticeView {
+    let (status, section_statuses) = standing(n, sections, now);
+    let (siblings, links): (&[PublicNotice], &HashMap<String, VersionLink>) = match sections.first()
+    {
+        Some(s) => (&s.notices, &s.links),
+        None => (&[], &EMPTY_LINKS),
+    };
     let verdict = &n.outcome;
     let warnings: Vec<Value> = verdict["findings"]
         .as_array()
@@ -313,7 +446,8 @@ pub(crate) fn notice_view(
         title: n.notice["title"].clone(),
         region: n.notice["region"].clone(),
         record: n.notice["canonical"].clone(),
-        status: lifecycle(n, siblings, links, now).as_str().to_owned(),
+        status: status.as_str().to_owned(),
+        sections: section_statuses,
         published_at: n.published_at,
         data_timestamp: n.data_timestamp,
         warnings,

@@ -3,9 +3,10 @@
 //! feed store ([`crate::reindex`]), so the two cannot disagree.
 
 use crate::Indexer;
+use gongshi_domain::Kind;
 use gongshi_domain::events::{NoticePublished, PublicEvent};
 use gongshi_domain::lifecycle::Status;
-use gongshi_platform::search::{SearchDoc, SearchIndex, SearchQuery};
+use gongshi_platform::search::{SearchDoc, SearchIndex, SearchQuery, Sections, StatusChange};
 use std::sync::Arc;
 
 /// One change to the index.
@@ -13,70 +14,168 @@ use std::sync::Arc;
 pub enum Effect {
     /// Add or replace a notice.
     Upsert(SearchDoc),
-    /// Change an indexed notice's status.
-    SetStatus {
-        /// Notice id.
-        id: String,
-        /// New status.
-        status: &'static str,
-    },
+    /// Change an indexed notice's status (and its sections').
+    SetStatus(StatusChange),
 }
 
-/// A notice of the entry's procedure as the index holds it: id and status.
-pub type Indexed = (String, String);
+/// A notice of the entry's procedure as the index holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Indexed {
+    /// Notice id.
+    pub id: String,
+    /// Its status.
+    pub status: String,
+    /// Its status in each section's procedure, when it has several sections.
+    pub sections: Sections,
+}
 
-/// The search document of a published notice.
+impl Indexed {
+    /// A change of its status in procedure `key` by `rule` (which gives the new status of the
+    /// current one, `None` for no change). A notice of one procedure (no sections) changes whole;
+    /// a notice of several changes in `key` only, and then stands where its most open section
+    /// does ([`Status::most_open`]). Returns whether it changed.
+    fn change(&mut self, key: &str, rule: impl Fn(Option<Status>) -> Option<Status>) -> bool {
+        if self.sections.is_empty() {
+            let Some(to) = rule(Status::parse(&self.status)) else {
+                return false;
+            };
+            to.as_str().clone_into(&mut self.status);
+            return true;
+        }
+        // A notice found by a procedure it does not list (its text named the key) keeps its
+        // sections as they are.
+        let Some(section) = self.sections.get_mut(key) else {
+            return false;
+        };
+        let Some(to) = rule(Status::parse(section)) else {
+            return false;
+        };
+        to.as_str().clone_into(section);
+        if let Some(most_open) =
+            Status::most_open(self.sections.values().filter_map(|s| Status::parse(s)))
+        {
+            most_open.as_str().clone_into(&mut self.status);
+        }
+        true
+    }
+}
+
+/// The search document of a published notice: for a notice of several sections, its status in
+/// each (publication's status in all of them).
 pub fn notice_doc(notice: &NoticePublished) -> SearchDoc {
-    SearchDoc::from(&notice.facts())
+    let mut doc = SearchDoc::from(&notice.facts());
+    let sections: Sections = notice
+        .procedures
+        .iter()
+        .map(|p| (p.to_string(), doc.status.clone()))
+        .collect();
+    if sections.len() > 1 {
+        doc.sections = sections;
+    }
+    doc
 }
 
-/// What `event` does to the index. `procedure` gives the procedure's notices as indexed now; it
-/// is called only for the events that need it (an award, a termination, a closed window).
+/// The procedures an indexed document is found under: its sections', or `key` (the procedure
+/// of the entry that added it) for a notice of one procedure.
+pub fn procedures_of(doc: &SearchDoc, key: &str) -> Vec<String> {
+    if doc.sections.is_empty() {
+        vec![key.to_owned()]
+    } else {
+        doc.sections.keys().cloned().collect()
+    }
+}
+
+/// The status changes of one entry, each notice changed once however many of its procedures
+/// the entry touches.
+#[derive(Debug, Default)]
+struct Changes(Vec<Indexed>);
+
+impl Changes {
+    /// Changes `notice` (or its copy already changed by this entry) in procedure `key`.
+    fn change(
+        &mut self,
+        notice: Indexed,
+        key: &str,
+        rule: impl Fn(Option<Status>) -> Option<Status>,
+    ) {
+        match self.0.iter_mut().find(|n| n.id == notice.id) {
+            Some(known) => {
+                known.change(key, rule);
+            }
+            None => {
+                let mut notice = notice;
+                if notice.change(key, rule) {
+                    self.0.push(notice);
+                }
+            }
+        }
+    }
+
+    fn effects(self) -> impl Iterator<Item = Effect> {
+        self.0.into_iter().map(|n| {
+            Effect::SetStatus(StatusChange {
+                id: n.id,
+                status: n.status,
+                sections: n.sections,
+            })
+        })
+    }
+}
+
+/// What `event` does to the index. `procedure` gives a procedure's notices as indexed now, by
+/// procedure key; it is called only for the events that need it (an award, a termination, a
+/// closed window), once for each procedure the event touches.
 pub fn effects(
     event: &PublicEvent,
-    procedure: &mut dyn FnMut() -> anyhow::Result<Vec<Indexed>>,
+    procedure: &mut dyn FnMut(&str) -> anyhow::Result<Vec<Indexed>>,
 ) -> anyhow::Result<Vec<Effect>> {
+    let mut changes = Changes::default();
     match event {
         PublicEvent::Published(notice) => {
             let doc = notice_doc(notice);
-            let own_id = doc.id.clone();
-            let mut out = vec![Effect::Upsert(doc)];
-            // An award or termination settles every notice of its procedure.
-            if let Some(status) = Status::settled_by(notice.kind) {
-                let status = status.as_str();
-                out.extend(
-                    procedure()?
-                        .into_iter()
-                        .filter(|(id, current)| *id != own_id && current != status)
-                        .map(|(id, _)| Effect::SetStatus { id, status }),
-                );
+            // An award or termination settles every notice of each of its procedures (in that
+            // section: a tender of two sections whose first is terminated stays open).
+            let kind: Kind = notice.kind;
+            if Status::settled_by(kind).is_some() {
+                for key in procedures_of(&doc, &event.key()) {
+                    for n in procedure(&key)? {
+                        if n.id != doc.id {
+                            changes.change(n, &key, |current| match current {
+                                Some(current) => current.settled(kind),
+                                None => Status::settled_by(kind),
+                            });
+                        }
+                    }
+                }
             }
-            Ok(out)
+            Ok(std::iter::once(Effect::Upsert(doc))
+                .chain(changes.effects())
+                .collect())
         }
         PublicEvent::WindowClosed(window) => {
-            let Some(status) = window.status() else {
+            let Some(to) = window.status() else {
                 return Ok(Vec::new());
             };
-            // The window closes its stage: the notice that set the window in force, and the
-            // notices of the procedure it held open with it (the tender an amendment moved the
-            // deadline of, a re-sent version). A later award or termination (or an earlier
-            // closing) has already set theirs, and nothing reopens them.
+            // The window closes its stage, in each procedure where it was in force: the notice
+            // that set the window, and the notices of the procedure it held open with it (the
+            // tender an amendment moved the deadline of, a re-sent version). A later award or
+            // termination (or an earlier closing) has already set theirs, and nothing reopens
+            // them.
             let held = Status::held_by(&window.window);
-            Ok(procedure()?
-                .into_iter()
-                .filter(|(id, current)| {
-                    let current = Status::parse(current);
-                    if *id == window.notice_id {
-                        current.is_none_or(Status::may_close)
-                    } else {
-                        current.is_some() && current == held
-                    }
-                })
-                .map(|(id, _)| Effect::SetStatus {
-                    id,
-                    status: status.as_str(),
-                })
-                .collect())
+            for key in window.closes_in() {
+                for n in procedure(key)? {
+                    let own = n.id == window.notice_id;
+                    changes.change(n, key, |current| {
+                        let closes = if own {
+                            current.is_none_or(Status::may_close)
+                        } else {
+                            current.is_some() && current == held
+                        };
+                        closes.then_some(to)
+                    });
+                }
+            }
+            Ok(changes.effects().collect())
         }
     }
 }
@@ -104,7 +203,11 @@ impl SearchIndexer {
             .search(&q)?
             .hits
             .into_iter()
-            .map(|h| (h.id, h.status))
+            .map(|h| Indexed {
+                id: h.id,
+                status: h.status,
+                sections: h.sections,
+            })
             .collect())
     }
 }
@@ -120,15 +223,14 @@ impl Indexer for SearchIndexer {
     fn apply_batch(&self, events: &[PublicEvent]) -> anyhow::Result<()> {
         let mut batch = Pending::default();
         for event in events {
-            let key = event.key();
-            let mut procedure = || {
-                let committed = self.procedure(&key)?;
-                Ok(batch.overlay(&key, committed))
+            let mut procedure = |key: &str| {
+                let committed = self.procedure(key)?;
+                Ok(batch.overlay(key, committed))
             };
             for effect in effects(event, &mut procedure)? {
                 match effect {
-                    Effect::Upsert(doc) => batch.upsert(&key, doc),
-                    Effect::SetStatus { id, status } => batch.set_status(id, status),
+                    Effect::Upsert(doc) => batch.upsert(&event.key(), doc),
+                    Effect::SetStatus(change) => batch.set_status(change),
                 }
             }
         }
@@ -142,32 +244,37 @@ impl Indexer for SearchIndexer {
 struct Pending {
     /// Documents to add or replace, in the order first touched.
     docs: Vec<SearchDoc>,
-    /// The procedure key each of `docs` was added under.
-    doc_keys: Vec<String>,
-    /// Status changes of documents the batch did not add: (id, status), last one wins.
-    statuses: Vec<(String, String)>,
+    /// The procedures each of `docs` is found under ([`procedures_of`]).
+    doc_keys: Vec<Vec<String>>,
+    /// Status changes of documents the batch did not add, last one wins.
+    statuses: Vec<StatusChange>,
 }
 
 impl Pending {
     fn upsert(&mut self, key: &str, doc: SearchDoc) {
         // A status set earlier in the batch on a committed copy is superseded by the new document.
-        self.statuses.retain(|(id, _)| *id != doc.id);
+        self.statuses.retain(|c| c.id != doc.id);
+        let keys = procedures_of(&doc, key);
         match self.docs.iter().position(|d| d.id == doc.id) {
-            Some(i) => self.docs[i] = doc,
+            Some(i) => {
+                self.docs[i] = doc;
+                self.doc_keys[i] = keys;
+            }
             None => {
                 self.docs.push(doc);
-                self.doc_keys.push(key.to_owned());
+                self.doc_keys.push(keys);
             }
         }
     }
 
-    fn set_status(&mut self, id: String, status: &str) {
-        if let Some(doc) = self.docs.iter_mut().find(|d| d.id == id) {
-            status.clone_into(&mut doc.status);
-        } else if let Some(i) = self.statuses.iter().position(|(known, _)| *known == id) {
-            status.clone_into(&mut self.statuses[i].1);
+    fn set_status(&mut self, change: StatusChange) {
+        if let Some(doc) = self.docs.iter_mut().find(|d| d.id == change.id) {
+            doc.status = change.status;
+            doc.sections = change.sections;
+        } else if let Some(known) = self.statuses.iter_mut().find(|c| c.id == change.id) {
+            *known = change;
         } else {
-            self.statuses.push((id, status.to_owned()));
+            self.statuses.push(change);
         }
     }
 
@@ -175,16 +282,22 @@ impl Pending {
     /// statuses, plus the notices the batch added to the procedure.
     fn overlay(&self, key: &str, committed: Vec<Indexed>) -> Vec<Indexed> {
         let mut out = committed;
-        for (id, status) in &mut out {
-            if let Some(doc) = self.docs.iter().find(|d| d.id == *id) {
-                status.clone_from(&doc.status);
-            } else if let Some((_, s)) = self.statuses.iter().find(|(known, _)| known == id) {
-                status.clone_from(s);
+        for n in &mut out {
+            if let Some(doc) = self.docs.iter().find(|d| d.id == n.id) {
+                n.status.clone_from(&doc.status);
+                n.sections.clone_from(&doc.sections);
+            } else if let Some(c) = self.statuses.iter().find(|c| c.id == n.id) {
+                n.status.clone_from(&c.status);
+                n.sections.clone_from(&c.sections);
             }
         }
-        for (doc, doc_key) in self.docs.iter().zip(&self.doc_keys) {
-            if doc_key == key && !out.iter().any(|(id, _)| *id == doc.id) {
-                out.push((doc.id.clone(), doc.status.clone()));
+        for (doc, keys) in self.docs.iter().zip(&self.doc_keys) {
+            if keys.iter().any(|k| k == key) && !out.iter().any(|n| n.id == doc.id) {
+                out.push(Indexed {
+                    id: doc.id.clone(),
+                    status: doc.status.clone(),
+                    sections: doc.sections.clone(),
+                });
             }
         }
         out
@@ -192,24 +305,33 @@ impl Pending {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use gongshi_platform::search::{SearchIndex, TantivyIndex};
     use serde_json::json;
 
     /// A `notice.published` of `kind` in procedure JSGGZY/`project`/`project`001.
     fn published(id: &str, kind: &str, project: &str) -> PublicEvent {
-        let procedure =
-            json!({"platform": "JSGGZY", "project": project, "section": format!("{project}001")});
+        published_in(id, kind, project, &["001"])
+    }
+
+    /// A `notice.published` of `kind` for `sections` of `project` (JSGGZY/`project`/`project`NNN).
+    fn published_in(id: &str, kind: &str, project: &str, sections: &[&str]) -> PublicEvent {
+        let procedures: Vec<_> = sections
+            .iter()
+            .map(|s| json!({"platform": "JSGGZY", "project": project, "section": format!("{project}{s}")}))
+            .collect();
         let payload = json!({
             "notice_id": id, "table": "TENDER_ANN_QUA_INQUERY_ANN", "kind": kind,
             "regime": "works", "region": "320300", "title": format!("{kind} {id}"), "sent_at": null,
-            "published_at": "2025-03-03T01:00:00Z", "procedure": procedure,
-            "procedures": [procedure], "record": {}, "windows": {}, "warnings": [],
+            "published_at": "2025-03-03T01:00:00Z", "procedure": procedures[0],
+            "procedures": procedures, "record": {}, "windows": {}, "warnings": [],
         });
         PublicEvent::from_payload(id, "notice.published", &payload).expect("a published payload")
     }
 
+    /// The closing of notice `id`'s `window`, as events from before `procedures` was carried
+    /// had it: in JSGGZY/`project`/`project`001 only.
     fn closed(id: &str, window: &str, project: &str) -> PublicEvent {
         let payload = json!({
             "notice_id": id, "window": window,
@@ -218,6 +340,139 @@ mod tests {
             "closed_at": "2025-03-24T01:00:00Z",
         });
         PublicEvent::from_payload(id, "window.closed", &payload).expect("a window payload")
+    }
+
+    /// The closing of notice `id`'s `window` in `sections` of `project`, where it was in force.
+    fn closed_in(id: &str, window: &str, project: &str, sections: &[&str]) -> PublicEvent {
+        let procedures: Vec<String> = sections
+            .iter()
+            .map(|s| format!("JSGGZY/{project}/{project}{s}"))
+            .collect();
+        let payload = json!({
+            "notice_id": id, "window": window,
+            "start": "2025-03-03T09:00:00+08:00", "end": "2025-03-24T09:00:00+08:00",
+            "procedure": procedures[0], "procedures": procedures, "title": "",
+            "closed_at": "2025-03-24T01:00:00Z",
+        });
+        PublicEvent::from_payload(id, "window.closed", &payload).expect("a window payload")
+    }
+
+    /// Indexed notice `id`'s status and its sections' (section code → status), by search.
+    pub(crate) fn sections_of(
+        index: &dyn SearchIndex,
+        id: &str,
+    ) -> (String, Vec<(String, String)>) {
+        let q = SearchQuery {
+            page: 1,
+            per_page: 100,
+            ..Default::default()
+        };
+        let hit = index
+            .search(&q)
+            .expect("search")
+            .hits
+            .into_iter()
+            .find(|h| h.id == id)
+            .unwrap_or_else(|| panic!("{id} is indexed"));
+        let sections = hit
+            .sections
+            .into_iter()
+            .map(|(key, s)| (key.rsplit('/').next().unwrap_or_default().to_owned(), s))
+            .collect();
+        (hit.status, sections)
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_termination_of_one_section_leaves_a_tender_of_two_open_in_the_other() {
+        let index = indexer();
+        index
+            .apply(&published_in("t", "tender", "P", &["001", "002"]))
+            .expect("apply");
+        index
+            .apply(&published_in("x", "termination", "P", &["001"]))
+            .expect("apply");
+        assert_eq!(
+            sections_of(index.index.as_ref(), "t"),
+            (
+                "open".to_owned(),
+                pairs(&[("P001", "terminated"), ("P002", "open")])
+            )
+        );
+        let open = SearchQuery {
+            status: Some("open".into()),
+            page: 1,
+            per_page: 10,
+            ..Default::default()
+        };
+        let found = index.index.search(&open).expect("search");
+        assert_eq!(
+            found.hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+            ["t"]
+        );
+        // An award of the other section: a section awarded outranks one terminated.
+        index
+            .apply(&published_in("w", "award", "P", &["002"]))
+            .expect("apply");
+        assert_eq!(
+            sections_of(index.index.as_ref(), "t"),
+            (
+                "awarded".to_owned(),
+                pairs(&[("P001", "terminated"), ("P002", "awarded")])
+            )
+        );
+        // A termination of both sections ends it; a later award of one does not undo that.
+        index
+            .apply(&published_in("y", "termination", "P", &["001", "002"]))
+            .expect("apply");
+        index
+            .apply(&published_in("z", "award", "P", &["001"]))
+            .expect("apply");
+        assert_eq!(
+            sections_of(index.index.as_ref(), "t"),
+            (
+                "terminated".to_owned(),
+                pairs(&[("P001", "terminated"), ("P002", "terminated")])
+            )
+        );
+    }
+
+    #[test]
+    fn a_deadline_moved_for_one_section_keeps_the_tender_open_until_the_new_one() {
+        let index = indexer();
+        for e in [
+            published_in("t", "tender", "P", &["001", "002"]),
+            published_in("a", "amendment", "P", &["001"]),
+            // The tender's deadline, still in force for 002 only.
+            closed_in("t", "bid", "P", &["002"]),
+        ] {
+            index.apply(&e).expect("apply");
+        }
+        assert_eq!(
+            sections_of(index.index.as_ref(), "t"),
+            (
+                "open".to_owned(),
+                pairs(&[("P001", "open"), ("P002", "closed")])
+            )
+        );
+        assert_eq!(sections_of(index.index.as_ref(), "a").0, "open");
+        // The amendment's deadline closes 001: the tender with it.
+        index
+            .apply(&closed_in("a", "bid", "P", &["001"]))
+            .expect("apply");
+        assert_eq!(
+            sections_of(index.index.as_ref(), "t"),
+            (
+                "closed".to_owned(),
+                pairs(&[("P001", "closed"), ("P002", "closed")])
+            )
+        );
+        assert_eq!(sections_of(index.index.as_ref(), "a").0, "closed");
     }
 
     /// Every indexed notice as (id, status), sorted.
@@ -238,18 +493,26 @@ mod tests {
         all
     }
 
-    /// Two procedures: A is tendered, its bid window closes, candidates and the award follow
-    /// (a late window closing of the tender must not reopen it); B is tendered and terminated.
-    fn history() -> Vec<PublicEvent> {
+    /// Three procedures' histories, interleaved: A is tendered, its bid window closes,
+    /// candidates and the award follow (a late window closing of the tender must not reopen it);
+    /// B is tendered and terminated; C is tendered for two sections, 001's deadline is moved,
+    /// 002 closes and is terminated, then 001 closes and is awarded.
+    pub(crate) fn history() -> Vec<PublicEvent> {
         vec![
             published("a1", "tender", "A"),
+            published_in("c1", "tender", "C", &["001", "002"]),
             published("b1", "tender", "B"),
+            published_in("c2", "amendment", "C", &["001"]),
             closed("a1", "bid", "A"),
+            closed_in("c1", "bid", "C", &["002"]),
             published("a2", "candidates", "A"),
+            published_in("c3", "termination", "C", &["002"]),
             closed("a2", "publicity", "A"),
             published("a3", "award", "A"),
+            closed_in("c2", "bid", "C", &["001"]),
             closed("a1", "bid", "A"),
             published("b2", "termination", "B"),
+            published_in("c4", "award", "C", &["001"]),
         ]
     }
 
@@ -278,7 +541,7 @@ mod tests {
         );
     }
 
-    fn indexer() -> SearchIndexer {
+    pub(crate) fn indexer() -> SearchIndexer {
         SearchIndexer {
             index: Arc::new(TantivyIndex::in_memory().expect("an in-memory index")),
         }
@@ -300,20 +563,29 @@ mod tests {
                 ("a3", "awarded"),
                 ("b1", "terminated"),
                 ("b2", "terminated"),
+                ("c1", "awarded"),
+                ("c2", "awarded"),
+                ("c3", "terminated"),
+                ("c4", "awarded"),
             ]
             .map(|(id, s)| (id.to_owned(), s.to_owned())),
-            "the history settles both procedures"
+            "the history settles every procedure"
         );
         // Every way of cutting the history into batches of one size: a batch must see what the
         // batches before it committed and what its own earlier events did.
+        let whole = |index: &dyn SearchIndex| {
+            ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "c3", "c4"]
+                .map(|id| (id, sections_of(index, id)))
+        };
+        let expected_whole = whole(one_at_a_time.index.as_ref());
         for size in 2..=events.len() {
             let batched = indexer();
             for batch in events.chunks(size) {
                 batched.apply_batch(batch).expect("apply a batch");
             }
             assert_eq!(
-                statuses(batched.index.as_ref()),
-                expected,
+                whole(batched.index.as_ref()),
+                expected_whole,
                 "batches of {size}"
             );
         }

@@ -1,10 +1,10 @@
 //! `gongshi reindex`: rebuilds a search index from scratch out of the feed store, the record of
 //! everything published. Two passes over the feed up to its last entry at the start: the first
 //! folds every entry's [`effects`](crate::indexer::effects) into each notice's final status (ids
-//! and statuses only, so memory stays small), the second writes each published notice once, with
+//! and statuses, with a notice's sections' when it has several, so memory stays small), the second writes each published notice once, with
 //! that status, in batches.
 
-use crate::indexer::{Effect, effects, notice_doc};
+use crate::indexer::{Effect, Indexed, effects, notice_doc, procedures_of};
 use gongshi_domain::events::{Envelope, PublicEvent};
 use gongshi_platform::search::{SearchDoc, SearchIndex};
 use gongshi_platform::store::feed;
@@ -28,10 +28,11 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-/// Final statuses folded from the feed: notice id → status, and procedure key → notice ids.
+/// Final statuses folded from the feed: notice id → status (and its sections'), and procedure
+/// key → notice ids.
 #[derive(Debug, Default)]
 struct Statuses {
-    status: HashMap<String, String>,
+    status: HashMap<String, Indexed>,
     procedures: HashMap<String, Vec<String>>,
     changes: u64,
 }
@@ -39,25 +40,37 @@ struct Statuses {
 impl Statuses {
     fn apply(&mut self, entry: &PublicEvent) -> anyhow::Result<()> {
         let key = entry.key();
-        let indexed: Vec<(String, String)> = self
-            .procedures
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| Some((id.clone(), self.status.get(id)?.clone())))
-            .collect();
-        for effect in effects(entry, &mut || Ok(indexed.clone()))? {
+        let (status, procedures) = (&self.status, &self.procedures);
+        let mut procedure = |key: &str| -> anyhow::Result<Vec<Indexed>> {
+            Ok(procedures
+                .get(key)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| status.get(id).cloned())
+                .collect())
+        };
+        for effect in effects(entry, &mut procedure)? {
             match effect {
                 Effect::Upsert(doc) => {
-                    let ids = self.procedures.entry(key.clone()).or_default();
-                    if !ids.contains(&doc.id) {
-                        ids.push(doc.id.clone());
+                    for procedure in procedures_of(&doc, &key) {
+                        let ids = self.procedures.entry(procedure).or_default();
+                        if !ids.contains(&doc.id) {
+                            ids.push(doc.id.clone());
+                        }
                     }
-                    self.status.insert(doc.id, doc.status);
+                    self.status.insert(
+                        doc.id.clone(),
+                        Indexed {
+                            id: doc.id,
+                            status: doc.status,
+                            sections: doc.sections,
+                        },
+                    );
                 }
-                Effect::SetStatus { id, status } => {
-                    if let Some(s) = self.status.get_mut(&id) {
-                        *s = status.to_owned();
+                Effect::SetStatus(change) => {
+                    if let Some(known) = self.status.get_mut(&change.id) {
+                        known.status = change.status;
+                        known.sections = change.sections;
                         self.changes += 1;
                     }
                 }
@@ -141,8 +154,9 @@ pub async fn reindex(
                     continue;
                 };
                 let mut doc = notice_doc(&notice);
-                if let Some(status) = statuses.status.get(&doc.id) {
-                    doc.status.clone_from(status);
+                if let Some(known) = statuses.status.get(&doc.id) {
+                    doc.status.clone_from(&known.status);
+                    doc.sections.clone_from(&known.sections);
                 }
                 pending.push(doc);
                 notices += 1;
@@ -171,4 +185,43 @@ pub async fn reindex(
         status_changes: statuses.changes,
         elapsed: started.elapsed(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Indexer as _;
+    use crate::indexer::tests::{history, indexer, sections_of};
+
+    #[test]
+    fn the_rebuild_folds_the_feed_to_the_statuses_the_live_index_reaches() {
+        let events = history();
+        let live = indexer();
+        let mut folded = Statuses::default();
+        for e in &events {
+            live.apply(e).expect("apply");
+            folded.apply(e).expect("fold");
+        }
+        for id in ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "c3", "c4"] {
+            let known = folded
+                .status
+                .get(id)
+                .unwrap_or_else(|| panic!("{id} folded"));
+            let sections: Vec<(String, String)> = known
+                .sections
+                .iter()
+                .map(|(key, s)| {
+                    (
+                        key.rsplit('/').next().unwrap_or_default().to_owned(),
+                        s.clone(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                (known.status.clone(), sections),
+                sections_of(live.index.as_ref(), id),
+                "{id}"
+            );
+        }
+    }
 }

@@ -167,8 +167,14 @@ pub struct WindowClosed {
     pub start: Instant,
     /// When it closed by law.
     pub end: Instant,
-    /// The notice's procedure key (`platform/project/section`).
+    /// The procedure key (`platform/project/section`) the closing is announced in: the first of
+    /// `procedures`.
     pub procedure: String,
+    /// Every procedure of the notice in which the window was still in force when it closed (a
+    /// tender of several sections whose amendment moved one section's deadline closes only for
+    /// the others). Empty in events from before it was carried: then `procedure` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub procedures: Vec<String>,
     /// The notice's title.
     pub title: String,
     /// When gongshi announced the closing (the timer's due instant).
@@ -200,6 +206,16 @@ impl WindowClosed {
     /// windows, otherwise unchanged (`None`).
     pub fn status(&self) -> Option<Status> {
         Status::after_window(&self.window)
+    }
+
+    /// The procedures it closes the window in: `procedures`, or `procedure` in events from
+    /// before those were carried.
+    pub fn closes_in(&self) -> Vec<&str> {
+        if self.procedures.is_empty() {
+            vec![self.procedure.as_str()]
+        } else {
+            self.procedures.iter().map(String::as_str).collect()
+        }
     }
 }
 

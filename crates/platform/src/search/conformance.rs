@@ -2,7 +2,7 @@
 //! traditional script, region prefixes, date ranges with sorting, facets, status changes,
 //! idempotent upserts and deletes. Engines' tests call [`run`] on an empty index.
 
-use super::{SearchDoc, SearchIndex, SearchQuery, Sort};
+use super::{SearchDoc, SearchIndex, SearchQuery, Sections, Sort, StatusChange};
 use chrono::{TimeZone, Utc};
 
 fn doc(
@@ -36,6 +36,16 @@ fn doc(
             .single()
             .unwrap_or_default(),
         deadline: deadline_day.and_then(|d| Utc.with_ymd_and_hms(2025, 4, d, 1, 30, 0).single()),
+        sections: Sections::new(),
+    }
+}
+
+/// A status change with no sections.
+fn to(id: &str, status: &str) -> StatusChange {
+    StatusChange {
+        id: id.to_owned(),
+        status: status.to_owned(),
+        sections: Sections::new(),
     }
 }
 
@@ -227,7 +237,7 @@ pub fn run(index: &dyn SearchIndex) {
 
     // Status changes are searchable; deletes remove.
     index
-        .set_status("0001", "closed")
+        .set_status(&to("0001", "closed"))
         .unwrap_or_else(|e| panic!("{e}"));
     let closed = SearchQuery {
         status: Some("closed".into()),
@@ -242,8 +252,63 @@ pub fn run(index: &dyn SearchIndex) {
         "still found after a status change"
     );
     index
-        .set_status("no-such-notice", "closed")
+        .set_status(&to("no-such-notice", "closed"))
         .unwrap_or_else(|e| panic!("{e}"));
+
+    // A notice of several sections keeps its status in each: the search filters by the notice's
+    // status, and the hit carries the sections'.
+    let sections: Sections = [
+        ("JSGGZY/P/P001".to_owned(), "terminated".to_owned()),
+        ("JSGGZY/P/P002".to_owned(), "open".to_owned()),
+    ]
+    .into();
+    index
+        .set_status(&StatusChange {
+            id: "0001".into(),
+            status: "open".into(),
+            sections: sections.clone(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let open = SearchQuery {
+        status: Some("open".into()),
+        q: Some(codes[0].clone()),
+        ..closed.clone()
+    };
+    let found = index.search(&open).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        found
+            .hits
+            .iter()
+            .map(|h| (&h.id, &h.sections))
+            .collect::<Vec<_>>(),
+        [(&"0001".to_owned(), &sections)],
+        "a notice's sections are kept with its status"
+    );
+    assert!(
+        ids(
+            index,
+            &SearchQuery {
+                status: Some("terminated".into()),
+                ..closed.clone()
+            }
+        )
+        .is_empty(),
+        "a section's status is not the notice's"
+    );
+    index
+        .set_status(&to("0001", "closed"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let found = index
+        .search(&query(&codes[0]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        found
+            .hits
+            .iter()
+            .all(|h| h.sections.is_empty() && h.status == "closed"),
+        "a change without sections clears them: {:?}",
+        found.hits
+    );
     index.delete("0005").unwrap_or_else(|e| panic!("{e}"));
     assert!(ids(index, &query("污水处理")).is_empty());
 
@@ -253,7 +318,7 @@ pub fn run(index: &dyn SearchIndex) {
     let closed_before = index.search(&closed).unwrap_or_else(|e| panic!("{e}"));
     index.delete("0004").unwrap_or_else(|e| panic!("{e}"));
     index
-        .set_status("0002", "closed")
+        .set_status(&to("0002", "closed"))
         .unwrap_or_else(|e| panic!("{e}"));
     let after = index.search(&all).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(after.total + 1, before.total, "match count after a delete");

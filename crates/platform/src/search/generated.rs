@@ -100,5 +100,6 @@ pub fn doc(i: usize) -> SearchDoc {
             .unwrap_or_default()
             + Duration::hours(i as i64),
         deadline: None,
+        sections: super::Sections::new(),
     }
 }

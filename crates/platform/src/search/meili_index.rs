@@ -16,7 +16,10 @@
 //! SDK on a small runtime of its own and waits for the answer, so it may be called from any thread,
 //! an async worker included.
 
-use super::{SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchResults, Sort, to_simplified};
+use super::{
+    SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchResults, Sections, Sort, StatusChange,
+    to_simplified,
+};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use meilisearch_sdk::client::Client;
@@ -68,6 +71,9 @@ struct MeiliDoc {
     /// Unix milliseconds (filterable and sortable numbers).
     published_at: i64,
     deadline: Option<i64>,
+    /// Its status in each of its sections, when it has several (neither searched nor filtered).
+    #[serde(default)]
+    sections: Sections,
 }
 
 impl MeiliDoc {
@@ -99,15 +105,18 @@ impl MeiliDoc {
             status: d.status.clone(),
             published_at: d.published_at.timestamp_millis(),
             deadline: d.deadline.map(|t| t.timestamp_millis()),
+            sections: d.sections.clone(),
         }
     }
 }
 
-/// The document's id and status only: what a status change rewrites.
+/// The document's id, status and sections only: what a status change rewrites (a partial
+/// update replaces the top-level fields it names, `sections` whole).
 #[derive(Debug, Serialize)]
 struct StatusPatch<'a> {
     id: &'a str,
     status: &'a str,
+    sections: &'a Sections,
 }
 
 /// A Meilisearch index of published notices.
@@ -327,13 +336,17 @@ impl SearchIndex for MeiliIndex {
         self.wait(task)
     }
 
-    fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()> {
+    fn set_status(&self, change: &StatusChange) -> anyhow::Result<()> {
         // A partial update of an unknown id would create a document holding only a status.
-        if !self.exists(id)? {
+        if !self.exists(&change.id)? {
             return Ok(());
         }
         let index = self.index.clone();
-        let patch = [serde_json::to_value(StatusPatch { id, status })?];
+        let patch = [serde_json::to_value(StatusPatch {
+            id: &change.id,
+            status: &change.status,
+            sections: &change.sections,
+        })?];
         let task = self.run(async move { index.add_or_update(&patch, Some("id")).await })??;
         self.wait(task)
     }
@@ -419,6 +432,7 @@ impl SearchIndex for MeiliIndex {
                     status: d.status.clone(),
                     published_at: instant(d.published_at),
                     deadline: d.deadline.map(instant),
+                    sections: d.sections.clone(),
                 }
             })
             .collect();
@@ -473,6 +487,7 @@ mod tests {
             status: "open".into(),
             published_at: DateTime::from_timestamp_millis(0).unwrap_or_default(),
             deadline: None,
+            sections: Sections::new(),
         });
         assert_eq!(d.regions, ["32", "3203", "320303"]);
         assert_eq!(d.province.as_deref(), Some("32"));

@@ -34,12 +34,30 @@ pub struct SearchDoc {
     pub category: String,
     /// GB/T 2260 code, when known.
     pub region: Option<String>,
-    /// open, publicity, closed, awarded, terminated.
+    /// open, publicity, closed, awarded, terminated; for a notice of several sections, the most
+    /// open of `sections`.
     pub status: String,
     /// When it was published.
     pub published_at: DateTime<Utc>,
     /// Its bid or response deadline, when it has one.
     pub deadline: Option<DateTime<Utc>>,
+    /// A notice of several sections (标段): its status in each section's procedure.
+    pub sections: Sections,
+}
+
+/// A notice's status in each section's procedure, by procedure key (`platform/project/section`):
+/// empty for a notice of one procedure, whose status is the notice's.
+pub type Sections = BTreeMap<String, String>;
+
+/// A change of an indexed notice's status (a window closed, an award or termination published).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    /// Notice id.
+    pub id: String,
+    /// Its status: open, publicity, closed, awarded, terminated.
+    pub status: String,
+    /// Its status in each of its sections, when it has several.
+    pub sections: Sections,
 }
 
 impl From<&gongshi_domain::events::PublicFacts> for SearchDoc {
@@ -56,6 +74,7 @@ impl From<&gongshi_domain::events::PublicFacts> for SearchDoc {
             status: f.status.as_str().to_owned(),
             published_at: f.published_at,
             deadline: f.deadline,
+            sections: Sections::new(),
         }
     }
 }
@@ -116,6 +135,10 @@ pub struct SearchHit {
     pub published_at: DateTime<Utc>,
     /// Deadline.
     pub deadline: Option<DateTime<Utc>>,
+    /// A notice of several sections (标段): its status in each section's procedure, by
+    /// procedure key (`status` is the most open of them). Absent for a notice of one procedure.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sections: Sections,
 }
 
 /// A page of results with facet counts over every match (not just the page).
@@ -139,20 +162,15 @@ pub trait SearchIndex: Send + Sync + std::fmt::Debug {
     fn upsert_many(&self, docs: &[SearchDoc]) -> anyhow::Result<()> {
         docs.iter().try_for_each(|d| self.upsert(d))
     }
-    /// Changes a notice's status (publicity closed, awarded, terminated); unknown ids are ignored.
-    fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()>;
-    /// Adds or replaces `docs` and sets the status of the notices in `statuses` (id, status; ids
-    /// not among `docs`, unknown ids ignored), with one commit where the engine allows: how a
-    /// batch of feed entries reaches the index.
-    fn apply_changes(
-        &self,
-        docs: &[SearchDoc],
-        statuses: &[(String, String)],
-    ) -> anyhow::Result<()> {
+    /// Changes a notice's status (publicity closed, awarded, terminated) and its sections';
+    /// unknown ids are ignored.
+    fn set_status(&self, change: &StatusChange) -> anyhow::Result<()>;
+    /// Adds or replaces `docs` and applies `statuses` (ids not among `docs`, unknown ids
+    /// ignored), with one commit where the engine allows: how a batch of feed entries reaches
+    /// the index.
+    fn apply_changes(&self, docs: &[SearchDoc], statuses: &[StatusChange]) -> anyhow::Result<()> {
         self.upsert_many(docs)?;
-        statuses
-            .iter()
-            .try_for_each(|(id, status)| self.set_status(id, status))
+        statuses.iter().try_for_each(|c| self.set_status(c))
     }
     /// Removes a notice.
     fn delete(&self, id: &str) -> anyhow::Result<()>;

@@ -3,7 +3,10 @@
 //! as exact terms, region as every GB/T 2260 prefix of the code plus a facet, dates as fast fields.
 //! Every query word must match (AND).
 
-use super::{SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchResults, Sort, to_simplified};
+use super::{
+    SearchDoc, SearchHit, SearchIndex, SearchQuery, SearchResults, Sections, Sort, StatusChange,
+    to_simplified,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -24,6 +27,11 @@ const TOKENIZER: &str = "jieba";
 /// Character unigrams and bigrams: a query word still matches when jieba cut the notice's text
 /// differently around it (供水管网 → 供水管 / 网), because all its bigrams are there.
 const GRAMS: &str = "grams12";
+/// Starts a section's status among the `status` field's values, after the notice's own:
+/// `\u{1f}key\u{1f}status`. Kept there rather than in a field of their own so that indexes built
+/// before sections were kept open with the same schema (Tantivy refuses a changed one); no
+/// filter value can start with it (the gateway refuses control characters).
+const SECTION: char = '\u{1f}';
 
 #[derive(Debug, Clone, Copy)]
 struct Fields {
@@ -216,6 +224,9 @@ impl TantivyIndex {
             );
         }
         doc.add_text(f.status, &d.status);
+        for (key, status) in &d.sections {
+            doc.add_text(f.status, format!("{SECTION}{key}{SECTION}{status}"));
+        }
         doc.add_date(f.published, date(d.published_at));
         if let Some(deadline) = d.deadline {
             doc.add_date(f.deadline, date(deadline));
@@ -241,6 +252,11 @@ impl TantivyIndex {
             category: text(f.category).unwrap_or_default(),
             region: text(f.region_code),
             status: text(f.status).unwrap_or_default(),
+            sections: doc
+                .get_all(f.status)
+                .filter_map(|v| v.as_str()?.strip_prefix(SECTION)?.split_once(SECTION))
+                .map(|(key, status)| (key.to_owned(), status.to_owned()))
+                .collect::<Sections>(),
             published_at: doc
                 .get_first(f.published)
                 .and_then(|v| v.as_datetime())
@@ -375,18 +391,15 @@ impl SearchIndex for TantivyIndex {
         self.apply_changes(docs, &[])
     }
 
-    fn apply_changes(
-        &self,
-        docs: &[SearchDoc],
-        statuses: &[(String, String)],
-    ) -> anyhow::Result<()> {
+    fn apply_changes(&self, docs: &[SearchDoc], statuses: &[StatusChange]) -> anyhow::Result<()> {
         // Read before the writer is taken: a status change rewrites the committed document.
         let mut changed = Vec::with_capacity(statuses.len());
-        for (id, status) in statuses {
-            if let Some(mut doc) = self.find(id)?
-                && doc.status != *status
+        for change in statuses {
+            if let Some(mut doc) = self.find(&change.id)?
+                && (doc.status != change.status || doc.sections != change.sections)
             {
-                doc.status.clone_from(status);
+                doc.status.clone_from(&change.status);
+                doc.sections.clone_from(&change.sections);
                 changed.push(doc);
             }
         }
@@ -407,15 +420,8 @@ impl SearchIndex for TantivyIndex {
         self.commit(&mut writer)
     }
 
-    fn set_status(&self, id: &str, status: &str) -> anyhow::Result<()> {
-        let Some(mut doc) = self.find(id)? else {
-            return Ok(());
-        };
-        if doc.status == status {
-            return Ok(());
-        }
-        doc.status = status.to_owned();
-        self.upsert(&doc)
+    fn set_status(&self, change: &StatusChange) -> anyhow::Result<()> {
+        self.apply_changes(&[], std::slice::from_ref(change))
     }
 
     fn delete(&self, id: &str) -> anyhow::Result<()> {
@@ -528,6 +534,7 @@ impl SearchIndex for TantivyIndex {
                 status: stored.status,
                 published_at: stored.published_at,
                 deadline: stored.deadline,
+                sections: stored.sections,
             });
         }
         Ok(SearchResults {

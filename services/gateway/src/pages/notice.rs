@@ -7,7 +7,7 @@ use super::people::{self, Fact, Summary};
 use super::{cached, error_page, format, unavailable};
 use crate::Gateway;
 use crate::routes::plausible_id;
-use crate::views::{NoticeView, notice_view, version_links, version_order};
+use crate::views::{NoticeView, Section, notice_view, sections_of, version_links, version_order};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -35,9 +35,21 @@ pub struct ClockRow {
     pub notes: Vec<usize>,
     /// The rules and their basis on one line (the `title` tooltip).
     pub tooltip: String,
-    /// When a later notice of the stage (an amendment, a re-sent notice) set this window anew:
-    /// the window in force in words and that notice's page.
-    pub replaced: Option<(String, String)>,
+    /// Where a later notice of the stage (an amendment, a re-sent notice) set this window anew:
+    /// in which section, the window in force there and that notice's page.
+    pub replaced: Vec<Replacement>,
+    /// Whether the window as this notice set it holds in none of its sections.
+    pub superseded: bool,
+}
+
+/// A window a later notice of the stage set anew.
+pub struct Replacement {
+    /// The section (标段) code, for a notice of several sections whose sections differ.
+    pub section: Option<String>,
+    /// The window in force, in words.
+    pub line: String,
+    /// The page of the notice that set it.
+    pub href: String,
 }
 
 /// A footnote: a rule and its legal basis.
@@ -50,6 +62,18 @@ pub struct Note {
     pub title: String,
     /// Legal basis.
     pub citation: String,
+}
+
+/// A notice of several sections (标段): where it stands in one.
+pub struct SectionRow {
+    /// Section code.
+    pub code: String,
+    /// Status in Chinese.
+    pub status: &'static str,
+    /// CSS class of the status.
+    pub class: &'static str,
+    /// The section's procedure page.
+    pub href: String,
 }
 
 /// One version of the notice's stage.
@@ -101,6 +125,8 @@ pub struct NoticePage {
     pub released: Vec<Released>,
     /// Legal clocks.
     pub clocks: Vec<ClockRow>,
+    /// A notice of several sections: where it stands in each (empty for one).
+    pub sections: Vec<SectionRow>,
     /// Their rules.
     pub notes: Vec<Note>,
     /// Candidates: column labels and rows.
@@ -166,7 +192,8 @@ pub(crate) fn clock_rows(clocks: &[Clock], notes: &mut Vec<Note>) -> Vec<ClockRo
                     .map(|b| format!("{}（{}）", b.title, b.citation))
                     .collect::<Vec<_>>()
                     .join("；"),
-                replaced: None,
+                replaced: Vec::new(),
+                superseded: false,
             }
         })
         .collect()
@@ -182,8 +209,8 @@ pub(crate) fn head_facts(s: &Summary, n: &PublicNotice) -> Vec<Fact> {
     if let Some(name) = &s.project_name {
         out.push(fact("项目名称", name.value.clone()));
     }
-    // A notice of several sections (标段) names them all: its clocks and status are read from
-    // the first, and a bidder of another must see that it covers theirs.
+    // A notice of several sections (标段) names them all: a bidder of any of them must see that
+    // it covers theirs (the page then shows where it stands in each).
     let sections: Vec<&str> = n.notice["procedures"]
         .as_array()
         .into_iter()
@@ -296,44 +323,71 @@ pub(crate) fn in_force_elsewhere(
 }
 
 /// `n`'s clocks as rows ([`clock_rows`]), each window a later notice of its stage set anew
-/// marked as changed, with the window in force and a link to that notice. `siblings` are its
-/// procedure's notices in version order, `links` their version links.
+/// marked with the window in force and a link to that notice, in each of `sections` (its
+/// procedures, [`crate::views::sections_of`]) where that happened; a window replaced in all of
+/// them is marked as changed.
 pub(crate) fn clock_rows_in_force(
     n: &PublicNotice,
-    siblings: &[PublicNotice],
-    links: &HashMap<String, VersionLink>,
+    sections: &[Section<'_>],
     now: chrono::DateTime<chrono::Utc>,
     notes: &mut Vec<Note>,
 ) -> Vec<ClockRow> {
     let own = people::clocks_of(n, now);
     let mut rows = clock_rows(&own, notes);
-    let elsewhere = in_force_elsewhere(n, siblings, links, now);
+    let elsewhere: Vec<HashMap<String, (Clock, String)>> = sections
+        .iter()
+        .map(|s| in_force_elsewhere(n, &s.notices, &s.links, now))
+        .collect();
     for (row, clock) in rows.iter_mut().zip(&own) {
-        if let Some((c, id)) = elsewhere.get(&clock.window) {
-            // The window as this notice set it no longer holds: its count would mislead.
+        let mut replaced: Vec<Replacement> = sections
+            .iter()
+            .zip(&elsewhere)
+            .filter_map(|(s, e)| {
+                let (c, id) = e.get(&clock.window)?;
+                Some(Replacement {
+                    section: s.procedure["section"].as_str().map(str::to_owned),
+                    line: c.line(),
+                    href: format!("/notices/{id}"),
+                })
+            })
+            .collect();
+        if replaced.is_empty() {
+            continue;
+        }
+        if replaced.len() == sections.len() {
+            // The window as this notice set it holds nowhere: its count would mislead.
             row.status = "已变更".into();
             row.class = "muted";
-            row.replaced = Some((c.line(), format!("/notices/{id}")));
+            row.superseded = true;
         }
+        // Every section changed alike, or the notice has one: no section to name.
+        let alike = replaced
+            .iter()
+            .all(|r| (&r.line, &r.href) == (&replaced[0].line, &replaced[0].href));
+        if row.superseded && alike {
+            replaced.truncate(1);
+            replaced[0].section = None;
+        }
+        row.replaced = replaced;
     }
     rows
 }
 
 fn page(
     n: &PublicNotice,
-    siblings: &[PublicNotice],
-    links: &HashMap<String, VersionLink>,
+    sections: &[Section<'_>],
     view: &NoticeView,
     released: Vec<(String, String)>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> NoticePage {
+    let siblings: &[PublicNotice] = sections.first().map(|s| &*s.notices).unwrap_or_default();
     let tender = siblings
         .iter()
         .rev()
         .find(|s| s.kind == Kind::Tender.as_str());
     let summary = people::summary(n, tender);
     let mut notes = Vec::new();
-    let clocks = clock_rows_in_force(n, siblings, links, now, &mut notes);
+    let clocks = clock_rows_in_force(n, sections, now, &mut notes);
     let record = people::record_of(n);
     let table = people::table_of(n);
     let candidates = table.and_then(|t| {
@@ -367,6 +421,25 @@ fn page(
         })
         .collect();
     let status = Status::parse(&view.status).unwrap_or(Status::Closed);
+    let section_rows = view
+        .sections
+        .iter()
+        .map(|s| {
+            let part = |name: &str| s.procedure[name].as_str().unwrap_or_default();
+            let status = Status::parse(&s.status).unwrap_or(Status::Closed);
+            SectionRow {
+                code: part("section").to_owned(),
+                status: status.zh(),
+                class: status_class(status),
+                href: super::procedure_href(
+                    "/procedures",
+                    part("platform"),
+                    part("project"),
+                    part("section"),
+                ),
+            }
+        })
+        .collect();
     NoticePage {
         id: n.notice_id.clone(),
         title: n.notice["title"].as_str().unwrap_or_default().to_owned(),
@@ -377,6 +450,7 @@ fn page(
         head: head_facts(&summary, n),
         released: releases(n, released),
         clocks,
+        sections: section_rows,
         notes,
         candidates,
         body,
@@ -429,7 +503,12 @@ pub async fn notice(
     version_order(&mut siblings);
     let links = version_links(&siblings);
     let now = gw.clock.now();
-    let view = notice_view(&n, &siblings, &links, now, true);
+    let here = Section::loaded(&n.procedure_key, &siblings, &links);
+    let sections = match sections_of(&gw.store.pool, &n, here).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(e),
+    };
+    let view = notice_view(&n, &sections, now, true);
     let released = match receipts::released_rules_of_notice(&gw.store.pool, &n.notice_id).await {
         Ok(r) => r,
         Err(e) => return unavailable(e),
@@ -437,6 +516,6 @@ pub async fn notice(
     cached(
         &headers,
         StatusCode::OK,
-        &page(&n, &siblings, &links, &view, released, now),
+        &page(&n, &sections, &view, released, now),
     )
 }

@@ -10,13 +10,12 @@ use super::people::{self, Fact};
 use super::{cached, error_page, unavailable};
 use crate::Gateway;
 use crate::routes::procedures::load;
-use crate::views::version_links;
+use crate::views::{Section, version_links};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gongshi_domain::Kind;
-use gongshi_domain::lifecycle::Status;
 
 /// One notice on the timeline.
 pub struct Step {
@@ -108,7 +107,10 @@ pub async fn procedure(
         .iter()
         .filter_map(|v| {
             let n = list.iter().find(|n| n.notice_id == v.id)?;
-            let status = Status::parse(&v.status).unwrap_or(Status::Closed);
+            // This page is one section's: a notice of several stands here as it does in this
+            // section (a tender terminated here may still be open in another).
+            let here = [Section::loaded(&key, &list, &links)];
+            let status = here[0].status(n, now);
             Some(Step {
                 kind: crate::views::kind_of(&v.kind).zh(),
                 id: v.id.clone(),
@@ -123,7 +125,7 @@ pub async fn procedure(
                 replaced: v.version.as_ref().is_some_and(|l| !l.current),
                 status: (status.zh(), status_class(status)),
                 changes: v.changes.iter().map(|c| change_line(&v.table, c)).collect(),
-                clocks: clock_rows_in_force(n, &list, &links, now, &mut notes),
+                clocks: clock_rows_in_force(n, &here, now, &mut notes),
             })
         })
         .collect();

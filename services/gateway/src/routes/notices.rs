@@ -3,7 +3,7 @@
 
 use crate::Gateway;
 use crate::routes::{plausible_id, store_error};
-use crate::views::{NoticeView, notice_view, version_links, version_order};
+use crate::views::{NoticeView, Section, notice_view, sections_of, version_links, version_order};
 use axum::Json;
 use axum::extract::{Path, State};
 use gongshi_platform::api_error::ErrorBody;
@@ -40,11 +40,9 @@ pub(crate) async fn notice(
         .map_err(store_error)?;
     version_order(&mut siblings);
     let links = version_links(&siblings);
-    Ok(Json(notice_view(
-        &n,
-        &siblings,
-        &links,
-        gw.clock.now(),
-        true,
-    )))
+    let here = Section::loaded(&n.procedure_key, &siblings, &links);
+    let sections = sections_of(&gw.store.pool, &n, here)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(notice_view(&n, &sections, gw.clock.now(), true)))
 }

@@ -5,7 +5,10 @@
 
 use crate::Gateway;
 use crate::routes::{plausible_id, store_error};
-use crate::views::{ChangeView, NoticeView, kind_of, notice_view, version_links, version_order};
+use crate::views::{
+    ChangeView, NoticeView, Section, kind_of, notice_view, sections_of, version_links,
+    version_order,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use gongshi_domain::diff;
@@ -160,10 +163,12 @@ pub(crate) async fn load(
     // Stage order; within a stage (a tender and its amendments), version order.
     let mut staged: Vec<(usize, &PublicNotice)> = list.iter().enumerate().collect();
     staged.sort_by_key(|(i, n)| (diff::stage_rank(diff::stage_of(kind_of(&n.kind))), *i));
-    let notices: Vec<NoticeView> = staged
-        .into_iter()
-        .map(|(_, n)| notice_view(n, &list, &links, now, false))
-        .collect();
+    let mut notices: Vec<NoticeView> = Vec::with_capacity(staged.len());
+    for (_, n) in staged {
+        let here = Section::loaded(&key, &list, &links);
+        let sections = sections_of(&gw.store.pool, n, here).await?;
+        notices.push(notice_view(n, &sections, now, false));
+    }
     let ocid = gongshi_domain::ocds::ocid(
         &gw.config.ocds.prefix,
         &gongshi_domain::ProcedureKey {

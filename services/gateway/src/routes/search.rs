@@ -285,7 +285,9 @@ pub(crate) async fn run(gw: &Gateway, p: &SearchParams) -> Result<SearchPage, Ap
 }
 
 /// A notice's clocks, each window a later notice of its tender stage set anew (an amendment that
-/// postponed the deadline) replaced by the one in force, as its page shows them.
+/// postponed the deadline) replaced by the one in force, as its page shows them. A notice of
+/// several sections (标段) has them in force in each section: all of them, each once, so that the
+/// next deadline is the nearest of any section's.
 fn clocks_in_force(
     n: &PublicNotice,
     tender_stages: &[PublicNotice],
@@ -295,26 +297,36 @@ fn clocks_in_force(
     if !matches!(n.kind.as_str(), "tender" | "amendment") {
         return own;
     }
-    let key = &n.notice["procedure"];
-    let mut stage: Vec<PublicNotice> = tender_stages
-        .iter()
-        .filter(|t| {
-            t.notice["procedures"]
-                .as_array()
-                .is_some_and(|ps| ps.iter().any(|p| p == key))
-                || t.notice["procedure"] == *key
-        })
-        .cloned()
-        .collect();
-    version_order(&mut stage);
-    let links = version_links(&stage);
-    let elsewhere = in_force_elsewhere(n, &stage, &links, now);
-    own.into_iter()
-        .map(|c| match elsewhere.get(&c.window) {
-            Some((in_force, _)) => in_force.clone(),
-            None => c,
-        })
-        .collect()
+    let mut keys: Vec<&serde_json::Value> = n.notice["procedures"]
+        .as_array()
+        .map(|ps| ps.iter().collect())
+        .unwrap_or_default();
+    if keys.is_empty() {
+        keys.push(&n.notice["procedure"]);
+    }
+    let mut out: Vec<gongshi_domain::period::Clock> = Vec::new();
+    for key in keys {
+        let mut stage: Vec<PublicNotice> = tender_stages
+            .iter()
+            .filter(|t| {
+                t.notice["procedures"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p == key))
+                    || t.notice["procedure"] == *key
+            })
+            .cloned()
+            .collect();
+        version_order(&mut stage);
+        let links = version_links(&stage);
+        let elsewhere = in_force_elsewhere(n, &stage, &links, now);
+        for c in &own {
+            let c = elsewhere.get(&c.window).map_or(c, |(in_force, _)| in_force);
+            if !out.iter().any(|o| o.window == c.window && o.end == c.end) {
+                out.push(c.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The index's hits completed from the published notices (one query) and their projects'
