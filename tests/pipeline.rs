@@ -369,6 +369,40 @@ async fn a_moved_bid_deadline_closes_the_tender_at_the_deadline_in_force_only() 
     .await;
 }
 
+/// A postponement sent on 03-20 reaches gongshi only on 03-26, after the old deadline closed the
+/// tender and was announced: search reopens the tender with the API until the new deadline,
+/// which closes it again.
+#[tokio::test]
+async fn a_postponement_received_after_the_old_deadline_reopens_the_tender() {
+    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+    let receipt = p.submit(&tender()).await;
+    let body = p.wait_receipt(&receipt, |s| s == "published").await;
+    let tender_id = body["records"][0]["notice_id"]
+        .as_str()
+        .expect("notice id")
+        .to_owned();
+    let db = p.db().await;
+    let tender_status = |status: &'static str| {
+        move |f: &Value| f["total"].as_u64() == Some(1) && f["hits"][0]["status"] == status
+    };
+    let search = "/v1/search?kind=tender";
+
+    p.set_now("2025-03-25T09:31:00+08:00");
+    assert_eq!(closings_at_least(&db, 1).await.len(), 1);
+    p.search_until(search, tender_status("closed")).await;
+
+    p.set_now("2025-03-26T10:00:00+08:00");
+    let receipt = p.submit(&amendment("2025-04-01 09:30")).await;
+    p.wait_receipt(&receipt, |s| s == "published").await;
+    p.search_until(search, tender_status("open")).await;
+    let (_, api) = p.get(&format!("/v1/notices/{tender_id}")).await;
+    assert_eq!(api["status"], "open", "{api}");
+
+    p.set_now("2025-04-01T09:31:00+08:00");
+    closings_at_least(&db, 2).await;
+    p.search_until(search, tender_status("closed")).await;
+}
+
 /// Posts a tender of `sections` of the fixture's project with the amendment moving section 001's
 /// deadline to 2025-04-01 09:30, and returns (tender id, amendment id) once both are published.
 async fn tender_and_amendment(p: &Pipeline, tender: &str) -> (String, String) {

@@ -4,6 +4,7 @@
 
 use crate::Indexer;
 use gongshi_domain::Kind;
+use gongshi_domain::diff::stage_of;
 use gongshi_domain::events::{NoticePublished, PublicEvent};
 use gongshi_domain::lifecycle::Status;
 use gongshi_platform::search::{SearchDoc, SearchIndex, SearchQuery, Sections, StatusChange};
@@ -23,6 +24,8 @@ pub enum Effect {
 pub struct Indexed {
     /// Notice id.
     pub id: String,
+    /// Its kind (tender, amendment, candidates, award, termination).
+    pub kind: String,
     /// Its status.
     pub status: String,
     /// Its status in each section's procedure, when it has several sections.
@@ -148,6 +151,30 @@ pub fn effects(
                     }
                 }
             }
+            // A window of its stage that still runs when it is published reopens the notices of
+            // the stage that an earlier closing of that window closed: an amendment postponing a
+            // deadline that had passed by the time it reached gongshi (sent before it, received
+            // after). The API and the pages count from the window in force alike (`Status::at`),
+            // and the window's own closing closes them again.
+            let stage = stage_of(kind);
+            for (name, window) in &notice.windows {
+                let Some(held) = Status::held_by(name) else {
+                    continue;
+                };
+                if window.end.with_timezone(&chrono::Utc) <= notice.published_at {
+                    continue;
+                }
+                for key in procedures_of(&doc, &event.key()) {
+                    for n in procedure(&key)? {
+                        let same_stage = Kind::parse(&n.kind).is_some_and(|k| stage_of(k) == stage);
+                        if n.id != doc.id && same_stage {
+                            changes.change(n, &key, |current| {
+                                (current == Some(Status::Closed)).then_some(held)
+                            });
+                        }
+                    }
+                }
+            }
             Ok(std::iter::once(Effect::Upsert(doc))
                 .chain(changes.effects())
                 .collect())
@@ -205,6 +232,7 @@ impl SearchIndexer {
             .into_iter()
             .map(|h| Indexed {
                 id: h.id,
+                kind: h.kind,
                 status: h.status,
                 sections: h.sections,
             })
@@ -295,6 +323,7 @@ impl Pending {
             if keys.iter().any(|k| k == key) && !out.iter().any(|n| n.id == doc.id) {
                 out.push(Indexed {
                     id: doc.id.clone(),
+                    kind: doc.kind.clone(),
                     status: doc.status.clone(),
                     sections: doc.sections.clone(),
                 });
@@ -328,6 +357,80 @@ pub(crate) mod tests {
             "procedures": procedures, "record": {}, "windows": {}, "warnings": [],
         });
         PublicEvent::from_payload(id, "notice.published", &payload).expect("a published payload")
+    }
+
+    /// A `notice.published` of `kind` in JSGGZY/`project`/`project`001, published at
+    /// `published_at` with a `window` that ends at `end`.
+    fn published_with_window(
+        id: &str,
+        kind: &str,
+        project: &str,
+        published_at: &str,
+        (window, end): (&str, &str),
+    ) -> PublicEvent {
+        let PublicEvent::Published(notice) = published(id, kind, project) else {
+            unreachable!("published() builds a notice.published")
+        };
+        let mut payload = serde_json::to_value(&*notice).expect("a payload");
+        payload["published_at"] = json!(published_at);
+        payload["windows"] = json!({window: {"start": "2025-03-03T09:00:00+08:00", "end": end}});
+        PublicEvent::from_payload(id, "notice.published", &payload).expect("a published payload")
+    }
+
+    #[test]
+    fn a_postponement_received_after_the_old_deadline_reopens_the_tender_until_the_new_one() {
+        let index = indexer();
+        for e in [
+            published("t", "tender", "P"),
+            published("c", "candidates", "Q"),
+            closed("t", "bid", "P"),
+            closed("c", "publicity", "Q"),
+            // Sent before 03-25, received after it: bids close on 04-01 now.
+            published_with_window(
+                "a",
+                "amendment",
+                "P",
+                "2025-03-26T01:00:00Z",
+                ("bid", "2025-04-01T09:30:00+08:00"),
+            ),
+        ] {
+            index.apply(&e).expect("apply");
+        }
+        assert_eq!(
+            statuses(index.index.as_ref()),
+            pairs(&[("a", "open"), ("c", "closed"), ("t", "open")])
+        );
+        // A notice published after its window ended reopens nothing; another stage's window
+        // does not reopen the tender.
+        for e in [
+            closed("a", "bid", "P"),
+            published_with_window(
+                "a2",
+                "amendment",
+                "P",
+                "2025-04-02T01:00:00Z",
+                ("bid", "2025-04-01T09:30:00+08:00"),
+            ),
+            published_with_window(
+                "c2",
+                "candidates",
+                "P",
+                "2025-04-02T01:00:00Z",
+                ("publicity", "2025-04-08T09:30:00+08:00"),
+            ),
+        ] {
+            index.apply(&e).expect("apply");
+        }
+        assert_eq!(
+            statuses(index.index.as_ref()),
+            pairs(&[
+                ("a", "closed"),
+                ("a2", "open"),
+                ("c", "closed"),
+                ("c2", "publicity"),
+                ("t", "closed"),
+            ])
+        );
     }
 
     /// The closing of notice `id`'s `window`, as events from before `procedures` was carried
@@ -496,7 +599,8 @@ pub(crate) mod tests {
     /// Three procedures' histories, interleaved: A is tendered, its bid window closes,
     /// candidates and the award follow (a late window closing of the tender must not reopen it);
     /// B is tendered and terminated; C is tendered for two sections, 001's deadline is moved,
-    /// 002 closes and is terminated, then 001 closes and is awarded.
+    /// 002 closes and is terminated, then 001 closes and is awarded; D's tender closes and a
+    /// postponement received after its deadline reopens it.
     pub(crate) fn history() -> Vec<PublicEvent> {
         vec![
             published("a1", "tender", "A"),
@@ -511,8 +615,17 @@ pub(crate) mod tests {
             published("a3", "award", "A"),
             closed_in("c2", "bid", "C", &["001"]),
             closed("a1", "bid", "A"),
+            published("d1", "tender", "D"),
             published("b2", "termination", "B"),
+            closed("d1", "bid", "D"),
             published_in("c4", "award", "C", &["001"]),
+            published_with_window(
+                "d2",
+                "amendment",
+                "D",
+                "2025-03-26T01:00:00Z",
+                ("bid", "2025-04-01T09:30:00+08:00"),
+            ),
         ]
     }
 
@@ -567,6 +680,8 @@ pub(crate) mod tests {
                 ("c2", "awarded"),
                 ("c3", "terminated"),
                 ("c4", "awarded"),
+                ("d1", "open"),
+                ("d2", "open"),
             ]
             .map(|(id, s)| (id.to_owned(), s.to_owned())),
             "the history settles every procedure"
@@ -574,8 +689,10 @@ pub(crate) mod tests {
         // Every way of cutting the history into batches of one size: a batch must see what the
         // batches before it committed and what its own earlier events did.
         let whole = |index: &dyn SearchIndex| {
-            ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "c3", "c4"]
-                .map(|id| (id, sections_of(index, id)))
+            [
+                "a1", "a2", "a3", "b1", "b2", "c1", "c2", "c3", "c4", "d1", "d2",
+            ]
+            .map(|id| (id, sections_of(index, id)))
         };
         let expected_whole = whole(one_at_a_time.index.as_ref());
         for size in 2..=events.len() {

@@ -62,6 +62,7 @@ impl Statuses {
                         doc.id.clone(),
                         Indexed {
                             id: doc.id,
+                            kind: doc.kind,
                             status: doc.status,
                             sections: doc.sections,
                         },
@@ -202,7 +203,9 @@ mod tests {
             live.apply(e).expect("apply");
             folded.apply(e).expect("fold");
         }
-        for id in ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "c3", "c4"] {
+        for id in [
+            "a1", "a2", "a3", "b1", "b2", "c1", "c2", "c3", "c4", "d1", "d2",
+        ] {
             let known = folded
                 .status
                 .get(id)
