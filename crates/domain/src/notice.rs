@@ -465,8 +465,11 @@ impl Notice {
                 Some(Value::String(s)) => vec![s.clone()],
                 _ => Vec::new(),
             };
+        // A section listed twice (`A;A`) is one procedure: the notice belongs to it once.
+        let mut seen = std::collections::HashSet::new();
         let procedures: Vec<ProcedureKey> = sections
             .iter()
+            .filter(|section| seen.insert(section.as_str()))
             .map(|section| ProcedureKey {
                 platform: platform.clone(),
                 project: project.clone(),

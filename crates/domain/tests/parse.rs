@@ -347,6 +347,21 @@ fn an_amount_too_large_to_convert_to_yuan_is_an_error_not_a_smaller_amount() {
     assert_eq!(field(&r, "WIN_BID_PRICE"), "10876543.21");
 }
 
+#[test]
+fn a_section_listed_twice_is_one_procedure() {
+    let doc = r#"{"TABLE":"TENDER_TERMINATION","TENDER_PROJECT_CODE":"E1","BID_SECTION_CODES":["E1001","E1002","E1001"],"NOTICE_NAME":"t","NOTICE_CONTENT":"c","NOTICE_SEND_TIME":"2025-04-02T15:00:00+08:00","REASON":"r","PLATFORM_CODE":"P","DATA_TIMESTAMP":"2025-04-02T15:01:19+08:00"}"#;
+    let r = check_all(doc.as_bytes()).remove(0);
+    let sections: Vec<String> = r
+        .notice
+        .as_ref()
+        .expect("a notice")
+        .procedures
+        .iter()
+        .map(|p| p.section.clone())
+        .collect();
+    assert_eq!(sections, ["E1001", "E1002"]);
+}
+
 /// The message of a document's refusal (panics if it was read).
 fn refusal(doc: &[u8]) -> DocumentError {
     Document::parse(doc, Limits::default()).expect_err("refused")

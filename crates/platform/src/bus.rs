@@ -104,8 +104,14 @@ impl From<EventError> for HandlerError {
 }
 
 impl From<BusError> for HandlerError {
+    /// Classified by [`BusError::is_permanent`]: an event the broker refuses for its size never
+    /// fits; every other bus failure is an outage.
     fn from(e: BusError) -> Self {
-        HandlerError::Transient(e.into())
+        if e.is_permanent() {
+            HandlerError::Permanent(e.into())
+        } else {
+            HandlerError::Transient(e.into())
+        }
     }
 }
 
@@ -118,6 +124,27 @@ pub enum BusError {
     /// An envelope that is not JSON.
     #[error("envelope: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl BusError {
+    /// Whether sending again cannot succeed: the producer or the broker refused the message for
+    /// its size (`MSG_SIZE_TOO_LARGE`, `RECORD_LIST_TOO_LARGE`, `INVALID_MSG_SIZE`: a topic
+    /// created before with a smaller `max.message.bytes` than [`MAX_MESSAGE_BYTES`]), or the
+    /// envelope is not JSON.
+    pub fn is_permanent(&self) -> bool {
+        use rdkafka::types::RDKafkaErrorCode as Code;
+        match self {
+            BusError::Kafka(e) => matches!(
+                e.rdkafka_error_code(),
+                Some(
+                    Code::MessageSizeTooLarge
+                        | Code::MessageBatchTooLarge
+                        | Code::InvalidMessageSize
+                )
+            ),
+            BusError::Json(_) => true,
+        }
+    }
 }
 
 /// The largest event the bus carries, in bytes: the producer's `message.max.bytes` and the
@@ -1048,4 +1075,30 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::error::KafkaError;
+    use rdkafka::types::RDKafkaErrorCode as Code;
+
+    #[test]
+    fn a_message_refused_for_its_size_is_permanent_and_an_outage_is_not() {
+        let refused = BusError::Kafka(KafkaError::MessageProduction(Code::MessageSizeTooLarge));
+        assert!(refused.is_permanent());
+        assert!(matches!(
+            HandlerError::from(refused),
+            HandlerError::Permanent(_)
+        ));
+        for outage in [
+            Code::BrokerTransportFailure,
+            Code::MessageTimedOut,
+            Code::NotLeaderForPartition,
+        ] {
+            let e = BusError::Kafka(KafkaError::MessageProduction(outage));
+            assert!(!e.is_permanent(), "{outage:?}");
+            assert!(matches!(HandlerError::from(e), HandlerError::Transient(_)));
+        }
+    }
 }
