@@ -8,11 +8,17 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 /// An amount in 元 as people read it: `3,865,000.00 元（386.50 万元）`, 元 to the 分 and 万元 to
 /// the 元 (four places), rounded half away from zero as a person would; amounts under 10,000 元
-/// are shown in 元 only (`9,800.00 元`).
+/// are shown in 元 only (`9,800.00 元`), and an amount under 1 分 exactly as given (`0.004 元`),
+/// never as a price of nothing.
 pub fn yuan(amount: Decimal) -> String {
     let round =
         |d: Decimal, dp| d.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
-    let yuan = grouped(round(amount, 2), 2);
+    let cents = round(amount, 2);
+    let yuan = if cents.is_zero() && !amount.is_zero() {
+        grouped(amount.normalize(), 2)
+    } else {
+        grouped(cents, 2)
+    };
     if amount.abs() < Decimal::from(10_000) {
         return format!("{yuan} 元");
     }
@@ -20,14 +26,13 @@ pub fn yuan(amount: Decimal) -> String {
     format!("{yuan} 元（{wan} 万元）")
 }
 
-/// `value` with thousands separators and at least `min_dp` decimal places.
+/// `value` with thousands separators and at least `min_dp` decimal places (written out, so a
+/// 28-digit amount, which has no room left for more places, still gets them).
 fn grouped(value: Decimal, min_dp: u32) -> String {
-    let mut v = value;
-    if v.scale() < min_dp {
-        v.rescale(min_dp);
-    }
+    let v = value;
     let text = v.abs().to_string();
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = format!("{frac:0<width$}", width = min_dp as usize);
     let mut out = String::with_capacity(text.len() + int.len() / 3 + 1);
     if v.is_sign_negative() && !v.is_zero() {
         out.push('-');
@@ -40,7 +45,7 @@ fn grouped(value: Decimal, min_dp: u32) -> String {
     }
     if !frac.is_empty() {
         out.push('.');
-        out.push_str(frac);
+        out.push_str(&frac);
     }
     out
 }
@@ -102,6 +107,14 @@ mod tests {
         assert_eq!(yuan(d("12345.678")), "12,345.68 元（1.2346 万元）");
         assert_eq!(yuan(d("9800")), "9,800.00 元");
         assert_eq!(yuan(d("0")), "0.00 元");
+        // Under 1 分: as given, not a price of nothing.
+        assert_eq!(yuan(d("0.004")), "0.004 元");
+        assert_eq!(yuan(d("0.005")), "0.01 元");
+        // 28 digits leave a Decimal no room for a second place: written out all the same.
+        assert_eq!(
+            yuan(d("123456789012345678901234567.5")),
+            "123,456,789,012,345,678,901,234,567.50 元（12,345,678,901,234,567,890,123.4568 万元）"
+        );
         assert_eq!(
             yuan(d("123456789.5")),
             "123,456,789.50 元（12,345.679 万元）"
