@@ -9,7 +9,7 @@ use crate::schema::{FieldSpec, FieldType, Schemas, TableSpec};
 use crate::values::amount::{self, Unit};
 use crate::values::datetime::{self, DateOnly};
 use crate::values::text::{
-    Removed, all_xml_chars, fold_full_width, non_empty, split_codes, without_non_xml,
+    Removed, fold_full_width, non_empty, split_codes, without_unpublishable,
 };
 use serde_json::{Map, Value};
 
@@ -29,12 +29,9 @@ pub fn normalize(
     let mut seen_unknown: Vec<String> = Vec::new();
 
     for sent in &raw.fields {
-        // Text no output can carry is removed here, once, with a warning naming the field.
-        let cleaned = if raw.xml_chars_only {
-            None
-        } else {
-            clean_field(sent)
-        };
+        // Text no output can carry, or that would show readers another text (bidirectional
+        // controls), is removed here, once, with a warning naming the field.
+        let cleaned = clean_field(sent, raw.xml_chars_only);
         let field = cleaned.as_ref().map_or(sent, |(f, _)| f);
         let position = table.position(&field.name);
         // Paths and labels are only written into findings: built when one is raised.
@@ -45,7 +42,7 @@ pub fn normalize(
                 "TEXT-CHARS",
                 if position.is_some() { field_path() } else { extra_path() },
                 format!(
-                    "{} 含有公告无法发布的字符，已删除：{removed} (characters outside XML 1.0 removed; a lone surrogate escape in JSON counts as U+FFFF)",
+                    "{} 含有公告无法发布的字符，已删除：{removed} (characters outside XML 1.0 or bidirectional controls removed; a lone surrogate escape in JSON counts as U+FFFF)",
                     table.labelled(&field.name)
                 ),
             ));
@@ -296,29 +293,39 @@ fn read_scalar(
 
 /// The field with its name and value(s) cleaned of characters XML 1.0 cannot carry, and what
 /// was removed; `None` when it was clean.
-fn clean_field(field: &RawField) -> Option<(RawField, Removed)> {
-    let clean_value = match &field.value {
-        RawValue::Text(t) => all_xml_chars(t),
-        RawValue::List(items) => items.iter().all(|i| all_xml_chars(i)),
-    };
-    // The common case: nothing to remove, and nothing copied.
-    if clean_value && all_xml_chars(&field.name) {
-        return None;
-    }
+fn clean_field(field: &RawField, xml_chars_only: bool) -> Option<(RawField, Removed)> {
     let mut removed = Removed::default();
-    let mut clean = |text: &str| match without_non_xml(text) {
-        Some((kept, r)) => {
+    let mut clean = |text: &str| {
+        without_unpublishable(text, xml_chars_only).map(|(kept, r)| {
             removed.extend(r);
             kept
-        }
-        None => text.to_owned(),
+        })
     };
     let name = clean(&field.name);
     let value = match &field.value {
-        RawValue::Text(t) => RawValue::Text(clean(t)),
-        RawValue::List(items) => RawValue::List(items.iter().map(|i| clean(i)).collect()),
+        RawValue::Text(t) => clean(t).map(RawValue::Text),
+        RawValue::List(items) => {
+            let cleaned: Vec<Option<String>> = items.iter().map(|i| clean(i)).collect();
+            cleaned.iter().any(Option::is_some).then(|| {
+                RawValue::List(
+                    cleaned
+                        .into_iter()
+                        .zip(items)
+                        .map(|(c, i)| c.unwrap_or_else(|| i.clone()))
+                        .collect(),
+                )
+            })
+        }
     };
-    (!removed.is_empty()).then_some((RawField { name, value }, removed))
+    // The common case: nothing to remove, and nothing copied.
+    if name.is_none() && value.is_none() {
+        return None;
+    }
+    let field = RawField {
+        name: name.unwrap_or_else(|| field.name.clone()),
+        value: value.unwrap_or_else(|| field.value.clone()),
+    };
+    Some((field, removed))
 }
 
 fn raw_json(value: &RawValue) -> Value {

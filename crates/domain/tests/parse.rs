@@ -348,6 +348,27 @@ fn an_amount_too_large_to_convert_to_yuan_is_an_error_not_a_smaller_amount() {
 }
 
 #[test]
+fn bidirectional_controls_are_removed_from_xml_and_json_with_a_warning() {
+    let xml = "<TENDER_TERMINATION><TENDER_PROJECT_CODE>E1</TENDER_PROJECT_CODE><BID_SECTION_CODES>E1001</BID_SECTION_CODES>\
+        <NOTICE_NAME>流标公告\u{202E}3202-40-10\u{202C}</NOTICE_NAME><NOTICE_CONTENT>c</NOTICE_CONTENT>\
+        <NOTICE_SEND_TIME>2025-04-02 15:00</NOTICE_SEND_TIME><REASON>r</REASON><PLATFORM_CODE>P</PLATFORM_CODE>\
+        <DATA_TIMESTAMP>2025-04-02 15:01</DATA_TIMESTAMP></TENDER_TERMINATION>";
+    let json = r#"{"TABLE":"TENDER_TERMINATION","TENDER_PROJECT_CODE":"E1","BID_SECTION_CODES":["E1001"],"NOTICE_NAME":"流标公告\u202e3202-40-10\u202c","NOTICE_CONTENT":"c","NOTICE_SEND_TIME":"2025-04-02T15:00:00+08:00","REASON":"r","PLATFORM_CODE":"P","DATA_TIMESTAMP":"2025-04-02T15:01:19+08:00"}"#;
+    for doc in [xml, json] {
+        let r = check_all(doc.as_bytes()).remove(0);
+        assert_eq!(field(&r, "NOTICE_NAME"), "流标公告3202-40-10", "{doc}");
+        let warning = r
+            .findings
+            .iter()
+            .find(|f| f.rule == "TEXT-CHARS")
+            .unwrap_or_else(|| panic!("a TEXT-CHARS warning: {:#?}", r.findings));
+        assert_eq!(warning.path, "/NOTICE_NAME");
+        assert!(warning.message.contains("U+202E ×1"), "{}", warning.message);
+        assert!(r.is_valid(), "a warning, not an error");
+    }
+}
+
+#[test]
 fn a_section_listed_twice_is_one_procedure() {
     let doc = r#"{"TABLE":"TENDER_TERMINATION","TENDER_PROJECT_CODE":"E1","BID_SECTION_CODES":["E1001","E1002","E1001"],"NOTICE_NAME":"t","NOTICE_CONTENT":"c","NOTICE_SEND_TIME":"2025-04-02T15:00:00+08:00","REASON":"r","PLATFORM_CODE":"P","DATA_TIMESTAMP":"2025-04-02T15:01:19+08:00"}"#;
     let r = check_all(doc.as_bytes()).remove(0);

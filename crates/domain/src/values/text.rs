@@ -88,6 +88,48 @@ pub fn all_xml_chars(text: &str) -> bool {
         })
 }
 
+/// Whether `c` is a bidirectional embedding, override or isolate control (U+202A–U+202E,
+/// U+2066–U+2069, Unicode UAX #9 §2): invisible, it reorders how the text after it is shown, so a
+/// deadline or an amount can be made to read as another (the "Trojan Source" attack,
+/// CVE-2021-42574). No notice needs one: Chinese text runs left to right.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `text` holds a bidirectional control ([`is_bidi_control`]). Their UTF-8 starts with
+/// `E2 80` or `E2 81`; only the rare `E2` lead bytes are looked at.
+pub fn has_bidi_controls(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(0xE2, bytes).any(|i| {
+        matches!(
+            (bytes.get(i + 1), bytes.get(i + 2)),
+            (Some(0x80), Some(0xAA..=0xAE)) | (Some(0x81), Some(0xA6..=0xA9))
+        )
+    })
+}
+
+/// `text` without the characters no notice may publish: those XML 1.0 cannot carry
+/// ([`is_xml_char`]) and bidirectional controls ([`is_bidi_control`]); `None` when there were none
+/// (the common case allocates nothing). `xml_chars_only` says the text came from an XML parser
+/// and cannot hold the former.
+pub fn without_unpublishable(text: &str, xml_chars_only: bool) -> Option<(String, Removed)> {
+    if (xml_chars_only || all_xml_chars(text)) && !has_bidi_controls(text) {
+        return None;
+    }
+    let mut removed = Removed::default();
+    let kept = text
+        .chars()
+        .filter(|&c| {
+            let keep = is_xml_char(c) && !is_bidi_control(c);
+            if !keep {
+                removed.add(c);
+            }
+            keep
+        })
+        .collect();
+    Some((kept, removed))
+}
+
 /// Characters removed from a text: each code point with how often it occurred, in first-seen order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Removed(pub Vec<(char, usize)>);
@@ -151,6 +193,27 @@ pub fn without_non_xml(text: &str) -> Option<(String, Removed)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidirectional_controls_are_found_and_removed_and_nothing_else() {
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2069}',
+        ] {
+            let text = format!("投标截止{c}52:90 03-2025");
+            assert!(has_bidi_controls(&text), "{c:?}");
+            let (kept, removed) = without_unpublishable(&text, true).expect("removed");
+            assert_eq!(kept, "投标截止52:90 03-2025");
+            assert_eq!(removed.0, [(c, 1)]);
+        }
+        // Quotes, dashes and marks share the E2 lead byte and stay.
+        for text in ["“引号”—破折号…", "\u{200E}\u{200F}\u{2029}", "中文", ""] {
+            assert!(!has_bidi_controls(text), "{text:?}");
+            assert_eq!(without_unpublishable(text, false), None, "{text:?}");
+        }
+        let (kept, removed) = without_unpublishable("a\u{0}b\u{202E}c", false).expect("removed");
+        assert_eq!(kept, "abc");
+        assert_eq!(removed.0, [('\u{0}', 1), ('\u{202E}', 1)]);
+    }
 
     #[test]
     fn folds_full_width_digits_and_letters() {
