@@ -283,26 +283,24 @@ impl Pipeline {
         body["receipt"].as_str().expect("receipt").to_owned()
     }
 
-    /// GETs a path; returns status and JSON body.
-    pub async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .client
+    async fn send_get(&self, path: &str) -> reqwest::Response {
+        self.client
             .get(format!("{}{path}", self.url))
             .send()
             .await
-            .expect("get");
+            .expect("get")
+    }
+
+    /// GETs a path; returns status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.send_get(path).await;
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// GETs a path; returns status and body text (a page).
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let r = self
-            .client
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .expect("get");
+        let r = self.send_get(path).await;
         let status = r.status().as_u16();
         (status, r.text().await.unwrap_or_default())
     }
