@@ -5,7 +5,8 @@
 
 use gongshi_tests::browser::Browser;
 use gongshi_tests::fixtures::{
-    PROJECT, SECTION, TENDER_TITLE, amendment, award, candidates, tender, termination, works_tender,
+    PROJECT, SECTION, TENDER_TITLE, amendment, amendment_of, award, candidates, tender,
+    termination, works_tender,
 };
 use gongshi_tests::{Pipeline, TOKEN, sample};
 use serde_json::Value;
@@ -543,6 +544,46 @@ async fn a_tender_of_two_sections_stands_where_its_most_open_section_does() {
         .expect("open the tender's page");
     b.screenshot("notice-two-sections").await;
     b.close().await;
+    // The feeds said 002's deadline closed in 002 only, the tender still open.
+    let (_, feed) = p.get("/feeds/notices.json").await;
+    let closing = feed["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["_gongshi"]["type"] == "window.closed")
+        .unwrap_or_else(|| panic!("the closing is in the feed: {feed}"));
+    assert_eq!(
+        closing["title"],
+        format!("投标截止（标段 {PROJECT}002）：{TENDER_TITLE}"),
+        "{closing}"
+    );
+    assert_eq!(closing["_gongshi"]["status"], "open", "{closing}");
+
+    // A postponement for 002 arrives after 002 was terminated: it stands terminated, and its
+    // deadline is none to watch; the tender's next deadline is 001's.
+    let receipt = p
+        .submit(&amendment_of(&format!("{PROJECT}002"), "2025-04-08 09:30"))
+        .await;
+    let body = p.wait_receipt(&receipt, |s| s == "published").await;
+    let late = body["records"][0]["notice_id"]
+        .as_str()
+        .expect("notice id")
+        .to_owned();
+    assert_eq!(api(late.clone()).await.0, "terminated");
+    p.search_until("/v1/search?kind=amendment&status=terminated", |f| {
+        f["hits"][0]["id"] == late.as_str()
+    })
+    .await;
+    let found = p
+        .search_until(
+            tender_search,
+            indexed([(&s001, "open"), (&s002, "terminated")]),
+        )
+        .await;
+    assert_eq!(
+        found["hits"][0]["next_deadline"]["end"], "2025-04-01T09:30:00+08:00",
+        "{found}"
+    );
 
     // 001's deadline in force closes it: the tender with it.
     p.set_now("2025-04-01T09:31:00+08:00");

@@ -61,8 +61,13 @@ pub fn award(sent: &str, stamp: &str) -> String {
 /// that moves bids and opening to `deadline` (`BID_DOC_REFER_END_TIME`, e.g. `2025-04-01 09:30`)
 /// without changing how bids are prepared (`AFFECTS_BIDS` 0: W4's 15 days do not apply).
 pub fn amendment(deadline: &str) -> String {
+    amendment_of(SECTION, deadline)
+}
+
+/// An [`amendment`] of another section of the project (`BID_SECTION_CODE` `section`).
+pub fn amendment_of(section: &str, deadline: &str) -> String {
     format!(
-        "<TENDER_FILE_CLARI_MODI><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{SECTION}</BID_SECTION_CODE>\
+        "<TENDER_FILE_CLARI_MODI><TENDER_PROJECT_CODE>{PROJECT}</TENDER_PROJECT_CODE><BID_SECTION_CODE>{section}</BID_SECTION_CODE>\
          <DOC_NAME>徐州市三环东路快速化改造工程001标段招标文件修改及延期公告</DOC_NAME>\
          <CLARIFY_CONTENT>投标截止时间及开标时间顺延至{deadline}。</CLARIFY_CONTENT>\
          <SUBMIT_TIME>2025-03-20 09:00</SUBMIT_TIME><IS_POSTPONE>1</IS_POSTPONE><POST_OPEN_TIME>{deadline}</POST_OPEN_TIME>\

@@ -126,13 +126,24 @@ impl Status {
         }
     }
 
+    /// Whether window `window` still counts for a notice in this status: a bid or listing
+    /// window for an open notice, a publicity window for one in publicity, any other window
+    /// (documents, announcement, challenge) always. A deadline a settled section's amendment set
+    /// is no deadline a bidder can still meet.
+    pub fn still_counts(self, window: &str) -> bool {
+        Status::held_by(window).is_none_or(|held| held == self)
+    }
+
     /// Whether a window closing may still change it (a closed or settled notice stays so).
     pub fn may_close(self) -> bool {
         matches!(self, Status::Open | Status::Publicity)
     }
 
-    /// The status at `now` of a published notice of `kind` with its `windows`, given the kinds of
-    /// the other published notices of its procedure.
+    /// The status at `now` of a published notice of `kind` with its `windows` (those in force:
+    /// a later notice of its stage may have moved them), given the kinds of the other published
+    /// notices of its procedure. Settled by an award or termination of the procedure; closed once
+    /// a later stage was published (a tender whose candidates are out takes no more bids, even if
+    /// an amendment moved its deadline); else open or in publicity while its window runs.
     pub fn at(
         kind: Kind,
         windows: &BTreeMap<String, Window>,
@@ -150,6 +161,12 @@ impl Status {
             {
                 return status;
             }
+        }
+        let stage = crate::diff::stage_rank(crate::diff::stage_of(kind));
+        if procedure_kinds.iter().any(|k| {
+            *k != Kind::Objection && crate::diff::stage_rank(crate::diff::stage_of(*k)) > stage
+        }) {
+            return Status::Closed;
         }
         let open = |name: &str| windows.get(name).is_some_and(|w| now < w.end);
         if open("publicity") {
@@ -222,6 +239,25 @@ mod tests {
             Status::at(Kind::Award, &BTreeMap::new(), &[], now),
             Status::Awarded
         );
+        // Candidates are out: the tender takes no more bids, whatever its deadline says.
+        assert_eq!(
+            Status::at(
+                Kind::Amendment,
+                &bid_open,
+                &[Kind::Tender, Kind::Candidates],
+                now
+            ),
+            Status::Closed
+        );
+        assert_eq!(
+            Status::at(
+                Kind::Candidates,
+                &publicity,
+                &[Kind::Tender, Kind::Amendment],
+                now
+            ),
+            Status::Publicity
+        );
     }
 
     #[test]
@@ -252,6 +288,9 @@ mod tests {
         assert_eq!(Status::after_window("publicity"), Some(Status::Closed));
         assert_eq!(Status::after_window("challenge"), None);
         assert!(Status::Open.may_close() && !Status::Awarded.may_close());
+        assert!(Status::Open.still_counts("bid") && !Status::Awarded.still_counts("bid"));
+        assert!(Status::Awarded.still_counts("challenge"));
+        assert!(!Status::Closed.still_counts("publicity"));
         for window in ["bid", "listing", "publicity", "challenge", "documents"] {
             assert_eq!(
                 Status::held_by(window).is_some(),

@@ -182,6 +182,7 @@ fn published_notices_and_closed_windows() {
                 kind: Some(notice.kind),
                 regime: Some(notice.regime),
                 region: notice.region.clone(),
+                notice_status: Some(gongshi_domain::lifecycle::Status::Closed),
             };
             round_trip(&closed);
             // An event from before window events carried kind, regime and region still decodes.

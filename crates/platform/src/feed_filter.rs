@@ -251,7 +251,7 @@ impl EntryFacts {
     /// before its notice reached the feed), what the event itself carries.
     pub fn of_window(window: &WindowClosed, notice: Option<&EntryFacts>) -> EntryFacts {
         let status = window
-            .status()
+            .leaves_notice()
             .map(|s| s.as_str().to_owned())
             .or_else(|| notice.and_then(|n| n.status.clone()));
         let Some(n) = notice else {

@@ -9,9 +9,10 @@ use gongshi_domain::events::{
     Decision, Event as _, NoticeDecided, NoticePublished, NoticeValid, WindowClosed,
 };
 use gongshi_domain::finding::Release;
+use gongshi_domain::lifecycle::Status;
 use gongshi_domain::period::{
-    Engine, Outcome, StageStatus, Verdict, extended_listing, judge_into, procedure_keys,
-    releases_parked, waits,
+    Engine, Outcome, ProcedureState, StageStatus, Verdict, extended_listing, judge_into,
+    procedure_keys, releases_parked, waits,
 };
 use gongshi_domain::values::datetime::{Instant, shanghai};
 use gongshi_domain::{Kind, Notice, Regime};
@@ -25,6 +26,7 @@ use gongshi_platform::{Bus, Clock, Envelope, HandlerError, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -329,9 +331,10 @@ impl Enforce {
                     .region
                     .clone()
                     .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
+                let statuses = statuses_in(&states, &notice.id, now);
                 unit.put_states(states, true);
                 unit.record_notice(&notice, &verdict, status_of(verdict.outcome));
-                schedule(unit, &notice, &verdict, region, now);
+                schedule(unit, &notice, &verdict, region, statuses, now);
                 unit.set_notice_records(NoticeUpdate {
                     notice_id: notice.id.clone(),
                     status: "received".into(),
@@ -380,7 +383,8 @@ impl Enforce {
                                         anyhow::anyhow!("held notice {} has no outcome", notice.id)
                                     })?;
                             let verdict: Verdict = serde_json::from_value(outcome)?;
-                            let event = NoticePublished::new(&notice, &verdict, now, region);
+                            let mut event = NoticePublished::new(&notice, &verdict, now, region);
+                            event.statuses = statuses_in(&states, &notice.id, now);
                             store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
                                 .await?;
                             HoldReleased {
@@ -398,25 +402,34 @@ impl Enforce {
                 {
                     tracing::info!(timer = %timer.timer_id, message = "window of an unpublished notice; not announced");
                 }
-                "window" => match in_force_in(&mut tx, &timer.notice_id, &timer.payload).await? {
-                    procedures if procedures.is_empty() => {
-                        tracing::info!(timer = %timer.timer_id, message = "window replaced by a later notice of its stage; not announced");
-                    }
-                    _ if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
-                    procedures => {
-                        let closed = serde_json::from_value::<WindowTimer>(timer.payload.clone())
-                            .map(|t| t.closed(&timer.notice_id, timer.due_at, procedures));
-                        match closed {
-                            Ok(event) => {
-                                store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
+                "window" => {
+                    match closing_of(&mut tx, &timer.notice_id, &timer.payload, timer.due_at)
+                        .await?
+                    {
+                        closing if closing.procedures.is_empty() => {
+                            tracing::info!(timer = %timer.timer_id, message = "window replaced by a later notice of its stage; not announced");
+                        }
+                        _ if extend_listing(&mut tx, &timer.notice_id, &timer.payload).await? => {}
+                        closing => {
+                            let closed =
+                                serde_json::from_value::<WindowTimer>(timer.payload.clone())
+                                    .map(|t| t.closed(&timer.notice_id, timer.due_at, closing));
+                            match closed {
+                                Ok(event) => {
+                                    store::outbox::enqueue(
+                                        &mut tx,
+                                        topics::PUBLIC,
+                                        &event.envelope(),
+                                    )
                                     .await?;
-                            }
-                            // Written by this service; unreadable means a bug, not an outage.
-                            Err(e) => tracing::error!(timer = %timer.timer_id, error = %e,
+                                }
+                                // Written by this service; unreadable means a bug, not an outage.
+                                Err(e) => tracing::error!(timer = %timer.timer_id, error = %e,
                                 message = "window timer unreadable; not announced"),
+                            }
                         }
                     }
-                },
+                }
                 other => {
                     tracing::error!(kind = other, timer = %timer.timer_id, message = "unknown timer kind")
                 }
@@ -428,26 +441,40 @@ impl Enforce {
     }
 }
 
-/// The procedures in which a window timer that fell due is still the window in force
-/// ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force)), the timer's own
-/// first when it is in force there: a tender of several sections whose amendment moved one
-/// section's deadline closes for the others only. Empty when a later notice of its stage replaced
-/// it everywhere (an amendment moved the bid deadline, a re-sent notice set its windows anew):
-/// the window in force has a timer of its own, and announcing the replaced one would tell every
-/// subscriber that bids closed while they are still open. The closing names these procedures,
-/// so that publish closes the notice in those sections only. The procedures are locked as a
-/// judging transaction locks them, so a notice judged meanwhile is seen whole or not at all.
-async fn in_force_in(
+/// Where a window timer that fell due closes: the procedures in which its window is still the
+/// one in force ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force)),
+/// the timer's own first, and where that leaves the notice over all its procedures.
+struct Closing {
+    /// Empty when a later notice of its stage replaced the window everywhere (an amendment moved
+    /// the bid deadline, a re-sent notice set its windows anew): the window in force has a timer
+    /// of its own, and announcing the replaced one would tell every subscriber that bids closed
+    /// while they are still open. A tender of several sections whose amendment moved one
+    /// section's deadline closes for the others only; publish closes the notice in these.
+    procedures: Vec<String>,
+    /// The notice's status at the closing over all its procedures ([`Status::most_open`]):
+    /// closed where the window closes, as it stands in the others (still `open` while another
+    /// section's moved deadline runs). `None` for a window whose closing changes no status.
+    notice_status: Option<Status>,
+}
+
+/// The [`Closing`] of a window timer of `notice_id` due at `due_at`. The procedures are locked as
+/// a judging transaction locks them, so a notice judged meanwhile is seen whole or not at all.
+async fn closing_of(
     tx: &mut PgConnection,
     notice_id: &str,
     payload: &Value,
-) -> anyhow::Result<Vec<String>> {
+    due_at: DateTime<Utc>,
+) -> anyhow::Result<Closing> {
     let own = payload["procedure"].as_str().unwrap_or_default().to_owned();
+    let whole = |procedures| Closing {
+        procedures,
+        notice_status: None,
+    };
     let Some(window) = payload["window"].as_str() else {
-        return Ok(vec![own]);
+        return Ok(whole(vec![own]));
     };
     let Some(doc) = notices::notice_json(tx, notice_id).await? else {
-        return Ok(vec![own]);
+        return Ok(whole(vec![own]));
     };
     let notice: Notice = serde_json::from_value(doc)?;
     let states = notices::lock_procedures(tx, &procedure_keys(&notice)).await?;
@@ -460,7 +487,18 @@ async fn in_force_in(
     if let Some(i) = in_force.iter().position(|k| *k == own) {
         in_force[..=i].rotate_right(1);
     }
-    Ok(in_force)
+    // Closed where it closes, as it stands elsewhere (open while a moved deadline runs there).
+    let notice_status = Status::after_window(window).and_then(|closed| {
+        let elsewhere = statuses_in(&states, notice_id, due_at)
+            .into_iter()
+            .filter(|(key, _)| !in_force.contains(key))
+            .map(|(_, status)| status);
+        Status::most_open(elsewhere.chain([closed]))
+    });
+    Ok(Closing {
+        procedures: in_force,
+        notice_status,
+    })
 }
 
 /// When a `listing` window falls due: extends it instead of closing it when the listing extends
@@ -636,9 +674,10 @@ async fn judge_and_record(
         .region
         .clone()
         .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
+    let statuses = statuses_in(&states, &notice.id, now);
     unit.put_states(states, true);
     unit.record_notice(notice, &verdict, status_of(verdict.outcome));
-    schedule(unit, notice, &verdict, region, now);
+    schedule(unit, notice, &verdict, region, statuses, now);
     Ok(verdict)
 }
 
@@ -664,20 +703,37 @@ async fn settle_receipt(
     store::receipts::set_status_by_notice(tx, notice_id, status, hold_until).await
 }
 
-/// What a verdict sets going: a publication queued in the outbox, a hold's timer, and the timers
-/// of the legal windows that close after `now`.
+/// Where published notice `notice_id` stands at `now` in each of `states` (its procedures, with
+/// it recorded as published): what its `notice.published` event carries
+/// ([`NoticePublished::statuses`]).
+fn statuses_in(
+    states: &[ProcedureState],
+    notice_id: &str,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, Status> {
+    states
+        .iter()
+        .filter_map(|state| Some((state.key.to_string(), state.status_of(notice_id, now)?)))
+        .collect()
+}
+
+/// What a verdict sets going: a publication queued in the outbox (with the notice's `statuses`
+/// in its procedures), a hold's timer, and the timers of the legal windows that close after
+/// `now`.
 fn schedule(
     unit: &mut Unit,
     notice: &Notice,
     verdict: &Verdict,
     region: Option<String>,
+    statuses: BTreeMap<String, Status>,
     now: DateTime<Utc>,
 ) {
     let procedure = notice.procedure.to_string();
     let hold_until = verdict.hold_until.map(|h| h.with_timezone(&Utc));
     match verdict.outcome {
         Outcome::Publish => {
-            let event = NoticePublished::new(notice, verdict, now, region.clone());
+            let mut event = NoticePublished::new(notice, verdict, now, region.clone());
+            event.statuses = statuses;
             unit.publish(event.envelope());
         }
         Outcome::Hold => {
@@ -812,14 +868,10 @@ struct WindowTimer {
 }
 
 impl WindowTimer {
-    /// The event of its closing in `procedures` (where the window is in force; not empty),
+    /// The event of its `closing` (in the procedures where the window is in force; not empty),
     /// announced in the first of them.
-    fn closed(
-        self,
-        notice_id: &str,
-        closed_at: DateTime<Utc>,
-        procedures: Vec<String>,
-    ) -> WindowClosed {
+    fn closed(self, notice_id: &str, closed_at: DateTime<Utc>, closing: Closing) -> WindowClosed {
+        let procedures = closing.procedures;
         WindowClosed {
             notice_id: notice_id.to_owned(),
             window: self.window,
@@ -827,6 +879,7 @@ impl WindowTimer {
             end: self.end,
             procedure: procedures.first().cloned().unwrap_or(self.procedure),
             procedures,
+            notice_status: closing.notice_status,
             title: self.title,
             closed_at,
             kind: self.kind,

@@ -64,13 +64,17 @@ impl Indexed {
 }
 
 /// The search document of a published notice: for a notice of several sections, its status in
-/// each (publication's status in all of them).
+/// each as publication left it ([`NoticePublished::status_in`]).
 pub fn notice_doc(notice: &NoticePublished) -> SearchDoc {
     let mut doc = SearchDoc::from(&notice.facts());
     let sections: Sections = notice
         .procedures
         .iter()
-        .map(|p| (p.to_string(), doc.status.clone()))
+        .map(|p| {
+            let key = p.to_string();
+            let status = notice.status_in(&key).as_str().to_owned();
+            (key, status)
+        })
         .collect();
     if sections.len() > 1 {
         doc.sections = sections;
@@ -155,7 +159,8 @@ pub fn effects(
             // the stage that an earlier closing of that window closed: an amendment postponing a
             // deadline that had passed by the time it reached gongshi (sent before it, received
             // after). The API and the pages count from the window in force alike (`Status::at`),
-            // and the window's own closing closes them again.
+            // and the window's own closing closes them again. Only where the notice itself is
+            // held by it: not in a section already settled or past this stage.
             let stage = stage_of(kind);
             for (name, window) in &notice.windows {
                 let Some(held) = Status::held_by(name) else {
@@ -165,6 +170,9 @@ pub fn effects(
                     continue;
                 }
                 for key in procedures_of(&doc, &event.key()) {
+                    if notice.status_in(&key) != held {
+                        continue;
+                    }
                     for n in procedure(&key)? {
                         let same_stage = Kind::parse(&n.kind).is_some_and(|k| stage_of(k) == stage);
                         if n.id != doc.id && same_stage {

@@ -44,6 +44,14 @@ pub struct NoticePublished {
     pub windows: BTreeMap<String, Window>,
     /// Rule ids of its WARN findings.
     pub warnings: Vec<String>,
+    /// Where publication leaves it in each of its procedures, by key (`platform/project/section`),
+    /// as enforcement judged it among the procedure's notices ([`ProcedureState::status_of`]):
+    /// `terminated` in a section already terminated, `closed` when its window had ended before it
+    /// arrived. Empty in events from before it was carried: then [`Status::on_publication`].
+    ///
+    /// [`ProcedureState::status_of`]: crate::period::ProcedureState::status_of
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub statuses: BTreeMap<String, Status>,
 }
 
 impl Event for NoticePublished {
@@ -111,7 +119,23 @@ impl NoticePublished {
                 .filter(|f| f.severity == Severity::Warn)
                 .map(|f| f.rule.clone())
                 .collect(),
+            statuses: BTreeMap::new(),
         }
+    }
+
+    /// Where publication leaves it: the most open of its [`statuses`](Self::statuses), or
+    /// [`Status::on_publication`] when the event does not carry them.
+    pub fn status(&self) -> Status {
+        Status::most_open(self.statuses.values().copied())
+            .unwrap_or_else(|| Status::on_publication(self.kind))
+    }
+
+    /// Its status in procedure `key` as publication left it.
+    pub fn status_in(&self, key: &str) -> Status {
+        self.statuses
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| Status::on_publication(self.kind))
     }
 
     /// The notice's body text: its table's body field (`x-table.body` in the schema), or empty.
@@ -149,7 +173,7 @@ impl NoticePublished {
             title: self.title.clone(),
             body: self.body().to_owned(),
             codes: self.codes(),
-            status: Status::on_publication(self.kind),
+            status: self.status(),
             published_at: self.published_at,
             deadline: self.windows.get("bid").map(|w| w.end.with_timezone(&Utc)),
         }
@@ -188,6 +212,12 @@ pub struct WindowClosed {
     /// The notice's GB/T 2260 region code, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Where the closing leaves the notice over all its sections: `closed` where it closes, and
+    /// the most open of that and its status in its other sections (still `open` when another
+    /// section's deadline, moved by an amendment, runs). Absent in events from before it was
+    /// carried, and for windows whose closing changes no status: then [`WindowClosed::status`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_status: Option<Status>,
 }
 
 impl Event for WindowClosed {
@@ -206,6 +236,27 @@ impl WindowClosed {
     /// windows, otherwise unchanged (`None`).
     pub fn status(&self) -> Option<Status> {
         Status::after_window(&self.window)
+    }
+
+    /// Where the closing leaves the notice: [`notice_status`](Self::notice_status), else
+    /// [`status`](Self::status) (`None`: unchanged).
+    pub fn leaves_notice(&self) -> Option<Status> {
+        self.notice_status.or_else(|| self.status())
+    }
+
+    /// The section codes it closed in when that is not the whole notice (another section's
+    /// moved deadline still runs): what feeds name in the entry's title. `None` for a closing
+    /// that leaves the notice as the window alone would.
+    pub fn only_sections(&self) -> Option<Vec<&str>> {
+        let partial = self
+            .notice_status
+            .is_some_and(|s| Status::held_by(&self.window) == Some(s));
+        partial.then(|| {
+            self.closes_in()
+                .into_iter()
+                .map(|key| key.splitn(3, '/').nth(2).unwrap_or(key))
+                .collect()
+        })
     }
 
     /// The procedures it closes the window in: `procedures`, or `procedure` in events from

@@ -2,6 +2,7 @@
 //! the enforcement service can keep it in PostgreSQL and hand it back.
 
 use super::Window;
+use crate::lifecycle::Status;
 use crate::notice::{Notice, NoticeBody, ProcedureKey};
 use crate::schema::Kind;
 use crate::values::datetime::Instant;
@@ -153,6 +154,38 @@ impl ProcedureState {
             .any(|s| crate::diff::stage_of(s.kind) == stage && s.windows.contains_key(window))
     }
 
+    /// Where published notice `notice_id` stands in this procedure at `at` ([`Status::at`]):
+    /// its windows as the later notices of its stage left them in force, among the procedure's
+    /// published notices. `None` when it is not a published notice of the procedure.
+    pub fn status_of(&self, notice_id: &str, at: chrono::DateTime<chrono::Utc>) -> Option<Status> {
+        let published = |s: &&Stage| s.status == StageStatus::Published;
+        let index = self
+            .stages
+            .iter()
+            .position(|s| s.notice_id == notice_id && s.status == StageStatus::Published)?;
+        let own = &self.stages[index];
+        let stage = crate::diff::stage_of(own.kind);
+        let mut windows = own.windows.clone();
+        for later in self.stages[index + 1..].iter().filter(published) {
+            if crate::diff::stage_of(later.kind) != stage {
+                continue;
+            }
+            for (name, window) in &later.windows {
+                if let Some(mine) = windows.get_mut(name) {
+                    *mine = *window;
+                }
+            }
+        }
+        let kinds: Vec<Kind> = self
+            .stages
+            .iter()
+            .filter(published)
+            .filter(|s| s.notice_id != notice_id)
+            .map(|s| s.kind)
+            .collect();
+        Some(Status::at(own.kind, &windows, &kinds, at))
+    }
+
     /// The objections and complaints of the procedure still open: recorded, and no recorded
     /// version of the same one (same `OBJECTIONG_GUID` / `COMPLAINT_DATE`) carries an answer.
     pub fn open_disputes(&self) -> Vec<crate::notice::Dispute> {
@@ -271,5 +304,56 @@ mod tests {
             published.window_in_force("v2", "bid"),
             "another stage's window of the same name replaces nothing"
         );
+    }
+
+    #[test]
+    fn a_notice_stands_by_its_window_in_force_its_procedure_s_settling_and_later_stages() {
+        use crate::lifecycle::Status;
+        use StageStatus::Published;
+        let at = |day: u32| {
+            crate::values::datetime::shanghai()
+                .with_ymd_and_hms(2025, 7, day, 12, 0, 0)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        let tender = || stage("t", Kind::Tender, Published, &[("bid", 22)]);
+        let moved = || stage("a", Kind::Amendment, Published, &[("bid", 29)]);
+        // The tender's deadline moved to 07-29: open on 07-25, closed on 07-30.
+        let p = procedure(vec![tender(), moved()]);
+        assert_eq!(p.status_of("t", at(25)), Some(Status::Open));
+        assert_eq!(p.status_of("t", at(30)), Some(Status::Closed));
+        // An amendment whose own deadline had passed when it arrived is closed from the start.
+        assert_eq!(p.status_of("a", at(30)), Some(Status::Closed));
+        // A section terminated, or awarded: an amendment published there stands settled.
+        let terminated = procedure(vec![
+            tender(),
+            stage("x", Kind::Termination, Published, &[]),
+            moved(),
+        ]);
+        assert_eq!(terminated.status_of("a", at(25)), Some(Status::Terminated));
+        let awarded = procedure(vec![
+            tender(),
+            stage("w", Kind::Award, Published, &[]),
+            moved(),
+        ]);
+        assert_eq!(awarded.status_of("a", at(25)), Some(Status::Awarded));
+        // Candidates are out: a late postponement does not reopen the tender stage.
+        let candidates = procedure(vec![
+            tender(),
+            stage("c", Kind::Candidates, Published, &[("publicity", 28)]),
+            moved(),
+        ]);
+        assert_eq!(candidates.status_of("a", at(25)), Some(Status::Closed));
+        assert_eq!(candidates.status_of("t", at(25)), Some(Status::Closed));
+        assert_eq!(candidates.status_of("c", at(25)), Some(Status::Publicity));
+        // Not a published notice of the procedure.
+        let held = procedure(vec![stage(
+            "h",
+            Kind::Tender,
+            StageStatus::Held,
+            &[("bid", 22)],
+        )]);
+        assert_eq!(held.status_of("h", at(20)), None);
+        assert_eq!(p.status_of("nobody", at(20)), None);
     }
 }

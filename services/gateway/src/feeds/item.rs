@@ -101,7 +101,15 @@ impl Item {
         };
         let (title, text, window) = match &event {
             Some(PublicEvent::WindowClosed(w)) => {
-                let label = window_label(&w.window);
+                // A closing in some sections only says which: the notice is still open in others.
+                let label = match w.only_sections() {
+                    Some(sections) => format!(
+                        "{}（标段 {}）",
+                        window_label(&w.window),
+                        sections.join("、")
+                    ),
+                    None => window_label(&w.window).to_owned(),
+                };
                 (
                     format!("{label}：{}", row.facts.title),
                     format!(

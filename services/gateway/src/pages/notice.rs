@@ -338,15 +338,31 @@ pub(crate) fn clock_rows_in_force(
         .iter()
         .map(|s| in_force_elsewhere(n, &s.notices, &s.links, now))
         .collect();
+    let statuses: Vec<Status> = sections.iter().map(|s| s.status(n, now)).collect();
+    let overall = Status::most_open(statuses.iter().copied()).unwrap_or(Status::Closed);
+    // A window still running that no longer holds where the notice stands (a bid deadline of a
+    // section awarded, terminated or past its tender stage) is said to be so, not counted down.
+    let line = |c: &Clock, status: Status| {
+        if c.is_open() && !status.still_counts(&c.window) {
+            format!("{}（{}，此期限不再适用）", c.sentence, status.zh())
+        } else {
+            c.line()
+        }
+    };
     for (row, clock) in rows.iter_mut().zip(&own) {
+        if clock.is_open() && !overall.still_counts(&clock.window) {
+            row.status = format!("{}，此期限不再适用", overall.zh());
+            row.class = "muted";
+        }
         let mut replaced: Vec<Replacement> = sections
             .iter()
             .zip(&elsewhere)
-            .filter_map(|(s, e)| {
+            .zip(&statuses)
+            .filter_map(|((s, e), status)| {
                 let (c, id) = e.get(&clock.window)?;
                 Some(Replacement {
                     section: s.procedure["section"].as_str().map(str::to_owned),
-                    line: c.line(),
+                    line: line(c, *status),
                     href: format!("/notices/{id}"),
                 })
             })

@@ -67,7 +67,9 @@ pub struct ProcedureView {
     pub procedure: ProcedureRef,
     /// The procedure's OCDS ocid.
     pub ocid: String,
-    /// Its notices.
+    /// Its notices, each as it stands in this procedure: `status` is its status in this section
+    /// (a tender of two sections terminated in this one is `terminated` here, though still open
+    /// in the other); `sections` gives its status in each of its sections.
     pub notices: Vec<NoticeView>,
     /// Every change, in version order.
     pub changes: Vec<ProcedureChange>,
@@ -166,8 +168,11 @@ pub(crate) async fn load(
     let mut notices: Vec<NoticeView> = Vec::with_capacity(staged.len());
     for (_, n) in staged {
         let here = Section::loaded(&key, &list, &links);
+        let status_here = here.status(n, now);
         let sections = sections_of(&gw.store.pool, n, here).await?;
-        notices.push(notice_view(n, &sections, now, false));
+        let mut view = notice_view(n, &sections, now, false);
+        status_here.as_str().clone_into(&mut view.status);
+        notices.push(view);
     }
     let ocid = gongshi_domain::ocds::ocid(
         &gw.config.ocds.prefix,

@@ -13,6 +13,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use gongshi_domain::Kind;
 use gongshi_domain::codes::region_name;
+use gongshi_domain::lifecycle::Status;
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::feed_filter::{FeedFilter, FilterParams};
 use gongshi_platform::search::{SearchHit, SearchQuery, Sort};
@@ -291,11 +292,24 @@ pub(crate) async fn run(gw: &Gateway, p: &SearchParams) -> Result<SearchPage, Ap
 fn clocks_in_force(
     n: &PublicNotice,
     tender_stages: &[PublicNotice],
+    hit: &SearchHit,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<gongshi_domain::period::Clock> {
+    // Where it stands (in a section): a bid deadline in a section awarded or terminated, or past
+    // its tender stage, is no deadline to watch.
+    let standing = |key: Option<String>| {
+        let status = key
+            .and_then(|k| hit.sections.get(&k))
+            .unwrap_or(&hit.status);
+        Status::parse(status).unwrap_or(Status::Open)
+    };
     let own = people::clocks_of(n, now);
     if !matches!(n.kind.as_str(), "tender" | "amendment") {
-        return own;
+        let status = standing(None);
+        return own
+            .into_iter()
+            .filter(|c| status.still_counts(&c.window))
+            .collect();
     }
     let mut keys: Vec<&serde_json::Value> = n.notice["procedures"]
         .as_array()
@@ -306,6 +320,12 @@ fn clocks_in_force(
     }
     let mut out: Vec<gongshi_domain::period::Clock> = Vec::new();
     for key in keys {
+        let status = standing(Some(format!(
+            "{}/{}/{}",
+            key["platform"].as_str().unwrap_or_default(),
+            key["project"].as_str().unwrap_or_default(),
+            key["section"].as_str().unwrap_or_default()
+        )));
         let mut stage: Vec<PublicNotice> = tender_stages
             .iter()
             .filter(|t| {
@@ -321,7 +341,9 @@ fn clocks_in_force(
         let elsewhere = in_force_elsewhere(n, &stage, &links, now);
         for c in &own {
             let c = elsewhere.get(&c.window).map_or(c, |(in_force, _)| in_force);
-            if !out.iter().any(|o| o.window == c.window && o.end == c.end) {
+            if status.still_counts(&c.window)
+                && !out.iter().any(|o| o.window == c.window && o.end == c.end)
+            {
                 out.push(c.clone());
             }
         }
@@ -376,7 +398,7 @@ async fn complete(gw: &Gateway, hits: Vec<SearchHit>) -> Result<Vec<Hit>, ApiErr
                     && t.notice["procedure"]["project"] == n.notice["procedure"]["project"]
             });
             let s = people::summary(n, tender);
-            let clocks = clocks_in_force(n, &tender_stages, now);
+            let clocks = clocks_in_force(n, &tender_stages, &hit, now);
             Hit {
                 hit,
                 procedure: Some(HitProcedure {
