@@ -6,9 +6,9 @@
 //! - the closing of its `bid` or `publicity` window leaves it `closed` ([`Status::after_window`]);
 //! - an award or termination of its procedure settles every notice of the procedure
 //!   ([`Status::settled_by`]), and nothing later reopens a settled notice; a closed one reopens
-//!   only when a later notice of its stage is published while a window of that stage still
-//!   runs (a postponement that reached gongshi after the old deadline: publish's indexer, as
-//!   [`Status::at`] counts from the window in force);
+//!   only when an amendment of its stage is published while that amendment's window still
+//!   runs and holds it (a postponement that reached gongshi after the old deadline: publish's
+//!   indexer, as [`Status::at`] counts from the window in force);
 //! - a notice of several sections (标段) has a status in each section's procedure, and stands
 //!   where its most open section stands ([`Status::most_open`]): a tender whose first section was
 //!   terminated is still open for bids in the second.

@@ -160,9 +160,16 @@ pub fn effects(
             // deadline that had passed by the time it reached gongshi (sent before it, received
             // after). The API and the pages count from the window in force alike (`Status::at`),
             // and the window's own closing closes them again. Only where the notice itself is
-            // held by it: not in a section already settled or past this stage.
+            // held by it: not in a section already settled or past this stage. Only amendments
+            // look: a first notice of its stage has nothing to reopen, and the lookup costs an
+            // index search per notice on the publishing path.
             let stage = stage_of(kind);
-            for (name, window) in &notice.windows {
+            let reopening = if kind == Kind::Amendment {
+                notice.windows.iter().collect()
+            } else {
+                Vec::new()
+            };
+            for (name, window) in reopening {
                 let Some(held) = Status::held_by(name) else {
                     continue;
                 };
