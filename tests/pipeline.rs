@@ -600,6 +600,13 @@ async fn a_tender_of_two_sections_stands_where_its_most_open_section_does() {
     assert_eq!(found["hits"][0]["status"], "closed", "{found}");
     assert_eq!(api(tender_id).await.0, "closed");
     assert_eq!(api(amendment_id).await.0, "closed");
+
+    // The terminated section's late deadline passes without a word: nothing closes there.
+    p.set_now("2025-04-08T09:31:00+08:00");
+    fired(&db, &format!("window:{late}:bid")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(closings(&db).await.len(), 2, "{:?}", closings(&db).await);
+    assert_eq!(api(late).await.0, "terminated");
 }
 
 /// A document near ingest's 2 MiB limit, one record of 1.5 MB of text: accepted, so published —

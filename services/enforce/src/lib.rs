@@ -442,8 +442,9 @@ impl Enforce {
 }
 
 /// Where a window timer that fell due closes: the procedures in which its window is still the
-/// one in force ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force)),
-/// the timer's own first, and where that leaves the notice over all its procedures.
+/// one in force ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force))
+/// and the notice not already awarded or terminated, the timer's own first, and where that
+/// leaves the notice over all its procedures.
 struct Closing {
     /// Empty when a later notice of its stage replaced the window everywhere (an amendment moved
     /// the bid deadline, a re-sent notice set its windows anew): the window in force has a timer
@@ -478,9 +479,27 @@ async fn closing_of(
     };
     let notice: Notice = serde_json::from_value(doc)?;
     let states = notices::lock_procedures(tx, &procedure_keys(&notice)).await?;
+    // A notice published into a section already awarded or terminated (a late amendment, by
+    // publication order) has no deadline there to announce.
+    let mut ids: Vec<&str> = vec![notice_id];
+    ids.extend(
+        states
+            .iter()
+            .flat_map(|s| s.settling().map(|x| x.notice_id.as_str())),
+    );
+    let seqs = notices::published_seqs(tx, &ids).await?;
+    let settled_before = |state: &ProcedureState| {
+        let Some(own) = seqs.get(notice_id) else {
+            return false;
+        };
+        state
+            .settling()
+            .any(|s| seqs.get(&s.notice_id).is_some_and(|seq| seq < own))
+    };
     let mut in_force: Vec<String> = states
         .iter()
         .filter(|state| state.window_in_force(notice_id, window))
+        .filter(|state| Status::held_by(window).is_none() || !settled_before(state))
         .map(|state| state.key.to_string())
         .collect();
     // The timer's own procedure first: the closing is announced there when it can be.

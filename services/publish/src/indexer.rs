@@ -142,14 +142,33 @@ pub fn effects(
             let doc = notice_doc(notice);
             // An award or termination settles every notice of each of its procedures (in that
             // section: a tender of two sections whose first is terminated stays open).
+            // An award or termination notice keeps its own status, as the API says
+            // (`Status::at`): a termination after an award does not make the award terminated.
             let kind: Kind = notice.kind;
+            let is_settling =
+                |n: &Indexed| Kind::parse(&n.kind).is_some_and(|k| Status::settled_by(k).is_some());
             if Status::settled_by(kind).is_some() {
                 for key in procedures_of(&doc, &event.key()) {
                     for n in procedure(&key)? {
-                        if n.id != doc.id {
+                        if n.id != doc.id && !is_settling(&n) {
                             changes.change(n, &key, |current| match current {
                                 Some(current) => current.settled(kind),
                                 None => Status::settled_by(kind),
+                            });
+                        }
+                    }
+                }
+            }
+            // Candidates close the tender stage in their sections: no more bids once they are
+            // out, whatever deadline a late amendment set (`Status::at`'s later stage).
+            if kind == Kind::Candidates {
+                for key in procedures_of(&doc, &event.key()) {
+                    for n in procedure(&key)? {
+                        let earlier =
+                            Kind::parse(&n.kind).is_some_and(|k| stage_of(k) == Kind::Tender);
+                        if earlier {
+                            changes.change(n, &key, |current| {
+                                (current == Some(Status::Open)).then_some(Status::Closed)
                             });
                         }
                     }
@@ -416,7 +435,8 @@ pub(crate) mod tests {
             pairs(&[("a", "open"), ("c", "closed"), ("t", "open")])
         );
         // A notice published after its window ended reopens nothing; another stage's window
-        // does not reopen the tender.
+        // does not reopen the tender, and candidates close the tender stage (a2, still open by
+        // its own deadline: no more bids once the candidates are out).
         for e in [
             closed("a", "bid", "P"),
             published_with_window(
@@ -440,7 +460,7 @@ pub(crate) mod tests {
             statuses(index.index.as_ref()),
             pairs(&[
                 ("a", "closed"),
-                ("a2", "open"),
+                ("a2", "closed"),
                 ("c", "closed"),
                 ("c2", "publicity"),
                 ("t", "closed"),
@@ -558,6 +578,10 @@ pub(crate) mod tests {
                 pairs(&[("P001", "terminated"), ("P002", "terminated")])
             )
         );
+        // An award notice stays the award it is, as the API says: a termination after it
+        // settles the procedure's other notices.
+        assert_eq!(sections_of(index.index.as_ref(), "w").0, "awarded");
+        assert_eq!(sections_of(index.index.as_ref(), "x").0, "terminated");
     }
 
     #[test]

@@ -186,6 +186,13 @@ impl ProcedureState {
         Some(Status::at(own.kind, &windows, &kinds, at))
     }
 
+    /// The published awards and terminations of the procedure: what settles it.
+    pub fn settling(&self) -> impl Iterator<Item = &Stage> {
+        self.stages.iter().filter(|s| {
+            s.status == StageStatus::Published && matches!(s.kind, Kind::Award | Kind::Termination)
+        })
+    }
+
     /// The objections and complaints of the procedure still open: recorded, and no recorded
     /// version of the same one (same `OBJECTIONG_GUID` / `COMPLAINT_DATE`) carries an answer.
     pub fn open_disputes(&self) -> Vec<crate::notice::Dispute> {

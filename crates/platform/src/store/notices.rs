@@ -598,6 +598,21 @@ pub async fn tender_stages_of(
     rows.iter().map(public_from).collect()
 }
 
+/// Publication order (`published_seq`) of the notices `ids` that have one.
+pub async fn published_seqs(
+    tx: &mut sqlx::PgConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT notice_id, published_seq FROM notices \
+         WHERE notice_id = ANY($1) AND published_seq IS NOT NULL",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Every published notice of a procedure (any of whose sections is this one), in publication order
 /// (`published_seq`).
 pub async fn of_procedure(pool: &PgPool, key: &str) -> Result<Vec<PublicNotice>, StoreError> {

@@ -8,13 +8,13 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 /// An amount in 元 as people read it: `3,865,000.00 元（386.50 万元）`, 元 to the 分 and 万元 to
 /// the 元 (four places), rounded half away from zero as a person would; amounts under 10,000 元
-/// are shown in 元 only (`9,800.00 元`), and an amount under 1 分 exactly as given (`0.004 元`),
-/// never as a price of nothing.
+/// are shown in 元 only (`9,800.00 元`), and an amount under 1 元 with a fraction of a 分 exactly
+/// as given (`0.004 元`, `0.005 元`): rounding would make it another price, or none.
 pub fn yuan(amount: Decimal) -> String {
     let round =
         |d: Decimal, dp| d.round_dp_with_strategy(dp, RoundingStrategy::MidpointAwayFromZero);
     let cents = round(amount, 2);
-    let yuan = if cents.is_zero() && !amount.is_zero() {
+    let yuan = if cents != amount && amount.abs() < Decimal::ONE {
         grouped(amount.normalize(), 2)
     } else {
         grouped(cents, 2)
@@ -109,7 +109,9 @@ mod tests {
         assert_eq!(yuan(d("0")), "0.00 元");
         // Under 1 分: as given, not a price of nothing.
         assert_eq!(yuan(d("0.004")), "0.004 元");
-        assert_eq!(yuan(d("0.005")), "0.01 元");
+        assert_eq!(yuan(d("0.005")), "0.005 元");
+        assert_eq!(yuan(d("0.50")), "0.50 元");
+        assert_eq!(yuan(d("1.005")), "1.01 元");
         // 28 digits leave a Decimal no room for a second place: written out all the same.
         assert_eq!(
             yuan(d("123456789012345678901234567.5")),
