@@ -2,15 +2,19 @@
 
 use std::borrow::Cow;
 
-/// Folds full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms.
-/// Platforms fed by Chinese input methods often send `９１３２…` or `Ｅ３２０…` in code fields.
+/// Folds full-width ASCII (U+FF01–U+FF5E) and the ideographic space to their half-width forms,
+/// and drops zero-width characters (U+200B–U+200D, U+2060, U+FEFF). Platforms fed by Chinese
+/// input methods often send `９１３２…` or `Ｅ３２０…` in code fields, and text pasted from web
+/// pages carries invisible zero-width spaces: `002\u{200B}` is section `002`, not another one.
 /// Borrows `s` when there is nothing to fold (the common case).
 pub fn fold_full_width(s: &str) -> Cow<'_, str> {
-    let folds = |c: char| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}');
+    let zero_width = |c: char| matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
+    let folds = |c: char| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}') || zero_width(c);
     if s.is_ascii() || !s.chars().any(folds) {
         return Cow::Borrowed(s);
     }
     s.chars()
+        .filter(|&c| !zero_width(c))
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{3000}' => ' ',
@@ -219,6 +223,8 @@ mod tests {
     fn folds_full_width_digits_and_letters() {
         assert_eq!(fold_full_width("９１１３ＡＢ"), "9113AB");
         assert_eq!(fold_full_width("中文"), "中文");
+        assert_eq!(fold_full_width("E3203\u{200B}002\u{FEFF}"), "E3203002");
+        assert_eq!(split_codes("001;002\u{200B}"), ["001", "002"]);
     }
 
     #[test]
