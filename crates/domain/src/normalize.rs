@@ -304,18 +304,18 @@ fn clean_field(field: &RawField, xml_chars_only: bool) -> Option<(RawField, Remo
     let name = clean(&field.name);
     let value = match &field.value {
         RawValue::Text(t) => clean(t).map(RawValue::Text),
-        RawValue::List(items) => {
-            let cleaned: Vec<Option<String>> = items.iter().map(|i| clean(i)).collect();
-            cleaned.iter().any(Option::is_some).then(|| {
+        // A list is copied only when an item needs cleaning (the common case: none).
+        RawValue::List(items) => items
+            .iter()
+            .any(|i| without_unpublishable(i, xml_chars_only).is_some())
+            .then(|| {
                 RawValue::List(
-                    cleaned
-                        .into_iter()
-                        .zip(items)
-                        .map(|(c, i)| c.unwrap_or_else(|| i.clone()))
+                    items
+                        .iter()
+                        .map(|i| clean(i).unwrap_or_else(|| i.clone()))
                         .collect(),
                 )
-            })
-        }
+            }),
     };
     // The common case: nothing to remove, and nothing copied.
     if name.is_none() && value.is_none() {
