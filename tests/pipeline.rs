@@ -404,6 +404,97 @@ async fn a_postponement_received_after_the_old_deadline_reopens_the_tender() {
     p.search_until(search, tender_status("closed")).await;
 }
 
+/// A tender (bids due 03-25), its postponement to 04-01, then the tender re-sent on 03-22 to
+/// correct its title, its deadline restated at 03-25. The re-send corrects the text; it does not
+/// undo the postponement: the API, the procedure's windows, its changes and search keep 04-01,
+/// 03-25 announces nothing, and 04-01 closes every version with the amendment, announced once.
+#[tokio::test]
+async fn a_tender_re_sent_to_correct_its_text_leaves_the_postponement_in_force() {
+    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+    let (tender_id, amendment_id) = tender_and_amendment(&p, &tender()).await;
+    p.set_now("2025-03-22T10:00:00+08:00");
+    let resent = tender()
+        .replace(TENDER_TITLE, "徐州市三环东路快速化改造工程（一期）施工招标公告")
+        .replace(
+            "<DATA_TIMESTAMP>2025-03-03 08:55",
+            "<DATA_TIMESTAMP>2025-03-22 09:55",
+        );
+    let receipt = p.submit(&resent).await;
+    let body = p.wait_receipt(&receipt, |s| s == "published").await;
+    let resent_id = body["records"][0]["notice_id"]
+        .as_str()
+        .expect("notice id")
+        .to_owned();
+    assert_ne!(resent_id, tender_id);
+    let db = p.db().await;
+    let api = |id: String| {
+        let p = &p;
+        async move { p.get(&format!("/v1/notices/{id}")).await.1 }
+    };
+
+    let view = api(resent_id.clone()).await;
+    assert_eq!(view["status"], "open", "{view:#}");
+    let changed: Vec<&str> = view["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(changed, ["NOTICE_NAME"], "{view:#}");
+    let (_, procedure) = p
+        .get(&format!("/v1/procedures/JSGGZY/{PROJECT}/{SECTION}"))
+        .await;
+    assert_eq!(
+        procedure["windows"]["bid"]["notice_id"],
+        amendment_id.as_str(),
+        "{procedure:#}"
+    );
+    assert!(
+        procedure["windows"]["bid"]["end"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("2025-04-01T09:30")),
+        "{procedure:#}"
+    );
+    let (_, page) = p.get_text(&format!("/notices/{resent_id}")).await;
+    for shown in ["已变更：", &format!("/notices/{amendment_id}")] {
+        assert!(page.contains(shown), "the page shows {shown}: {page}");
+    }
+
+    p.set_now("2025-03-25T09:31:00+08:00");
+    fired(&db, &format!("window:{resent_id}:bid")).await;
+    fired(&db, &format!("window:{tender_id}:bid")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(closings(&db).await, [], "03-25 is no longer the deadline");
+    for id in [&tender_id, &resent_id, &amendment_id] {
+        assert_eq!(api(id.clone()).await["status"], "open", "{id}");
+    }
+    p.search_until("/v1/search?kind=tender&status=closed", |f| {
+        f["total"].as_u64() == Some(0)
+    })
+    .await;
+    p.search_until("/v1/search?kind=tender&status=open", |f| {
+        f["hits"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|h| h["id"] == resent_id.as_str()))
+    })
+    .await;
+
+    p.set_now("2025-04-01T09:31:00+08:00");
+    closings_at_least(&db, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        closings(&db).await,
+        [(amendment_id.clone(), "bid".to_owned())]
+    );
+    for id in [&tender_id, &resent_id, &amendment_id] {
+        assert_eq!(api(id.clone()).await["status"], "closed", "{id}");
+    }
+    p.search_until("/v1/search?kind=tender&status=open", |f| {
+        f["total"].as_u64() == Some(0)
+    })
+    .await;
+}
+
 /// Posts a tender of `sections` of the fixture's project with the amendment moving section 001's
 /// deadline to 2025-04-01 09:30, and returns (tender id, amendment id) once both are published.
 async fn tender_and_amendment(p: &Pipeline, tender: &str) -> (String, String) {

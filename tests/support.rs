@@ -234,7 +234,10 @@ impl Pipeline {
 
     /// Sets the pipeline's clock (RFC 3339).
     pub fn set_now(&self, now: &str) {
-        std::fs::write(self.dir.join("now"), now).expect("clock file");
+        // Renamed into place whole: a process reading mid-write would see no instant.
+        let next = self.dir.join("now.next");
+        std::fs::write(&next, now).expect("clock file");
+        std::fs::rename(&next, self.dir.join("now")).expect("clock file");
     }
 
     /// Waits until `/readyz` answers 200.

@@ -288,6 +288,8 @@ pub fn chains(schemas: &Schemas, notices: &[VersionInput<'_>]) -> Vec<VersionLin
         state: Fields,
         /// The table of the stage's base notice (labels for amendment fields).
         base_table: Option<String>,
+        /// Each table's last version, as it stated its fields.
+        versions: BTreeMap<String, Fields>,
         count: usize,
     }
     let mut chains: BTreeMap<u8, Chain> = BTreeMap::new();
@@ -297,6 +299,7 @@ pub fn chains(schemas: &Schemas, notices: &[VersionInput<'_>]) -> Vec<VersionLin
         let chain = chains.entry(stage_rank(stage)).or_insert_with(|| Chain {
             state: Fields::new(),
             base_table: None,
+            versions: BTreeMap::new(),
             count: 0,
         });
         let before = chain.state.clone();
@@ -309,14 +312,31 @@ pub fn chains(schemas: &Schemas, notices: &[VersionInput<'_>]) -> Vec<VersionLin
             ));
         } else {
             // A re-sent notice replaces its own table's fields; terms only an amendment gives
-            // (a control price, say) stay in force.
+            // (a control price, say) stay in force, and so does a value an amendment set since
+            // the previous version when the re-send restates that version's value (a tender
+            // re-sent to correct its text leaves a postponed deadline postponed, as
+            // `period::in_force` leaves the bid window).
             let fresh = flatten(schemas, n.table, n.record);
             let own = schemas.table(n.table);
+            let previous = chain.versions.get(n.table);
+            let kept: Fields = chain
+                .state
+                .iter()
+                .filter(|(k, v)| {
+                    previous.is_some_and(|p| {
+                        p.get(*k).map(|x| &x.1) == fresh.get(*k).map(|x| &x.1)
+                            && p.get(*k).map(|x| &x.1) != Some(&v.1)
+                    })
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             chain.state.retain(|k, _| {
                 let top = k.split('[').next().unwrap_or(k);
                 own.is_none_or(|s| s.field(top).is_none())
             });
-            chain.state.extend(fresh);
+            chain.state.extend(fresh.clone());
+            chain.state.extend(kept);
+            chain.versions.insert(n.table.to_owned(), fresh);
             chain.base_table = Some(n.table.to_owned());
         }
         chain.count += 1;
@@ -476,6 +496,35 @@ mod tests {
                 ("CONTRACT_RECKON_PRICE", Some(&json!("11531700")), None),
             ],
             "DATA_TIMESTAMP is bookkeeping; CONTROL_PRICE stays in force"
+        );
+    }
+
+    #[test]
+    fn a_resent_notice_restating_its_deadline_leaves_the_postponement_in_force() {
+        let schemas = Schemas::embedded();
+        let t1 = tender("2025-03-01T09:00:00+08:00");
+        let a = postponement();
+        let mut t2 = t1.clone();
+        t2.insert("NOTICE_NAME".into(), json!("施工招标公告（更正错字）"));
+        let input = |id, table, kind, record| VersionInput {
+            notice_id: id,
+            table,
+            kind,
+            record,
+        };
+        let links = chains(
+            schemas,
+            &[
+                input("t1", "TENDER_ANN_QUA_INQUERY_ANN", Kind::Tender, &t1),
+                input("a1", "TENDER_FILE_CLARI_MODI", Kind::Amendment, &a),
+                input("t2", "TENDER_ANN_QUA_INQUERY_ANN", Kind::Tender, &t2),
+            ],
+        );
+        let fields: Vec<&str> = links[2].changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["NOTICE_NAME"],
+            "the deadline and opening stay at the amendment's 03-08"
         );
     }
 

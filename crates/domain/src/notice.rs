@@ -400,6 +400,23 @@ pub struct Dispute {
 }
 
 impl NoticeBody {
+    /// Its table code.
+    pub fn table(&self) -> &str {
+        match self {
+            NoticeBody::WorksTender(_) => "TENDER_ANN_QUA_INQUERY_ANN",
+            NoticeBody::WorksAmendment(_) => "TENDER_FILE_CLARI_MODI",
+            NoticeBody::WorksCandidates(_) => "TENDER_CANDIDATE_ANNOUNCE",
+            NoticeBody::WorksAward(_) => "WIN_RESULT_ANNO",
+            NoticeBody::WorksTermination(_) => "TENDER_TERMINATION",
+            NoticeBody::ProcurementTender(_) => "PURCHASE_QUALI_INQUERY_ANN",
+            NoticeBody::ProcurementAmendment(_) => "CORRECTION_ITEM",
+            NoticeBody::ProcurementResult(_) => "BID_DEAL_ANNOUNCE",
+            NoticeBody::Objection(_) => "OBJECTION",
+            NoticeBody::Complaint(_) => "COMPLAINT_INFO",
+            NoticeBody::Disposal(d) => &d.table,
+        }
+    }
+
     /// The objection or complaint this body records, if it is one.
     pub fn dispute(&self) -> Option<Dispute> {
         match self {

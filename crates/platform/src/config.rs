@@ -29,8 +29,8 @@ pub struct CommonConfig {
     /// Local data folder (search index, files).
     #[arg(long, env = "GONGSHI_DATA_DIR", default_value = ".data/gongshi")]
     pub data_dir: PathBuf,
-    /// Read "now" from this file (an RFC 3339 instant, re-read at every tick) instead of the
-    /// system clock: for tests and rehearsals.
+    /// Read "now" from this file (an RFC 3339 instant, re-read at every tick; replace it by
+    /// renaming a whole file over it) instead of the system clock: for tests and rehearsals.
     #[arg(long, env = "GONGSHI_CLOCK_FILE")]
     pub clock_file: Option<PathBuf>,
     /// A fixed "now" (RFC 3339 or `yyyy-MM-dd HH:mm`, Beijing time) instead of the system clock.

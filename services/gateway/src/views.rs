@@ -6,7 +6,7 @@
 
 use gongshi_domain::diff::{self, VersionInput, VersionLink};
 use gongshi_domain::lifecycle::Status;
-use gongshi_domain::period::Window as LegalWindow;
+use gongshi_domain::period::{self, Setting, Window as LegalWindow};
 use gongshi_domain::{Kind, Schemas};
 use gongshi_platform::store::StoreError;
 use gongshi_platform::store::notices::{self, PublicNotice};
@@ -49,7 +49,7 @@ impl<'a> Section<'a> {
 
     /// `n`'s status at `now` in this procedure ([`lifecycle`]).
     pub(crate) fn status(&self, n: &PublicNotice, now: chrono::DateTime<chrono::Utc>) -> Status {
-        lifecycle(n, &self.notices, &self.links, now)
+        lifecycle(n, &self.notices, now)
     }
 }
 
@@ -143,52 +143,91 @@ static EMPTY_LINKS: std::sync::LazyLock<HashMap<String, VersionLink>> =
 pub(crate) fn lifecycle(
     n: &PublicNotice,
     siblings: &[PublicNotice],
-    links: &HashMap<String, VersionLink>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Status {
     let kinds: Vec<Kind> = siblings
         .iter()
         .filter_map(|s| Kind::parse(&s.kind))
         .collect();
-    Status::at(
-        kind_of(&n.kind),
-        &windows_in_force(n, siblings, links),
-        &kinds,
-        now,
-    )
+    let windows = windows_in_force(n, siblings)
+        .into_iter()
+        .map(|(name, (window, _))| (name, window))
+        .collect();
+    Status::at(kind_of(&n.kind), &windows, &kinds, now)
 }
 
-fn windows_of(n: &PublicNotice) -> BTreeMap<String, LegalWindow> {
+/// A stored notice's own legal windows by name.
+pub(crate) fn windows_of(n: &PublicNotice) -> BTreeMap<String, LegalWindow> {
     BTreeMap::<String, LegalWindow>::deserialize(&n.outcome["windows"]).unwrap_or_default()
 }
 
-/// `n`'s windows as they stand: each replaced by the window of the same name that a later
-/// current notice of its stage set (an amendment moving the bid deadline, a re-sent version), as
-/// `/v1/procedures/…` reports the windows in force and as enforcement closes them
-/// (`ProcedureState::window_in_force`). `siblings` are in version order.
-pub(crate) fn windows_in_force(
-    n: &PublicNotice,
-    siblings: &[PublicNotice],
-    links: &HashMap<String, VersionLink>,
-) -> BTreeMap<String, LegalWindow> {
-    let mut windows = windows_of(n);
-    let Some(stage) = links.get(&n.notice_id).map(|l| l.stage) else {
-        return windows;
-    };
-    for s in siblings {
-        let Some(link) = links.get(&s.notice_id) else {
-            continue;
-        };
-        if link.stage != stage || !link.current {
-            continue;
-        }
-        for (name, window) in windows_of(s) {
-            if let Some(own) = windows.get_mut(&name) {
-                *own = window;
-            }
+/// A procedure's notices (`list`, in version order) with their own windows, for the domain's
+/// windows-in-force rule (`gongshi_domain::period::in_force`).
+struct Settings<'a> {
+    list: &'a [PublicNotice],
+    windows: Vec<BTreeMap<String, LegalWindow>>,
+}
+
+impl<'a> Settings<'a> {
+    fn of(list: &'a [PublicNotice]) -> Self {
+        Settings {
+            list,
+            windows: list.iter().map(windows_of).collect(),
         }
     }
-    windows
+
+    fn settings(&self) -> Vec<Setting<'_>> {
+        self.list
+            .iter()
+            .zip(&self.windows)
+            .map(|(n, windows)| Setting {
+                table: &n.table,
+                kind: kind_of(&n.kind),
+                windows,
+            })
+            .collect()
+    }
+}
+
+/// `n`'s windows as they stand in its procedure (`siblings`, in version order), each with the id
+/// of the notice that set it: the domain's one rule (`gongshi_domain::period::in_force`), as
+/// enforcement closes windows by it. An amendment moving the bid deadline replaces the tender's
+/// bid window; a re-sent version replaces its own earlier one's, but one it only restates leaves
+/// a window an amendment set in between in force. A notice not among `siblings` has its own.
+pub(crate) fn windows_in_force<'a>(
+    n: &'a PublicNotice,
+    siblings: &'a [PublicNotice],
+) -> BTreeMap<String, (LegalWindow, &'a str)> {
+    let Some(index) = siblings.iter().position(|s| s.notice_id == n.notice_id) else {
+        return windows_of(n)
+            .into_iter()
+            .map(|(name, w)| (name, (w, n.notice_id.as_str())))
+            .collect();
+    };
+    let settings = Settings::of(siblings);
+    let list = settings.settings();
+    period::windows_in_force(&list)
+        .of(index)
+        .into_iter()
+        .map(|(name, f)| (name, (f.window, siblings[f.set_by].notice_id.as_str())))
+        .collect()
+}
+
+/// Every window in force in a procedure (`list`, in version order), by name, with the notice
+/// that set it ([`windows_in_force`]'s rule, across the procedure's stages).
+pub(crate) fn procedure_windows(list: &[PublicNotice]) -> BTreeMap<String, (LegalWindow, &str)> {
+    let settings = Settings::of(list);
+    let settings_list = settings.settings();
+    period::windows_in_force(&settings_list)
+        .all()
+        .into_iter()
+        .map(|(name, f)| {
+            (
+                name.to_owned(),
+                (f.window, list[f.set_by].notice_id.as_str()),
+            )
+        })
+        .collect()
 }
 
 /// A stored kind string as the domain's kind (unknown kinds sort last, as terminations).

@@ -9,6 +9,7 @@ pub mod clocks;
 pub mod counting;
 mod engine;
 mod extension;
+pub mod in_force;
 mod ledger;
 mod state;
 
@@ -17,6 +18,7 @@ pub use checks::{CHECKS, parent_of};
 pub use clocks::{Basis, Clock, Standing, clocks};
 pub use engine::{Engine, Outcome, Verdict};
 pub use extension::extended_listing;
+pub use in_force::{InForce, Setting, WindowsInForce, windows_in_force};
 pub use ledger::{
     Judged, Ledger, judge_into, procedure_keys, releases_parked, stage_status, waits,
 };

@@ -2,6 +2,7 @@
 //! the enforcement service can keep it in PostgreSQL and hand it back.
 
 use super::Window;
+use super::in_force::{Setting, windows_in_force};
 use crate::lifecycle::Status;
 use crate::notice::{Notice, NoticeBody, ProcedureKey};
 use crate::schema::Kind;
@@ -112,78 +113,87 @@ impl ProcedureState {
             .find_map(|s| s.region.as_deref())
     }
 
-    /// The bid deadline in force: the tender notice's, moved by later amendments.
+    /// The bid deadline in force: the tender notice's, moved by later amendments. A re-sent
+    /// tender that restates its own earlier deadline leaves an amendment's in force, as
+    /// [`super::in_force`] does with the bid window.
     pub fn bid_deadline(&self) -> Option<Instant> {
         let mut deadline = None;
+        // The deadline each tender table last stated.
+        let mut stated: BTreeMap<&str, Instant> = BTreeMap::new();
         for s in self.stages.iter().filter(|s| s.accepted()) {
-            match &s.body {
+            let (set, tender) = match &s.body {
                 NoticeBody::WorksTender(t) if t.bulletin_type == "1" => {
-                    deadline = Some(t.bid_doc_refer_end_time)
+                    (Some(t.bid_doc_refer_end_time), true)
                 }
-                NoticeBody::WorksAmendment(a) => {
-                    if let Some(d) = a.bid_doc_refer_end_time {
-                        deadline = Some(d);
-                    }
-                }
-                NoticeBody::ProcurementTender(t) => deadline = Some(t.bid_closing_time),
+                NoticeBody::WorksAmendment(a) => (a.bid_doc_refer_end_time, false),
+                NoticeBody::ProcurementTender(t) => (Some(t.bid_closing_time), true),
                 NoticeBody::ProcurementAmendment(a) if a.is_postpone == "1" => {
-                    if let Some(d) = a.post_bid_closing_time {
-                        deadline = Some(d);
-                    }
+                    (a.post_bid_closing_time, false)
                 }
-                _ => {}
+                _ => (None, false),
+            };
+            let Some(set) = set else { continue };
+            let restated = tender && stated.insert(s.body.table(), set) == Some(set);
+            if !restated {
+                deadline = Some(set);
             }
         }
         deadline
     }
 
-    /// Whether window `window` of the published notice `notice_id` is the one in force: no notice
-    /// of its stage (a tender with its re-sent versions and amendments, [`crate::diff::stage_of`])
-    /// published after it sets a window of that name. A moved bid deadline or a re-sent notice
-    /// replaces the window; the replaced one never closes anything. True for a notice this
-    /// procedure does not know (nothing replaces what is not here).
+    /// The procedure's published notices, and `also` when it is not published yet, in arrival
+    /// order as the windows-in-force rule reads them ([`super::in_force`]), with their stages.
+    fn settings<'a>(&'a self, also: &str) -> (Vec<&'a Stage>, Vec<Setting<'a>>) {
+        let stages: Vec<&Stage> = self
+            .stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Published || s.notice_id == also)
+            .collect();
+        let settings = stages
+            .iter()
+            .map(|s| Setting {
+                table: s.body.table(),
+                kind: s.kind,
+                windows: &s.windows,
+            })
+            .collect();
+        (stages, settings)
+    }
+
+    /// Whether window `window` of the notice `notice_id` is the one in force
+    /// ([`super::in_force`]): no later notice of its stage (a tender with its re-sent versions
+    /// and amendments, [`crate::diff::stage_of`]) replaced it. A moved bid deadline replaces the
+    /// window, and so does a re-sent version unless it only restates its own earlier window; the
+    /// replaced one never closes anything. True for a notice this procedure does not know, or a
+    /// window it does not have (nothing replaces what is not here).
     pub fn window_in_force(&self, notice_id: &str, window: &str) -> bool {
-        let published = |s: &&Stage| s.status == StageStatus::Published;
-        let Some(at) = self.stages.iter().position(|s| s.notice_id == notice_id) else {
+        let (stages, settings) = self.settings(notice_id);
+        let Some(index) = stages.iter().position(|s| s.notice_id == notice_id) else {
             return true;
         };
-        let stage = crate::diff::stage_of(self.stages[at].kind);
-        !self.stages[at + 1..]
-            .iter()
-            .filter(published)
-            .any(|s| crate::diff::stage_of(s.kind) == stage && s.windows.contains_key(window))
+        windows_in_force(&settings)
+            .of(index)
+            .get(window)
+            .is_none_or(|f| f.set_by == index)
     }
 
     /// Where published notice `notice_id` stands in this procedure at `at` ([`Status::at`]):
-    /// its windows as the later notices of its stage left them in force, among the procedure's
-    /// published notices. `None` when it is not a published notice of the procedure.
+    /// its windows as they stand in force ([`super::in_force`]), among the procedure's published
+    /// notices. `None` when it is not a published notice of the procedure.
     pub fn status_of(&self, notice_id: &str, at: chrono::DateTime<chrono::Utc>) -> Option<Status> {
-        let published = |s: &&Stage| s.status == StageStatus::Published;
-        let index = self
-            .stages
+        let (stages, settings) = self.settings("");
+        let index = stages.iter().position(|s| s.notice_id == notice_id)?;
+        let windows: BTreeMap<String, Window> = windows_in_force(&settings)
+            .of(index)
+            .into_iter()
+            .map(|(name, f)| (name, f.window))
+            .collect();
+        let kinds: Vec<Kind> = stages
             .iter()
-            .position(|s| s.notice_id == notice_id && s.status == StageStatus::Published)?;
-        let own = &self.stages[index];
-        let stage = crate::diff::stage_of(own.kind);
-        let mut windows = own.windows.clone();
-        for later in self.stages[index + 1..].iter().filter(published) {
-            if crate::diff::stage_of(later.kind) != stage {
-                continue;
-            }
-            for (name, window) in &later.windows {
-                if let Some(mine) = windows.get_mut(name) {
-                    *mine = *window;
-                }
-            }
-        }
-        let kinds: Vec<Kind> = self
-            .stages
-            .iter()
-            .filter(published)
             .filter(|s| s.notice_id != notice_id)
             .map(|s| s.kind)
             .collect();
-        Some(Status::at(own.kind, &windows, &kinds, at))
+        Some(Status::at(stages[index].kind, &windows, &kinds, at))
     }
 
     /// The published awards and terminations of the procedure: what settles it.
@@ -311,6 +321,27 @@ mod tests {
             published.window_in_force("v2", "bid"),
             "another stage's window of the same name replaces nothing"
         );
+    }
+
+    #[test]
+    fn a_re_sent_tender_restating_its_deadline_leaves_a_postponement_in_force() {
+        use crate::lifecycle::Status;
+        use StageStatus::Published;
+        let at = |day: u32| {
+            crate::values::datetime::shanghai()
+                .with_ymd_and_hms(2025, 7, day, 12, 0, 0)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        let p = procedure(vec![
+            stage("v1", Kind::Tender, Published, &[("bid", 22)]),
+            stage("a", Kind::Amendment, Published, &[("bid", 29)]),
+            stage("v2", Kind::Tender, Published, &[("bid", 22)]),
+        ]);
+        assert!(p.window_in_force("a", "bid"));
+        assert!(!p.window_in_force("v2", "bid") && !p.window_in_force("v1", "bid"));
+        assert_eq!(p.status_of("v2", at(25)), Some(Status::Open));
+        assert_eq!(p.status_of("v2", at(30)), Some(Status::Closed));
     }
 
     #[test]

@@ -13,7 +13,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use gongshi_domain::Kind;
-use gongshi_domain::diff::VersionLink;
 use gongshi_domain::lifecycle::Status;
 use gongshi_domain::period::{Clock, Standing};
 use gongshi_domain::rules::Catalogue;
@@ -290,36 +289,31 @@ pub(crate) fn change_line(table: &str, c: &crate::views::ChangeView) -> String {
     )
 }
 
-/// The page of a notice with its procedure's published notices in version order.
-/// For each window of `n`, the window of the same name in force in its stage when a later notice
-/// set it anew (the last current notice of the stage, in version order, that has it — as
-/// `/v1/procedures/…` reports the windows in force): that notice's clock and id.
+/// For each window of `n` that another notice of its stage set anew (an amendment moving the
+/// deadline, a re-sent version changing it), the window in force in `siblings` (the procedure's
+/// notices in version order, [`crate::views::windows_in_force`]): that notice's clock and id.
 pub(crate) fn in_force_elsewhere(
     n: &PublicNotice,
     siblings: &[PublicNotice],
-    links: &HashMap<String, VersionLink>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> HashMap<String, (Clock, String)> {
-    let Some(stage) = links.get(&n.notice_id).map(|l| l.stage) else {
-        return HashMap::new();
-    };
-    let mut in_force: HashMap<String, (Clock, String)> = HashMap::new();
-    for s in siblings {
-        let Some(link) = links.get(&s.notice_id) else {
+    let own = crate::views::windows_of(n);
+    let mut out = HashMap::new();
+    for (name, (window, by)) in crate::views::windows_in_force(n, siblings) {
+        if by == n.notice_id || own.get(&name).is_none_or(|w| w.end == window.end) {
+            continue;
+        }
+        let Some(setter) = siblings.iter().find(|s| s.notice_id == by) else {
             continue;
         };
-        if link.stage != stage || !link.current {
-            continue;
-        }
-        for c in people::clocks_of(s, now) {
-            in_force.insert(c.window.clone(), (c, s.notice_id.clone()));
+        if let Some(clock) = people::clocks_of(setter, now)
+            .into_iter()
+            .find(|c| c.window == name)
+        {
+            out.insert(name, (clock, by.to_owned()));
         }
     }
-    let own = people::windows_of(n);
-    in_force.retain(|name, (c, id)| {
-        *id != n.notice_id && own.get(name).is_some_and(|w| w.end != c.end)
-    });
-    in_force
+    out
 }
 
 /// `n`'s clocks as rows ([`clock_rows`]), each window a later notice of its stage set anew
@@ -336,7 +330,7 @@ pub(crate) fn clock_rows_in_force(
     let mut rows = clock_rows(&own, notes);
     let elsewhere: Vec<HashMap<String, (Clock, String)>> = sections
         .iter()
-        .map(|s| in_force_elsewhere(n, &s.notices, &s.links, now))
+        .map(|s| in_force_elsewhere(n, &s.notices, now))
         .collect();
     let statuses: Vec<Status> = sections.iter().map(|s| s.status(n, now)).collect();
     let overall = Status::most_open(statuses.iter().copied()).unwrap_or(Status::Closed);

@@ -7,15 +7,13 @@
 
 use super::format;
 use chrono::{DateTime, Utc};
-use gongshi_domain::period::{Clock, Engine, Window};
+use gongshi_domain::period::{Clock, Engine};
 use gongshi_domain::schema::{FieldSpec, FieldType, TableSpec};
 use gongshi_domain::values::datetime::{DateOnly, parse};
 use gongshi_domain::{Regime, Schemas};
 use gongshi_platform::store::notices::PublicNotice;
 use rust_decimal::Decimal;
-use serde::Deserialize as _;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// A label and a value shown for people.
@@ -45,11 +43,6 @@ pub(crate) fn regime_of(n: &PublicNotice) -> Regime {
     table_of(n).and_then(|t| t.regime).unwrap_or(Regime::Works)
 }
 
-/// The notice's legal windows as the verdict stored them.
-pub(crate) fn windows_of(n: &PublicNotice) -> BTreeMap<String, Window> {
-    BTreeMap::<String, Window>::deserialize(&n.outcome["windows"]).unwrap_or_default()
-}
-
 /// The notice's region code (its own, else its procedure's, as published).
 pub(crate) fn region_code(n: &PublicNotice) -> Option<String> {
     n.notice["region"]
@@ -63,7 +56,7 @@ pub(crate) fn clocks_of(n: &PublicNotice, now: DateTime<Utc>) -> Vec<Clock> {
     let region = region_code(n);
     gongshi_domain::period::clocks(
         &Engine::embedded(),
-        &windows_of(n),
+        &crate::views::windows_of(n),
         &n.table,
         &record_of(n),
         region.as_deref(),

@@ -130,10 +130,8 @@ pub(crate) async fn load(
     version_order(&mut list);
     let links = version_links(&list);
     let now = gw.clock.now();
-    // Changes and windows in version order: a later version's window replaces an earlier one,
-    // unless a re-sent notice has replaced the notice that set it.
+    // Changes in version order; the windows in force by the domain's one rule.
     let mut changes = Vec::new();
-    let mut windows = BTreeMap::new();
     for n in &list {
         let Some(link) = links.get(&n.notice_id) else {
             continue;
@@ -147,21 +145,18 @@ pub(crate) async fn load(
                 change: ChangeView::from(c),
             });
         }
-        if link.current
-            && let Some(w) = n.outcome["windows"].as_object()
-        {
-            for (name, window) in w {
-                windows.insert(
-                    name.clone(),
-                    WindowInForce {
-                        start: window["start"].clone(),
-                        end: window["end"].clone(),
-                        notice_id: n.notice_id.clone(),
-                    },
-                );
-            }
-        }
     }
+    let windows = crate::views::procedure_windows(&list)
+        .into_iter()
+        .map(|(name, (window, by))| {
+            let in_force = WindowInForce {
+                start: serde_json::to_value(window.start).unwrap_or_default(),
+                end: serde_json::to_value(window.end).unwrap_or_default(),
+                notice_id: by.to_owned(),
+            };
+            (name, in_force)
+        })
+        .collect();
     // Stage order; within a stage (a tender and its amendments), version order.
     let mut staged: Vec<(usize, &PublicNotice)> = list.iter().enumerate().collect();
     staged.sort_by_key(|(i, n)| (diff::stage_rank(diff::stage_of(kind_of(&n.kind))), *i));

@@ -7,7 +7,7 @@ use crate::Gateway;
 use crate::pages::notice::in_force_elsewhere;
 use crate::pages::{format, people};
 use crate::routes::{store_error, whole_number};
-use crate::views::{version_links, version_order};
+use crate::views::version_order;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -337,8 +337,7 @@ fn clocks_in_force(
             .cloned()
             .collect();
         version_order(&mut stage);
-        let links = version_links(&stage);
-        let elsewhere = in_force_elsewhere(n, &stage, &links, now);
+        let elsewhere = in_force_elsewhere(n, &stage, now);
         for c in &own {
             let c = elsewhere.get(&c.window).map_or(c, |(in_force, _)| in_force);
             if status.still_counts(&c.window)
