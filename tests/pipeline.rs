@@ -414,7 +414,10 @@ async fn a_tender_re_sent_to_correct_its_text_leaves_the_postponement_in_force()
     let (tender_id, amendment_id) = tender_and_amendment(&p, &tender()).await;
     p.set_now("2025-03-22T10:00:00+08:00");
     let resent = tender()
-        .replace(TENDER_TITLE, "徐州市三环东路快速化改造工程（一期）施工招标公告")
+        .replace(
+            TENDER_TITLE,
+            "徐州市三环东路快速化改造工程（一期）施工招标公告",
+        )
         .replace(
             "<DATA_TIMESTAMP>2025-03-03 08:55",
             "<DATA_TIMESTAMP>2025-03-22 09:55",

@@ -71,19 +71,19 @@ mod tests {
     #[test]
     fn a_clock_file_caught_mid_write_keeps_the_last_instant() {
         let dir = std::env::temp_dir().join(format!("gongshi-clock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("scratch clock file");
         let path = dir.join("now");
-        std::fs::write(&path, "2025-03-22T10:00:00+08:00").unwrap();
+        std::fs::write(&path, "2025-03-22T10:00:00+08:00").expect("scratch clock file");
         let clock = Clock::File(path.clone(), Arc::default());
         let first = clock.now();
         assert_eq!(first.to_rfc3339(), "2025-03-22T02:00:00+00:00");
         // Truncated by a writer, then half written.
         for torn in ["", "2025-03-2"] {
-            std::fs::write(&path, torn).unwrap();
+            std::fs::write(&path, torn).expect("scratch clock file");
             assert_eq!(clock.now(), first, "{torn:?}");
         }
-        std::fs::write(&path, "2025-04-01T09:31:00+08:00").unwrap();
+        std::fs::write(&path, "2025-04-01T09:31:00+08:00").expect("scratch clock file");
         assert_eq!(clock.now().to_rfc3339(), "2025-04-01T01:31:00+00:00");
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).expect("scratch clock file");
     }
 }
