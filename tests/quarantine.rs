@@ -479,3 +479,108 @@ async fn a_retry_that_fails_again_before_the_retry_commits_ends_quarantined() {
     again.await.expect("task");
     assert_eq!(status().await, "quarantined");
 }
+
+/// A public topic created before gongshi with a small `max.message.bytes` (an older gongshi,
+/// another broker's default): the broker refuses a large notice's `notice.published` for good.
+/// The outbox relay sets that one event aside (stage `relay`), its record shows `quarantined`,
+/// and the notices queued with it and after it are published. A retry while the topic still
+/// refuses it says so and leaves it quarantined (this broker cannot raise a topic's limit in
+/// place); a discard ends it.
+#[tokio::test]
+async fn an_event_the_broker_refuses_for_good_is_set_aside_by_the_relay() {
+    let mut p = Pipeline::new("2025-03-05T10:00:00+08:00").await;
+    p.create_topic(PUBLIC, 64 * 1024).await;
+    p.spawn("run");
+    p.wait_ready().await;
+
+    let big = generated_tender(1, "R1").replace(
+        "现对该项目的施工进行公开招标。",
+        &"现对该项目的施工进行公开招标。".repeat(8_000),
+    );
+    let receipt = p
+        .submit(&format!(
+            "<BATCH>{big}{}</BATCH>",
+            generated_tender(2, "R1")
+        ))
+        .await;
+    let body = p
+        .wait_receipt(&receipt, |s| s == "published" || s == "quarantined")
+        .await;
+    assert_eq!(
+        statuses(&body),
+        ["quarantined", "published"],
+        "only the refused notice waits: {body:#}"
+    );
+    let rows = wait_quarantined(&p, 1).await;
+    let relay = rows
+        .iter()
+        .find(|r| r["stage"] == "relay")
+        .unwrap_or_else(|| panic!("nothing quarantined by the relay: {rows:#?}"));
+    assert_eq!(relay["reason"], "permanent", "{relay}");
+    assert_eq!(relay["topic"], PUBLIC, "{relay}");
+    assert_eq!(relay["event_type"], "notice.published", "{relay}");
+    assert_eq!(
+        relay["notice_id"], body["records"][0]["notice_id"],
+        "{relay}"
+    );
+    assert!(
+        relay["error"]
+            .as_str()
+            .is_some_and(|e| e.to_lowercase().contains("size")),
+        "the error says the broker refused its size: {relay}"
+    );
+    let db = p.db().await;
+    let in_feed = |id: String| {
+        let db = &db;
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM feed_entries WHERE notice_id = $1")
+                .bind(id)
+                .fetch_one(db)
+                .await
+                .expect("feed")
+        }
+    };
+    let id = |i: usize| {
+        body["records"][i]["notice_id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    assert_eq!(in_feed(id(1)).await, 1);
+    assert_eq!(in_feed(id(0)).await, 0);
+    // Nothing waits in the outbox behind it, and a later notice flows.
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&db)
+        .await
+        .expect("outbox");
+    assert_eq!(queued, 0);
+    let later = p.submit(&generated_tender(3, "R1")).await;
+    p.wait_receipt(&later, |s| s == "published").await;
+
+    // A retry the topic still refuses is not done: the event stays quarantined, its record too.
+    let qid = relay["quarantine_id"].as_i64().expect("id").to_string();
+    let (code, out) = quarantine_cli(
+        &p,
+        &["retry", &qid, "--reason", "再试一次", "--operator", "张三"],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(out.to_lowercase().contains("size"), "{out}");
+    assert_eq!(listed(&p, "quarantined").len(), 1);
+    let (_, body) = p.get(&format!("/v1/receipts/{receipt}")).await;
+    assert_eq!(statuses(&body), ["quarantined", "published"], "{body:#}");
+    // The operator discards it (the platform will send a smaller version).
+    let (code, out) = quarantine_cli(&p, &["discard", &qid, "--reason", "内容过大，平台重发"]);
+    assert_eq!(code, 0, "{out}");
+    let (_, body) = p.get(&format!("/v1/receipts/{receipt}")).await;
+    assert_eq!(statuses(&body), ["discarded", "published"], "{body:#}");
+    assert_eq!(in_feed(id(0)).await, 0);
+}
+
+fn statuses(receipt: &Value) -> Vec<&str> {
+    receipt["records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["status"].as_str())
+        .collect()
+}

@@ -404,6 +404,28 @@ impl Pipeline {
             .expect("produce");
     }
 
+    /// Creates one of this pipeline's topics (before gongshi does) taking events of at most
+    /// `max_message_bytes`, as a topic made with an older gongshi or another broker's default.
+    pub async fn create_topic(&self, topic: &str, max_message_bytes: usize) {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+            rdkafka::config::ClientConfig::new()
+                .set("bootstrap.servers", env("GONGSHI_KAFKA_BROKERS"))
+                .create()
+                .expect("admin client");
+        let name = format!("{}{topic}", self.prefix);
+        let limit = max_message_bytes.to_string();
+        let new =
+            NewTopic::new(&name, 1, TopicReplication::Fixed(1)).set("max.message.bytes", &limit);
+        for result in admin
+            .create_topics([&new], &AdminOptions::new())
+            .await
+            .expect("create topic")
+        {
+            result.expect("topic created");
+        }
+    }
+
     /// A connection pool on this pipeline's database.
     pub async fn db(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.database_url)

@@ -5,7 +5,7 @@
 //! between messages. Topic names, the envelope and the event types are
 //! `gongshi_domain::events`, re-exported here.
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -147,6 +147,36 @@ impl BusError {
     }
 }
 
+/// Warns of each existing topic that takes events of fewer than [`MAX_MESSAGE_BYTES`] bytes (a
+/// description the broker does not give is skipped: this only warns).
+async fn warn_of_small_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[String],
+    opts: &AdminOptions,
+) {
+    let specs: Vec<ResourceSpecifier<'_>> =
+        topics.iter().map(|t| ResourceSpecifier::Topic(t)).collect();
+    let Ok(described) = admin.describe_configs(&specs, opts).await else {
+        return;
+    };
+    for (topic, config) in topics.iter().zip(described) {
+        let limit = config.ok().and_then(|c| {
+            c.get("max.message.bytes")
+                .and_then(|e| e.value.as_deref()?.parse::<usize>().ok())
+        });
+        if let Some(limit) = limit.filter(|l| *l < MAX_MESSAGE_BYTES) {
+            tracing::warn!(
+                topic = %topic,
+                max_message_bytes = limit,
+                wanted = MAX_MESSAGE_BYTES,
+                message = "topic takes smaller events than gongshi sends; a larger one is quarantined \
+                           at relay until max.message.bytes is raised (kafka-configs --alter \
+                           --add-config max.message.bytes=16777216)"
+            );
+        }
+    }
+}
+
 /// The largest event the bus carries, in bytes: the producer's `message.max.bytes` and the
 /// `max.message.bytes` of the topics gongshi creates. Kafka's default (1 MiB) is less than the
 /// `valid` or `public` event of one record of a 2 MiB document (ingest's default limit), which
@@ -237,7 +267,9 @@ impl Bus {
     }
 
     /// Creates missing topics, each carrying events up to [`MAX_MESSAGE_BYTES`]; existing ones
-    /// are left as they are (a topic created with the broker's default takes events up to that).
+    /// are left as they are (a topic created with the broker's default takes events up to that),
+    /// with a warning for each that takes less: an event it refuses is quarantined by the outbox
+    /// relay (stage `relay`) until an operator raises the topic's `max.message.bytes`.
     pub async fn ensure_topics(
         &self,
         names: &[&str],
@@ -257,9 +289,11 @@ impl Bus {
             })
             .collect();
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        let mut existing: Vec<String> = Vec::new();
         for result in admin.create_topics(&new, &opts).await? {
             match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Ok(_) => {}
+                Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => existing.push(topic),
                 Err((topic, code)) => {
                     return Err(BusError::Kafka(rdkafka::error::KafkaError::AdminOp(code)))
                         .inspect_err(|_| {
@@ -268,6 +302,7 @@ impl Bus {
                 }
             }
         }
+        warn_of_small_topics(&admin, &existing, &opts).await;
         Ok(())
     }
 

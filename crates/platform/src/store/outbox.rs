@@ -2,9 +2,10 @@
 //! them, then relayed to the bus.
 
 use super::StoreError;
-use crate::bus::{Bus, Envelope};
+use super::quarantine::{self, NewQuarantine, Reason};
+use crate::bus::{Bus, BusError, Envelope};
 use crate::telemetry::InternalEvent as _;
-use crate::telemetry::events::OutboxSendFailed;
+use crate::telemetry::events::{EventQuarantined, OutboxSendFailed};
 use sqlx::{PgConnection, PgPool, Row};
 
 /// Queues an event in the caller's transaction (a repeated id is ignored).
@@ -77,17 +78,32 @@ async fn insert(
     Ok(())
 }
 
-/// Sends queued events in order and removes them; returns how many were sent. Events are sent
-/// 200 at a time, each run of one topic at once ([`Bus::publish_many`]: queued together, then
-/// awaited). A send failure rolls its run back: its events stay queued for the next call
+/// One queued event.
+struct Queued {
+    event_id: String,
+    topic: String,
+    /// Its place in the queue (the quarantine's offset when the broker refuses it).
+    ord: i64,
+    envelope: Envelope,
+}
+
+/// Sends queued events in order and removes them; returns how many left the queue. Events are
+/// sent 200 at a time, each run of one topic at once ([`Bus::publish_many`]: queued together,
+/// then awaited). A send failure rolls its run back: its events stay queued for the next call
 /// (consumers dedupe repeats). Events their writer sends itself wait out their grace
 /// ([`enqueue_for_writer`]).
+///
+/// An event the broker refuses for good ([`BusError::is_permanent`]: larger than its topic
+/// takes) would hold every event behind it for ever: its run is sent again one event at a time,
+/// and each refused event is set aside ([`quarantine::RELAY_STAGE`]) in the same transaction that
+/// removes it from the queue, its records `quarantined`. The operator's retry sends it to its
+/// topic once the topic takes it.
 pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
     let mut sent = 0;
     loop {
         let mut tx = pool.begin().await?;
         let rows = sqlx::query(
-            "SELECT event_id, topic, envelope FROM outbox \
+            "SELECT event_id, topic, ord, envelope FROM outbox \
              WHERE relay_after IS NULL OR relay_after <= clock_timestamp() \
              ORDER BY ord LIMIT 200 FOR UPDATE SKIP LOCKED",
         )
@@ -96,19 +112,33 @@ pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
         if rows.is_empty() {
             return Ok(sent);
         }
-        let mut queued: Vec<(String, String, Envelope)> = Vec::with_capacity(rows.len());
+        let mut queued: Vec<Queued> = Vec::with_capacity(rows.len());
         for row in &rows {
             let envelope: sqlx::types::Json<Envelope> = row.try_get("envelope")?;
-            queued.push((row.try_get("event_id")?, row.try_get("topic")?, envelope.0));
+            queued.push(Queued {
+                event_id: row.try_get("event_id")?,
+                topic: row.try_get("topic")?,
+                ord: row.try_get("ord")?,
+                envelope: envelope.0,
+            });
         }
         let mut done: Vec<&str> = Vec::with_capacity(queued.len());
-        for run in queued.chunk_by(|a, b| a.1 == b.1) {
-            let events: Vec<Envelope> = run.iter().map(|(_, _, e)| e.clone()).collect();
-            if let Err(e) = bus.publish_many(&run[0].1, &events).await {
-                OutboxSendFailed { error: &e }.emit();
-                break;
+        for run in queued.chunk_by(|a, b| a.topic == b.topic) {
+            let events: Vec<Envelope> = run.iter().map(|q| q.envelope.clone()).collect();
+            match bus.publish_many(&run[0].topic, &events).await {
+                Ok(()) => done.extend(run.iter().map(|q| q.event_id.as_str())),
+                Err(e) if e.is_permanent() => {
+                    let (left, complete) = send_alone(&mut tx, bus, run).await?;
+                    done.extend(left);
+                    if !complete {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    OutboxSendFailed { error: &e }.emit();
+                    break;
+                }
             }
-            done.extend(run.iter().map(|(id, _, _)| id.as_str()));
         }
         sqlx::query("DELETE FROM outbox WHERE event_id = ANY($1)")
             .bind(&done)
@@ -123,4 +153,66 @@ pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
             });
         }
     }
+}
+
+/// Sends `run` one event at a time, quarantining each the broker refuses for good. Returns the
+/// ids that left the queue (sent or set aside), and whether the whole run did (a transient
+/// failure stops it: the rest stay queued, in order).
+async fn send_alone<'q>(
+    tx: &mut PgConnection,
+    bus: &Bus,
+    run: &'q [Queued],
+) -> Result<(Vec<&'q str>, bool), StoreError> {
+    let mut left = Vec::with_capacity(run.len());
+    for q in run {
+        match bus
+            .publish_many(&q.topic, std::slice::from_ref(&q.envelope))
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.is_permanent() => set_aside(tx, q, &e).await?,
+            Err(e) => {
+                OutboxSendFailed { error: &e }.emit();
+                return Ok((left, false));
+            }
+        }
+        left.push(q.event_id.as_str());
+    }
+    Ok((left, true))
+}
+
+/// Quarantines a queued event the broker refused for good.
+async fn set_aside(tx: &mut PgConnection, q: &Queued, error: &BusError) -> Result<(), StoreError> {
+    let message = serde_json::to_vec(&q.envelope).unwrap_or_default();
+    let subject = q.envelope.subject();
+    let error = error.to_string();
+    let entry = NewQuarantine {
+        stage: quarantine::RELAY_STAGE,
+        topic: &q.topic,
+        partition: -1,
+        offset: q.ord,
+        message: &message,
+        event_id: Some(&q.event_id),
+        event_type: Some(&q.envelope.event_type),
+        receipt_id: subject.receipt.as_deref(),
+        record_index: subject.index,
+        notice_id: subject.notice_id.as_deref(),
+        reason: Reason::Permanent,
+        error: &error,
+        attempts: 1,
+        first_failed_at: chrono::Utc::now(),
+    };
+    // Its records wait for the event (`received`; `held` for a held notice's release): they
+    // show `quarantined` until it is retried.
+    let quarantine_id = quarantine::put_in(tx, &entry, &["received", "held"]).await?;
+    EventQuarantined {
+        consumer: quarantine::RELAY_STAGE,
+        event_id: entry.event_id,
+        reason: Reason::Permanent.as_str(),
+        error: &error,
+        attempts: 1,
+        quarantine_id,
+    }
+    .emit();
+    Ok(())
 }

@@ -115,15 +115,32 @@ fn storable(s: &str) -> String {
     s.replace('\0', "\\0")
 }
 
+/// The stage of events the outbox relay could not hand to the broker: refused for good (a topic
+/// whose `max.message.bytes` is below the event's size). Their topic is where they were going; a
+/// retry sends them there.
+pub const RELAY_STAGE: &str = "relay";
+
 /// Sets an event aside and marks its receipt records `quarantined` (the record named, else every
 /// record of the receipt still `received`, else the records of its notice), in one transaction.
 /// Returns the quarantine id.
 pub async fn put(pool: &PgPool, q: &NewQuarantine<'_>) -> Result<i64, StoreError> {
     let mut tx = pool.begin().await?;
+    let id = put_in(&mut tx, q, &["received"]).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// [`put`] in the caller's transaction, moving the records the event concerns from any status of
+/// `from` (the outbox relay's `notice.published` of a held notice finds its records `held`).
+pub(crate) async fn put_in(
+    tx: &mut sqlx::PgConnection,
+    q: &NewQuarantine<'_>,
+    from: &[&str],
+) -> Result<i64, StoreError> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO quarantine (stage, topic, kafka_partition, kafka_offset, message, event_id, event_type, \
-           receipt_id, record_index, notice_id, reason, error, attempts, first_failed_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) RETURNING quarantine_id",
+           receipt_id, record_index, notice_id, reason, error, attempts, first_failed_at, quarantined_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, clock_timestamp()) RETURNING quarantine_id",
     )
     .bind(q.stage)
     .bind(q.topic)
@@ -142,28 +159,27 @@ pub async fn put(pool: &PgPool, q: &NewQuarantine<'_>) -> Result<i64, StoreError
     .fetch_one(&mut *tx)
     .await?;
     set_records(
-        &mut tx,
+        tx,
         q.receipt_id,
         q.record_index,
         q.notice_id,
         "quarantined",
-        "received",
+        from,
     )
     .await?;
-    tx.commit().await?;
     Ok(id)
 }
 
-/// Moves the receipt records an event concerns from `from` to `to`: the record named, else every
-/// record of the receipt, else the records of its notice. Returns the records moved (receipt,
-/// index).
+/// Moves the receipt records an event concerns from any status of `from` to `to`: the record
+/// named, else every record of the receipt, else the records of its notice. Returns the records
+/// moved (receipt, index).
 async fn set_records(
     tx: &mut sqlx::PgConnection,
     receipt_id: Option<&str>,
     record_index: Option<i32>,
     notice_id: Option<&str>,
     to: &str,
-    from: &str,
+    from: &[&str],
 ) -> Result<Vec<(String, i32)>, StoreError> {
     // $1 (and $2): which records; the statuses follow.
     let (which, receipt, index, notice) = match (receipt_id, record_index, notice_id) {
@@ -175,7 +191,7 @@ async fn set_records(
     let next = if index.is_some() { 3 } else { 2 };
     let lock = format!("SELECT 1 FROM receipt_records WHERE {which} FOR UPDATE");
     let update = format!(
-        "UPDATE receipt_records SET status = ${}, updated_at = now() WHERE {which} AND status = ${} \
+        "UPDATE receipt_records SET status = ${}, updated_at = now() WHERE {which} AND status = ANY(${}) \
          RETURNING receipt_id, idx",
         next,
         next + 1
@@ -314,7 +330,7 @@ pub async fn resolve_in(
         quarantined.record_index,
         quarantined.notice_id.as_deref(),
         if retry { "received" } else { "discarded" },
-        "quarantined",
+        &["quarantined"],
     )
     .await?;
     Ok(Some(Redrive {
