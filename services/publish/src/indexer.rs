@@ -7,7 +7,7 @@ use gongshi_domain::Kind;
 use gongshi_domain::diff::stage_of;
 use gongshi_domain::events::{NoticePublished, PublicEvent};
 use gongshi_domain::lifecycle::Status;
-use gongshi_platform::search::{SearchDoc, SearchIndex, SearchQuery, Sections, StatusChange};
+use gongshi_platform::search::{SearchDoc, SearchIndex, Sections, StatusChange};
 use std::sync::Arc;
 
 /// One change to the index.
@@ -253,16 +253,9 @@ impl SearchIndexer {
     /// The procedure's notices as the index holds them (found by the procedure key, which every
     /// notice carries among its codes).
     fn procedure(&self, procedure_key: &str) -> anyhow::Result<Vec<Indexed>> {
-        let q = SearchQuery {
-            q: Some(procedure_key.to_owned()),
-            page: 1,
-            per_page: 100,
-            ..Default::default()
-        };
         Ok(self
             .index
-            .search(&q)?
-            .hits
+            .with_code(procedure_key, 100)?
             .into_iter()
             .map(|h| Indexed {
                 id: h.id,
@@ -370,7 +363,7 @@ impl Pending {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use gongshi_platform::search::{SearchIndex, TantivyIndex};
+    use gongshi_platform::search::{SearchIndex, SearchQuery, TantivyIndex};
     use serde_json::json;
 
     /// A `notice.published` of `kind` in procedure JSGGZY/`project`/`project`001.

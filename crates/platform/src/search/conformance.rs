@@ -152,6 +152,21 @@ pub fn run(index: &dyn SearchIndex) {
         "section code, any case"
     );
 
+    // The exact lookup by code finds the notices that carry it, and no other.
+    let with = |code: &str| -> Vec<String> {
+        let mut found: Vec<String> = index
+            .with_code(code, 100)
+            .unwrap_or_else(|e| panic!("with_code {code}: {e}"))
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(with(&codes[1]), ["0001"]);
+    assert_eq!(with(&codes[1].to_lowercase()), ["0001"], "any case");
+    assert!(with("E3203000319").is_empty(), "a prefix is not the code");
+
     // Every word must match.
     assert_eq!(sorted(ids(index, &query("徐州 道路"))), ["0001", "0004"]);
     assert_eq!(ids(index, &query("徐州 照明")), ["0004"]);

@@ -178,6 +178,19 @@ pub trait SearchIndex: Send + Sync + std::fmt::Debug {
     fn clear(&self) -> anyhow::Result<()>;
     /// Searches.
     fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults>;
+    /// The notices that carry `code` among their codes (any case), at most `limit`, in no set
+    /// order and without snippets: a procedure key names its procedure's notices, which the
+    /// publish stage reads on every closing, award and amendment. By default a search for it;
+    /// an engine with an exact lookup spares the text analysis, scoring and facets.
+    fn with_code(&self, code: &str, limit: usize) -> anyhow::Result<Vec<SearchHit>> {
+        let q = SearchQuery {
+            q: Some(code.to_owned()),
+            page: 1,
+            per_page: limit,
+            ..SearchQuery::default()
+        };
+        Ok(self.search(&q)?.hits)
+    }
     /// Whether the engine answers.
     fn health(&self) -> bool;
 }

@@ -545,6 +545,31 @@ impl SearchIndex for TantivyIndex {
         })
     }
 
+    fn with_code(&self, code: &str, limit: usize) -> anyhow::Result<Vec<SearchHit>> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.f.codes, &code.to_lowercase()),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (_, addr) in top {
+            let d = self.stored(&searcher.doc(addr)?);
+            hits.push(SearchHit {
+                id: d.id,
+                title: d.title,
+                snippet: String::new(),
+                kind: d.kind,
+                region: d.region,
+                status: d.status,
+                published_at: d.published_at,
+                deadline: d.deadline,
+                sections: d.sections,
+            });
+        }
+        Ok(hits)
+    }
+
     fn health(&self) -> bool {
         self.writer.as_ref().is_none_or(|w| w.lock().is_ok())
     }
