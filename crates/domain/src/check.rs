@@ -126,6 +126,7 @@ pub fn check_record(schemas: &Schemas, catalogue: &Catalogue, raw: &RawRecord) -
         };
     }
     ident::check(schemas, catalogue, table, &canonical, "", &mut findings);
+    ident::check_key_codes(catalogue, table, &canonical, &mut findings);
     // The model reads the record by reference; only a record it refuses keeps its own copy.
     let (canonical, notice) = match Notice::try_from_canonical(table, canonical) {
         Ok(n) => (None, Some(n)),

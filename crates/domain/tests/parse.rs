@@ -383,6 +383,38 @@ fn a_section_listed_twice_is_one_procedure() {
     assert_eq!(sections, ["E1001", "E1002"]);
 }
 
+#[test]
+fn codes_that_cannot_name_a_procedure_are_refused_where_they_stand() {
+    let termination = |project: &str, sections: &str, platform: &str| {
+        format!(
+            r#"{{"TABLE":"TENDER_TERMINATION","TENDER_PROJECT_CODE":"{project}","BID_SECTION_CODES":{sections},"NOTICE_NAME":"t","NOTICE_CONTENT":"c","NOTICE_SEND_TIME":"2025-04-02T15:00:00+08:00","REASON":"r","PLATFORM_CODE":"{platform}","DATA_TIMESTAMP":"2025-04-02T15:01:19+08:00"}}"#
+        )
+    };
+    let problems = |doc: String| -> Vec<(String, String)> {
+        check_all(doc.as_bytes())
+            .remove(0)
+            .errors()
+            .filter(|f| f.rule == "CODE-ADDRESS")
+            .map(|f| (f.path.clone(), f.message.clone()))
+            .collect()
+    };
+    // A project code with the key's separator would name project "E1", section "X/E1001".
+    let found = problems(termination("E1/X", r#"["E1001"]"#, "P"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "/TENDER_PROJECT_CODE");
+    assert!(found[0].1.contains("'E1/X'"), "{found:?}");
+    // A dot segment, in a list of sections and as the platform.
+    let found = problems(termination("E1", r#"["E1001",".."]"#, "."));
+    let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/PLATFORM_CODE", "/BID_SECTION_CODES/1"],
+        "{found:?}"
+    );
+    // Dots inside a code are fine.
+    assert!(problems(termination("E1.2", r#"["E1.2.001"]"#, "P")).is_empty());
+}
+
 /// The message of a document's refusal (panics if it was read).
 fn refusal(doc: &[u8]) -> DocumentError {
     Document::parse(doc, Limits::default()).expect_err("refused")

@@ -73,6 +73,48 @@ pub fn check(
     }
 }
 
+/// Checks the codes that make a notice's procedure keys (`PLATFORM_CODE`, the project code, each
+/// section code): none may contain `/` (the key's separator) or be `.` or `..` (a dot segment,
+/// which every URL parser removes from the procedure's address). Appends `CODE-ADDRESS` findings.
+pub fn check_key_codes(
+    catalogue: &Catalogue,
+    table: &TableSpec,
+    record: &Map<String, Value>,
+    findings: &mut Vec<Finding>,
+) {
+    let fields = [
+        Some("PLATFORM_CODE"),
+        table.project_field.as_deref(),
+        table.sections_field.as_deref(),
+    ];
+    for field in fields.into_iter().flatten() {
+        let values: Vec<(String, &str)> = match record.get(field) {
+            Some(Value::String(s)) => vec![(pointer_child("", field), s.as_str())],
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    let path = pointer_child(&pointer_child("", field), &i.to_string());
+                    Some((path, v.as_str()?))
+                })
+                .collect(),
+            _ => continue,
+        };
+        for (path, code) in values {
+            if code.contains('/') || code == "." || code == ".." {
+                findings.push(catalogue.finding(
+                    "CODE-ADDRESS",
+                    path,
+                    format!(
+                        "{} '{code}' 不能含“/”，也不能是“.”或“..” (a procedure code may not contain '/' or be a dot segment)",
+                        table.labelled(field)
+                    ),
+                ));
+            }
+        }
+    }
+}
+
 /// What is wrong with a party code, as (rule, message after the field's label); empty for most
 /// codes, so that the caller builds a path and a label only for a finding.
 fn party_code_problems(code: &str) -> Vec<(&'static str, String)> {
