@@ -35,6 +35,24 @@ async fn ingest_answers_the_http_contract() {
     let (status, body) = p.post("application/xml", "<A><B>x</A>", Some(TOKEN)).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "DOC-XML", "{body}");
+    // GBK bytes without a declaration, the encoding named only in the header: refused, and the
+    // answer says where to declare it.
+    let (gbk, _, _) = encoding_rs::GBK.encode(&xml);
+    let (status, body) = p
+        .post(
+            "application/xml; charset=GBK",
+            gbk.into_owned(),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "DOC-ENCODING", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("charset=GBK") && m.contains("encoding=\"GBK\"")),
+        "{body}"
+    );
     let big = format!("<A><B>{}</B></A>", "x".repeat(3 * 1024 * 1024));
     assert_eq!(p.post("application/xml", big, Some(TOKEN)).await.0, 413);
     let (status, body) = p

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use gongshi_domain::events::{Event as _, NoticeReceived};
-use gongshi_domain::{Document, Limits};
+use gongshi_domain::{Document, DocumentError, Limits};
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::{DocumentNotAccepted, DocumentReceived};
@@ -254,17 +254,16 @@ async fn post_notice(
             ),
         ));
     }
-    let content_type = headers
+    let header_value = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        })
         .unwrap_or_default();
+    let content_type = header_value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     if !matches!(
         content_type.as_str(),
         "application/xml" | "text/xml" | "application/json"
@@ -276,7 +275,15 @@ async fn post_notice(
             ),
         ));
     }
-    let document = Document::parse(&body, ingest.limits).map_err(|e| ApiError::from(&e))?;
+    let document = Document::parse(&body, ingest.limits).map_err(|e| {
+        match (&e, charset_of(header_value)) {
+            (DocumentError::Encoding { .. }, Some(charset)) => ApiError::new(
+                ErrorCode::Unreadable(e.rule()),
+                format!("{e}{}", undeclared_charset(&charset)),
+            ),
+            _ => ApiError::from(&e),
+        }
+    })?;
     let tables = document.tables();
     let records = tables.len();
     match accept(&ingest, body, &content_type, tables, "http").await {
@@ -289,6 +296,30 @@ async fn post_notice(
             ))
         }
     }
+}
+
+/// The `charset` parameter of a Content-Type value (RFC 9110 §8.3.1), unquoted, when it names
+/// another encoding than UTF-8.
+fn charset_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        let value = value.trim().trim_matches('"');
+        (name.trim().eq_ignore_ascii_case("charset")
+            && !value.eq_ignore_ascii_case("utf-8")
+            && !value.eq_ignore_ascii_case("utf8"))
+        .then(|| value.to_owned())
+    })
+}
+
+/// What to add to a decoding error when the request's Content-Type named a charset: the document
+/// is read by its own declaration (wire-format.md §Documents: a byte-order mark or the XML
+/// declaration's `encoding=`, else UTF-8), so the platform learns to declare it there.
+fn undeclared_charset(charset: &str) -> String {
+    format!(
+        "；请求头声明了 charset={charset}，但文档按其自身的编码声明解码（字节顺序标记或 XML 声明，未声明即 UTF-8）：\
+         请在文档开头写明 <?xml version=\"1.0\" encoding=\"{charset}\"?> \
+         (the Content-Type charset is not read: declare the encoding in the document)"
+    )
 }
 
 /// Stores a parsed document and its `received` event (in the outbox) in one transaction, shared
