@@ -200,7 +200,7 @@ pub struct Accepted {
 
 /// `POST /v1/notices`.
 #[utoipa::path(post, path = "/v1/notices", tag = "ingest",
-    request_body(description = "One document: the platform's XML (single record or `<BATCH>`, UTF-8 or GBK) or JSON",
+    request_body(description = "One document: the platform's XML (single record or `<BATCH>`) or JSON. UTF-8, or GBK/GB18030 declared in the document (XML declaration `encoding=`, or a byte-order mark); the Content-Type `charset` parameter is not read",
         content(
             (String = "application/xml"),
             (String = "text/xml"),
