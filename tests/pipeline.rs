@@ -682,6 +682,34 @@ async fn a_tender_of_two_sections_stands_where_its_most_open_section_does() {
         .expect("notice id")
         .to_owned();
     assert_eq!(api(late.clone()).await.0, "terminated");
+    // The tender's versions hold each section's amendments, in publication order, those of one
+    // section marked with it.
+    let (_, view) = p.get(&format!("/v1/notices/{tender_id}")).await;
+    let versions: Vec<(&str, Option<&str>, u64)> = view["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| {
+            (
+                v["id"].as_str().unwrap_or_default(),
+                v["section"].as_str(),
+                v["version"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let s002_code = format!("{PROJECT}002");
+    assert_eq!(
+        versions,
+        [
+            (tender_id.as_str(), None, 1),
+            (amendment_id.as_str(), Some(SECTION), 2),
+            (late.as_str(), Some(s002_code.as_str()), 2)
+        ],
+        "{view:#}"
+    );
+    let (_, page) = p.get_text(&format!("/notices/{tender_id}")).await;
+    let listed = format!("标段 {s002_code}</span> <a href=\"/notices/{late}\">第 2 版</a>");
+    assert!(page.contains(&listed), "the page lists {listed}: {page}");
     p.search_until("/v1/search?kind=amendment&status=terminated", |f| {
         f["hits"][0]["id"] == late.as_str()
     })

@@ -354,6 +354,53 @@ pub struct VersionEntry {
     pub this: bool,
     /// What it changed.
     pub changes: Vec<ChangeView>,
+    /// For a notice of several sections, the section code of a version that belongs to some of
+    /// them only (an amendment of one section); its `version` counts in that section's chain.
+    /// Absent for a version of every section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+}
+
+/// The versions of `n`'s stage in each of its `sections`, in publication order: the chain of each
+/// section ([`version_links`]), each notice once; a version only some sections have names its
+/// section.
+fn versions_of(n: &PublicNotice, sections: &[Section<'_>]) -> Vec<VersionEntry> {
+    let mut out: Vec<(Option<i64>, VersionEntry)> = Vec::new();
+    for s in sections {
+        let Some(stage) = s.links.get(&n.notice_id).map(|l| l.stage) else {
+            continue;
+        };
+        for sibling in s.notices.iter() {
+            let Some(l) = s.links.get(&sibling.notice_id) else {
+                continue;
+            };
+            if l.stage != stage || out.iter().any(|(_, v)| v.id == sibling.notice_id) {
+                continue;
+            }
+            let everywhere = sections
+                .iter()
+                .all(|o| o.links.contains_key(&sibling.notice_id));
+            let entry = VersionEntry {
+                version: l.version,
+                id: sibling.notice_id.clone(),
+                table: sibling.table.clone(),
+                kind: sibling.kind.clone(),
+                title: sibling.notice["title"].clone(),
+                published_at: sibling.published_at,
+                data_timestamp: sibling.data_timestamp,
+                current: l.current,
+                this: sibling.notice_id == n.notice_id,
+                changes: changes_view(&l.changes),
+                section: (!everywhere)
+                    .then(|| s.procedure["section"].as_str().map(str::to_owned))
+                    .flatten(),
+            };
+            out.push((sibling.published_seq, entry));
+        }
+    }
+    // Publication order across sections (a section's own chain is already in it).
+    out.sort_by_key(|(seq, _)| (seq.is_none(), *seq));
+    out.into_iter().map(|(_, v)| v).collect()
 }
 
 /// A published notice.
@@ -442,11 +489,7 @@ pub(crate) fn notice_view(
     full: bool,
 ) -> NoticeView {
     let (status, section_statuses) = standing(n, sections, now);
-    let (siblings, links): (&[PublicNotice], &HashMap<String, VersionLink>) = match sections.first()
-    {
-        Some(s) => (&s.notices, &s.links),
-        None => (&[], &EMPTY_LINKS),
-    };
+    let links: &HashMap<String, VersionLink> = sections.first().map_or(&EMPTY_LINKS, |s| &s.links);
     let verdict = &n.outcome;
     let warnings: Vec<Value> = verdict["findings"]
         .as_array()
@@ -456,26 +499,7 @@ pub(crate) fn notice_view(
         .map(|f| f["rule"].clone())
         .collect();
     let link = links.get(&n.notice_id);
-    let versions = full.then(|| {
-        let stage = link.map(|l| l.stage);
-        siblings
-            .iter()
-            .filter_map(|s| links.get(&s.notice_id).map(|l| (s, l)))
-            .filter(|(_, l)| Some(l.stage) == stage)
-            .map(|(s, l)| VersionEntry {
-                version: l.version,
-                id: s.notice_id.clone(),
-                table: s.table.clone(),
-                kind: s.kind.clone(),
-                title: s.notice["title"].clone(),
-                published_at: s.published_at,
-                data_timestamp: s.data_timestamp,
-                current: l.current,
-                this: s.notice_id == n.notice_id,
-                changes: changes_view(&l.changes),
-            })
-            .collect()
-    });
+    let versions = full.then(|| versions_of(n, sections));
     NoticeView {
         id: n.notice_id.clone(),
         table: n.table.clone(),

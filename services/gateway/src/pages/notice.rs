@@ -91,6 +91,8 @@ pub struct VersionRow {
     pub this: bool,
     /// `投标文件递交截止时间：2025-03-25 09:30 → 2025-04-01 09:30`.
     pub changes: Vec<String>,
+    /// The section a version of some sections only belongs to.
+    pub section: Option<String>,
 }
 
 /// An operator's release of the notice from a rule (`Finding.released`): the rule and the
@@ -428,6 +430,7 @@ fn page(
             current: v.current,
             this: v.this,
             changes: v.changes.iter().map(|c| change_line(&v.table, c)).collect(),
+            section: v.section.clone(),
         })
         .collect();
     let status = Status::parse(&view.status).unwrap_or(Status::Closed);
