@@ -516,6 +516,86 @@ async fn a_tender_re_sent_to_correct_its_text_leaves_the_postponement_in_force()
     .await;
 }
 
+/// The tender re-sent on 03-26 with a later deadline (04-15), after its old one (03-25) closed
+/// it: every version is open again, in search as in the API, until 04-15 closes it once more.
+/// Once candidates are out, a re-send moving the deadline again (04-25) is no deadline a bidder
+/// can meet: the tender stays closed and 04-25 announces nothing.
+#[tokio::test]
+async fn a_tender_re_sent_with_a_later_deadline_reopens_it_until_its_candidates_are_out() {
+    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+    let db = p.db().await;
+    let published = |xml: String| {
+        let p = &p;
+        async move {
+            let receipt = p.submit(&xml).await;
+            let body = p.wait_receipt(&receipt, |s| s == "published").await;
+            body["records"][0]["notice_id"]
+                .as_str()
+                .expect("notice id")
+                .to_owned()
+        }
+    };
+    let re_sent = |deadline: &str, stamp: &str| {
+        tender().replace("2025-03-25 09:30", deadline).replace(
+            "<DATA_TIMESTAMP>2025-03-03 08:55",
+            &format!("<DATA_TIMESTAMP>{stamp}"),
+        )
+    };
+    let status = |id: String| {
+        let p = &p;
+        async move { p.get(&format!("/v1/notices/{id}")).await.1["status"].clone() }
+    };
+    let v1 = published(tender()).await;
+    p.set_now("2025-03-25T09:31:00+08:00");
+    closings_at_least(&db, 1).await;
+    p.search_until("/v1/search?kind=tender&status=closed", |f| {
+        f["total"].as_u64() == Some(1)
+    })
+    .await;
+
+    p.set_now("2025-03-26T10:00:00+08:00");
+    let v2 = published(re_sent("2025-04-15 09:30", "2025-03-26 09:55")).await;
+    for id in [&v1, &v2] {
+        assert_eq!(status(id.clone()).await, "open", "{id}");
+    }
+    p.search_until("/v1/search?kind=tender&status=open", |f| {
+        f["total"].as_u64() == Some(2)
+    })
+    .await;
+
+    p.set_now("2025-04-15T09:31:00+08:00");
+    closings_at_least(&db, 2).await;
+    p.search_until("/v1/search?kind=tender&status=closed", |f| {
+        f["total"].as_u64() == Some(2)
+    })
+    .await;
+
+    // Candidates from 04-16, then a re-send moving the deadline to 04-25.
+    p.set_now("2025-04-16T10:00:00+08:00");
+    published(
+        candidates("2025-04-21 18:00")
+            .replace("2025-04-08 09:00", "2025-04-16 09:00")
+            .replace("2025-04-08 08:40", "2025-04-16 08:40"),
+    )
+    .await;
+    let v3 = published(re_sent("2025-04-25 09:30", "2025-04-16 09:55")).await;
+    assert_eq!(status(v3.clone()).await, "closed");
+    p.set_now("2025-04-25T09:31:00+08:00");
+    fired(&db, &format!("window:{v3}:bid")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let bids: Vec<String> = closings(&db)
+        .await
+        .into_iter()
+        .filter(|(_, window)| window == "bid")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(bids, [v1, v2], "04-25 announces nothing");
+    p.search_until("/v1/search?kind=tender&status=open", |f| {
+        f["total"].as_u64() == Some(0)
+    })
+    .await;
+}
+
 /// Posts a tender of `sections` of the fixture's project with the amendment moving section 001's
 /// deadline to 2025-04-01 09:30, and returns (tender id, amendment id) once both are published.
 async fn tender_and_amendment(p: &Pipeline, tender: &str) -> (String, String) {

@@ -5,6 +5,7 @@
 //! polled with `FOR UPDATE SKIP LOCKED`; parked notices are re-judged when a parent arrives.
 
 use chrono::{DateTime, Utc};
+use gongshi_domain::diff;
 use gongshi_domain::events::{
     Decision, Event as _, NoticeDecided, NoticePublished, NoticeValid, WindowClosed,
 };
@@ -443,8 +444,9 @@ impl Enforce {
 
 /// Where a window timer that fell due closes: the procedures in which its window is still the
 /// one in force ([`window_in_force`](gongshi_domain::period::ProcedureState::window_in_force))
-/// and the notice not already awarded or terminated, the timer's own first, and where that
-/// leaves the notice over all its procedures.
+/// and which had not moved past its stage when the notice was published (awarded, terminated,
+/// candidates out), the timer's own first, and where that leaves the notice over all its
+/// procedures.
 struct Closing {
     /// Empty when a later notice of its stage replaced the window everywhere (an amendment moved
     /// the bid deadline, a re-sent notice set its windows anew): the window in force has a timer
@@ -479,27 +481,39 @@ async fn closing_of(
     };
     let notice: Notice = serde_json::from_value(doc)?;
     let states = notices::lock_procedures(tx, &procedure_keys(&notice)).await?;
-    // A notice published into a section already awarded or terminated (a late amendment, by
-    // publication order) has no deadline there to announce.
+    // A window that holds the notice open (or in publicity) announces nothing in a section that
+    // had moved past its stage when the notice was published, by publication order: awarded or
+    // terminated, or its candidates out (a deadline a re-send or a late amendment set after them
+    // is no deadline a bidder can meet; their stage closed when they came). A later stage
+    // published after the notice leaves its closing to be announced.
+    let stage = diff::stage_rank(diff::stage_of(notice.kind));
+    let past_stage = |s: &gongshi_domain::period::Stage| {
+        s.status == StageStatus::Published
+            && s.kind != Kind::Objection
+            && diff::stage_rank(diff::stage_of(s.kind)) > stage
+    };
     let mut ids: Vec<&str> = vec![notice_id];
-    ids.extend(
-        states
+    ids.extend(states.iter().flat_map(|s| {
+        s.stages
             .iter()
-            .flat_map(|s| s.settling().map(|x| x.notice_id.as_str())),
-    );
+            .filter(|x| past_stage(x))
+            .map(|x| x.notice_id.as_str())
+    }));
     let seqs = notices::published_seqs(tx, &ids).await?;
-    let settled_before = |state: &ProcedureState| {
+    let moved_on_before = |state: &ProcedureState| {
         let Some(own) = seqs.get(notice_id) else {
             return false;
         };
         state
-            .settling()
-            .any(|s| seqs.get(&s.notice_id).is_some_and(|seq| seq < own))
+            .stages
+            .iter()
+            .filter(|x| past_stage(x))
+            .any(|x| seqs.get(&x.notice_id).is_some_and(|seq| seq < own))
     };
     let mut in_force: Vec<String> = states
         .iter()
         .filter(|state| state.window_in_force(notice_id, window))
-        .filter(|state| Status::held_by(window).is_none() || !settled_before(state))
+        .filter(|state| Status::held_by(window).is_none() || !moved_on_before(state))
         .map(|state| state.key.to_string())
         .collect();
     // The timer's own procedure first: the closing is announced there when it can be.

@@ -177,13 +177,14 @@ pub fn effects(
             // A window of its stage that still runs when it is published reopens the notices of
             // the stage that an earlier closing of that window closed: an amendment postponing a
             // deadline that had passed by the time it reached gongshi (sent before it, received
-            // after). The API and the pages count from the window in force alike (`Status::at`),
-            // and the window's own closing closes them again. Only where the notice itself is
-            // held by it: not in a section already settled or past this stage. Only amendments
-            // look: a first notice of its stage has nothing to reopen, and the lookup costs an
-            // index search per notice on the publishing path.
+            // after), or a tender re-sent with a later deadline after the old one closed it. The
+            // API and the pages count from the window in force alike (`Status::at`), and the
+            // window's own closing closes them again. Only where the notice itself is held by
+            // it: not in a section already settled or past this stage. Only the tender stage
+            // looks (its notices move deadlines), at the cost of one exact lookup by procedure
+            // key (`SearchIndex::with_code`) per notice whose window runs.
             let stage = stage_of(kind);
-            let reopening = if kind == Kind::Amendment {
+            let reopening = if stage == Kind::Tender {
                 notice.windows.iter().collect()
             } else {
                 Vec::new()
