@@ -450,6 +450,29 @@ mod tests {
         );
     }
 
+    /// The chain of tender `t1`, amendment `a`, then `t2` re-sending the tender.
+    fn resent_after_amendment(
+        schemas: &Schemas,
+        t1: &Map<String, Value>,
+        a: &Map<String, Value>,
+        t2: &Map<String, Value>,
+    ) -> Vec<VersionLink> {
+        let input = |notice_id, table, kind, record| VersionInput {
+            notice_id,
+            table,
+            kind,
+            record,
+        };
+        chains(
+            schemas,
+            &[
+                input("t1", "TENDER_ANN_QUA_INQUERY_ANN", Kind::Tender, t1),
+                input("a1", "TENDER_FILE_CLARI_MODI", Kind::Amendment, a),
+                input("t2", "TENDER_ANN_QUA_INQUERY_ANN", Kind::Tender, t2),
+            ],
+        )
+    }
+
     #[test]
     fn a_resent_notice_replaces_its_fields_and_keeps_amended_terms() {
         let schemas = Schemas::embedded();
@@ -458,20 +481,7 @@ mod tests {
         let mut t2 = tender("2025-03-15T09:00:00+08:00");
         t2.remove("CONTRACT_RECKON_PRICE");
         t2.insert("DATA_TIMESTAMP".into(), json!("2025-02-25T08:00:00+08:00"));
-        let input = |id, table, kind, record| VersionInput {
-            notice_id: id,
-            table,
-            kind,
-            record,
-        };
-        let links = chains(
-            schemas,
-            &[
-                input("t1", "TENDER_ANN_QUA_INQUERY_ANN", Kind::Tender, &t1),
-                input("a1", "TENDER_FILE_CLARI_MODI", Kind::Amendment, &a),
-                input("t2", "TENDER_ANN_QUA_INQUERY_ANN", Kind::Tender, &t2),
-            ],
-        );
+        let links = resent_after_amendment(schemas, &t1, &a, &t2);
         assert!(!links[0].current, "t2 replaces t1");
         assert!(links[1].current && links[2].current);
         assert_eq!(links[2].version, 3);
@@ -506,20 +516,7 @@ mod tests {
         let a = postponement();
         let mut t2 = t1.clone();
         t2.insert("NOTICE_NAME".into(), json!("施工招标公告（更正错字）"));
-        let input = |id, table, kind, record| VersionInput {
-            notice_id: id,
-            table,
-            kind,
-            record,
-        };
-        let links = chains(
-            schemas,
-            &[
-                input("t1", "TENDER_ANN_QUA_INQUERY_ANN", Kind::Tender, &t1),
-                input("a1", "TENDER_FILE_CLARI_MODI", Kind::Amendment, &a),
-                input("t2", "TENDER_ANN_QUA_INQUERY_ANN", Kind::Tender, &t2),
-            ],
-        );
+        let links = resent_after_amendment(schemas, &t1, &a, &t2);
         let fields: Vec<&str> = links[2].changes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(
             fields,

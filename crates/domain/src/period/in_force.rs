@@ -147,8 +147,21 @@ mod tests {
             .day()
     }
 
-    const TENDER: &str = "TENDER_ANN_QUA_INQUERY_ANN";
-    const AMENDMENT: &str = "TENDER_FILE_CLARI_MODI";
+    fn tender(windows: &BTreeMap<String, Window>) -> Setting<'_> {
+        Setting {
+            table: "TENDER_ANN_QUA_INQUERY_ANN",
+            kind: Kind::Tender,
+            windows,
+        }
+    }
+
+    fn amendment(windows: &BTreeMap<String, Window>) -> Setting<'_> {
+        Setting {
+            table: "TENDER_FILE_CLARI_MODI",
+            kind: Kind::Amendment,
+            windows,
+        }
+    }
 
     #[test]
     fn a_resent_tender_restating_its_deadline_leaves_the_postponement_in_force() {
@@ -157,23 +170,7 @@ mod tests {
             windows(&[("bid", 27)]),
             windows(&[("documents", 8), ("bid", 20)]),
         );
-        let notices = [
-            Setting {
-                table: TENDER,
-                kind: Kind::Tender,
-                windows: &v1,
-            },
-            Setting {
-                table: AMENDMENT,
-                kind: Kind::Amendment,
-                windows: &moved,
-            },
-            Setting {
-                table: TENDER,
-                kind: Kind::Tender,
-                windows: &v2,
-            },
-        ];
+        let notices = [tender(&v1), amendment(&moved), tender(&v2)];
         let f = windows_in_force(&notices);
         // The re-send stands at the amendment's 05-27, which alone closes the bid window.
         assert_eq!(end_day(&f.of(2)["bid"]), 27);
@@ -193,23 +190,7 @@ mod tests {
             windows(&[("bid", 27)]),
             windows(&[("bid", 22)]),
         );
-        let notices = [
-            Setting {
-                table: TENDER,
-                kind: Kind::Tender,
-                windows: &v1,
-            },
-            Setting {
-                table: AMENDMENT,
-                kind: Kind::Amendment,
-                windows: &moved,
-            },
-            Setting {
-                table: TENDER,
-                kind: Kind::Tender,
-                windows: &v2,
-            },
-        ];
+        let notices = [tender(&v1), amendment(&moved), tender(&v2)];
         let f = windows_in_force(&notices);
         assert!(f.holds(2, "bid"));
         assert_eq!(end_day(&f.of(1)["bid"]), 22);
@@ -223,21 +204,7 @@ mod tests {
             windows(&[("bid", 20)]),
             windows(&[("bid", 20)]),
         );
-        let tender = |w| Setting {
-            table: TENDER,
-            kind: Kind::Tender,
-            windows: w,
-        };
-        let notices = [
-            tender(&v1),
-            Setting {
-                table: AMENDMENT,
-                kind: Kind::Amendment,
-                windows: &moved,
-            },
-            tender(&v2),
-            tender(&v3),
-        ];
+        let notices = [tender(&v1), amendment(&moved), tender(&v2), tender(&v3)];
         let f = windows_in_force(&notices);
         assert!(f.holds(1, "bid"));
         assert_eq!(end_day(&f.of(3)["bid"]), 27);
@@ -256,21 +223,9 @@ mod tests {
             windows(&[("publicity", 30)]),
         );
         let notices = [
-            Setting {
-                table: TENDER,
-                kind: Kind::Tender,
-                windows: &v1,
-            },
-            Setting {
-                table: AMENDMENT,
-                kind: Kind::Amendment,
-                windows: &a1,
-            },
-            Setting {
-                table: AMENDMENT,
-                kind: Kind::Amendment,
-                windows: &a2,
-            },
+            tender(&v1),
+            amendment(&a1),
+            amendment(&a2),
             Setting {
                 table: "TENDER_CANDIDATE_ANNOUNCE",
                 kind: Kind::Candidates,
