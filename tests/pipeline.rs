@@ -480,6 +480,19 @@ async fn a_tender_re_sent_to_correct_its_text_leaves_the_postponement_in_force()
     for shown in ["已变更：", &format!("/notices/{amendment_id}")] {
         assert!(page.contains(shown), "the page shows {shown}: {page}");
     }
+    // Its feed entry gives the deadline in force.
+    let (_, feed) = p.get("/feeds/notices.json").await;
+    let entry = feed["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i.to_string().contains(&format!("/notices/{resent_id}")))
+        .unwrap_or_else(|| panic!("the re-send is in the feed: {feed}"))
+        .to_string();
+    assert!(
+        entry.contains("投标截止 2025-04-01 09:30") && !entry.contains("投标截止 2025-03-25"),
+        "{entry}"
+    );
 
     p.set_now("2025-03-25T09:31:00+08:00");
     fired(&db, &format!("window:{resent_id}:bid")).await;

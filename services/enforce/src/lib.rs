@@ -332,10 +332,10 @@ impl Enforce {
                     .region
                     .clone()
                     .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
-                let statuses = statuses_in(&states, &notice.id, now);
+                let standing = Standing::of(&states, &notice.id, &verdict, now);
                 unit.put_states(states, true);
                 unit.record_notice(&notice, &verdict, status_of(verdict.outcome));
-                schedule(unit, &notice, &verdict, region, statuses, now);
+                schedule(unit, &notice, &verdict, region, standing, now);
                 unit.set_notice_records(NoticeUpdate {
                     notice_id: notice.id.clone(),
                     status: "received".into(),
@@ -385,7 +385,7 @@ impl Enforce {
                                     })?;
                             let verdict: Verdict = serde_json::from_value(outcome)?;
                             let mut event = NoticePublished::new(&notice, &verdict, now, region);
-                            event.statuses = statuses_in(&states, &notice.id, now);
+                            Standing::of(&states, &notice.id, &verdict, now).carry(&mut event);
                             store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
                                 .await?;
                             HoldReleased {
@@ -707,10 +707,10 @@ async fn judge_and_record(
         .region
         .clone()
         .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
-    let statuses = statuses_in(&states, &notice.id, now);
+    let standing = Standing::of(&states, &notice.id, &verdict, now);
     unit.put_states(states, true);
     unit.record_notice(notice, &verdict, status_of(verdict.outcome));
-    schedule(unit, notice, &verdict, region, statuses, now);
+    schedule(unit, notice, &verdict, region, standing, now);
     Ok(verdict)
 }
 
@@ -736,6 +736,55 @@ async fn settle_receipt(
     store::receipts::set_status_by_notice(tx, notice_id, status, hold_until).await
 }
 
+/// Where a published notice stands in its procedures, as its `notice.published` event says.
+struct Standing {
+    /// Its status in each procedure ([`NoticePublished::statuses`]).
+    statuses: BTreeMap<String, Status>,
+    /// Its windows as they stand in force: each replaced alike in all its procedures by another
+    /// notice of its stage (a re-sent tender restating its deadline has the postponement's bid
+    /// window), else its own. The feed entry and the search document show the deadline a bidder
+    /// must meet; the timers stay on the notice's own windows.
+    windows: BTreeMap<String, gongshi_domain::period::Window>,
+}
+
+impl Standing {
+    /// `notice_id` (recorded as published in `states`, its procedures) with its `verdict`.
+    fn of(
+        states: &[ProcedureState],
+        notice_id: &str,
+        verdict: &Verdict,
+        now: DateTime<Utc>,
+    ) -> Standing {
+        let each: Vec<_> = states
+            .iter()
+            .filter_map(|s| s.windows_of(notice_id))
+            .collect();
+        let windows = verdict
+            .windows
+            .iter()
+            .map(|(name, own)| {
+                let first = each.first().and_then(|w| w.get(name));
+                let alike = each.iter().all(|w| w.get(name) == first);
+                let window = match first {
+                    Some(in_force) if alike => *in_force,
+                    _ => *own,
+                };
+                (name.clone(), window)
+            })
+            .collect();
+        Standing {
+            statuses: statuses_in(states, notice_id, now),
+            windows,
+        }
+    }
+
+    /// Puts it on the notice's publication.
+    fn carry(self, event: &mut NoticePublished) {
+        event.statuses = self.statuses;
+        event.windows = self.windows;
+    }
+}
+
 /// Where published notice `notice_id` stands at `now` in each of `states` (its procedures, with
 /// it recorded as published): what its `notice.published` event carries
 /// ([`NoticePublished::statuses`]).
@@ -758,7 +807,7 @@ fn schedule(
     notice: &Notice,
     verdict: &Verdict,
     region: Option<String>,
-    statuses: BTreeMap<String, Status>,
+    standing: Standing,
     now: DateTime<Utc>,
 ) {
     let procedure = notice.procedure.to_string();
@@ -766,7 +815,7 @@ fn schedule(
     match verdict.outcome {
         Outcome::Publish => {
             let mut event = NoticePublished::new(notice, verdict, now, region.clone());
-            event.statuses = statuses;
+            standing.carry(&mut event);
             unit.publish(event.envelope());
         }
         Outcome::Hold => {

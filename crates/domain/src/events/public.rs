@@ -40,7 +40,9 @@ pub struct NoticePublished {
     pub published_at: DateTime<Utc>,
     /// The public canonical record (the `valid` event's notice has personal fields stripped).
     pub record: Map<String, Value>,
-    /// Legal windows by name (`documents`, `bid`, `publicity`, `announcement`, `challenge`).
+    /// Legal windows by name (`documents`, `bid`, `publicity`, `announcement`, `challenge`), as
+    /// they stand in force at publication: a re-sent notice restating its deadline carries the
+    /// postponement's bid window (`period::in_force`). The notice's own are in its verdict.
     pub windows: BTreeMap<String, Window>,
     /// Rule ids of its WARN findings.
     pub warnings: Vec<String>,

@@ -177,17 +177,32 @@ impl ProcedureState {
             .is_none_or(|f| f.set_by == index)
     }
 
-    /// Where published notice `notice_id` stands in this procedure at `at` ([`Status::at`]):
-    /// its windows as they stand in force ([`super::in_force`]), among the procedure's published
-    /// notices. `None` when it is not a published notice of the procedure.
-    pub fn status_of(&self, notice_id: &str, at: chrono::DateTime<chrono::Utc>) -> Option<Status> {
+    /// The windows of published notice `notice_id` as they stand in force in this procedure
+    /// ([`super::in_force`]): a re-send restating its deadline has the postponement's. `None`
+    /// when it is not a published notice of the procedure.
+    pub fn windows_of(&self, notice_id: &str) -> Option<BTreeMap<String, Window>> {
         let (stages, settings) = self.settings("");
         let index = stages.iter().position(|s| s.notice_id == notice_id)?;
-        let windows: BTreeMap<String, Window> = windows_in_force(&settings)
-            .of(index)
-            .into_iter()
-            .map(|(name, f)| (name, f.window))
+        Some(
+            windows_in_force(&settings)
+                .of(index)
+                .into_iter()
+                .map(|(name, f)| (name, f.window))
+                .collect(),
+        )
+    }
+
+    /// Where published notice `notice_id` stands in this procedure at `at` ([`Status::at`]):
+    /// its windows as they stand in force ([`Self::windows_of`]), among the procedure's published
+    /// notices. `None` when it is not a published notice of the procedure.
+    pub fn status_of(&self, notice_id: &str, at: chrono::DateTime<chrono::Utc>) -> Option<Status> {
+        let windows = self.windows_of(notice_id)?;
+        let stages: Vec<&Stage> = self
+            .stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Published)
             .collect();
+        let index = stages.iter().position(|s| s.notice_id == notice_id)?;
         let kinds: Vec<Kind> = stages
             .iter()
             .filter(|s| s.notice_id != notice_id)
