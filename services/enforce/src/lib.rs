@@ -755,10 +755,14 @@ impl Standing {
         verdict: &Verdict,
         now: DateTime<Utc>,
     ) -> Standing {
-        let each: Vec<_> = states
-            .iter()
-            .filter_map(|s| s.windows_of(notice_id))
-            .collect();
+        let mut statuses = BTreeMap::new();
+        let mut each = Vec::with_capacity(states.len());
+        for state in states {
+            if let Some((status, windows)) = state.standing_of(notice_id, now) {
+                statuses.insert(state.key.to_string(), status);
+                each.push(windows);
+            }
+        }
         let windows = verdict
             .windows
             .iter()
@@ -772,10 +776,7 @@ impl Standing {
                 (name.clone(), window)
             })
             .collect();
-        Standing {
-            statuses: statuses_in(states, notice_id, now),
-            windows,
-        }
+        Standing { statuses, windows }
     }
 
     /// Puts it on the notice's publication.

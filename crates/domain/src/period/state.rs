@@ -196,6 +196,16 @@ impl ProcedureState {
     /// its windows as they stand in force ([`Self::windows_of`]), among the procedure's published
     /// notices. `None` when it is not a published notice of the procedure.
     pub fn status_of(&self, notice_id: &str, at: chrono::DateTime<chrono::Utc>) -> Option<Status> {
+        self.standing_of(notice_id, at).map(|(status, _)| status)
+    }
+
+    /// [`Self::status_of`] with the windows it stands by ([`Self::windows_of`]), folded once:
+    /// what a publication says of its notice.
+    pub fn standing_of(
+        &self,
+        notice_id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<(Status, BTreeMap<String, Window>)> {
         let windows = self.windows_of(notice_id)?;
         let stages: Vec<&Stage> = self
             .stages
@@ -208,7 +218,10 @@ impl ProcedureState {
             .filter(|s| s.notice_id != notice_id)
             .map(|s| s.kind)
             .collect();
-        Some(Status::at(stages[index].kind, &windows, &kinds, at))
+        Some((
+            Status::at(stages[index].kind, &windows, &kinds, at),
+            windows,
+        ))
     }
 
     /// The published awards and terminations of the procedure: what settles it.
@@ -279,6 +292,14 @@ mod tests {
         }
     }
 
+    /// 12:00 Beijing time on day `day` of July 2025, the month the stages' windows are in.
+    fn noon(day: u32) -> chrono::DateTime<chrono::Utc> {
+        crate::values::datetime::shanghai()
+            .with_ymd_and_hms(2025, 7, day, 12, 0, 0)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    }
+
     fn procedure(stages: Vec<Stage>) -> ProcedureState {
         ProcedureState {
             key: ProcedureKey {
@@ -342,12 +363,7 @@ mod tests {
     fn a_re_sent_tender_restating_its_deadline_leaves_a_postponement_in_force() {
         use crate::lifecycle::Status;
         use StageStatus::Published;
-        let at = |day: u32| {
-            crate::values::datetime::shanghai()
-                .with_ymd_and_hms(2025, 7, day, 12, 0, 0)
-                .unwrap()
-                .with_timezone(&chrono::Utc)
-        };
+        let at = noon;
         let p = procedure(vec![
             stage("v1", Kind::Tender, Published, &[("bid", 22)]),
             stage("a", Kind::Amendment, Published, &[("bid", 29)]),
@@ -363,12 +379,7 @@ mod tests {
     fn a_notice_stands_by_its_window_in_force_its_procedure_s_settling_and_later_stages() {
         use crate::lifecycle::Status;
         use StageStatus::Published;
-        let at = |day: u32| {
-            crate::values::datetime::shanghai()
-                .with_ymd_and_hms(2025, 7, day, 12, 0, 0)
-                .unwrap()
-                .with_timezone(&chrono::Utc)
-        };
+        let at = noon;
         let tender = || stage("t", Kind::Tender, Published, &[("bid", 22)]);
         let moved = || stage("a", Kind::Amendment, Published, &[("bid", 29)]);
         // The tender's deadline moved to 07-29: open on 07-25, closed on 07-30.
