@@ -178,3 +178,57 @@ async fn an_objection_holds_a_works_award_until_it_is_answered() {
     }
     let _ = TOKEN;
 }
+
+/// An award held until its candidates' publicity ends, with an objection raised meanwhile: when
+/// the publicity ends the award is judged again and stays held, now with no instant and a finding
+/// saying why, until the answer is recorded; then it publishes itself.
+#[tokio::test]
+async fn an_objection_raised_while_an_award_is_held_keeps_it_held_past_its_hold() {
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    for doc in [tender(), candidates("2025-04-11 18:00")] {
+        let r = p.submit(&doc).await;
+        p.wait_receipt(&r, |s| s == "published").await;
+    }
+    let award_receipt = p
+        .submit(&award("2025-04-10 09:00", "2025-04-10 08:50"))
+        .await;
+    let held = p.wait_receipt(&award_receipt, |s| s != "received").await;
+    assert_eq!(record(&held)["status"], "held", "{held}");
+    assert!(
+        record(&held)["hold_until"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("2025-04-11T10:00:00")),
+        "held until the publicity ends: {held}"
+    );
+    let raised = p.submit(&objection(None)).await;
+    let raised = p.wait_receipt(&raised, |s| s != "received").await;
+    assert_eq!(record(&raised)["status"], "recorded", "{raised}");
+
+    // The publicity ends with the objection unanswered: the procedure is suspended.
+    p.set_now("2025-04-11T18:01:00+08:00");
+    let start = std::time::Instant::now();
+    let still = loop {
+        let (_, body) = p.get(&format!("/v1/receipts/{award_receipt}")).await;
+        if record(&body)["hold_until"].is_null() {
+            break body;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the hold did not end: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(record(&still)["status"], "held", "{still}");
+    let warned = rules(&record(&still)["warnings"]);
+    assert!(
+        warned.contains(&"OBJECTION-HOLD") && warned.contains(&"W11"),
+        "{still}"
+    );
+    let award_id = record(&still)["notice_id"].as_str().expect("id").to_owned();
+    assert_eq!(p.get(&format!("/v1/notices/{award_id}")).await.0, 404);
+
+    let answered = p.submit(&objection(Some("2025-04-15 16:00"))).await;
+    p.wait_receipt(&answered, |s| s == "recorded").await;
+    p.wait_receipt(&award_receipt, |s| s == "published").await;
+    assert_eq!(p.get(&format!("/v1/notices/{award_id}")).await.0, 200);
+}

@@ -609,6 +609,72 @@ async fn a_tender_re_sent_with_a_later_deadline_reopens_it_until_its_candidates_
     .await;
 }
 
+/// Candidates held until their publicity starts are judged again when it comes, against the
+/// procedure as it stands then. A postponement received while they were held moved the bid
+/// deadline past their start: published, the publicity would run while bids are still open
+/// (W10). They are refused instead, with the rule and the deadline in force in the receipt, the
+/// reason they were held kept beside it, and nothing of them public.
+#[tokio::test]
+async fn held_candidates_are_judged_again_when_their_hold_ends() {
+    let p = Pipeline::start("2025-03-26T10:00:00+08:00").await;
+    let db = p.db().await;
+    let r = p.submit(&tender()).await;
+    p.wait_receipt(&r, |s| s == "published").await;
+    // Publicity from 04-08 09:00: after the deadline of 03-25, not begun yet.
+    let receipt = p.submit(&candidates("2025-04-11 18:00")).await;
+    let held = p.wait_receipt(&receipt, |s| s != "received").await;
+    assert_eq!(statuses(&held), ["held"], "{held}");
+    let id = held["records"][0]["notice_id"]
+        .as_str()
+        .expect("notice id")
+        .to_owned();
+    let r = p.submit(&amendment("2025-04-15 09:30")).await;
+    p.wait_receipt(&r, |s| s == "published").await;
+
+    p.set_now("2025-04-08T09:01:00+08:00");
+    let refused = p.wait_receipt(&receipt, |s| s != "held").await;
+    assert_eq!(statuses(&refused), ["rejected"], "{refused}");
+    let record = &refused["records"][0];
+    let w10 = record["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["rule"] == "W10")
+        .unwrap_or_else(|| panic!("W10 says why: {refused}"));
+    assert_eq!(w10["path"], "/PUBLICITY_START_TIME", "{w10}");
+    assert!(
+        w10["evidence"]["bid_deadline"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("2025-04-15T09:30")),
+        "judged against the deadline in force: {w10}"
+    );
+    let warned: Vec<&str> = record["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["rule"].as_str())
+        .collect();
+    assert!(warned.contains(&"S1"), "why it was held stays: {refused}");
+
+    let (status, outcome): (String, Value) =
+        sqlx::query_as("SELECT status, outcome FROM notices WHERE notice_id = $1")
+            .bind(&id)
+            .fetch_one(&db)
+            .await
+            .expect("notice row");
+    assert_eq!(status, "rejected", "{outcome}");
+    assert_eq!(outcome["outcome"], "reject", "{outcome}");
+    assert_eq!(p.get(&format!("/v1/notices/{id}")).await.0, 404);
+    // Published, it would have reached the feed within this time.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let entries: i64 = sqlx::query_scalar("SELECT count(*) FROM feed_entries WHERE notice_id = $1")
+        .bind(&id)
+        .fetch_one(&db)
+        .await
+        .expect("feed entries");
+    assert_eq!(entries, 0, "nothing of the refused candidates in the feed");
+}
+
 /// Posts a tender of `sections` of the fixture's project with the amendment moving section 001's
 /// deadline to 2025-04-01 09:30, and returns (tender id, amendment id) once both are published.
 async fn tender_and_amendment(p: &Pipeline, tender: &str) -> (String, String) {

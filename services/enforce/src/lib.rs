@@ -336,65 +336,23 @@ impl Enforce {
                 unit.put_states(states, true);
                 unit.record_notice(&notice, &verdict, status_of(verdict.outcome));
                 schedule(unit, &notice, &verdict, region, standing, now);
-                unit.set_notice_records(NoticeUpdate {
-                    notice_id: notice.id.clone(),
-                    status: "received".into(),
-                    hold_until: None,
-                });
+                unit.set_notice_records(notice_update(&notice.id, &verdict));
                 release_parked(unit, tx, engine, &notice, now).await?;
             }
         }
         Ok(Done::Decided(decided))
     }
 
-    /// Fires due timers: holds publish their notice; window ends announce themselves.
+    /// Fires due timers: a hold judges its notice again ([`release_hold`]); window ends announce
+    /// themselves.
     pub async fn fire_due_timers(&self) -> anyhow::Result<usize> {
         let now = self.clock.now();
+        let engine = Engine::embedded();
         let mut tx = self.store.pool.begin().await?;
         let due = notices::due_timers(&mut tx, now, Enforce::TIMERS_PER_ROUND as i64).await?;
         for timer in &due {
             match timer.kind.as_str() {
-                "hold" => {
-                    if let Some(doc) = notices::notice_json(&mut tx, &timer.notice_id).await? {
-                        let notice: Notice = serde_json::from_value(doc)?;
-                        // Procedures locked before the status is read: an operator's decision on
-                        // the same notice (`decide`) takes the same locks, so one of them sees
-                        // the other's result.
-                        let mut states = Vec::new();
-                        for key in &procedure_keys(&notice) {
-                            states.push(notices::lock_procedure(&mut tx, key).await?);
-                        }
-                        if notices::status(&mut tx, &notice.id).await?.as_deref() == Some("held") {
-                            let mut region = notice.region.clone();
-                            for state in &mut states {
-                                if let Some(stage) =
-                                    state.stages.iter_mut().find(|s| s.notice_id == notice.id)
-                                {
-                                    stage.status = StageStatus::Published;
-                                }
-                                region = region.or_else(|| state.region().map(str::to_owned));
-                                notices::save_procedure(&mut tx, state).await?;
-                            }
-                            // Stamped with its procedures locked: its place in publication order.
-                            notices::set_status(&mut tx, &notice.id, "published").await?;
-                            let outcome =
-                                notices::outcome(&mut tx, &notice.id)
-                                    .await?
-                                    .ok_or_else(|| {
-                                        anyhow::anyhow!("held notice {} has no outcome", notice.id)
-                                    })?;
-                            let verdict: Verdict = serde_json::from_value(outcome)?;
-                            let mut event = NoticePublished::new(&notice, &verdict, now, region);
-                            Standing::of(&states, &notice.id, &verdict, now).carry(&mut event);
-                            store::outbox::enqueue(&mut tx, topics::PUBLIC, &event.envelope())
-                                .await?;
-                            HoldReleased {
-                                notice_id: &notice.id,
-                            }
-                            .emit();
-                        }
-                    }
-                }
+                "hold" => release_hold(&mut tx, &engine, &timer.notice_id, now).await?,
                 // Only a published notice's windows are announced (a discarded or still held
                 // notice's are not the public's).
                 "window"
@@ -677,7 +635,7 @@ async fn judge(
         });
         return Ok(Done::Duplicate(notice.id));
     }
-    let verdict = judge_and_record(unit, tx, engine, &notice, now).await?;
+    let verdict = judge_and_record(unit, tx, engine, &notice, None, now).await?;
     known.insert(notice.id.clone());
     unit.set_record(receipt_update(
         receipt, idx, &notice.id, &verdict, &warnings,
@@ -692,16 +650,22 @@ async fn judge(
 }
 
 /// Judges a notice against its procedures (locked), and records in `unit` their new state, the
-/// notice row, its timers, and its publication when published now.
+/// notice row, its timers, and its publication when published now. `held` is the verdict of a
+/// held notice judged again when its hold ends: the reasons it was held are kept
+/// ([`Verdict::keeping_hold_reasons`]).
 async fn judge_and_record(
     unit: &mut Unit,
     tx: &mut PgConnection,
     engine: &Engine<'_>,
     notice: &Notice,
+    held: Option<&Verdict>,
     now: DateTime<Utc>,
 ) -> Result<Verdict, store::StoreError> {
     let mut states = unit.take_states(tx, &procedure_keys(notice)).await?;
-    let verdict = judge_into(engine, notice, &mut states, now.with_timezone(&shanghai()));
+    let mut verdict = judge_into(engine, notice, &mut states, now.with_timezone(&shanghai()));
+    if let Some(held) = held {
+        verdict = verdict.keeping_hold_reasons(held);
+    }
     // A notice without its own REGION_CODE belongs to its procedure's region (from the tender).
     let region = notice
         .region
@@ -822,7 +786,9 @@ fn schedule(
         Outcome::Hold => {
             if let Some(due) = hold_until {
                 unit.add_timer(NewTimer {
-                    timer_id: format!("hold:{}", notice.id),
+                    // The instant in the id: a notice held again (judged again when its hold ended, or
+                    // released from a suspension) gets a timer of its own, not the fired one's id.
+                    timer_id: format!("hold:{}:{}", notice.id, due.timestamp()),
                     kind: "hold",
                     notice_id: notice.id.clone(),
                     due_at: due,
@@ -898,6 +864,71 @@ fn receipt_update(
     }
 }
 
+/// What a notice judged again (a parked notice released, a held one whose hold ended) makes
+/// of its receipt records: its status (`received` until the feed has it, when published), its
+/// hold instant, the errors that refuse it when refused, and the warnings that arose.
+fn notice_update(notice_id: &str, verdict: &Verdict) -> NoticeUpdate {
+    let status = match verdict.outcome {
+        Outcome::Publish => "received",
+        other => status_of(other),
+    };
+    NoticeUpdate {
+        notice_id: notice_id.to_owned(),
+        status: status.into(),
+        hold_until: verdict.hold_until.map(|h| h.with_timezone(&Utc)),
+        errors: (verdict.outcome == Outcome::Reject).then(|| findings_json(verdict, true)),
+        warnings: Some(findings_json(verdict, false)),
+    }
+}
+
+/// A held notice whose hold instant has come (`notice_id`, its hold timer due at `now`), judged
+/// again against its procedures as they stand now, with them locked: what happened while it was
+/// held decides, not what stood when it was held. Candidates held until their publicity start
+/// are refused (W10) if an amendment or a re-sent tender moved the bid deadline past it
+/// meanwhile; a notice whose procedure an objection suspended meanwhile waits for the answer;
+/// an award whose candidates' publicity was extended is held again to the new end. Published,
+/// it goes out as any publication does; refused, the notice and its records are `rejected` with
+/// the findings, and an operator can release it as any refused notice. A notice no longer held
+/// (released or discarded by an operator meanwhile) is left as it is.
+async fn release_hold(
+    tx: &mut PgConnection,
+    engine: &Engine<'_>,
+    notice_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(doc) = notices::notice_json(tx, notice_id).await? else {
+        return Ok(());
+    };
+    let notice: Notice = serde_json::from_value(doc)?;
+    let mut unit = Unit::default();
+    // Procedures locked before the status is read: an operator's decision on the same notice
+    // (`decide`) takes the same locks, so one of them sees the other's result.
+    let states = unit.take_states(tx, &procedure_keys(&notice)).await?;
+    unit.put_states(states, false);
+    if notices::status(tx, &notice.id).await?.as_deref() != Some("held") {
+        return Ok(());
+    }
+    let held: Verdict = match notices::outcome(tx, &notice.id).await? {
+        Some(outcome) => serde_json::from_value(outcome)?,
+        None => anyhow::bail!("held notice {} has no outcome", notice.id),
+    };
+    let verdict = judge_and_record(&mut unit, tx, engine, &notice, Some(&held), now).await?;
+    unit.set_notice_records(notice_update(&notice.id, &verdict));
+    unit.flush(tx).await?;
+    match verdict.outcome {
+        Outcome::Publish => HoldReleased {
+            notice_id: &notice.id,
+        }
+        .emit(),
+        outcome => {
+            tracing::warn!(notice = %notice.id, outcome = outcome.as_str(),
+                errors = %findings_json(&verdict, true),
+                message = "held notice judged again when its hold ended: not published")
+        }
+    }
+    Ok(())
+}
+
 /// Re-judges the notices waiting in this notice's procedures until none moves: parked ones
 /// (their parent may have come) and held ones with no instant (an objection or complaint may
 /// have been answered).
@@ -912,18 +943,10 @@ async fn release_parked(
     loop {
         let mut progressed = false;
         for parked in unit.waiting_in(tx, &keys).await? {
-            let verdict = judge_and_record(unit, tx, engine, &parked, now).await?;
+            let verdict = judge_and_record(unit, tx, engine, &parked, None, now).await?;
             if !waits(&verdict) {
                 progressed = true;
-                let status = match verdict.outcome {
-                    Outcome::Publish => "received",
-                    other => status_of(other),
-                };
-                unit.set_notice_records(NoticeUpdate {
-                    notice_id: parked.id.clone(),
-                    status: status.into(),
-                    hold_until: verdict.hold_until.map(|h| h.with_timezone(&Utc)),
-                });
+                unit.set_notice_records(notice_update(&parked.id, &verdict));
                 tracing::info!(notice = %parked.id, outcome = verdict.outcome.as_str(), message = "parked notice released");
             }
         }

@@ -398,6 +398,8 @@ mod tests {
             notice_id: id.into(),
             status: "received".into(),
             hold_until: None,
+            errors: None,
+            warnings: None,
         })
     }
 

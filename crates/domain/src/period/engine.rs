@@ -103,6 +103,21 @@ impl Verdict {
         }
         self
     }
+
+    /// This verdict of a held notice judged again when its hold instant came, keeping the
+    /// `held` verdict's warnings and notes that no longer arise: the reasons it was held (its
+    /// send time, the candidate publicity it waited for), so the published notice still says
+    /// when and why it was held. Its other findings cannot differ: the notice is the same.
+    pub fn keeping_hold_reasons(mut self, held: &Verdict) -> Verdict {
+        let resolved: Vec<Finding> = held
+            .findings
+            .iter()
+            .filter(|f| !f.is_error() && !self.findings.iter().any(|n| n.rule == f.rule))
+            .cloned()
+            .collect();
+        self.findings.extend(resolved);
+        self
+    }
 }
 
 /// The period engine over a catalogue, a calendar and the table schemas.

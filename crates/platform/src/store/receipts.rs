@@ -243,6 +243,14 @@ pub struct NoticeUpdate {
     pub status: String,
     /// When a held notice publishes.
     pub hold_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The ERROR findings (a JSON array of `{rule, path, message, …}`) that refuse it when it
+    /// was judged again and refused (a parked notice whose parent came, a held one whose hold
+    /// ended); `None` keeps the records' errors.
+    pub errors: Option<Value>,
+    /// Warnings and notes of that judging (a JSON array like `errors`): each whose rule the
+    /// records' warnings do not name yet is added (why a notice judged again is held still:
+    /// `OBJECTION-HOLD`); `None` adds none.
+    pub warnings: Option<Value>,
 }
 
 /// Moves every record that became `notice_id` (except duplicates) to `status`.
@@ -256,6 +264,8 @@ pub async fn set_status_by_notice(
         notice_id: notice_id.to_owned(),
         status: status.to_owned(),
         hold_until,
+        errors: None,
+        warnings: None,
     };
     set_statuses_by_notice(conn, std::slice::from_ref(&update)).await
 }
@@ -272,6 +282,8 @@ pub async fn set_status_by_notices(
             notice_id: (*id).to_owned(),
             status: status.to_owned(),
             hold_until: None,
+            errors: None,
+            warnings: None,
         })
         .collect();
     set_statuses_by_notice(conn, &updates).await
@@ -286,13 +298,22 @@ pub async fn set_statuses_by_notice(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE receipt_records r SET status = u.status, hold_until = u.hold_until, updated_at = now() \
-         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) AS u(notice_id, status, hold_until) \
+        "UPDATE receipt_records r SET status = u.status, hold_until = u.hold_until, \
+           errors = COALESCE(u.errors, r.errors), \
+           warnings = COALESCE(r.warnings, '[]'::jsonb) || COALESCE( \
+             (SELECT jsonb_agg(w) FROM jsonb_array_elements(u.warnings) w \
+              WHERE NOT COALESCE(r.warnings, '[]'::jsonb) @> jsonb_build_array(jsonb_build_object('rule', w->'rule'))), \
+             '[]'::jsonb), \
+           updated_at = now() \
+         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::jsonb[]) \
+           AS u(notice_id, status, hold_until, errors, warnings) \
          WHERE r.notice_id = u.notice_id AND r.status <> 'duplicate'",
     )
     .bind(updates.iter().map(|u| u.notice_id.clone()).collect::<Vec<_>>())
     .bind(updates.iter().map(|u| u.status.clone()).collect::<Vec<_>>())
     .bind(updates.iter().map(|u| u.hold_until).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.errors.clone()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.warnings.clone()).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())
