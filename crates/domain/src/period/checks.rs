@@ -111,6 +111,8 @@ pub(super) fn run(check: &str, rule: &RuleDef, ctx: &mut Ctx<'_>) {
         "parent_known" => parent_known(rule, ctx),
         "listing_period" => listing_period(rule, ctx),
         "no_open_dispute" => no_open_dispute(rule, ctx),
+        "newer_version_known" => newer_version_known(rule, ctx),
+        "not_terminated" => not_terminated(rule, ctx),
         _ => {}
     }
 }
@@ -130,6 +132,8 @@ pub const CHECKS: &[&str] = &[
     "parent_known",
     "listing_period",
     "no_open_dispute",
+    "newer_version_known",
+    "not_terminated",
 ];
 
 fn unit(rule: &RuleDef) -> DayUnit {
@@ -654,4 +658,84 @@ fn no_open_dispute(rule: &RuleDef, ctx: &mut Ctx<'_>) {
         json!({"open_objections": objections, "open_complaints": complaints, "since": canonical(&first)}),
     );
     ctx.suspended = true;
+}
+
+/// A version older than one already accepted: another notice of the same table in one of its
+/// procedures, published or held, has a later `DATA_TIMESTAMP`. Taken as the newest, a stale
+/// re-delivery would undo what the newer version (or a postponement after it) set, since versions
+/// and windows in force follow publication order; refused, with the newer version named, for an
+/// operator to release if it truly is a new decision. Objections and complaints (versions of one
+/// dispute by its own key, answered or not) are not versions in this sense.
+fn newer_version_known(rule: &RuleDef, ctx: &mut Ctx<'_>) {
+    let Some(own) = ctx.notice.data_timestamp else {
+        return;
+    };
+    if ctx.notice.kind == Kind::Objection {
+        return;
+    }
+    let newer = ctx
+        .procedures
+        .iter()
+        .flat_map(|p| p.stages.iter())
+        .filter(|s| {
+            s.accepted() && s.notice_id != ctx.notice.id && s.body.table() == ctx.notice.table
+        })
+        .filter_map(|s| Some((s.data_timestamp?, s.notice_id.as_str())))
+        .filter(|(stamp, _)| *stamp > own)
+        .max_by_key(|(stamp, _)| *stamp);
+    let Some((stamp, notice_id)) = newer else {
+        return;
+    };
+    let table = ctx.engine.schemas.table(&ctx.notice.table).map_or_else(
+        || ctx.notice.table.clone(),
+        |t| format!("{} {}", t.code, t.title),
+    );
+    let detail = format!(
+        "{} {} 早于本标段已收到的较新版本（{table}，{}）：旧版本不能取代新版本，不予发布；确为新的更正的，应以新的数据时间戳重新发送，或经运营人员核实后放行 (older than a version already accepted)",
+        ctx.label("DATA_TIMESTAMP"),
+        short(&own),
+        short(&stamp)
+    );
+    ctx.push(
+        rule,
+        &rule.id,
+        "DATA_TIMESTAMP",
+        detail,
+        json!({"data_timestamp": canonical(&own), "newer_version": notice_id, "newer_data_timestamp": canonical(&stamp)}),
+    );
+}
+
+/// A section whose tendering was terminated (终止招标, 流标: a published termination) and not
+/// tendered again since (no tender notice accepted after the termination) has no candidates and
+/// no award: such a notice is refused, naming the termination.
+fn not_terminated(rule: &RuleDef, ctx: &mut Ctx<'_>) {
+    for p in ctx.procedures {
+        let Some(at) = p.stages.iter().rposition(|s| {
+            s.kind == Kind::Termination && s.status == super::StageStatus::Published
+        }) else {
+            continue;
+        };
+        let tendered_again = p.stages[at + 1..]
+            .iter()
+            .any(|s| s.kind == Kind::Tender && s.accepted());
+        if tendered_again {
+            continue;
+        }
+        let termination = &p.stages[at];
+        let when = termination
+            .sent_at
+            .map(|t| format!("于 {} ", short(&t)))
+            .unwrap_or_default();
+        let detail = format!(
+            "标段 {} 已{when}发布终止招标（流标）公告，此后未重新发布招标公告：已终止的标段不能公示中标候选人或发布中标结果 (the section's tendering was terminated)",
+            p.key.section
+        );
+        ctx.push(
+            rule,
+            &rule.id,
+            "",
+            detail,
+            json!({"procedure": p.key.to_string(), "termination": termination.notice_id, "sent_at": termination.sent_at.as_ref().map(canonical)}),
+        );
+    }
 }
