@@ -231,25 +231,33 @@ impl ProcedureState {
         })
     }
 
-    /// The objections and complaints of the procedure still open: recorded, and no recorded
-    /// version of the same one (same `OBJECTIONG_GUID` / `COMPLAINT_DATE`) carries an answer.
+    /// The objections and complaints of the procedure still open: those whose newest recorded
+    /// version (by `DATA_TIMESTAMP`, then arrival; of the same one: same `OBJECTIONG_GUID` /
+    /// `COMPLAINT_DATE`) carries no answer. An answer older than the open version it would
+    /// answer (a stale re-delivery) does not close it; a newer version without the answer
+    /// opens it again. At equal timestamps the answered version counts.
     pub fn open_disputes(&self) -> Vec<crate::notice::Dispute> {
-        let recorded: Vec<crate::notice::Dispute> = self
-            .stages
-            .iter()
-            .filter(|s| s.status == StageStatus::Recorded)
-            .filter_map(|s| s.body.dispute())
-            .collect();
-        let mut open: Vec<crate::notice::Dispute> = Vec::new();
-        for d in &recorded {
-            let answered = recorded
-                .iter()
-                .any(|other| other.key == d.key && other.answered_at.is_some());
-            if !answered && !open.iter().any(|o| o.key == d.key) {
-                open.push(d.clone());
+        // Version order: DATA_TIMESTAMP, answered, arrival.
+        type Order = (Option<Instant>, bool, usize);
+        // The newest version of each dispute, in first-seen order.
+        let mut newest: Vec<(Order, crate::notice::Dispute)> = Vec::new();
+        for (i, s) in self.stages.iter().enumerate() {
+            if s.status != StageStatus::Recorded {
+                continue;
+            }
+            let Some(d) = s.body.dispute() else { continue };
+            let order = (s.data_timestamp, d.answered_at.is_some(), i);
+            match newest.iter_mut().find(|(_, known)| known.key == d.key) {
+                Some(known) if order > known.0 => *known = (order, d),
+                Some(_) => {}
+                None => newest.push((order, d)),
             }
         }
-        open
+        newest
+            .into_iter()
+            .map(|(_, d)| d)
+            .filter(|d| d.answered_at.is_none())
+            .collect()
     }
 
     /// The latest accepted candidate publicity.
