@@ -3,11 +3,13 @@
 //! feed store ([`crate::reindex`]), so the two cannot disagree.
 
 use crate::Indexer;
+use chrono::{DateTime, Utc};
 use gongshi_domain::Kind;
 use gongshi_domain::diff::stage_of;
 use gongshi_domain::events::{NoticePublished, PublicEvent};
 use gongshi_domain::lifecycle::Status;
 use gongshi_platform::search::{SearchDoc, SearchIndex, Sections, StatusChange};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// One change to the index.
@@ -30,6 +32,8 @@ pub struct Indexed {
     pub status: String,
     /// Its status in each section's procedure, when it has several sections.
     pub sections: Sections,
+    /// Its deadline as indexed.
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 impl Indexed {
@@ -95,7 +99,11 @@ pub fn procedures_of(doc: &SearchDoc, key: &str) -> Vec<String> {
 /// The status changes of one entry, each notice changed once however many of its procedures
 /// the entry touches.
 #[derive(Debug, Default)]
-struct Changes(Vec<Indexed>);
+struct Changes {
+    notices: Vec<Indexed>,
+    /// The notices whose deadline the entry moved.
+    moved: HashSet<String>,
+}
 
 impl Changes {
     /// Changes `notice` (or its copy already changed by this entry) in procedure `key`.
@@ -105,22 +113,44 @@ impl Changes {
         key: &str,
         rule: impl Fn(Option<Status>) -> Option<Status>,
     ) {
-        match self.0.iter_mut().find(|n| n.id == notice.id) {
+        match self.notices.iter_mut().find(|n| n.id == notice.id) {
             Some(known) => {
                 known.change(key, rule);
             }
             None => {
                 let mut notice = notice;
                 if notice.change(key, rule) {
-                    self.0.push(notice);
+                    self.notices.push(notice);
                 }
             }
         }
     }
 
+    /// Moves the deadline of `notice` (or of its copy already changed by this entry) to
+    /// `deadline`.
+    fn move_deadline(&mut self, notice: Indexed, deadline: DateTime<Utc>) {
+        match self.notices.iter_mut().find(|n| n.id == notice.id) {
+            Some(known) if known.deadline != Some(deadline) => {
+                known.deadline = Some(deadline);
+                self.moved.insert(known.id.clone());
+            }
+            Some(_) => {}
+            None if notice.deadline != Some(deadline) => {
+                self.moved.insert(notice.id.clone());
+                self.notices.push(Indexed {
+                    deadline: Some(deadline),
+                    ..notice
+                });
+            }
+            None => {}
+        }
+    }
+
     fn effects(self) -> impl Iterator<Item = Effect> {
-        self.0.into_iter().map(|n| {
+        let moved = self.moved;
+        self.notices.into_iter().map(move |n| {
             Effect::SetStatus(StatusChange {
+                deadline: n.deadline.filter(|_| moved.contains(&n.id)),
                 id: n.id,
                 status: n.status,
                 sections: n.sections,
@@ -210,6 +240,25 @@ pub fn effects(
                     }
                 }
             }
+            // The bid deadline in force that a notice of the tender stage carries (its own, an
+            // amendment's postponement, a re-sent version's new one) is the deadline of the
+            // stage's tender notices too: search sorts and shows them by it, as `next_deadline`
+            // and the pages do. Only a tender whose every section the notice names: a tender of
+            // two sections whose amendment moved one keeps its own deadline, still in force for
+            // the other. Amendments keep the deadline each states.
+            if let Some(bid) = notice.windows.get("bid").filter(|_| stage == Kind::Tender) {
+                let deadline = bid.end.with_timezone(&chrono::Utc);
+                let keys = procedures_of(&doc, &event.key());
+                for key in &keys {
+                    for n in procedure(key)? {
+                        let covered =
+                            n.sections.is_empty() || n.sections.keys().all(|k| keys.contains(k));
+                        if n.id != doc.id && n.kind == Kind::Tender.as_str() && covered {
+                            changes.move_deadline(n, deadline);
+                        }
+                    }
+                }
+            }
             Ok(std::iter::once(Effect::Upsert(doc))
                 .chain(changes.effects())
                 .collect())
@@ -263,6 +312,7 @@ impl SearchIndexer {
                 kind: h.kind,
                 status: h.status,
                 sections: h.sections,
+                deadline: h.deadline,
             })
             .collect())
     }
@@ -327,8 +377,12 @@ impl Pending {
         if let Some(doc) = self.docs.iter_mut().find(|d| d.id == change.id) {
             doc.status = change.status;
             doc.sections = change.sections;
+            doc.deadline = change.deadline.or(doc.deadline);
         } else if let Some(known) = self.statuses.iter_mut().find(|c| c.id == change.id) {
-            *known = change;
+            *known = StatusChange {
+                deadline: change.deadline.or(known.deadline),
+                ..change
+            };
         } else {
             self.statuses.push(change);
         }
@@ -342,9 +396,11 @@ impl Pending {
             if let Some(doc) = self.docs.iter().find(|d| d.id == n.id) {
                 n.status.clone_from(&doc.status);
                 n.sections.clone_from(&doc.sections);
+                n.deadline = doc.deadline;
             } else if let Some(c) = self.statuses.iter().find(|c| c.id == n.id) {
                 n.status.clone_from(&c.status);
                 n.sections.clone_from(&c.sections);
+                n.deadline = c.deadline.or(n.deadline);
             }
         }
         for (doc, keys) in self.docs.iter().zip(&self.doc_keys) {
@@ -354,6 +410,7 @@ impl Pending {
                     kind: doc.kind.clone(),
                     status: doc.status.clone(),
                     sections: doc.sections.clone(),
+                    deadline: doc.deadline,
                 });
             }
         }
@@ -512,6 +569,98 @@ pub(crate) mod tests {
             .map(|(key, s)| (key.rsplit('/').next().unwrap_or_default().to_owned(), s))
             .collect();
         (hit.status, sections)
+    }
+
+    /// Indexed notice `id`'s deadline, by search.
+    pub(crate) fn deadline_of(index: &dyn SearchIndex, id: &str) -> Option<DateTime<Utc>> {
+        let q = SearchQuery {
+            page: 1,
+            per_page: 100,
+            ..Default::default()
+        };
+        index
+            .search(&q)
+            .expect("search")
+            .hits
+            .into_iter()
+            .find(|h| h.id == id)
+            .unwrap_or_else(|| panic!("{id} is indexed"))
+            .deadline
+    }
+
+    #[test]
+    fn a_postponement_moves_the_deadline_search_sorts_its_tender_by() {
+        use gongshi_platform::search::Sort;
+        let at = |s: &str| Some(s.parse::<DateTime<Utc>>().expect("an instant"));
+        let index = indexer();
+        let with_bid = |event: PublicEvent, end: &str| {
+            let PublicEvent::Published(notice) = event else {
+                unreachable!("a notice.published")
+            };
+            let mut payload = serde_json::to_value(&*notice).expect("a payload");
+            payload["windows"] = json!({"bid": {"start": "2025-03-03T09:00:00+08:00", "end": end}});
+            PublicEvent::from_payload(&notice.notice_id, "notice.published", &payload)
+                .expect("a published payload")
+        };
+        let bid = |id, kind, project, end| {
+            published_with_window(id, kind, project, "2025-03-03T01:00:00Z", ("bid", end))
+        };
+        for e in [
+            bid("t", "tender", "P", "2025-03-25T09:30:00+08:00"),
+            bid("u", "tender", "U", "2025-03-28T09:30:00+08:00"),
+            bid("a", "amendment", "P", "2025-04-01T09:30:00+08:00"),
+            // A tender of two sections whose amendment moves one keeps its own deadline.
+            with_bid(
+                published_in("v", "tender", "V", &["001", "002"]),
+                "2025-03-26T09:30:00+08:00",
+            ),
+            with_bid(
+                published_in("w", "amendment", "V", &["001"]),
+                "2025-04-05T09:30:00+08:00",
+            ),
+        ] {
+            index.apply(&e).expect("apply");
+        }
+        let by_deadline = SearchQuery {
+            kind: Some("tender".into()),
+            sort: Sort::Deadline,
+            page: 1,
+            per_page: 10,
+            ..Default::default()
+        };
+        let order: Vec<String> = index
+            .index
+            .search(&by_deadline)
+            .expect("search")
+            .hits
+            .into_iter()
+            .filter(|h| h.deadline.is_some())
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(order, ["v", "u", "t"]);
+        assert_eq!(
+            deadline_of(index.index.as_ref(), "v"),
+            at("2025-03-26T01:30:00Z")
+        );
+        assert_eq!(
+            deadline_of(index.index.as_ref(), "t"),
+            at("2025-04-01T01:30:00Z")
+        );
+        assert_eq!(
+            deadline_of(index.index.as_ref(), "a"),
+            at("2025-04-01T01:30:00Z")
+        );
+        assert_eq!(
+            deadline_of(index.index.as_ref(), "u"),
+            at("2025-03-28T01:30:00Z")
+        );
+        // A later status change (the deadline closing) keeps the moved deadline.
+        index.apply(&closed("a", "bid", "P")).expect("apply");
+        assert_eq!(sections_of(index.index.as_ref(), "t").0, "closed");
+        assert_eq!(
+            deadline_of(index.index.as_ref(), "t"),
+            at("2025-04-01T01:30:00Z")
+        );
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -65,6 +65,7 @@ impl Statuses {
                             kind: doc.kind,
                             status: doc.status,
                             sections: doc.sections,
+                            deadline: doc.deadline,
                         },
                     );
                 }
@@ -72,6 +73,7 @@ impl Statuses {
                     if let Some(known) = self.status.get_mut(&change.id) {
                         known.status = change.status;
                         known.sections = change.sections;
+                        known.deadline = change.deadline.or(known.deadline);
                         self.changes += 1;
                     }
                 }
@@ -158,6 +160,7 @@ pub async fn reindex(
                 if let Some(known) = statuses.status.get(&doc.id) {
                     doc.status.clone_from(&known.status);
                     doc.sections.clone_from(&known.sections);
+                    doc.deadline = known.deadline;
                 }
                 pending.push(doc);
                 notices += 1;
@@ -192,7 +195,7 @@ pub async fn reindex(
 mod tests {
     use super::*;
     use crate::Indexer as _;
-    use crate::indexer::tests::{history, indexer, sections_of};
+    use crate::indexer::tests::{deadline_of, history, indexer, sections_of};
 
     #[test]
     fn the_rebuild_folds_the_feed_to_the_statuses_the_live_index_reaches() {
@@ -224,6 +227,11 @@ mod tests {
                 (known.status.clone(), sections),
                 sections_of(live.index.as_ref(), id),
                 "{id}"
+            );
+            assert_eq!(
+                known.deadline,
+                deadline_of(live.index.as_ref(), id),
+                "{id}'s deadline"
             );
         }
     }

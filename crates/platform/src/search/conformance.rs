@@ -46,6 +46,7 @@ fn to(id: &str, status: &str) -> StatusChange {
         id: id.to_owned(),
         status: status.to_owned(),
         sections: Sections::new(),
+        deadline: None,
     }
 }
 
@@ -282,6 +283,7 @@ pub fn run(index: &dyn SearchIndex) {
             id: "0001".into(),
             status: "open".into(),
             sections: sections.clone(),
+            deadline: None,
         })
         .unwrap_or_else(|e| panic!("{e}"));
     let open = SearchQuery {
@@ -324,6 +326,28 @@ pub fn run(index: &dyn SearchIndex) {
         "a change without sections clears them: {:?}",
         found.hits
     );
+    // A deadline moved by a later notice of its stage (0005's 04-02, postponed to 04-20, now
+    // after 0002's 04-10) orders the hits and shows in them; a change that moves none keeps it.
+    let moved = Utc.with_ymd_and_hms(2025, 4, 20, 1, 30, 0).single();
+    index
+        .set_status(&StatusChange {
+            deadline: moved,
+            ..to("0005", "open")
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(index, &by_deadline), ["0002", "0005", "0001"]);
+    index
+        .set_status(&to("0005", "open"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(index, &by_deadline), ["0002", "0005", "0001"]);
+    let hit = index
+        .search(&query("污水处理"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .hits
+        .into_iter()
+        .find(|h| h.id == "0005")
+        .expect("0005");
+    assert_eq!(hit.deadline, moved, "the hit shows the deadline in force");
     index.delete("0005").unwrap_or_else(|e| panic!("{e}"));
     assert!(ids(index, &query("污水处理")).is_empty());
 

@@ -110,13 +110,16 @@ impl MeiliDoc {
     }
 }
 
-/// The document's id, status and sections only: what a status change rewrites (a partial
-/// update replaces the top-level fields it names, `sections` whole).
+/// The document's id, status, sections and a moved deadline only: what a status change rewrites
+/// (a partial update replaces the top-level fields it names, `sections` whole).
 #[derive(Debug, Serialize)]
 struct StatusPatch<'a> {
     id: &'a str,
     status: &'a str,
     sections: &'a Sections,
+    /// Epoch milliseconds, as [`MeiliDoc`] keeps it; absent leaves the deadline as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<i64>,
 }
 
 /// A Meilisearch index of published notices.
@@ -346,6 +349,7 @@ impl SearchIndex for MeiliIndex {
             id: &change.id,
             status: &change.status,
             sections: &change.sections,
+            deadline: change.deadline.map(|t| t.timestamp_millis()),
         })?];
         let task = self.run(async move { index.add_or_update(&patch, Some("id")).await })??;
         self.wait(task)

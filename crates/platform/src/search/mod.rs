@@ -49,7 +49,8 @@ pub struct SearchDoc {
 /// empty for a notice of one procedure, whose status is the notice's.
 pub type Sections = BTreeMap<String, String>;
 
-/// A change of an indexed notice's status (a window closed, an award or termination published).
+/// A change of an indexed notice's status (a window closed, an award or termination published),
+/// and of its deadline when another notice of its stage moved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
     /// Notice id.
@@ -58,6 +59,10 @@ pub struct StatusChange {
     pub status: String,
     /// Its status in each of its sections, when it has several.
     pub sections: Sections,
+    /// Its deadline in force when a later notice of its stage moved it (an amendment postponing
+    /// the tender's bid deadline, a re-sent version changing it): what `deadline` in hits and
+    /// `Sort::Deadline` then use. `None` leaves the indexed deadline as it is.
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 impl From<&gongshi_domain::events::PublicFacts> for SearchDoc {

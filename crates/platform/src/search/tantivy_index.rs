@@ -395,12 +395,17 @@ impl SearchIndex for TantivyIndex {
         // Read before the writer is taken: a status change rewrites the committed document.
         let mut changed = Vec::with_capacity(statuses.len());
         for change in statuses {
-            if let Some(mut doc) = self.find(&change.id)?
-                && (doc.status != change.status || doc.sections != change.sections)
-            {
-                doc.status.clone_from(&change.status);
-                doc.sections.clone_from(&change.sections);
-                changed.push(doc);
+            if let Some(mut doc) = self.find(&change.id)? {
+                let deadline = change.deadline.or(doc.deadline);
+                if doc.status != change.status
+                    || doc.sections != change.sections
+                    || doc.deadline != deadline
+                {
+                    doc.status.clone_from(&change.status);
+                    doc.sections.clone_from(&change.sections);
+                    doc.deadline = deadline;
+                    changed.push(doc);
+                }
             }
         }
         if docs.is_empty() && changed.is_empty() {
