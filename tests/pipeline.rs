@@ -151,26 +151,36 @@ async fn a_works_procedure_posted_out_of_order_is_published_in_stage_order() {
         "personal data leaked: {text}"
     );
 
-    // The publicity window's closing reaches the feed as its own entry (the same timer tick as the
-    // award's release, so it may land just after it).
+    // The publicity window's closing reaches the feed as its own entry, in the same timer tick as
+    // the award's release and before it, as it happened: the publicity closed, then the award was
+    // published (no entry reads `closed` after the award).
     let db = p.db().await;
     let start = std::time::Instant::now();
-    loop {
-        let windows: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM feed_entries WHERE event_type = 'window.closed'",
+    let entries = loop {
+        let entries: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT event_type, entry #>> '{payload,notice_status}' FROM feed_entries \
+             WHERE event_type = 'window.closed' OR notice_id = $1 ORDER BY seq",
         )
-        .fetch_one(&db)
+        .bind(&award_id)
+        .fetch_all(&db)
         .await
-        .expect("count");
-        if windows >= 1 {
-            break;
+        .expect("entries");
+        if entries.len() >= 2 {
+            break entries;
         }
         assert!(
             start.elapsed() < std::time::Duration::from_secs(20),
-            "no window.closed entry"
+            "no window.closed entry: {entries:?}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    };
+    assert_eq!(
+        entries,
+        [
+            ("window.closed".to_owned(), Some("closed".to_owned())),
+            ("notice.published".to_owned(), None)
+        ]
+    );
 
     // Search finds the procedure's notices by words, by code, by region prefix, with facets; the
     // award has moved the tender to `awarded` in the index too. The index follows the feed store:
@@ -527,6 +537,67 @@ async fn a_tender_re_sent_to_correct_its_text_leaves_the_postponement_in_force()
         f["total"].as_u64() == Some(0)
     })
     .await;
+}
+
+/// A version older than one already published (a platform's retry delivering 03-10's version
+/// after 03-22's) is refused, naming the newer version: taken as the newest, its deadline
+/// (03-24) would undo the postponement to 04-01. Nothing of it is public, and the deadline in
+/// force stays the amendment's.
+#[tokio::test]
+async fn a_version_older_than_one_published_is_refused() {
+    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+    let (_, amendment_id) = tender_and_amendment(&p, &tender()).await;
+    p.set_now("2025-03-22T10:00:00+08:00");
+    let version = |title: &str, stamp: &str, deadline: &str| {
+        tender()
+            .replace(TENDER_TITLE, title)
+            .replace(
+                "<DATA_TIMESTAMP>2025-03-03 08:55",
+                &format!("<DATA_TIMESTAMP>{stamp}"),
+            )
+            .replace("2025-03-25 09:30", deadline)
+    };
+    let newer = p
+        .submit(&version(
+            "徐州市三环东路快速化改造工程（一期）施工招标公告",
+            "2025-03-22 09:55",
+            "2025-03-25 09:30",
+        ))
+        .await;
+    let newer = p.wait_receipt(&newer, |s| s == "published").await;
+    let newer_id = newer["records"][0]["notice_id"].as_str().expect("id");
+
+    let stale = p
+        .submit(&version(
+            "徐州市三环东路快速化改造工程（一期）施工招标公告（草稿）",
+            "2025-03-10 09:55",
+            "2025-03-24 09:30",
+        ))
+        .await;
+    let refused = p.wait_receipt(&stale, |s| s != "received").await;
+    assert_eq!(statuses(&refused), ["rejected"], "{refused}");
+    let error = &refused["records"][0]["errors"][0];
+    assert_eq!(error["rule"], "VERSION-OLDER", "{refused}");
+    assert_eq!(error["path"], "/DATA_TIMESTAMP", "{refused}");
+    assert_eq!(error["evidence"]["newer_version"], newer_id, "{refused}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("数据时间戳")
+                && m.contains("2025-03-10 09:55")
+                && m.contains("2025-03-22 09:55")),
+        "{error}"
+    );
+    let stale_id = refused["records"][0]["notice_id"].as_str().expect("id");
+    assert_eq!(p.get(&format!("/v1/notices/{stale_id}")).await.0, 404);
+    let (_, procedure) = p
+        .get(&format!("/v1/procedures/JSGGZY/{PROJECT}/{SECTION}"))
+        .await;
+    assert_eq!(
+        procedure["windows"]["bid"]["notice_id"],
+        amendment_id.as_str(),
+        "{procedure:#}"
+    );
 }
 
 /// The tender re-sent on 03-26 with a later deadline (04-15), after its old one (03-25) closed

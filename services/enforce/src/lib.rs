@@ -478,13 +478,24 @@ async fn closing_of(
     if let Some(i) = in_force.iter().position(|k| *k == own) {
         in_force[..=i].rotate_right(1);
     }
-    // Closed where it closes, as it stands elsewhere (open while a moved deadline runs there).
+    // Closed where it closes (or awarded, terminated: a later stage published before the closing
+    // settles it there, as the API says), as it stands elsewhere (open while a moved deadline
+    // runs there).
     let notice_status = Status::after_window(window).and_then(|closed| {
-        let elsewhere = statuses_in(&states, notice_id, due_at)
-            .into_iter()
-            .filter(|(key, _)| !in_force.contains(key))
-            .map(|(_, status)| status);
-        Status::most_open(elsewhere.chain([closed]))
+        let standing = statuses_in(&states, notice_id, due_at);
+        let each = in_force
+            .iter()
+            .map(|key| match standing.get(key) {
+                Some(status) if !status.may_close() => *status,
+                _ => closed,
+            })
+            .chain(
+                standing
+                    .iter()
+                    .filter(|(key, _)| !in_force.contains(key))
+                    .map(|(_, status)| *status),
+            );
+        Status::most_open(each)
     });
     Ok(Closing {
         procedures: in_force,

@@ -467,7 +467,9 @@ pub struct DueTimer {
     pub payload: Value,
 }
 
-/// Locks up to `limit` timers due at `now` that no other instance holds.
+/// Locks up to `limit` timers due at `now` that no other instance holds, in due order; at one
+/// instant windows close before holds end (a candidate publicity closes, then the award held
+/// for it is published), as the feed then reads.
 pub async fn due_timers(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
@@ -475,7 +477,7 @@ pub async fn due_timers(
 ) -> Result<Vec<DueTimer>, StoreError> {
     let rows = sqlx::query(
         "SELECT timer_id, kind, notice_id, due_at, payload FROM timers WHERE fired_at IS NULL AND due_at <= $1 \
-         ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+         ORDER BY due_at, kind = 'hold', timer_id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(now)
     .bind(limit)

@@ -247,9 +247,10 @@ pub struct NoticeUpdate {
     /// was judged again and refused (a parked notice whose parent came, a held one whose hold
     /// ended); `None` keeps the records' errors.
     pub errors: Option<Value>,
-    /// Warnings and notes of that judging (a JSON array like `errors`): each whose rule the
-    /// records' warnings do not name yet is added (why a notice judged again is held still:
-    /// `OBJECTION-HOLD`); `None` adds none.
+    /// Warnings and notes of that judging (a JSON array like `errors`): they replace the
+    /// records' warnings of the same rules and join the others (why a notice judged again is
+    /// held still, `OBJECTION-HOLD`; W11 with the candidates' new publicity end); `None` keeps
+    /// the records' warnings.
     pub warnings: Option<Value>,
 }
 
@@ -300,10 +301,10 @@ pub async fn set_statuses_by_notice(
     sqlx::query(
         "UPDATE receipt_records r SET status = u.status, hold_until = u.hold_until, \
            errors = COALESCE(u.errors, r.errors), \
-           warnings = COALESCE(r.warnings, '[]'::jsonb) || COALESCE( \
-             (SELECT jsonb_agg(w) FROM jsonb_array_elements(u.warnings) w \
-              WHERE NOT COALESCE(r.warnings, '[]'::jsonb) @> jsonb_build_array(jsonb_build_object('rule', w->'rule'))), \
-             '[]'::jsonb), \
+           warnings = CASE WHEN u.warnings IS NULL THEN r.warnings ELSE COALESCE( \
+             (SELECT jsonb_agg(w ORDER BY i) FROM jsonb_array_elements(r.warnings) WITH ORDINALITY AS o(w, i) \
+              WHERE NOT u.warnings @> jsonb_build_array(jsonb_build_object('rule', w->'rule'))), \
+             '[]'::jsonb) || u.warnings END, \
            updated_at = now() \
          FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[], $5::jsonb[]) \
            AS u(notice_id, status, hold_until, errors, warnings) \
