@@ -165,3 +165,38 @@ async fn a_release_does_not_mend_a_record_that_other_rules_still_block() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// A held notice released from the command line, which names no rule (it fails none): published
+/// now. The command queues the decision and the running pipeline sends it, so a command run with
+/// another topic prefix (a mistyped environment) neither loses the decision nor sends the
+/// pipeline's outbox to topics nothing reads.
+#[tokio::test]
+async fn a_held_notice_is_released_from_the_command_line_whatever_its_topic_prefix() {
+    let p = Pipeline::start("2025-03-01T12:00:00+08:00").await;
+    // Sent for 2025-03-03 09:00: held until then.
+    let receipt = p.submit(&gongshi_tests::fixtures::tender()).await;
+    p.wait_receipt(&receipt, |s| s == "held").await;
+    let out = p
+        .command("release")
+        .args([
+            receipt.as_str(),
+            "0",
+            "--reason",
+            "招标人书面申请提前发布",
+            "--operator",
+            "李四",
+        ])
+        .env("GONGSHI_TOPIC_PREFIX", "elsewhere.")
+        .output()
+        .expect("gongshi release");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let published = p.wait_receipt(&receipt, |s| s == "published").await;
+    let id = published["records"][0]["notice_id"].as_str().expect("id");
+    let (status, notice) = p.get(&format!("/v1/notices/{id}")).await;
+    assert_eq!(status, 200, "{notice}");
+}

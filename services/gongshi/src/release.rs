@@ -1,15 +1,16 @@
-//! `gongshi release RECEIPT INDEX --rule RULE --reason TEXT`: an operator releases a record from
+//! `gongshi release RECEIPT INDEX [--rule RULE] --reason TEXT`: an operator releases a record from
 //! one rule (a pre-2016 统一社会信用代码 whose outer check character is wrong while the supplier
 //! is genuinely registered, say) — the console's `release` action from the command line, with
 //! the same checks and the same audit entry. For an invalid record the release travels as a
 //! `record.released` event: validation records it, checks the record again with that rule's
 //! findings released (who and why kept on them), and a record nothing else blocks continues
 //! through enforcement and publication like any other; a held or rejected notice's release goes
-//! to enforcement as `notice.decided`.
+//! to enforcement as `notice.decided`. The events are queued in the outbox and sent by the running
+//! pipeline's relay (within a tick), never from here: nothing checks this process's topic prefix.
 
 use clap::Args;
 use gongshi_gateway::ops::actions::{Action, ActionRequest, MIN_REASON_CHARS, act};
-use gongshi_platform::{Bus, CommonConfig, Store};
+use gongshi_platform::{CommonConfig, Store};
 use std::process::ExitCode;
 
 /// Options of `gongshi release`.
@@ -20,8 +21,9 @@ pub struct ReleaseArgs {
     /// The record in it (from 0, as `GET /v1/receipts/{receipt}` lists them).
     index: i32,
     /// The rule to release the record from (`USCC-CHECK`, …); repeat it for a notice that fails
-    /// several (a rejected notice is released from all its rules at once).
-    #[arg(long = "rule", required = true)]
+    /// several (a rejected notice is released from all its rules at once). Without it, every
+    /// rule the record fails; a held notice fails none (it is published now).
+    #[arg(long = "rule")]
     rules: Vec<String>,
     /// Why (at least 4 characters; kept on the released finding).
     #[arg(long)]
@@ -53,15 +55,14 @@ async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let store = Store::connect(&args.common.database_url).await?;
-    let bus = Bus::connect(&args.common.kafka_brokers, &args.common.topic_prefix)?;
     let request = ActionRequest {
         reason: reason.to_owned(),
-        rules: Some(args.rules.clone()),
+        rules: (!args.rules.is_empty()).then(|| args.rules.clone()),
     };
     // The console's own action: the same checks, the same audit entry, the same events.
     match act(
         &store,
-        &bus,
+        None,
         &args.operator,
         &args.receipt,
         args.index,
@@ -71,12 +72,14 @@ async fn release(args: ReleaseArgs) -> anyhow::Result<ExitCode> {
     .await
     {
         Ok(done) => {
+            let from = if args.rules.is_empty() {
+                "every rule it fails".to_owned()
+            } else {
+                args.rules.join(", ")
+            };
             println!(
-                "{}#{}: released from {} (audit #{}); the pipeline checks it again",
-                args.receipt,
-                args.index,
-                args.rules.join(", "),
-                done.audit_id
+                "{}#{}: released from {from} (audit #{}); the pipeline checks it again",
+                args.receipt, args.index, done.audit_id
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -137,14 +137,18 @@ fn error_rules(record: &RecordRow) -> Vec<String> {
 }
 
 /// Carries out `action` on a record for `operator` (the console's signed-in operator, or
-/// `gongshi release --operator`).
+/// `gongshi release --operator`). `bus` is the pipeline's own (the console's): the action's events
+/// are sent at once through it, and a retry needs it. `None` (the command line, whose topic
+/// prefix nothing checks) queues them in the outbox for the pipeline's relay, which sends them
+/// within a tick: a process that relayed with another prefix would send the pipeline's whole
+/// outbox to topics nothing reads.
 ///
 /// Errors: 400 for a short reason or a release naming a rule the record does not fail, 404 for
 /// an unknown record, 409 when the action does not apply to its status, 503 when the store is
 /// unavailable.
 pub async fn act(
     store: &Store,
-    bus: &Bus,
+    bus: Option<&Bus>,
     operator: &str,
     receipt: &str,
     index: i32,
@@ -299,6 +303,12 @@ pub async fn act(
             if action == Action::Retry {
                 // Sent before the commit: a retry that could not be sent is not logged as done
                 // (the record stays quarantined; the operator tries again).
+                let bus = bus.ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::Unavailable,
+                        "重试需要消息总线：请在运营控制台操作 (a retry is sent through the pipeline's bus)",
+                    )
+                })?;
                 bus.redrive(&resolved).await.map_err(|e| {
                     tracing::error!(error = %e, receipt, index, message = "retry could not be sent");
                     ApiError::new(
@@ -366,7 +376,9 @@ pub async fn act(
     }
     tx.commit().await.map_err(|e| store_error(e.into()))?;
     // Logged and queued: send now (enforce's relay sends whatever this does not).
-    if let Err(e) = store::outbox::relay(&store.pool, bus).await {
+    if let Some(bus) = bus
+        && let Err(e) = store::outbox::relay(&store.pool, bus).await
+    {
         tracing::warn!(error = %format!("{e:#}"), message = "outbox relay after an operator action incomplete; enforce relays it");
     }
     tracing::info!(

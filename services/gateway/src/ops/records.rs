@@ -364,7 +364,13 @@ pub(crate) async fn api_act(
     let action = action_of(&action)?;
     Ok(Json(
         actions::act(
-            &gw.store, &gw.bus, &op.name, &receipt, index, action, &request,
+            &gw.store,
+            Some(&gw.bus),
+            &op.name,
+            &receipt,
+            index,
+            action,
+            &request,
         )
         .await?,
     ))
@@ -553,7 +559,13 @@ pub(crate) async fn page_act(
         rules: None,
     };
     match actions::act(
-        &gw.store, &gw.bus, &op.name, &receipt, index, action, &request,
+        &gw.store,
+        Some(&gw.bus),
+        &op.name,
+        &receipt,
+        index,
+        action,
+        &request,
     )
     .await
     {
