@@ -539,6 +539,62 @@ async fn a_tender_re_sent_to_correct_its_text_leaves_the_postponement_in_force()
     .await;
 }
 
+/// An award held until the candidates' publicity ends, whose candidates are re-sent meanwhile
+/// with a publicity extended to 04-15: when 04-11 comes it is judged again and held again to the
+/// new end, and its receipt says so (W11 with the new end, not the old one), then it publishes.
+#[tokio::test]
+async fn an_award_held_for_a_publicity_extended_meanwhile_is_held_to_the_new_end() {
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    for doc in [tender(), candidates("2025-04-11 18:00")] {
+        let r = p.submit(&doc).await;
+        p.wait_receipt(&r, |s| s == "published").await;
+    }
+    let award_receipt = p
+        .submit(&award("2025-04-10 09:00", "2025-04-10 08:50"))
+        .await;
+    p.wait_receipt(&award_receipt, |s| s == "held").await;
+    let extended = candidates("2025-04-15 18:00").replace(
+        "<DATA_TIMESTAMP>2025-04-08 08:40",
+        "<DATA_TIMESTAMP>2025-04-10 11:00",
+    );
+    let r = p.submit(&extended).await;
+    p.wait_receipt(&r, |s| s == "published").await;
+
+    p.set_now("2025-04-11T18:01:00+08:00");
+    let start = std::time::Instant::now();
+    let held = loop {
+        let (_, body) = p.get(&format!("/v1/receipts/{award_receipt}")).await;
+        if body["records"][0]["hold_until"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("2025-04-15T10:00:00"))
+        {
+            break body;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "not held to the new end: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(statuses(&held), ["held"], "{held}");
+    let w11: Vec<&Value> = held["records"][0]["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|w| w["rule"] == "W11")
+        .collect();
+    assert_eq!(w11.len(), 1, "{held}");
+    assert!(
+        w11[0]["evidence"]["publicity_end"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("2025-04-15T18:00")),
+        "{held}"
+    );
+
+    p.set_now("2025-04-15T18:01:00+08:00");
+    p.wait_receipt(&award_receipt, |s| s == "published").await;
+}
+
 /// A version older than one already published (a platform's retry delivering 03-10's version
 /// after 03-22's) is refused, naming the newer version: taken as the newest, its deadline
 /// (03-24) would undo the postponement to 04-01. Nothing of it is public, and the deadline in
