@@ -339,6 +339,17 @@ async fn records_actions_and_their_audit() {
         (Some("rejected"), Some("published"))
     );
     let receipt = p.wait_receipt(&r.rejected, |s| s == "published").await;
+    // Its record no longer lists the released rule as an error: it is a warning saying who.
+    let record = &receipt["records"][0];
+    assert_eq!(record["errors"], Value::Array(Vec::new()), "{receipt}");
+    assert!(
+        record["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|w| w["released"]["reason"] == reason),
+        "{receipt}"
+    );
     let (_, notice) = p.get(&format!("/v1/notices/{}", notice_of(&receipt))).await;
     let text = notice.to_string();
     assert!(

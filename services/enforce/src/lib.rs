@@ -835,13 +835,21 @@ fn schedule(
     }
 }
 
+/// A verdict's ERROR findings (`errors`) or the others as a receipt record lists them; a
+/// released one says who released it and why (`released`), as validation's do.
 fn findings_json(verdict: &Verdict, errors: bool) -> Value {
     Value::Array(
         verdict
             .findings
             .iter()
             .filter(|f| f.is_error() == errors)
-            .map(|f| json!({"rule": f.rule, "path": f.path, "message": f.message, "severity": f.severity, "evidence": f.evidence}))
+            .map(|f| {
+                let mut finding = json!({"rule": f.rule, "path": f.path, "message": f.message, "severity": f.severity, "evidence": f.evidence});
+                if let Some(released) = &f.released {
+                    finding["released"] = json!(released);
+                }
+                finding
+            })
             .collect(),
     )
 }
@@ -875,9 +883,10 @@ fn receipt_update(
     }
 }
 
-/// What a notice judged again (a parked notice released, a held one whose hold ended) makes
-/// of its receipt records: its status (`received` until the feed has it, when published), its
-/// hold instant, the errors that refuse it when refused, and the warnings that arose.
+/// What a notice judged again (a parked notice released, a held one whose hold ended, a notice
+/// an operator released) makes of its receipt records: its status (`received` until the feed has
+/// it, when published), its hold instant, the errors that refuse it (none once published: a
+/// released error is a warning naming who released it and why), and the warnings that arose.
 fn notice_update(notice_id: &str, verdict: &Verdict) -> NoticeUpdate {
     let status = match verdict.outcome {
         Outcome::Publish => "received",
@@ -887,7 +896,7 @@ fn notice_update(notice_id: &str, verdict: &Verdict) -> NoticeUpdate {
         notice_id: notice_id.to_owned(),
         status: status.into(),
         hold_until: verdict.hold_until.map(|h| h.with_timezone(&Utc)),
-        errors: (verdict.outcome == Outcome::Reject).then(|| findings_json(verdict, true)),
+        errors: Some(findings_json(verdict, true)),
         warnings: Some(findings_json(verdict, false)),
     }
 }

@@ -541,10 +541,23 @@ fn parent_known(rule: &RuleDef, ctx: &mut Ctx<'_>) {
             (_, crate::schema::Regime::Property) => "挂牌公告",
             _ => "招标（采购）公告",
         };
-        let detail = format!(
-            "尚未收到该标段的{what}，暂存待其到达后重新判断 (parked: awaiting {parent:?} for {})",
-            missing.join(", ")
-        );
+        // A parent that came and was refused is not "not received": say so, and what it waits for.
+        let refused = ctx.procedures.iter().any(|p| {
+            p.stages
+                .iter()
+                .any(|s| s.kind == parent && s.status == super::StageStatus::Rejected)
+        });
+        let detail = if refused {
+            format!(
+                "该标段的{what}已被拒收（见其错误），暂存待其放行或重新发送后重新判断 (parked: its {parent:?} was refused, for {})",
+                missing.join(", ")
+            )
+        } else {
+            format!(
+                "尚未收到该标段的{what}，暂存待其到达后重新判断 (parked: awaiting {parent:?} for {})",
+                missing.join(", ")
+            )
+        };
         ctx.push(
             rule,
             &rule.id,
