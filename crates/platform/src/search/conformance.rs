@@ -168,6 +168,22 @@ pub fn run(index: &dyn SearchIndex) {
     assert_eq!(with(&codes[1].to_lowercase()), ["0001"], "any case");
     assert!(with("E3203000319").is_empty(), "a prefix is not the code");
 
+    // A code finds only the notices that carry it, not one whose text holds a code one digit
+    // away (as words, every character pair of the code is in its text).
+    let other = format!("{}2", &codes[0][..codes[0].len() - 1]);
+    let near = doc(
+        "0006",
+        "徐州市三环东路快速化改造工程（二期）施工招标公告",
+        &format!("项目编号 {other}，标段编号 {other}001。"),
+        "tender",
+        "320300",
+        4,
+        None,
+    );
+    index.upsert(&near).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(index, &query(&codes[0])), ["0001"], "exactly the code");
+    index.delete("0006").unwrap_or_else(|e| panic!("{e}"));
+
     // Every word must match.
     assert_eq!(sorted(ids(index, &query("徐州 道路"))), ["0001", "0004"]);
     assert_eq!(ids(index, &query("徐州 照明")), ["0004"]);

@@ -153,6 +153,7 @@ fn settings() -> Settings {
     Settings::new()
         .with_searchable_attributes(["title_s", "body_s", "codes"])
         .with_filterable_attributes([
+            "codes",
             "kind",
             "category",
             "regions",
@@ -226,6 +227,20 @@ fn instant(millis: i64) -> DateTime<Utc> {
 }
 
 impl MeiliIndex {
+    /// Whether any document passes `filter` (one search for no text, one hit).
+    fn matches(&self, filter: &str) -> anyhow::Result<bool> {
+        let (index, filter) = (self.index.clone(), filter.to_owned());
+        let found = self.run(async move {
+            index
+                .search()
+                .with_limit(1)
+                .with_filter(&filter)
+                .execute::<MeiliDoc>()
+                .await
+        })??;
+        Ok(!found.hits.is_empty())
+    }
+
     /// Connects, creates the index if it is missing and applies its settings (waiting for both).
     pub fn connect(config: MeiliConfig) -> anyhow::Result<MeiliIndex> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -368,16 +383,31 @@ impl SearchIndex for MeiliIndex {
     }
 
     fn search(&self, q: &SearchQuery) -> anyhow::Result<SearchResults> {
-        let text =
+        let mut text =
             q.q.as_deref()
                 .map(|s| to_simplified(s.trim()))
                 .filter(|s| !s.is_empty());
+        let mut filter = filter_of(q);
+        // A query that is a code some notice carries finds exactly those notices, newest first
+        // (as the embedded engine does): as a word it would also match codes it is a prefix of.
+        if let Some(code) = text
+            .as_deref()
+            .filter(|t| !t.contains(char::is_whitespace))
+            .map(|t| format!("codes = {}", quoted(t)))
+            && self.matches(&code)?
+        {
+            text = None;
+            filter = if filter.is_empty() {
+                code
+            } else {
+                format!("{code} AND {filter}")
+            };
+        }
         let sort: Option<&'static str> = match q.sort {
             Sort::Relevance if text.is_some() => None,
             Sort::Relevance | Sort::PublishedDesc => Some("published_at:desc"),
             Sort::Deadline => Some("deadline:asc"),
         };
-        let filter = filter_of(q);
         let per_page = q.per_page.clamp(1, 100);
         let page = q.page.max(1);
         let index = self.index.clone();
@@ -449,6 +479,37 @@ impl SearchIndex for MeiliIndex {
             facets_kind: facet("kind"),
             facets_region: facet("province"),
         })
+    }
+
+    fn with_code(&self, code: &str, limit: usize) -> anyhow::Result<Vec<SearchHit>> {
+        let filter = format!("codes = {}", quoted(code));
+        let index = self.index.clone();
+        let found = self.run(async move {
+            index
+                .search()
+                .with_limit(limit.max(1))
+                .with_filter(&filter)
+                .execute::<MeiliDoc>()
+                .await
+        })??;
+        Ok(found
+            .hits
+            .iter()
+            .map(|h| {
+                let d = &h.result;
+                SearchHit {
+                    id: d.id.clone(),
+                    title: d.title.clone(),
+                    snippet: String::new(),
+                    kind: d.kind.clone(),
+                    region: d.region.clone(),
+                    status: d.status.clone(),
+                    published_at: instant(d.published_at),
+                    deadline: d.deadline.map(instant),
+                    sections: d.sections.clone(),
+                }
+            })
+            .collect())
     }
 
     fn health(&self) -> bool {

@@ -439,13 +439,33 @@ impl SearchIndex for TantivyIndex {
         let f = self.f;
         let searcher = self.reader.searcher();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let text =
+        // A query that is a code some notice carries (project, section, procedure key) finds
+        // exactly the notices that carry it, newest first: as words its bigrams would also match
+        // the text of notices with similar codes (…8801 shares all but one with …8802).
+        let code =
             q.q.as_deref()
-                .filter(|s| !s.trim().is_empty())
-                .and_then(|s| self.text_query(s));
+                .map(|s| to_simplified(s.trim()).to_lowercase())
+                .filter(|c| !c.is_empty() && !c.contains(char::is_whitespace))
+                .map(|c| Term::from_field_text(f.codes, &c))
+                .filter(|term| searcher.doc_freq(term).is_ok_and(|n| n > 0));
+        let text = match code {
+            Some(term) => {
+                clauses.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                ));
+                None
+            }
+            None => {
+                q.q.as_deref()
+                    .filter(|s| !s.trim().is_empty())
+                    .and_then(|s| self.text_query(s))
+            }
+        };
         let has_text = text.is_some();
         match text {
             Some(t) => clauses.push((Occur::Must, t)),
+            None if !clauses.is_empty() => {}
             None if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) => {
                 return Ok(SearchResults::default());
             }
