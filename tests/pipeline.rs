@@ -1091,6 +1091,14 @@ async fn invalid_and_rejected_records_show_their_errors_in_the_receipt() {
         "{w9}"
     );
     assert_eq!(w9["evidence"]["counted"], 1);
+
+    // Sent again, it is a duplicate that still says why it is refused.
+    let again = p.submit(&candidates("2025-04-09 18:00")).await;
+    let body = p.wait_receipt(&again, |s| s == "duplicate").await;
+    assert_eq!(
+        body["records"][0]["errors"][0]["rule"], "W9",
+        "a duplicate of a refused notice: {body}"
+    );
 }
 
 #[tokio::test]

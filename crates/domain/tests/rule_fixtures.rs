@@ -95,6 +95,23 @@ fn check_case(engine: &Engine<'_>, bases: &Value, rule: &str, case: &Value) {
         ),
         other => panic!("{rule} '{name}': expect {other:?}"),
     }
+    // `message_has`: words the firing finding's message must contain.
+    for word in case
+        .get("message_has")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        assert!(
+            verdict
+                .findings
+                .iter()
+                .any(|f| f.rule == rule && f.message.contains(word)),
+            "{rule} '{name}': no message with {word}: {:#?}",
+            verdict.findings
+        );
+    }
     if let Some(outcome) = case.get("outcome").and_then(Value::as_str) {
         assert_eq!(
             verdict.outcome.as_str(),

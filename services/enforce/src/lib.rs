@@ -635,12 +635,20 @@ async fn judge(
     let warnings =
         serde_json::to_value(&warnings).map_err(|e| HandlerError::Permanent(e.into()))?;
     if known.contains(&notice.id) {
+        // A duplicate of a refused notice says why it was refused: the platform re-sending it
+        // learns it is still refused, not just "duplicate".
+        let errors = match unit.outcome(tx, &notice.id).await? {
+            Some(outcome) => serde_json::from_value::<Verdict>(outcome)
+                .map(|v| findings_json(&v, true))
+                .unwrap_or_else(|_| json!([])),
+            None => json!([]),
+        };
         unit.set_record(RecordUpdate {
             receipt_id: receipt,
             idx,
             status: "duplicate".into(),
             notice_id: Some(notice.id.clone()),
-            errors: json!([]),
+            errors,
             warnings,
             hold_until: None,
         });

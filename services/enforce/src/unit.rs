@@ -244,6 +244,23 @@ impl Unit {
         self.notices.push(Some(pending));
     }
 
+    /// The stored verdict (`outcome`) of notice `notice_id`: as this transaction recorded it,
+    /// else as the store has it.
+    pub(crate) async fn outcome(
+        &self,
+        tx: &mut PgConnection,
+        notice_id: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        if let Some(pending) = self
+            .notice_at
+            .get(notice_id)
+            .and_then(|&at| self.notices[at].as_ref())
+        {
+            return Ok(Some(pending.outcome.clone()));
+        }
+        notices::outcome(tx, notice_id).await
+    }
+
     /// Queues an event for the `public` topic (through the outbox).
     pub(crate) fn publish(&mut self, event: Envelope) {
         self.public.push(event);

@@ -204,9 +204,23 @@ fn min_period(rule: &RuleDef, ctx: &mut Ctx<'_>) {
         ctx.push(rule, fallback, to_field, detail, ev);
         return;
     }
-    let roll = if count.limit_date > count.start_date + chrono::Days::new(u64::from(days))
-        && unit == DayUnit::Calendar
-    {
+    let nominal = count.start_date + chrono::Days::new(u64::from(days));
+    let rolled = count.limit_date > nominal && unit == DayUnit::Calendar;
+    if rolled && count.counted >= days {
+        // Enough days counted, but the period's last day is a holiday: the end moves on to the
+        // next working day (民法典 第二百零三条), which the notice's end falls short of.
+        let detail = format!(
+            "{} {} 至 {} {}：期限第 {days} 日 {nominal} 为法定节假日或休息日，期限顺延至其后第一个工作日 {}，结束时间应不早于该日 (the period's last day is a holiday: it ends on the next working day)",
+            ctx.label(&from_field),
+            short(&from),
+            ctx.label(to_field),
+            short(&to),
+            count.limit_date
+        );
+        ctx.push(rule, &rule.id, to_field, detail, ev);
+        return;
+    }
+    let roll = if rolled {
         "（期限末日为法定节假日或休息日，顺延至其后第一个工作日）"
     } else {
         ""
