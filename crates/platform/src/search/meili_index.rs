@@ -77,6 +77,21 @@ struct MeiliDoc {
 }
 
 impl MeiliDoc {
+    /// The hit it makes, with `snippet`.
+    fn hit(&self, snippet: String) -> SearchHit {
+        SearchHit {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            snippet,
+            kind: self.kind.clone(),
+            region: self.region.clone(),
+            status: self.status.clone(),
+            published_at: instant(self.published_at),
+            deadline: self.deadline.map(instant),
+            sections: self.sections.clone(),
+        }
+    }
+
     fn from_doc(d: &SearchDoc) -> MeiliDoc {
         let region = d.region.clone().filter(|r| !r.is_empty());
         let regions = region
@@ -457,17 +472,7 @@ impl SearchIndex for MeiliIndex {
                     .and_then(|f| f.get("body_s"))
                     .and_then(|v| v.as_str())
                     .map_or_else(|| d.body_s.chars().take(120).collect(), str::to_owned);
-                SearchHit {
-                    id: d.id.clone(),
-                    title: d.title.clone(),
-                    snippet,
-                    kind: d.kind.clone(),
-                    region: d.region.clone(),
-                    status: d.status.clone(),
-                    published_at: instant(d.published_at),
-                    deadline: d.deadline.map(instant),
-                    sections: d.sections.clone(),
-                }
+                d.hit(snippet)
             })
             .collect();
         Ok(SearchResults {
@@ -495,20 +500,7 @@ impl SearchIndex for MeiliIndex {
         Ok(found
             .hits
             .iter()
-            .map(|h| {
-                let d = &h.result;
-                SearchHit {
-                    id: d.id.clone(),
-                    title: d.title.clone(),
-                    snippet: String::new(),
-                    kind: d.kind.clone(),
-                    region: d.region.clone(),
-                    status: d.status.clone(),
-                    published_at: instant(d.published_at),
-                    deadline: d.deadline.map(instant),
-                    sections: d.sections.clone(),
-                }
-            })
+            .map(|h| h.result.hit(String::new()))
             .collect())
     }
 
