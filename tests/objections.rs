@@ -221,7 +221,9 @@ async fn an_objection_raised_while_an_award_is_held_keeps_it_held_past_its_hold(
     assert_eq!(record(&still)["status"], "held", "{still}");
     let warned = rules(&record(&still)["warnings"]);
     assert!(
-        warned.contains(&"OBJECTION-HOLD") && warned.contains(&"W11"),
+        warned.contains(&"OBJECTION-HOLD")
+            && warned.contains(&"W11")
+            && warned.contains(&"HOLD-ENDED"),
         "{still}"
     );
     let award_id = record(&still)["notice_id"].as_str().expect("id").to_owned();

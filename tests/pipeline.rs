@@ -782,6 +782,10 @@ async fn held_candidates_are_judged_again_when_their_hold_ends() {
         .filter_map(|w| w["rule"].as_str())
         .collect();
     assert!(warned.contains(&"S1"), "why it was held stays: {refused}");
+    assert!(
+        warned.contains(&"HOLD-ENDED"),
+        "it says it was judged again when its hold ended: {refused}"
+    );
 
     let (status, outcome): (String, Value) =
         sqlx::query_as("SELECT status, outcome FROM notices WHERE notice_id = $1")

@@ -107,15 +107,40 @@ impl Verdict {
     /// This verdict of a held notice judged again when its hold instant came, keeping the
     /// `held` verdict's warnings and notes that no longer arise: the reasons it was held (its
     /// send time, the candidate publicity it waited for), so the published notice still says
-    /// when and why it was held. Its other findings cannot differ: the notice is the same.
+    /// when and why it was held. Its other findings cannot differ: the notice is the same. Not
+    /// published after all (refused, or held on), it gets an INFO finding `HOLD-ENDED` saying
+    /// that its hold ended and it was judged again: what happened meanwhile is in the findings
+    /// beside it.
     pub fn keeping_hold_reasons(mut self, held: &Verdict) -> Verdict {
         let resolved: Vec<Finding> = held
             .findings
             .iter()
-            .filter(|f| !f.is_error() && !self.findings.iter().any(|n| n.rule == f.rule))
+            .filter(|f| !f.is_error() && f.rule != "HOLD-ENDED")
+            .filter(|f| !self.findings.iter().any(|n| n.rule == f.rule))
             .cloned()
             .collect();
         self.findings.extend(resolved);
+        let until = held
+            .hold_until
+            .map(|h| h.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        let what = match self.outcome {
+            Outcome::Publish => None,
+            Outcome::Reject | Outcome::Invalid => Some(
+                "按程序当时的状态重新判断，不予发布（原因见本记录的错误）(judged again when its hold ended: refused)",
+            ),
+            _ => Some(
+                "按程序当时的状态重新判断，继续暂缓（原因见本记录的其他提示）(judged again when its hold ended: still held)",
+            ),
+        };
+        if let Some(what) = what {
+            self.findings.push(Finding::new(
+                "HOLD-ENDED",
+                Severity::Info,
+                "",
+                format!("原定 {until} 发布，到期时{what}"),
+            ));
+        }
         self
     }
 }
