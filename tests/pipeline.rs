@@ -539,6 +539,83 @@ async fn a_tender_re_sent_to_correct_its_text_leaves_the_postponement_in_force()
     .await;
 }
 
+/// A section tendered again after its termination (流标, then 重新招标: 实施条例 第四十四条): the
+/// re-tender opens a new round. It is open until its own deadline (API, search), its deadline's
+/// closing is announced, and the old tender stays terminated.
+#[tokio::test]
+async fn a_tender_sent_after_its_sections_termination_is_open_until_its_own_deadline() {
+    let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
+    let db = p.db().await;
+    let published = |xml: String| {
+        let p = &p;
+        async move {
+            let receipt = p.submit(&xml).await;
+            let body = p.wait_receipt(&receipt, |s| s == "published").await;
+            body["records"][0]["notice_id"]
+                .as_str()
+                .expect("notice id")
+                .to_owned()
+        }
+    };
+    let status = |id: String| {
+        let p = &p;
+        async move { p.get(&format!("/v1/notices/{id}")).await.1["status"].clone() }
+    };
+    let old = published(tender()).await;
+    p.set_now("2025-03-26T10:00:00+08:00");
+    published(termination(SECTION)).await;
+    assert_eq!(status(old.clone()).await, "terminated");
+
+    p.set_now("2025-03-27T10:00:00+08:00");
+    let re_tender = tender()
+        .replace(
+            TENDER_TITLE,
+            "徐州市三环东路快速化改造工程施工招标公告（重新招标）",
+        )
+        .replace(
+            "<NOTICE_SEND_TIME>2025-03-03 09:00",
+            "<NOTICE_SEND_TIME>2025-03-27 09:00",
+        )
+        .replace(
+            "<DOC_GET_START_TIME>2025-03-03 09:00",
+            "<DOC_GET_START_TIME>2025-03-27 09:00",
+        )
+        .replace("2025-03-10 17:00", "2025-04-03 17:00")
+        .replace("2025-03-25 09:30", "2025-04-18 09:30")
+        .replace(
+            "<DATA_TIMESTAMP>2025-03-03 08:55",
+            "<DATA_TIMESTAMP>2025-03-27 08:55",
+        );
+    let new = published(re_tender).await;
+    assert_eq!(
+        status(new.clone()).await,
+        "open",
+        "the re-tender takes bids"
+    );
+    assert_eq!(status(old.clone()).await, "terminated");
+    // Search follows the feed: wait until it has the re-tender, then it must be the only one open.
+    p.search_until("/v1/search?kind=tender", |f| f["total"].as_u64() == Some(2))
+        .await;
+    let open = p
+        .search_until("/v1/search?kind=tender&status=open", |f| {
+            f["total"].as_u64() == Some(1) && f["hits"][0]["id"] == new.as_str()
+        })
+        .await;
+    assert_eq!(open["hits"][0]["status"], "open", "{open}");
+    let (_, all) = p.get("/v1/search?kind=tender&status=terminated").await;
+    assert_eq!(all["hits"][0]["id"], old.as_str(), "{all}");
+
+    p.set_now("2025-04-18T09:31:00+08:00");
+    // The old deadline's closing (03-25), then the re-tender's.
+    let closed = closings_at_least(&db, 2).await;
+    assert_eq!(
+        closed[1].0, new,
+        "the re-tender's deadline is announced: {closed:?}"
+    );
+    assert_eq!(status(new).await, "closed");
+    assert_eq!(status(old).await, "terminated");
+}
+
 /// An award held until the candidates' publicity ends, whose candidates are re-sent meanwhile
 /// with a publicity extended to 04-15: when 04-11 comes it is judged again and held again to the
 /// new end, and its receipt says so (W11 with the new end, not the old one), then it publishes.

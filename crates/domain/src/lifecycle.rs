@@ -11,7 +11,10 @@
 //!   indexer, as [`Status::at`] counts from the window in force);
 //! - a notice of several sections (标段) has a status in each section's procedure, and stands
 //!   where its most open section stands ([`Status::most_open`]): a tender whose first section was
-//!   terminated is still open for bids in the second.
+//!   terminated is still open for bids in the second;
+//! - a termination ends a round of the procedure, and a tender notice sent after it (重新招标,
+//!   招标投标法实施条例 第四十四条) opens the next ([`round_of`]): the re-tender and what follows it
+//!   stand by their own round, while the notices before it stay terminated.
 
 use crate::period::Window;
 use crate::schema::Kind;
@@ -179,6 +182,39 @@ impl Status {
     }
 }
 
+/// The round (as a range of indexes into `notices`) that notice `i` belongs to. `notices` are a
+/// procedure's published notices in publication order, as (kind, send time). A termination (终止
+/// 招标, 流标) ends a round; a tender notice sent after it opens the next (重新招标, 招标投标法实施
+/// 条例 第四十四条): the kinds [`Status::at`] weighs for a notice are those of its round, so the
+/// re-tender is open until its own deadline and the notices before it stay terminated. A tender
+/// sent before the termination (a corrected copy of the old one) opens nothing; without a send
+/// time on either side, a tender published after the termination opens a round.
+pub fn round_of(
+    notices: &[(Kind, Option<crate::values::datetime::Instant>)],
+    i: usize,
+) -> std::ops::Range<usize> {
+    let mut starts = vec![0];
+    // The send time of the termination that ended the current round, once there is one.
+    let mut ended: Option<Option<crate::values::datetime::Instant>> = None;
+    for (j, (kind, sent)) in notices.iter().enumerate() {
+        if *kind == Kind::Tender
+            && let Some(terminated) = ended
+            && match (sent, terminated) {
+                (Some(sent), Some(terminated)) => *sent > terminated,
+                _ => true,
+            }
+        {
+            starts.push(j);
+            ended = None;
+        }
+        if *kind == Kind::Termination {
+            ended = Some(*sent);
+        }
+    }
+    let k = starts.partition_point(|&s| s <= i).max(1);
+    starts[k - 1]..starts.get(k).copied().unwrap_or(notices.len())
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -196,6 +232,36 @@ mod tests {
             start: tz.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap(),
             end: tz.with_ymd_and_hms(2025, 3, end_day, 9, 0, 0).unwrap(),
         }
+    }
+
+    #[test]
+    fn a_tender_sent_after_a_termination_opens_a_round() {
+        let tz = crate::values::datetime::shanghai();
+        let day = |d: u32| Some(tz.with_ymd_and_hms(2025, 3, d, 9, 0, 0).unwrap());
+        let notices = [
+            (Kind::Tender, day(3)),
+            (Kind::Candidates, day(20)),
+            (Kind::Termination, day(26)),
+            // A corrected copy of the old tender, sent before the termination: no new round.
+            (Kind::Tender, day(3)),
+            // The re-tender.
+            (Kind::Tender, day(27)),
+            (Kind::Candidates, day(29)),
+        ];
+        for i in 0..4 {
+            assert_eq!(round_of(&notices, i), 0..4, "{i}");
+        }
+        assert_eq!(round_of(&notices, 4), 4..6);
+        assert_eq!(round_of(&notices, 5), 4..6);
+        // Without send times, publication order decides.
+        let unsent = [
+            (Kind::Tender, None),
+            (Kind::Termination, None),
+            (Kind::Tender, None),
+        ];
+        assert_eq!(round_of(&unsent, 2), 2..3);
+        assert_eq!(round_of(&unsent, 0), 0..2);
+        assert_eq!(round_of(&[], 0), 0..0);
     }
 
     #[test]

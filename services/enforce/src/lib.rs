@@ -458,15 +458,17 @@ async fn closing_of(
             .map(|x| x.notice_id.as_str())
     }));
     let seqs = notices::published_seqs(tx, &ids).await?;
+    // Within its round: a termination before a re-tender does not silence the re-tender's deadline.
     let moved_on_before = |state: &ProcedureState| {
         let Some(own) = seqs.get(notice_id) else {
             return false;
         };
-        state
-            .stages
-            .iter()
-            .filter(|x| past_stage(x))
-            .any(|x| seqs.get(&x.notice_id).is_some_and(|seq| seq < own))
+        state.round_of(notice_id).is_some_and(|round| {
+            round
+                .iter()
+                .filter(|x| past_stage(x))
+                .any(|x| seqs.get(&x.notice_id).is_some_and(|seq| seq < own))
+        })
     };
     let mut in_force: Vec<String> = states
         .iter()

@@ -137,15 +137,31 @@ static EMPTY_LINKS: std::sync::LazyLock<HashMap<String, VersionLink>> =
     std::sync::LazyLock::new(HashMap::new);
 
 /// The lifecycle status of a stored published notice at `now`, among the other published
-/// notices of one of its procedures (the domain's one definition, [`Status::at`]), by its windows
-/// in force there ([`windows_in_force`]): a tender whose deadline an amendment moved is open until
-/// the new one.
+/// notices of its round in one of its procedures (the domain's one definition, [`Status::at`],
+/// with [`gongshi_domain::lifecycle::round_of`]), by its windows in force there
+/// ([`windows_in_force`]): a tender whose deadline an amendment moved is open until the new one.
 pub(crate) fn lifecycle(
     n: &PublicNotice,
     siblings: &[PublicNotice],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Status {
-    let kinds: Vec<Kind> = siblings
+    // Only its round counts: a re-tender after a termination is not terminated by it.
+    let sent: Vec<(Kind, Option<gongshi_domain::values::datetime::Instant>)> = siblings
+        .iter()
+        .map(|s| {
+            let sent_at = s.notice["sent_at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            (kind_of(&s.kind), sent_at)
+        })
+        .collect();
+    let round = siblings
+        .iter()
+        .position(|s| s.notice_id == n.notice_id)
+        .map_or(0..siblings.len(), |i| {
+            gongshi_domain::lifecycle::round_of(&sent, i)
+        });
+    let kinds: Vec<Kind> = siblings[round]
         .iter()
         .filter_map(|s| Kind::parse(&s.kind))
         .collect();

@@ -718,7 +718,7 @@ fn newer_version_known(rule: &RuleDef, ctx: &mut Ctx<'_>) {
         |t| format!("{} {}", t.code, t.title),
     );
     let detail = format!(
-        "{} {} 早于本标段已收到的较新版本（{table}，{}）：旧版本不能取代新版本，不予发布；确为新的更正的，应以新的数据时间戳重新发送，或经运营人员核实后放行 (older than a version already accepted)",
+        "{} {} 早于本项目（标段）已收到的较新版本（{table}，{}）：旧版本不能取代新版本，不予发布；确为新的更正的，应以新的数据时间戳重新发送，或经运营人员核实后放行 (older than a version already accepted)",
         ctx.label("DATA_TIMESTAMP"),
         short(&own),
         short(&stamp)
@@ -733,22 +733,28 @@ fn newer_version_known(rule: &RuleDef, ctx: &mut Ctx<'_>) {
 }
 
 /// A section whose tendering was terminated (终止招标, 流标: a published termination) and not
-/// tendered again since (no tender notice accepted after the termination) has no candidates and
-/// no award: such a notice is refused, naming the termination.
+/// tendered again since (no tender notice sent after the termination: [`crate::lifecycle::round_of`])
+/// has no candidates and no award: such a notice is refused, naming the termination.
 fn not_terminated(rule: &RuleDef, ctx: &mut Ctx<'_>) {
     for p in ctx.procedures {
-        let Some(at) = p.stages.iter().rposition(|s| {
-            s.kind == Kind::Termination && s.status == super::StageStatus::Published
-        }) else {
+        // The procedure's published notices and this one last: the round it would join
+        // ([`crate::lifecycle::round_of`]; a re-tender sent after the termination opens a new one).
+        let published: Vec<&super::Stage> = p
+            .stages
+            .iter()
+            .filter(|s| s.status == super::StageStatus::Published && s.notice_id != ctx.notice.id)
+            .collect();
+        let mut sent: Vec<(Kind, Option<Instant>)> =
+            published.iter().map(|s| (s.kind, s.sent_at)).collect();
+        sent.push((ctx.notice.kind, ctx.notice.sent_at));
+        let round = crate::lifecycle::round_of(&sent, published.len());
+        let Some(termination) = published[round.start..]
+            .iter()
+            .rev()
+            .find(|s| s.kind == Kind::Termination)
+        else {
             continue;
         };
-        let tendered_again = p.stages[at + 1..]
-            .iter()
-            .any(|s| s.kind == Kind::Tender && s.accepted());
-        if tendered_again {
-            continue;
-        }
-        let termination = &p.stages[at];
         let when = termination
             .sent_at
             .map(|t| format!("于 {} ", short(&t)))

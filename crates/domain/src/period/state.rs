@@ -207,21 +207,30 @@ impl ProcedureState {
         at: chrono::DateTime<chrono::Utc>,
     ) -> Option<(Status, BTreeMap<String, Window>)> {
         let windows = self.windows_of(notice_id)?;
-        let stages: Vec<&Stage> = self
-            .stages
-            .iter()
-            .filter(|s| s.status == StageStatus::Published)
-            .collect();
-        let index = stages.iter().position(|s| s.notice_id == notice_id)?;
-        let kinds: Vec<Kind> = stages
+        // Only its round counts (a re-tender after a termination is not terminated by it).
+        let round = self.round_of(notice_id)?;
+        let own = round.iter().find(|s| s.notice_id == notice_id)?;
+        let kinds: Vec<Kind> = round
             .iter()
             .filter(|s| s.notice_id != notice_id)
             .map(|s| s.kind)
             .collect();
-        Some((
-            Status::at(stages[index].kind, &windows, &kinds, at),
-            windows,
-        ))
+        Some((Status::at(own.kind, &windows, &kinds, at), windows))
+    }
+
+    /// The published stages of published notice `notice_id`'s round, in arrival order, itself
+    /// among them ([`crate::lifecycle::round_of`]: a re-tender after a termination opens a new
+    /// round). `None` when it is not a published notice of the procedure.
+    pub fn round_of(&self, notice_id: &str) -> Option<Vec<&Stage>> {
+        let published: Vec<&Stage> = self
+            .stages
+            .iter()
+            .filter(|s| s.status == StageStatus::Published)
+            .collect();
+        let index = published.iter().position(|s| s.notice_id == notice_id)?;
+        let sent: Vec<(Kind, Option<Instant>)> =
+            published.iter().map(|s| (s.kind, s.sent_at)).collect();
+        Some(published[crate::lifecycle::round_of(&sent, index)].to_vec())
     }
 
     /// The published awards and terminations of the procedure: what settles it.

@@ -175,14 +175,20 @@ pub async fn act(
         return Err(ApiError::new(
             ErrorCode::ActionNotApplicable,
             format!(
-                "记录 {receipt}#{index} 的状态为 {}，不能{}（可用操作：{}） (action {} does not apply to status {})",
+                "记录 {receipt}#{index} 的状态为 {}，不能{}（{}） (action {} does not apply to status {})",
                 record.status,
                 action.label(),
-                Action::applicable(&record.status)
-                    .iter()
-                    .map(|a| a.label())
-                    .collect::<Vec<_>>()
-                    .join("、"),
+                match Action::applicable(&record.status).as_slice() {
+                    [] => "该状态没有可用操作".to_owned(),
+                    actions => format!(
+                        "可用操作：{}",
+                        actions
+                            .iter()
+                            .map(|a| a.label())
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    ),
+                },
                 action.as_str(),
                 record.status
             ),
@@ -197,9 +203,13 @@ pub async fn act(
         }
         Some(named) if action == Action::Release => {
             if let Some(unknown) = named.iter().find(|r| !failing.contains(r)) {
+                let fails = if failing.is_empty() {
+                    "该记录没有违反任何规则：不写 --rule/rules 即可放行".to_owned()
+                } else {
+                    format!("违反的规则：{}", failing.join("、"))
+                };
                 return Err(bad_request(&format!(
-                    "记录 {receipt}#{index} 没有违反规则 {unknown}，无需放行（违反的规则：{}） (the record does not fail that rule)",
-                    failing.join("、")
+                    "记录 {receipt}#{index} 没有违反规则 {unknown}，无需放行（{fails}） (the record does not fail that rule)"
                 )));
             }
             named.clone()
