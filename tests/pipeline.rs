@@ -201,6 +201,12 @@ async fn a_works_procedure_posted_out_of_order_is_published_in_stage_order() {
         "stages without REGION_CODE take their procedure's: {by_region}"
     );
     assert_eq!(by_region["facets"]["region"]["32"], 3, "{by_region}");
+    for hit in by_region["hits"].as_array().into_iter().flatten() {
+        assert_eq!(
+            hit["region_name"], "江苏省 徐州市",
+            "named, own REGION_CODE or not: {hit}"
+        );
+    }
     assert_eq!(
         by_region["hits"][0]["kind"], "award",
         "newest first: {by_region}"

@@ -246,7 +246,9 @@ pub(crate) fn summary(n: &PublicNotice, tender: Option<&PublicNotice>) -> Summar
             .ok()
             .map(|d| (f.label.clone(), d))
     });
-    let region = region_code(n);
+    // A notice without its own REGION_CODE (an amendment, an award) is in its tender's region,
+    // as enforce files it.
+    let region = region_code(n).or_else(|| tender.and_then(region_code));
     Summary {
         platform: key("platform"),
         project: key("project"),
