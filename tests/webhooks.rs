@@ -1,7 +1,8 @@
 //! Webhook subscriptions on the real pipeline, delivering to a real HTTP receiver in the test:
 //! the subscriber-token contract, deliveries that survive a SIGKILL of the gateway mid-delivery
 //! and all arrive with a valid signature (checked with the README's Python snippet), retries
-//! after errors, a dead webhook given up after the horizon and shown as failed, and a receiver
+//! after errors, a dead webhook given up after the horizon and shown as failed, a receiver that
+//! is down asked once per back-off (circuit breaker), and a receiver
 //! that hangs holding up no other subscriber.
 
 use axum::Router;
@@ -352,8 +353,8 @@ fn the_readme_gives_subscribers_the_verification_code_the_test_runs() {
     );
 }
 
-/// Polls subscription `id` until its one delivery is given up (failed); returns its view.
-async fn wait_failed(p: &Pipeline, id: &str) -> Value {
+/// Polls subscription `id` until `n` of its deliveries are given up (failed); returns its view.
+async fn wait_failed(p: &Pipeline, id: &str, n: i64) -> Value {
     let start = Instant::now();
     loop {
         let (_, view) = call(
@@ -364,7 +365,7 @@ async fn wait_failed(p: &Pipeline, id: &str) -> Value {
             None,
         )
         .await;
-        if view["deliveries"]["failed"] == 1 {
+        if view["deliveries"]["failed"] == n {
             return view;
         }
         assert!(
@@ -400,26 +401,44 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
     .await;
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().expect("id").to_owned();
-    p.submit(&works_tender(
-        "E3203010319200001",
-        "放弃测试工程施工招标公告",
-        "320300",
-    ))
-    .await;
-    let view = wait_failed(&p, &id).await;
+    for i in 1..=3 {
+        p.submit(&works_tender(
+            &format!("E320301031920000{i}"),
+            &format!("放弃测试工程{i}施工招标公告"),
+            "320300",
+        ))
+        .await;
+    }
+    let view = wait_failed(&p, &id, 3).await;
     assert_eq!(view["deliveries"]["pending"], 0, "{view}");
-    let failure = &view["last_failures"][0];
-    assert_eq!(failure["state"], "failed", "{view}");
+    assert_eq!(view["receiver"]["state"], "failing", "{view}");
     assert!(
-        failure["attempts"].as_i64() >= Some(2),
+        view["receiver"]["failing_since"].is_string(),
+        "the subscriber sees since when: {view}"
+    );
+    let failures = view["last_failures"].as_array().expect("failures");
+    assert_eq!(failures.len(), 3, "{view}");
+    assert!(failures.iter().all(|f| f["state"] == "failed"), "{view}");
+    // The oldest delivery is the one retried while the receiver stays down; the others wait
+    // behind it and are given up with it, each saying why.
+    let tried = &failures[0];
+    assert!(
+        tried["attempts"].as_i64() >= Some(2),
         "retried before giving up: {view}"
     );
     assert!(
-        failure["last_error"]
-            .as_str()
-            .is_some_and(|e| !e.is_empty()),
+        tried["last_error"].as_str().is_some_and(|e| !e.is_empty()),
         "{view}"
     );
+    for waited in &failures[1..] {
+        assert_eq!(waited["attempts"], 0, "{view}");
+        assert!(
+            waited["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("接收方自") && e.contains("持续失败")),
+            "{view}"
+        );
+    }
 
     let delete = reqwest::Method::DELETE;
     let path = format!("/v1/subscriptions/{id}");
@@ -439,6 +458,138 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
             .0,
         404
     );
+}
+
+/// A receiver that answers 503 while `down`, counting those requests, and otherwise takes every
+/// delivery, keeping the order they came in.
+#[derive(Clone, Default)]
+struct Flapping {
+    down: Arc<std::sync::atomic::AtomicBool>,
+    refused: Arc<std::sync::atomic::AtomicUsize>,
+    taken: Arc<Mutex<Vec<String>>>,
+}
+
+async fn flapping(State(r): State<Flapping>, headers: HeaderMap) -> StatusCode {
+    use std::sync::atomic::Ordering;
+    if r.down.load(Ordering::SeqCst) {
+        r.refused.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let delivery = headers
+        .get("gongshi-delivery")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    r.taken.lock().expect("lock").push(delivery);
+    StatusCode::NO_CONTENT
+}
+
+/// A receiver that is down (503) with twelve deliveries queued is asked once per back-off, not
+/// once per delivery (a circuit breaker: the back-off doubles from 600 ms, so at most five
+/// requests fit in three seconds, where retrying each delivery on its own sends at least twelve);
+/// the subscription shows it failing, and when it is back every delivery arrives, in feed order.
+#[tokio::test]
+async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_order_when_back() {
+    use std::sync::atomic::Ordering;
+    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
+    p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "600");
+    p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
+    p.spawn("run");
+    p.wait_ready().await;
+    let receiver = Flapping::default();
+    receiver.down.store(true, Ordering::SeqCst);
+    let app = Router::new()
+        .route("/hook", post(flapping))
+        .with_state(receiver.clone());
+    let url = format!("{}/hook", gongshi_tests::serve_locally(app).await);
+    let (status, created) = call(
+        &p,
+        reqwest::Method::POST,
+        "/v1/subscriptions",
+        Some(BIDDER),
+        Some(json!({"webhook_url": url, "secret": SECRET})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/v1/subscriptions/{}", created["id"].as_str().expect("id"));
+    let notices = 12;
+    for i in 0..notices {
+        p.submit(&works_tender(
+            &format!("E32030103194000{i:02}"),
+            &format!("断路测试工程{i}施工招标公告"),
+            "320300",
+        ))
+        .await;
+    }
+    // Every delivery queued, and the receiver asked at least once.
+    let start = Instant::now();
+    let view = loop {
+        let (_, view) = call(&p, reqwest::Method::GET, &path, Some(BIDDER), None).await;
+        if view["deliveries"]["pending"] == notices && receiver.refused.load(Ordering::SeqCst) > 0 {
+            break view;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let first_refusal = Instant::now();
+    assert_eq!(view["receiver"]["state"], "failing", "{view}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let refused = receiver.refused.load(Ordering::SeqCst);
+    let (_, view) = call(&p, reqwest::Method::GET, &path, Some(BIDDER), None).await;
+    assert!(
+        refused <= 5,
+        "a receiver down for {:?} with {notices} deliveries queued was asked {refused} times",
+        first_refusal.elapsed()
+    );
+    assert!(
+        view["receiver"]["consecutive_failures"].as_i64() >= Some(2),
+        "{view}"
+    );
+    assert!(view["receiver"]["paused_until"].is_string(), "{view}");
+    assert!(
+        view["receiver"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503")),
+        "{view}"
+    );
+    assert_eq!(
+        view["deliveries"]["pending"], notices,
+        "nothing given up: {view}"
+    );
+
+    receiver.down.store(false, Ordering::SeqCst);
+    let back = Instant::now();
+    loop {
+        if receiver.taken.lock().expect("lock").len() >= 12 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(30),
+            "{} of {notices} delivered after the receiver came back",
+            receiver.taken.lock().expect("lock").len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seqs: Vec<i64> = receiver
+        .taken
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|d| {
+            d.rsplit_once('-')
+                .and_then(|(_, seq)| seq.parse().ok())
+                .expect("delivery id ends with the feed seq")
+        })
+        .collect();
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "delivered once each, in feed order");
+    let (_, view) = call(&p, reqwest::Method::GET, &path, Some(BIDDER), None).await;
+    assert_eq!(view["receiver"]["state"], "ok", "{view}");
+    assert_eq!(view["receiver"]["consecutive_failures"], 0, "{view}");
+    assert_eq!(view["deliveries"]["delivered"], notices, "{view}");
 }
 
 /// Answers every delivery at once, keeping its id.
@@ -624,7 +775,7 @@ async fn webhooks_do_not_reach_inside_by_any_spelling() {
         "320300",
     ))
     .await;
-    let view = wait_failed(&p, &id).await;
+    let view = wait_failed(&p, &id, 1).await;
     assert!(
         view["last_failures"][0]["last_error"]
             .as_str()

@@ -28,8 +28,26 @@ pub struct Subscription {
     pub cursor: i64,
     /// Deliveries by state.
     pub deliveries: Counts,
+    /// Its receiver as a whole: answering, or failing and paused.
+    pub receiver: Receiver,
     /// The latest deliveries that failed or are being retried after an error.
     pub last_failures: Vec<Failure>,
+}
+
+/// A subscription's receiver as a whole. When it cannot be reached, times out or answers
+/// 5xx/408/429, all of the subscription's deliveries wait until `paused_until`, then one tries
+/// again; its first 2xx clears this (a circuit breaker: a receiver that is down is asked once per
+/// back-off, not once per queued delivery).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Receiver {
+    /// Failures in a row since its last 2xx (0: answering).
+    pub consecutive_failures: i32,
+    /// The first of those failures.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// No delivery is sent before this instant.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// What went wrong last.
+    pub last_error: Option<String>,
 }
 
 /// Deliveries by state.
@@ -103,10 +121,12 @@ async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, 
             _ => counts.failed = n,
         }
     }
+    // Deliveries given up while their receiver was paused were never sent (no attempt time):
+    // the ones that were come first.
     let failures = sqlx::query(
         "SELECT delivery_id, seq, state, attempts, last_status, last_error, last_attempt_at FROM deliveries \
          WHERE subscription_id = $1 AND state <> 'delivered' AND last_error IS NOT NULL \
-         ORDER BY last_attempt_at DESC LIMIT 10",
+         ORDER BY last_attempt_at DESC NULLS LAST, seq DESC LIMIT 10",
     )
     .bind(&id)
     .fetch_all(pool)
@@ -131,11 +151,18 @@ async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, 
         created_at: r.try_get("created_at")?,
         cursor: r.try_get("cursor_seq")?,
         deliveries: counts,
+        receiver: Receiver {
+            consecutive_failures: r.try_get("consecutive_failures")?,
+            failing_since: r.try_get("failing_since")?,
+            paused_until: r.try_get("paused_until")?,
+            last_error: r.try_get("last_receiver_error")?,
+        },
         last_failures: failures,
     })
 }
 
-const SUB_COLUMNS: &str = "subscription_id, filter, webhook_url, created_at, cursor_seq";
+const SUB_COLUMNS: &str = "subscription_id, filter, webhook_url, created_at, cursor_seq, \
+     consecutive_failures, failing_since, paused_until, last_receiver_error";
 
 /// The token's live subscriptions, oldest first.
 pub async fn list(pool: &PgPool, token_hash: &str) -> Result<Vec<Subscription>, StoreError> {
@@ -269,6 +296,8 @@ pub struct Due {
     pub body: String,
     /// Attempts made before this one.
     pub attempts: i32,
+    /// Its receiver's failures in a row before this attempt ([`Receiver`]).
+    pub receiver_failures: i32,
     /// Where.
     pub webhook_url: String,
     /// HMAC key.
@@ -276,7 +305,8 @@ pub struct Due {
 }
 
 /// Leases the next due delivery of a live subscription, leaving out the subscriptions in `busy`
-/// (those this process is sending to already: one request in flight per receiver). The lease is
+/// (those this process is sending to already: one request in flight per receiver) and those
+/// whose receiver is paused ([`Receiver`]). The lease is
 /// its `next_attempt_at` moved `lease_ms` on, committed at once: no transaction or lock is held
 /// while the request is out, and a worker that dies mid-send leaves the delivery due again when
 /// the lease runs out (at least once, same `Idempotency-Key`).
@@ -291,9 +321,11 @@ pub async fn claim_due(
          WHERE s.subscription_id = d.subscription_id AND d.delivery_id = ( \
              SELECT d2.delivery_id FROM deliveries d2 JOIN subscriptions s2 USING (subscription_id) \
              WHERE d2.state = 'pending' AND d2.next_attempt_at <= now() AND s2.deleted_at IS NULL \
+             AND (s2.paused_until IS NULL OR s2.paused_until <= now()) \
              AND NOT (d2.subscription_id = ANY($1)) \
              ORDER BY d2.next_attempt_at, d2.seq LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED) \
-         RETURNING d.delivery_id, d.subscription_id, d.body, d.attempts, s.webhook_url, s.secret",
+         RETURNING d.delivery_id, d.subscription_id, d.body, d.attempts, s.consecutive_failures, \
+                   s.webhook_url, s.secret",
     )
     .bind(busy)
     .bind(lease_ms)
@@ -305,6 +337,7 @@ pub async fn claim_due(
             subscription_id: r.try_get("subscription_id")?,
             body: r.try_get("body")?,
             attempts: r.try_get("attempts")?,
+            receiver_failures: r.try_get("consecutive_failures")?,
             webhook_url: r.try_get("webhook_url")?,
             secret: r.try_get("secret")?,
         })
@@ -312,48 +345,111 @@ pub async fn claim_due(
     .transpose()
 }
 
-/// Records a 2xx.
-pub async fn delivered(
-    tx: &mut PgConnection,
-    delivery_id: &str,
-    status: i32,
-) -> Result<(), StoreError> {
+/// Records a 2xx; its receiver is answering again ([`Receiver`] cleared).
+pub async fn delivered(tx: &mut PgConnection, due: &Due, status: i32) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_attempt_at = now(), \
          last_status = $2, delivered_at = now() WHERE delivery_id = $1 AND state = 'pending'",
     )
-    .bind(delivery_id)
+    .bind(&due.delivery_id)
     .bind(status)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE subscriptions SET consecutive_failures = 0, failing_since = NULL, paused_until = NULL \
+         WHERE subscription_id = $1 AND (consecutive_failures > 0 OR paused_until IS NOT NULL)",
+    )
+    .bind(&due.subscription_id)
     .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
+/// A failed attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// HTTP status, when an answer came.
+    pub status: Option<i32>,
+    /// What went wrong.
+    pub error: &'a str,
+    /// Wait before the next attempt, in ms.
+    pub retry_in_ms: i64,
+    /// Seconds from a delivery's creation after which it is given up.
+    pub give_up_after_secs: i64,
+    /// The receiver failed as a whole (unreachable, timeout, 5xx, 408, 429), not this delivery:
+    /// every delivery of the subscription waits `retry_in_ms`.
+    pub receiver_down: bool,
+}
+
+/// What a failed attempt gave up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GivenUp {
+    /// This delivery.
+    pub this: bool,
+    /// Other deliveries of its subscription, queued behind a receiver that stayed down past
+    /// their horizon (never or no longer sent).
+    pub others: u64,
+}
+
 /// Records a failed attempt: retried after `retry_in_ms`, or given up (`failed`) when that would
-/// fall beyond `give_up_after_secs` from the delivery's creation. Returns true when it was given
-/// up (for the [`WebhookGivenUp`](crate::telemetry::events::WebhookGivenUp) event).
+/// fall beyond `give_up_after_secs` from the delivery's creation. When the receiver is down, the
+/// subscription is paused for `retry_in_ms`, the delivery keeps its place in the queue (it goes
+/// first when the pause ends), and its other deliveries that the pause carries past their
+/// horizon are given up too.
 pub async fn attempt_failed(
     tx: &mut PgConnection,
-    delivery_id: &str,
-    status: Option<i32>,
-    error: &str,
-    retry_in_ms: i64,
-    give_up_after_secs: i64,
-) -> Result<bool, StoreError> {
+    due: &Due,
+    attempt: &Attempt<'_>,
+) -> Result<GivenUp, StoreError> {
     let state: Option<String> = sqlx::query_scalar(
         "UPDATE deliveries SET attempts = attempts + 1, last_attempt_at = now(), last_status = $2, last_error = $3, \
-           next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), \
+           next_attempt_at = CASE WHEN $6 THEN created_at \
+                                  ELSE now() + make_interval(secs => $4::double precision / 1000) END, \
            state = CASE WHEN now() + make_interval(secs => $4::double precision / 1000) \
                              > created_at + make_interval(secs => $5::double precision) \
                         THEN 'failed' ELSE 'pending' END \
          WHERE delivery_id = $1 AND state = 'pending' RETURNING state",
     )
-    .bind(delivery_id)
-    .bind(status)
-    .bind(error)
-    .bind(retry_in_ms)
-    .bind(give_up_after_secs)
+    .bind(&due.delivery_id)
+    .bind(attempt.status)
+    .bind(attempt.error)
+    .bind(attempt.retry_in_ms)
+    .bind(attempt.give_up_after_secs)
+    .bind(attempt.receiver_down)
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(state.as_deref() == Some("failed"))
+    let mut given_up = GivenUp {
+        this: state.as_deref() == Some("failed"),
+        others: 0,
+    };
+    if !attempt.receiver_down {
+        return Ok(given_up);
+    }
+    let paused_until: DateTime<Utc> = sqlx::query_scalar(
+        "UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1, \
+           failing_since = COALESCE(failing_since, now()), last_receiver_error = $3, \
+           paused_until = now() + make_interval(secs => $2::double precision / 1000) \
+         WHERE subscription_id = $1 RETURNING paused_until",
+    )
+    .bind(&due.subscription_id)
+    .bind(attempt.retry_in_ms)
+    .bind(attempt.error)
+    .fetch_one(&mut *tx)
+    .await?;
+    given_up.others = sqlx::query(
+        "UPDATE deliveries d SET state = 'failed', \
+           last_error = COALESCE(d.last_error, '接收方自 ' || \
+             to_char(s.failing_since AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') || \
+             '（北京时间）起持续失败，本投递在重试期限内未能送出 (given up: its receiver kept failing)') \
+         FROM subscriptions s \
+         WHERE s.subscription_id = d.subscription_id AND d.subscription_id = $1 AND d.state = 'pending' \
+           AND $2 > d.created_at + make_interval(secs => $3::double precision)",
+    )
+    .bind(&due.subscription_id)
+    .bind(paused_until)
+    .bind(attempt.give_up_after_secs)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    Ok(given_up)
 }

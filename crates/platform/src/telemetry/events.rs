@@ -702,6 +702,35 @@ impl InternalEvent for WebhookGivenUp<'_> {
     }
 }
 
+/// A subscription's receiver failed as a whole: all its deliveries wait (a circuit breaker).
+#[derive(Debug)]
+pub struct WebhookReceiverPaused<'a> {
+    /// Subscription id.
+    pub subscription_id: &'a str,
+    /// Its failures in a row, this one included.
+    pub consecutive_failures: i32,
+    /// How long its deliveries wait, in ms.
+    pub paused_ms: i64,
+    /// Its deliveries given up because the pause carried them past the horizon.
+    pub given_up: u64,
+}
+
+impl InternalEvent for WebhookReceiverPaused<'_> {
+    fn emit(&self) {
+        tracing::warn!(
+            subscription = self.subscription_id,
+            consecutive_failures = self.consecutive_failures,
+            paused_ms = self.paused_ms,
+            given_up = self.given_up,
+            message = "webhook receiver failing: its deliveries are paused"
+        );
+        metrics::counter!(names::WEBHOOK_RECEIVER_PAUSES.name).increment(1);
+        if self.given_up > 0 {
+            metrics::counter!(names::WEBHOOK_DELIVERIES_GIVEN_UP.name).increment(self.given_up);
+        }
+    }
+}
+
 /// A client over its rate limit was refused (429).
 #[derive(Debug)]
 pub struct RateLimited {

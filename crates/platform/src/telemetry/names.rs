@@ -281,6 +281,12 @@ pub const WEBHOOK_DELIVERIES_GIVEN_UP: Metric = counter(
     &[],
     "Webhook deliveries given up after the retry horizon.",
 );
+/// Webhook receivers paused after failing as a whole.
+pub const WEBHOOK_RECEIVER_PAUSES: Metric = counter(
+    "gongshi_webhook_receiver_pauses_total",
+    &[],
+    "Times a subscription's receiver failed as a whole (unreachable, timeout, 5xx, 408, 429) and all its deliveries were paused.",
+);
 
 // Process.
 
@@ -333,6 +339,7 @@ pub const ALL: &[Metric] = &[
     WEBHOOK_DELIVERIES_QUEUED,
     WEBHOOK_DELIVERIES,
     WEBHOOK_DELIVERIES_GIVEN_UP,
+    WEBHOOK_RECEIVER_PAUSES,
     HTTP_RATE_LIMITED,
     SHUTDOWN_TASKS_ABORTED,
 ];

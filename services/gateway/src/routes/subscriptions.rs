@@ -64,6 +64,8 @@ pub struct SubscriptionView {
     pub cursor: i64,
     /// Deliveries by state.
     pub deliveries: DeliveryCounts,
+    /// Its receiver as a whole.
+    pub receiver: ReceiverView,
     /// The latest deliveries that failed or are being retried after an error.
     pub last_failures: Vec<DeliveryFailure>,
     /// The generated secret, in the answer to the `POST` that generated it only.
@@ -80,6 +82,44 @@ pub struct DeliveryCounts {
     pub delivered: i64,
     /// Given up after the configured horizon.
     pub failed: i64,
+}
+
+/// A subscription's receiver as a whole. When it cannot be reached, times out or answers
+/// 5xx, 408 or 429, every delivery of the subscription waits until `paused_until` (back-off doubling
+/// from `GONGSHI_WEBHOOK_RETRY_BASE_MS` up to an hour, or longer when its `Retry-After` asks), then
+/// the oldest tries again; the first 2xx sets it back to `ok` and the rest follow in order. Other
+/// 4xx answers refuse one delivery only, which is retried on its own.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReceiverView {
+    /// `ok` (answering) or `failing`.
+    #[schema(example = "failing")]
+    pub state: &'static str,
+    /// Failures in a row since its last 2xx.
+    pub consecutive_failures: i32,
+    /// The first of them.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// No delivery is sent before this instant.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// What went wrong last.
+    pub last_error: Option<String>,
+}
+
+impl From<subscriptions::Receiver> for ReceiverView {
+    fn from(r: subscriptions::Receiver) -> Self {
+        ReceiverView {
+            state: if r.consecutive_failures > 0 {
+                "failing"
+            } else {
+                "ok"
+            },
+            consecutive_failures: r.consecutive_failures,
+            failing_since: r.failing_since,
+            paused_until: r.paused_until,
+            last_error: (r.consecutive_failures > 0)
+                .then_some(r.last_error)
+                .flatten(),
+        }
+    }
 }
 
 /// A delivery that went wrong.
@@ -114,6 +154,7 @@ impl From<Subscription> for SubscriptionView {
                 delivered: s.deliveries.delivered,
                 failed: s.deliveries.failed,
             },
+            receiver: s.receiver.into(),
             last_failures: s
                 .last_failures
                 .into_iter()

@@ -7,7 +7,10 @@
 //!    `next_attempt_at` moved past the request timeout, committed at once), POSTs it signed in a
 //!    task of its own, and records it delivered, to be retried (exponential back-off with jitter)
 //!    or given up after the configured horizon. A worker that dies mid-send leaves the delivery
-//!    due again when its lease runs out: at least once, same `Idempotency-Key`.
+//!    due again when its lease runs out: at least once, same `Idempotency-Key`. A receiver that
+//!    fails as a whole (no answer, 5xx, 408, 429) pauses its subscription: its oldest delivery
+//!    alone tries again when the back-off ends (a circuit breaker, kept in PostgreSQL so that
+//!    every gateway process sees it; see [`subscriptions::Receiver`]).
 //!
 //! No database connection or lock is held while a request is out, and at most one request per
 //! subscription is in flight (of `GONGSHI_WEBHOOK_CONCURRENCY` in all): a receiver that hangs until
@@ -25,6 +28,7 @@ use gongshi_platform::store::{StoreError, feed, subscriptions};
 use gongshi_platform::telemetry::InternalEvent as _;
 use gongshi_platform::telemetry::events::{
     WebhookAttemptFailed, WebhookDelivered, WebhookDeliveriesQueued, WebhookGivenUp,
+    WebhookReceiverPaused,
 };
 use serde_json::json;
 use std::collections::HashSet;
@@ -204,34 +208,56 @@ impl Worker {
     async fn deliver(&self, d: &subscriptions::Due) -> Result<(), StoreError> {
         let result = self.send(d).await;
         let horizon = i64::try_from(self.config.webhook_give_up_after).unwrap_or(i64::MAX);
-        let mut conn = self.store.pool.acquire().await?;
+        let mut tx = self.store.pool.begin().await?;
         match result {
             Ok(status) => {
-                subscriptions::delivered(&mut conn, &d.delivery_id, i32::from(status)).await?;
+                subscriptions::delivered(&mut tx, d, i32::from(status)).await?;
+                tx.commit().await?;
                 WebhookDelivered {
                     delivery_id: &d.delivery_id,
                     status,
                 }
                 .emit();
             }
-            Err((status, error)) => {
-                let wait = i64::try_from(self.backoff_ms(d.attempts + 1)).unwrap_or(i64::MAX);
+            Err(failed) => {
+                let receiver_down = failed.receiver_down();
+                // A receiver that is down backs off by its own failures in a row; one that
+                // refuses this delivery alone, by this delivery's attempts.
+                let tries = if receiver_down {
+                    d.receiver_failures.max(d.attempts)
+                } else {
+                    d.attempts
+                };
+                let backoff = self.backoff_ms(tries + 1);
+                let wait = failed.retry_after_ms.map_or(backoff, |asked| {
+                    asked.clamp(backoff, MAX_BACKOFF_MS.max(backoff))
+                });
+                let wait = i64::try_from(wait).unwrap_or(i64::MAX);
                 WebhookAttemptFailed {
                     delivery_id: &d.delivery_id,
                     attempts: d.attempts + 1,
-                    error: &error,
+                    error: &failed.error,
                 }
                 .emit();
-                let given_up = subscriptions::attempt_failed(
-                    &mut conn,
-                    &d.delivery_id,
-                    status.map(i32::from),
-                    &error,
-                    wait,
-                    horizon,
-                )
-                .await?;
-                if given_up {
+                let attempt = subscriptions::Attempt {
+                    status: failed.status.map(i32::from),
+                    error: &failed.error,
+                    retry_in_ms: wait,
+                    give_up_after_secs: horizon,
+                    receiver_down,
+                };
+                let given_up = subscriptions::attempt_failed(&mut tx, d, &attempt).await?;
+                tx.commit().await?;
+                if receiver_down {
+                    WebhookReceiverPaused {
+                        subscription_id: &d.subscription_id,
+                        consecutive_failures: d.receiver_failures + 1,
+                        paused_ms: wait,
+                        given_up: given_up.others,
+                    }
+                    .emit();
+                }
+                if given_up.this {
                     WebhookGivenUp {
                         delivery_id: &d.delivery_id,
                         attempts: d.attempts + 1,
@@ -244,11 +270,11 @@ impl Worker {
     }
 
     /// POSTs one delivery; `Ok(status)` on 2xx.
-    async fn send(&self, d: &subscriptions::Due) -> Result<u16, (Option<u16>, String)> {
+    async fn send(&self, d: &subscriptions::Due) -> Result<u16, Failed> {
         // Checked again at every delivery: a URL stored before a stricter check, or the setting
         // turned off since, must not reach inside now.
         let url = super::webhook_url(&d.webhook_url, self.config.webhook_allow_private)
-            .map_err(|e| (None, e))?;
+            .map_err(Failed::unsent)?;
         let timestamp = chrono::Utc::now().timestamp();
         let response = self
             .client
@@ -265,14 +291,15 @@ impl Worker {
             .await;
         match response {
             Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
-            Ok(r) => Err((
-                Some(r.status().as_u16()),
-                format!(
+            Ok(r) => Err(Failed {
+                status: Some(r.status().as_u16()),
+                retry_after_ms: retry_after_ms(r.headers()),
+                error: format!(
                     "接收方返回 {} (receiver answered {})",
                     r.status(),
                     r.status()
                 ),
-            )),
+            }),
             Err(e) => {
                 // reqwest's own message omits the cause (a refused address, a timeout): add the chain.
                 let mut message = format!("请求失败 (request failed): {e}");
@@ -281,10 +308,57 @@ impl Worker {
                     message.push_str(&format!(": {cause}"));
                     source = cause.source();
                 }
-                Err((None, message))
+                Err(Failed::unsent(message))
             }
         }
     }
+}
+
+/// Why an attempt failed.
+#[derive(Debug)]
+struct Failed {
+    /// The receiver's status, when it answered.
+    status: Option<u16>,
+    /// Its `Retry-After`, in ms (RFC 9110 §10.2.3: seconds or an HTTP date).
+    retry_after_ms: Option<u64>,
+    /// What went wrong, for the subscriber.
+    error: String,
+}
+
+impl Failed {
+    /// No answer came (refused address, unreachable, timeout).
+    fn unsent(error: String) -> Failed {
+        Failed {
+            status: None,
+            retry_after_ms: None,
+            error,
+        }
+    }
+
+    /// The receiver as a whole is failing, not this delivery: no answer, 5xx, 408 Request
+    /// Timeout or 429 Too Many Requests. Any other 4xx refuses this delivery alone (its body),
+    /// and the others go on.
+    fn receiver_down(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(s) => s >= 500 || s == 408 || s == 429,
+        }
+    }
+}
+
+/// A `Retry-After` header in ms: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+fn retry_after_ms(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs.saturating_mul(1000));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let wait = at.duration_since(std::time::SystemTime::now()).ok()?;
+    u64::try_from(wait.as_millis()).ok()
 }
 
 /// The subscriptions this process has a request out to (the dispatcher's, shared with its tasks).
