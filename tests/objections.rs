@@ -6,7 +6,9 @@
 
 use fantoccini::Locator;
 use gongshi_tests::browser::Browser;
-use gongshi_tests::fixtures::{PROJECT, SECTION, award, candidates, tender};
+use gongshi_tests::fixtures::{
+    PROJECT, SECTION, award, award_before_the_publicity_ends, candidates, tender,
+};
 use gongshi_tests::{Pipeline, TOKEN};
 use serde_json::Value;
 
@@ -49,8 +51,7 @@ fn rules(list: &Value) -> Vec<&str> {
 async fn an_objection_holds_a_works_award_until_it_is_answered() {
     let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
     for doc in [tender(), candidates("2025-04-11 18:00")] {
-        let r = p.submit(&doc).await;
-        p.wait_receipt(&r, |s| s == "published").await;
+        p.publish(&doc).await;
     }
     // The objection, raised during the publicity, is recorded, not published.
     let raised = p.submit(&objection(None)).await;
@@ -185,13 +186,7 @@ async fn an_objection_holds_a_works_award_until_it_is_answered() {
 #[tokio::test]
 async fn an_objection_raised_while_an_award_is_held_keeps_it_held_past_its_hold() {
     let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
-    for doc in [tender(), candidates("2025-04-11 18:00")] {
-        let r = p.submit(&doc).await;
-        p.wait_receipt(&r, |s| s == "published").await;
-    }
-    let award_receipt = p
-        .submit(&award("2025-04-10 09:00", "2025-04-10 08:50"))
-        .await;
+    let award_receipt = award_before_the_publicity_ends(&p).await;
     let held = p.wait_receipt(&award_receipt, |s| s != "received").await;
     assert_eq!(record(&held)["status"], "held", "{held}");
     assert!(

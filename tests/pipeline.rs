@@ -5,8 +5,8 @@
 
 use gongshi_tests::browser::Browser;
 use gongshi_tests::fixtures::{
-    PROJECT, SECTION, TENDER_TITLE, amendment, amendment_of, award, candidates, tender,
-    termination, works_tender,
+    PROJECT, SECTION, TENDER_TITLE, amendment, amendment_of, award,
+    award_before_the_publicity_ends, candidates, tender, termination, works_tender,
 };
 use gongshi_tests::{Pipeline, TOKEN, sample};
 use serde_json::Value;
@@ -552,24 +552,13 @@ async fn a_tender_re_sent_to_correct_its_text_leaves_the_postponement_in_force()
 async fn a_tender_sent_after_its_sections_termination_is_open_until_its_own_deadline() {
     let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
     let db = p.db().await;
-    let published = |xml: String| {
-        let p = &p;
-        async move {
-            let receipt = p.submit(&xml).await;
-            let body = p.wait_receipt(&receipt, |s| s == "published").await;
-            body["records"][0]["notice_id"]
-                .as_str()
-                .expect("notice id")
-                .to_owned()
-        }
-    };
     let status = |id: String| {
         let p = &p;
         async move { p.get(&format!("/v1/notices/{id}")).await.1["status"].clone() }
     };
-    let old = published(tender()).await;
+    let old = p.publish(&tender()).await;
     p.set_now("2025-03-26T10:00:00+08:00");
-    published(termination(SECTION)).await;
+    p.publish(&termination(SECTION)).await;
     assert_eq!(status(old.clone()).await, "terminated");
 
     p.set_now("2025-03-27T10:00:00+08:00");
@@ -592,7 +581,7 @@ async fn a_tender_sent_after_its_sections_termination_is_open_until_its_own_dead
             "<DATA_TIMESTAMP>2025-03-03 08:55",
             "<DATA_TIMESTAMP>2025-03-27 08:55",
         );
-    let new = published(re_tender).await;
+    let new = p.publish(&re_tender).await;
     assert_eq!(
         status(new.clone()).await,
         "open",
@@ -628,13 +617,7 @@ async fn a_tender_sent_after_its_sections_termination_is_open_until_its_own_dead
 #[tokio::test]
 async fn an_award_held_for_a_publicity_extended_meanwhile_is_held_to_the_new_end() {
     let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
-    for doc in [tender(), candidates("2025-04-11 18:00")] {
-        let r = p.submit(&doc).await;
-        p.wait_receipt(&r, |s| s == "published").await;
-    }
-    let award_receipt = p
-        .submit(&award("2025-04-10 09:00", "2025-04-10 08:50"))
-        .await;
+    let award_receipt = award_before_the_publicity_ends(&p).await;
     p.wait_receipt(&award_receipt, |s| s == "held").await;
     let extended = candidates("2025-04-15 18:00").replace(
         "<DATA_TIMESTAMP>2025-04-08 08:40",
@@ -747,17 +730,6 @@ async fn a_version_older_than_one_published_is_refused() {
 async fn a_tender_re_sent_with_a_later_deadline_reopens_it_until_its_candidates_are_out() {
     let p = Pipeline::start("2025-03-20T10:00:00+08:00").await;
     let db = p.db().await;
-    let published = |xml: String| {
-        let p = &p;
-        async move {
-            let receipt = p.submit(&xml).await;
-            let body = p.wait_receipt(&receipt, |s| s == "published").await;
-            body["records"][0]["notice_id"]
-                .as_str()
-                .expect("notice id")
-                .to_owned()
-        }
-    };
     let re_sent = |deadline: &str, stamp: &str| {
         tender().replace("2025-03-25 09:30", deadline).replace(
             "<DATA_TIMESTAMP>2025-03-03 08:55",
@@ -768,7 +740,7 @@ async fn a_tender_re_sent_with_a_later_deadline_reopens_it_until_its_candidates_
         let p = &p;
         async move { p.get(&format!("/v1/notices/{id}")).await.1["status"].clone() }
     };
-    let v1 = published(tender()).await;
+    let v1 = p.publish(&tender()).await;
     p.set_now("2025-03-25T09:31:00+08:00");
     closings_at_least(&db, 1).await;
     p.search_until("/v1/search?kind=tender&status=closed", |f| {
@@ -777,7 +749,9 @@ async fn a_tender_re_sent_with_a_later_deadline_reopens_it_until_its_candidates_
     .await;
 
     p.set_now("2025-03-26T10:00:00+08:00");
-    let v2 = published(re_sent("2025-04-15 09:30", "2025-03-26 09:55")).await;
+    let v2 = p
+        .publish(&re_sent("2025-04-15 09:30", "2025-03-26 09:55"))
+        .await;
     for id in [&v1, &v2] {
         assert_eq!(status(id.clone()).await, "open", "{id}");
     }
@@ -795,13 +769,15 @@ async fn a_tender_re_sent_with_a_later_deadline_reopens_it_until_its_candidates_
 
     // Candidates from 04-16, then a re-send moving the deadline to 04-25.
     p.set_now("2025-04-16T10:00:00+08:00");
-    published(
-        candidates("2025-04-21 18:00")
+    p.publish(
+        &candidates("2025-04-21 18:00")
             .replace("2025-04-08 09:00", "2025-04-16 09:00")
             .replace("2025-04-08 08:40", "2025-04-16 08:40"),
     )
     .await;
-    let v3 = published(re_sent("2025-04-25 09:30", "2025-04-16 09:55")).await;
+    let v3 = p
+        .publish(&re_sent("2025-04-25 09:30", "2025-04-16 09:55"))
+        .await;
     assert_eq!(status(v3.clone()).await, "closed");
     p.set_now("2025-04-25T09:31:00+08:00");
     fired(&db, &format!("window:{v3}:bid")).await;

@@ -286,6 +286,17 @@ impl Pipeline {
         body["receipt"].as_str().expect("receipt").to_owned()
     }
 
+    /// Submits an XML document of one record, waits until it is published and returns its
+    /// notice id.
+    pub async fn publish(&self, xml: &str) -> String {
+        let receipt = self.submit(xml).await;
+        let body = self.wait_receipt(&receipt, |s| s == "published").await;
+        body["records"][0]["notice_id"]
+            .as_str()
+            .expect("notice id")
+            .to_owned()
+    }
+
     async fn send_get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.url))

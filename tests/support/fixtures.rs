@@ -87,3 +87,15 @@ pub fn termination(section: &str) -> String {
          <PLATFORM_CODE>JSGGZY</PLATFORM_CODE><DATA_TIMESTAMP>2025-03-25 15:01</DATA_TIMESTAMP></TENDER_TERMINATION>"
     )
 }
+
+/// On a pipeline whose clock reads 2025-04-10 12:00: publishes [`tender`] and the
+/// [`candidates`] whose publicity ends 2025-04-11 18:00, then submits the [`award`] sent
+/// 2025-04-10 09:00, during that publicity, which is held until it ends (W11). Returns the award's
+/// receipt id, without waiting for its outcome.
+pub async fn award_before_the_publicity_ends(p: &crate::Pipeline) -> String {
+    for doc in [tender(), candidates("2025-04-11 18:00")] {
+        p.publish(&doc).await;
+    }
+    p.submit(&award("2025-04-10 09:00", "2025-04-10 08:50"))
+        .await
+}
