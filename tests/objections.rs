@@ -221,6 +221,17 @@ async fn an_objection_raised_while_an_award_is_held_keeps_it_held_past_its_hold(
             && warned.contains(&"HOLD-ENDED"),
         "{still}"
     );
+    let w11 = record(&still)["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|w| w["rule"] == "W11")
+        .and_then(|w| w["message"].as_str())
+        .unwrap_or_default();
+    assert!(
+        w11.contains("该暂缓已于 2025-04-11 18:00 到期，未按此发布"),
+        "the publicity's end published nothing, and W11 says so: {w11}"
+    );
     let award_id = record(&still)["notice_id"].as_str().expect("id").to_owned();
     assert_eq!(p.get(&format!("/v1/notices/{award_id}")).await.0, 404);
 

@@ -841,6 +841,17 @@ async fn held_candidates_are_judged_again_when_their_hold_ends() {
         .filter_map(|w| w["rule"].as_str())
         .collect();
     assert!(warned.contains(&"S1"), "why it was held stays: {refused}");
+    let s1 = record["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|w| w["rule"] == "S1")
+        .and_then(|w| w["message"].as_str())
+        .unwrap_or_default();
+    assert!(
+        s1.contains("届时自动发布") && s1.contains("该暂缓已于 2025-04-08 09:00 到期，未按此发布"),
+        "its promise of publication is marked as not kept: {s1}"
+    );
     assert!(
         warned.contains(&"HOLD-ENDED"),
         "it says it was judged again when its hold ended: {refused}"

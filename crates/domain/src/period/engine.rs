@@ -112,18 +112,30 @@ impl Verdict {
     /// that its hold ended and it was judged again: what happened meanwhile is in the findings
     /// beside it.
     pub fn keeping_hold_reasons(mut self, held: &Verdict) -> Verdict {
+        let until = held
+            .hold_until
+            .map(|h| h.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default();
+        let published = self.outcome == Outcome::Publish;
         let resolved: Vec<Finding> = held
             .findings
             .iter()
             .filter(|f| !f.is_error() && f.rule != "HOLD-ENDED")
             .filter(|f| !self.findings.iter().any(|n| n.rule == f.rule))
             .cloned()
+            .map(|mut f| {
+                // What no longer arises is what held it ("届时自动发布"), which did not happen:
+                // say so in the same finding (it replaces the held verdict's one in the records).
+                if !published {
+                    f.message = format!(
+                        "{}；该暂缓已于 {until} 到期，未按此发布，见 HOLD-ENDED (this hold ended without publication)",
+                        f.message
+                    );
+                }
+                f
+            })
             .collect();
         self.findings.extend(resolved);
-        let until = held
-            .hold_until
-            .map(|h| h.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default();
         let what = match self.outcome {
             Outcome::Publish => None,
             Outcome::Reject | Outcome::Invalid => Some(
