@@ -1,7 +1,8 @@
 //! Text hygiene on the real pipeline: characters outside XML 1.0's `Char` production (every C0
 //! control but tab/LF/CR, U+FFFE, U+FFFF, U+0000, a lone surrogate escape in JSON) are removed at
 //! validation with a `TEXT-CHARS` warning naming the field; every feed page stays well-formed for
-//! `xmllint` and `feedparser`; clean notices around the dirty ones are unharmed; a NUL does not stop
+//! `xmllint` and `feedparser`; clean notices around the dirty ones are unharmed, their markup shown
+//! as written in every format (RSS's HTML description escapes it); a NUL does not stop
 //! the next document; an XML document that itself holds such a character is refused as `DOC-XML`
 //! with its line and column; and the feed writers drop such characters from an entry that never went
 //! through validation. Cases from `shared/cases` and constructed ones are in `tests/cases`.
@@ -193,7 +194,8 @@ async fn read_feed(p: &Pipeline, ext: &str) -> BTreeMap<String, (String, String)
                 let text = match e["content"].as_str() {
                     Some(content) => content.to_owned(),
                     None => {
-                        let summary = e["summary"].as_str().unwrap_or_default();
+                        // RSS's description is HTML: the text a reader shows of it.
+                        let summary = e["summary_text"].as_str().unwrap_or_default();
                         match summary.split_once("\n\n") {
                             Some((deadlines, text)) if deadlines.contains("截止") => {
                                 text.to_owned()
@@ -222,10 +224,11 @@ async fn control_characters_are_removed_with_a_warning_and_every_feed_page_stays
     xmllint();
     let p = Pipeline::start("2025-12-10T12:00:00+08:00").await;
     let bad = every_bad_char();
-    // Clean notices before and after the dirty ones; their text holds XML's special characters.
+    // Clean notices before and after the dirty ones; their text holds XML's special characters
+    // and markup, which every format shows as written (RSS's HTML description escapes it).
     let clean_before = (
         "南京市某区路灯改造工程施工招标公告（A&B 段 <一期>）",
-        "项目概况：路灯 120 盏，\"节能\" 改造 & 线路更新；\t分两期。\n二、资格要求：市政三级。",
+        "项目概况：路灯 120 盏，\"节能\" 改造 & 线路更新；\t分两期。\n二、资格要求：市政<b>三级</b>，报价 &lt;= 限价。<img src=x onerror=alert(1)>",
     );
     let clean_after = (
         "南京市某区桥梁维修工程施工招标公告",

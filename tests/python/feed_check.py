@@ -6,8 +6,36 @@
 Exit 1 when feedparser reports a malformed document (bozo) or the JSON Feed is invalid.
 """
 import calendar
+import html.parser
 import json
 import sys
+
+
+class _Text(html.parser.HTMLParser):
+    """The text a reader shows for an HTML fragment: character data, `<br>` as a line break."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "br":
+            self.parts.append("\n")
+        else:
+            # Any other element in an RSS description is markup that came from a notice's text.
+            self.parts.append(f"<markup:{tag}>")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_text(fragment):
+    if fragment is None:
+        return None
+    p = _Text()
+    p.feed(fragment)
+    p.close()
+    return "".join(p.parts)
 
 
 def parse_xml(path):
@@ -33,6 +61,11 @@ def parse_xml(path):
                     for l in e.get("links", [])
                 ],
                 "summary": e.get("summary"),
+                # What a reader shows of the summary when feedparser reads it as HTML (RSS's
+                # description); None for plain text (Atom's type="text").
+                "summary_text": html_text(e.get("summary"))
+                if (e.get("summary_detail") or {}).get("type") == "text/html"
+                else None,
                 # Atom's full text (its summary holds the deadlines); absent in RSS.
                 "content": (e.get("content") or [{}])[0].get("value"),
                 # feedparser normalises dates to UTC struct_time.

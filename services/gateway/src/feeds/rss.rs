@@ -1,5 +1,6 @@
 //! RSS 2.0 rendering with `rss`; paging links as `atom:link` (RFC 5005 applies them to RSS too);
-//! each item's `link` is the notice's page, an `atom:link rel="related"` its JSON.
+//! each item's `link` is the notice's page, an `atom:link rel="related"` its JSON, its
+//! `description` the text with its deadlines as escaped HTML.
 
 use super::item::beijing;
 use super::page::Page;
@@ -13,6 +14,16 @@ fn link(rel: &str, href: &str) -> Link {
         mime_type: Some("application/rss+xml".into()),
         ..Default::default()
     }
+}
+
+/// Plain text as the HTML an RSS `description` holds (RSS 2.0: "entity-encoded HTML is
+/// allowed", and readers render it as HTML): escaped, so that markup in a notice's text is shown
+/// as written and never interpreted, with its line breaks as `<br>`.
+fn as_html(text: &str) -> String {
+    askama::filters::escape(text, askama::filters::Html)
+        .map(|escaped| escaped.to_string())
+        .unwrap_or_default()
+        .replace('\n', "<br>")
 }
 
 /// The page as an RSS document.
@@ -33,7 +44,7 @@ pub fn render(page: &Page) -> String {
         .map(|item| Item {
             title: Some(item.title.clone()),
             link: Some(item.url.clone()),
-            description: Some(item.text_with_deadlines()),
+            description: Some(as_html(&item.text_with_deadlines())),
             guid: Some(Guid {
                 value: item.id.clone(),
                 permalink: false,
@@ -69,4 +80,17 @@ pub fn render(page: &Page) -> String {
     }
     .to_string();
     super::xml_output(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_html;
+
+    #[test]
+    fn markup_in_a_notices_text_is_shown_not_interpreted() {
+        assert_eq!(
+            as_html("工期<b>180</b>天；报价 &lt;= 限价\n<img src=x onerror=alert(1)>"),
+            "工期&#60;b&#62;180&#60;/b&#62;天；报价 &#38;lt;= 限价<br>&#60;img src=x onerror=alert(1)&#62;"
+        );
+    }
 }
