@@ -467,6 +467,13 @@ struct Flapping {
     down: Arc<std::sync::atomic::AtomicBool>,
     refused: Arc<std::sync::atomic::AtomicUsize>,
     taken: Arc<Mutex<Vec<String>>>,
+    /// Requests to `/gone`, which answers 410 Gone.
+    gone: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn gone(State(r): State<Flapping>) -> StatusCode {
+    r.gone.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    StatusCode::GONE
 }
 
 async fn flapping(State(r): State<Flapping>, headers: HeaderMap) -> StatusCode {
@@ -488,6 +495,7 @@ async fn flapping(State(r): State<Flapping>, headers: HeaderMap) -> StatusCode {
 /// once per delivery (a circuit breaker: the back-off doubles from 600 ms, so at most five
 /// requests fit in three seconds, where retrying each delivery on its own sends at least twelve);
 /// the subscription shows it failing, and when it is back every delivery arrives, in feed order.
+/// A receiver answering 410 Gone is paused the same way and told to mend its subscription.
 #[tokio::test]
 async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_order_when_back() {
     use std::sync::atomic::Ordering;
@@ -501,18 +509,26 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     receiver.down.store(true, Ordering::SeqCst);
     let app = Router::new()
         .route("/hook", post(flapping))
+        .route("/gone", post(gone))
         .with_state(receiver.clone());
-    let url = format!("{}/hook", gongshi_tests::serve_locally(app).await);
-    let (status, created) = call(
-        &p,
-        reqwest::Method::POST,
-        "/v1/subscriptions",
-        Some(BIDDER),
-        Some(json!({"webhook_url": url, "secret": SECRET})),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let path = format!("/v1/subscriptions/{}", created["id"].as_str().expect("id"));
+    let base = gongshi_tests::serve_locally(app).await;
+    let mut paths = Vec::new();
+    for (token, url) in [(BIDDER, "hook"), (OTHER_BIDDER, "gone")] {
+        let (status, created) = call(
+            &p,
+            reqwest::Method::POST,
+            "/v1/subscriptions",
+            Some(token),
+            Some(json!({"webhook_url": format!("{base}/{url}"), "secret": SECRET})),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        paths.push(format!(
+            "/v1/subscriptions/{}",
+            created["id"].as_str().expect("id")
+        ));
+    }
+    let (path, gone_path) = (&paths[0], &paths[1]);
     let notices = 12;
     for i in 0..notices {
         p.submit(&works_tender(
@@ -525,7 +541,7 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     // Every delivery queued, and the receiver asked at least once.
     let start = Instant::now();
     let view = loop {
-        let (_, view) = call(&p, reqwest::Method::GET, &path, Some(BIDDER), None).await;
+        let (_, view) = call(&p, reqwest::Method::GET, path, Some(BIDDER), None).await;
         if view["deliveries"]["pending"] == notices && receiver.refused.load(Ordering::SeqCst) > 0 {
             break view;
         }
@@ -536,11 +552,33 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     assert_eq!(view["receiver"]["state"], "failing", "{view}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let refused = receiver.refused.load(Ordering::SeqCst);
-    let (_, view) = call(&p, reqwest::Method::GET, &path, Some(BIDDER), None).await;
+    let (_, view) = call(&p, reqwest::Method::GET, path, Some(BIDDER), None).await;
     assert!(
         refused <= 5,
         "a receiver down for {:?} with {notices} deliveries queued was asked {refused} times",
         first_refusal.elapsed()
+    );
+    // 410 Gone is about the endpoint, not one delivery: the same back-off, and the subscriber is
+    // told to mend or delete the subscription.
+    let asked_gone = receiver.gone.load(Ordering::SeqCst);
+    assert!(
+        (1..=6).contains(&asked_gone),
+        "a 410 receiver with {notices} deliveries queued was asked {asked_gone} times"
+    );
+    let (_, gone_view) = call(
+        &p,
+        reqwest::Method::GET,
+        gone_path,
+        Some(OTHER_BIDDER),
+        None,
+    )
+    .await;
+    assert_eq!(gone_view["receiver"]["state"], "failing", "{gone_view}");
+    assert!(
+        gone_view["receiver"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("410") && e.contains("请更新或删除本订阅")),
+        "{gone_view}"
     );
     assert!(
         view["receiver"]["consecutive_failures"].as_i64() >= Some(2),
@@ -586,7 +624,7 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(seqs, sorted, "delivered once each, in feed order");
-    let (_, view) = call(&p, reqwest::Method::GET, &path, Some(BIDDER), None).await;
+    let (_, view) = call(&p, reqwest::Method::GET, path, Some(BIDDER), None).await;
     assert_eq!(view["receiver"]["state"], "ok", "{view}");
     assert_eq!(view["receiver"]["consecutive_failures"], 0, "{view}");
     assert_eq!(view["deliveries"]["delivered"], notices, "{view}");

@@ -31,9 +31,9 @@ pub struct GatewayConfig {
     /// Entries a stream client may fall behind before it is dropped (it resumes with Last-Event-ID).
     #[arg(long, env = "GONGSHI_STREAM_BUFFER", default_value_t = 256)]
     pub stream_buffer: usize,
-    /// First webhook retry delay in ms; it doubles at each attempt (with jitter), up to an hour. A
-    /// receiver that is down (no connection, timeout, 5xx, 408, 429) pauses its whole
-    /// subscription for that long, doubling with its failures in a row.
+    /// First webhook retry delay in ms; it doubles at each attempt (with jitter), up to an hour.
+    /// A receiver that is down (no connection, timeout, 5xx, 3xx, 401, 403, 404, 405, 408, 410,
+    /// 429) pauses its whole subscription for that long, doubling with its failures in a row.
     #[arg(long, env = "GONGSHI_WEBHOOK_RETRY_BASE_MS", default_value_t = 1000)]
     pub webhook_retry_base_ms: u64,
     /// Seconds after which an undelivered webhook is given up and shown as failed.

@@ -34,8 +34,8 @@ pub struct Subscription {
     pub last_failures: Vec<Failure>,
 }
 
-/// A subscription's receiver as a whole. When it cannot be reached, times out or answers
-/// 5xx/408/429, all of the subscription's deliveries wait until `paused_until`, then one tries
+/// A subscription's receiver as a whole. When it cannot be reached, times out or answers 5xx
+/// or about the endpoint, all of the subscription's deliveries wait until `paused_until`, then one tries
 /// again; its first 2xx clears this (a circuit breaker: a receiver that is down is asked once per
 /// back-off, not once per queued delivery).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -376,7 +376,8 @@ pub struct Attempt<'a> {
     pub retry_in_ms: i64,
     /// Seconds from a delivery's creation after which it is given up.
     pub give_up_after_secs: i64,
-    /// The receiver failed as a whole (unreachable, timeout, 5xx, 408, 429), not this delivery:
+    /// The receiver failed as a whole (unreachable, timeout, 5xx, an answer about the endpoint),
+    /// not this delivery:
     /// every delivery of the subscription waits `retry_in_ms`.
     pub receiver_down: bool,
 }

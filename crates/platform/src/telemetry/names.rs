@@ -285,7 +285,7 @@ pub const WEBHOOK_DELIVERIES_GIVEN_UP: Metric = counter(
 pub const WEBHOOK_RECEIVER_PAUSES: Metric = counter(
     "gongshi_webhook_receiver_pauses_total",
     &[],
-    "Times a subscription's receiver failed as a whole (unreachable, timeout, 5xx, 408, 429) and all its deliveries were paused.",
+    "Times a subscription's receiver failed as a whole (unreachable, timeout, 5xx, an answer about the endpoint) and all its deliveries were paused.",
 );
 
 // Process.

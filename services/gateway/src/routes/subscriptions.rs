@@ -84,11 +84,12 @@ pub struct DeliveryCounts {
     pub failed: i64,
 }
 
-/// A subscription's receiver as a whole. When it cannot be reached, times out or answers
-/// 5xx, 408 or 429, every delivery of the subscription waits until `paused_until` (back-off doubling
-/// from `GONGSHI_WEBHOOK_RETRY_BASE_MS` up to an hour, or longer when its `Retry-After` asks), then
-/// the oldest tries again; the first 2xx sets it back to `ok` and the rest follow in order. Other
-/// 4xx answers refuse one delivery only, which is retried on its own.
+/// A subscription's receiver as a whole. When it cannot be reached, times out, or answers 5xx or
+/// about the endpoint (3xx, 401, 403, 404, 405, 410, 408, 429), every delivery of the subscription
+/// waits until `paused_until` (back-off doubling from `GONGSHI_WEBHOOK_RETRY_BASE_MS` up to an
+/// hour, or longer when its `Retry-After` asks), then the oldest tries again; the first 2xx sets it
+/// back to `ok` and the rest follow in order. 400, 409, 413, 415 and 422 refuse one delivery only,
+/// which is retried on its own.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReceiverView {
     /// `ok` (answering) or `failing`.

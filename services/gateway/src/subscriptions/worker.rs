@@ -8,7 +8,7 @@
 //!    task of its own, and records it delivered, to be retried (exponential back-off with jitter)
 //!    or given up after the configured horizon. A worker that dies mid-send leaves the delivery
 //!    due again when its lease runs out: at least once, same `Idempotency-Key`. A receiver that
-//!    fails as a whole (no answer, 5xx, 408, 429) pauses its subscription: its oldest delivery
+//!    fails as a whole (no answer, 5xx, an answer about the endpoint) pauses its subscription: its oldest delivery
 //!    alone tries again when the back-off ends (a circuit breaker, kept in PostgreSQL so that
 //!    every gateway process sees it; see [`subscriptions::Receiver`]).
 //!
@@ -294,11 +294,7 @@ impl Worker {
             Ok(r) => Err(Failed {
                 status: Some(r.status().as_u16()),
                 retry_after_ms: retry_after_ms(r.headers()),
-                error: format!(
-                    "接收方返回 {} (receiver answered {})",
-                    r.status(),
-                    r.status()
-                ),
+                error: answered(&r),
             }),
             Err(e) => {
                 // reqwest's own message omits the cause (a refused address, a timeout): add the chain.
@@ -335,15 +331,32 @@ impl Failed {
         }
     }
 
-    /// The receiver as a whole is failing, not this delivery: no answer, 5xx, 408 Request
-    /// Timeout or 429 Too Many Requests. Any other 4xx refuses this delivery alone (its body),
-    /// and the others go on.
+    /// The receiver as a whole is failing, not this delivery: no answer, 5xx, or any answer
+    /// about the endpoint rather than the body (a redirect, which is not followed; 401/403; 404,
+    /// 405, 410; 408 Request Timeout; 429 Too Many Requests). Only the answers that refuse this
+    /// body (400, 409, 413, 415, 422) leave the others going.
     fn receiver_down(&self) -> bool {
-        match self.status {
-            None => true,
-            Some(s) => s >= 500 || s == 408 || s == 429,
-        }
+        !matches!(self.status, Some(400 | 409 | 413 | 415 | 422))
     }
+}
+
+/// What a receiver's non-2xx answer means for its subscriber.
+fn answered(r: &reqwest::Response) -> String {
+    let status = r.status();
+    let hint = match status.as_u16() {
+        300..=399 => {
+            let to = r
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?");
+            format!("；不跟随重定向，请把订阅的地址改为 {to} (redirects are not followed)")
+        }
+        404 | 410 => "；接收地址不存在，请更新或删除本订阅 (the webhook URL is gone)".to_owned(),
+        401 | 403 => "；接收方拒绝了本服务的请求 (the receiver refuses gongshi)".to_owned(),
+        _ => String::new(),
+    };
+    format!("接收方返回 {status}{hint} (receiver answered {status})")
 }
 
 /// A `Retry-After` header in ms: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
