@@ -160,13 +160,24 @@ impl FeedFilter {
                 u32::from(c)
             ));
         }
+        let from = instant("from", &p.from, DateOnly::StartOfDay)?;
+        let to = instant("to", &p.to, DateOnly::EndOfDay)?;
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            return Err(format!(
+                "to: {} 早于 from: {}，没有公告能落在其间 (to is before from: nothing could match)",
+                given(&p.to).unwrap_or_default(),
+                given(&p.from).unwrap_or_default()
+            ));
+        }
         Ok(FeedFilter {
             kind: one_of("kind", &p.kind, &KINDS)?,
             category: one_of("category", &p.category, &CATEGORIES)?,
             region,
             status: one_of("status", &p.status, &STATUSES)?,
-            from: instant("from", &p.from, DateOnly::StartOfDay)?,
-            to: instant("to", &p.to, DateOnly::EndOfDay)?,
+            from,
+            to,
             q,
         })
     }
@@ -393,6 +404,12 @@ mod tests {
             },
             FilterParams {
                 from: Some("yesterday".into()),
+                ..Default::default()
+            },
+            // A saved search that could never match anything.
+            FilterParams {
+                from: Some("2026-01-01".into()),
+                to: Some("2025-01-01".into()),
                 ..Default::default()
             },
         ] {

@@ -54,7 +54,7 @@ impl NewSubscription {
 pub struct SubscriptionView {
     /// Id.
     pub id: String,
-    /// Where deliveries are POSTed.
+    /// Where deliveries are POSTed (a password in it shown as `***`).
     pub webhook_url: String,
     /// The saved search.
     pub filters: FeedFilter,
@@ -146,7 +146,7 @@ impl From<Subscription> for SubscriptionView {
     fn from(s: Subscription) -> Self {
         SubscriptionView {
             id: s.id,
-            webhook_url: s.webhook_url,
+            webhook_url: crate::subscriptions::shown_url(&s.webhook_url),
             filters: s.filters,
             created_at: s.created_at,
             cursor: s.cursor,

@@ -41,9 +41,35 @@ pub(crate) fn webhook_url(raw: &str, allow_private: bool) -> Result<String, Stri
     Ok(url.to_string())
 }
 
+/// A webhook URL as the API shows it: a password in it (`https://user:pw@host/`, which the
+/// delivery sends as Basic authentication) masked as `***`, so that a view of the subscription,
+/// a screen or a log holding it does not hold the password.
+pub(crate) fn shown_url(stored: &str) -> String {
+    match reqwest::Url::parse(stored) {
+        Ok(mut url) if url.password().is_some() => {
+            // Cannot fail: the URL has a host (it has a password).
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => stored.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::webhook_url;
+    use super::{shown_url, webhook_url};
+
+    #[test]
+    fn a_password_in_a_webhook_url_is_not_shown() {
+        assert_eq!(
+            shown_url("https://bidder:s3cret@bidder.example.com/hook"),
+            "https://bidder:***@bidder.example.com/hook"
+        );
+        assert_eq!(
+            shown_url("https://bidder.example.com/hook"),
+            "https://bidder.example.com/hook"
+        );
+    }
 
     #[test]
     fn webhook_urls_are_checked() {

@@ -297,6 +297,9 @@ impl Worker {
                 error: answered(&r),
             }),
             Err(e) => {
+                // Without the URL: the subscriber knows it, and it may hold a password that the
+                // log of this failure must not.
+                let e = e.without_url();
                 // reqwest's own message omits the cause (a refused address, a timeout): add the chain.
                 let mut message = format!("请求失败 (request failed): {e}");
                 let mut source = std::error::Error::source(&e);
