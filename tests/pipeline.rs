@@ -788,11 +788,59 @@ async fn a_tender_re_sent_with_a_later_deadline_reopens_it_until_its_candidates_
         .filter(|(_, window)| window == "bid")
         .map(|(id, _)| id)
         .collect();
-    assert_eq!(bids, [v1, v2], "04-25 announces nothing");
+    assert_eq!(bids, [v1.clone(), v2.clone()], "04-25 announces nothing");
     p.search_until("/v1/search?kind=tender&status=open", |f| {
         f["total"].as_u64() == Some(0)
     })
     .await;
+
+    // The feed tells each re-send from the notice it replaces: same title word for word, marked
+    // with its version, and the JSON Feed item names the one before.
+    let (_, feed) = p.get("/feeds/notices.json").await;
+    let published: Vec<(String, String, Value, Value)> = feed["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| {
+            i["_gongshi"]["type"] == "notice.published" && i["_gongshi"]["kind"] == "tender"
+        })
+        .map(|i| {
+            (
+                i["_gongshi"]["notice_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                i["title"].as_str().unwrap_or_default().to_owned(),
+                i["_gongshi"]["replaces"].clone(),
+                i["_gongshi"]["version"].clone(),
+            )
+        })
+        .rev()
+        .collect();
+    assert_eq!(
+        published,
+        [
+            (
+                v1.clone(),
+                TENDER_TITLE.to_owned(),
+                Value::Null,
+                Value::Null
+            ),
+            (
+                v2.clone(),
+                format!("【第2版】{TENDER_TITLE}"),
+                Value::from(v1.as_str()),
+                Value::from(2)
+            ),
+            (
+                v3.clone(),
+                format!("【第3版】{TENDER_TITLE}"),
+                Value::from(v2.as_str()),
+                Value::from(3)
+            ),
+        ],
+        "{feed}"
+    );
 }
 
 /// Candidates held until their publicity starts are judged again when it comes, against the

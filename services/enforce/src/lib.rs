@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use gongshi_domain::diff;
 use gongshi_domain::events::{
-    Decision, Event as _, NoticeDecided, NoticePublished, NoticeValid, WindowClosed,
+    Decision, Event as _, NoticeDecided, NoticePublished, NoticeValid, Replaces, WindowClosed,
 };
 use gongshi_domain::finding::Release;
 use gongshi_domain::lifecycle::Status;
@@ -332,7 +332,7 @@ impl Enforce {
                     .region
                     .clone()
                     .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
-                let standing = Standing::of(&states, &notice.id, &verdict, now);
+                let standing = Standing::of(&states, &notice, &verdict, now);
                 unit.put_states(states, true);
                 unit.record_notice(&notice, &verdict, status_of(verdict.outcome));
                 schedule(unit, &notice, &verdict, region, standing, now);
@@ -692,7 +692,7 @@ async fn judge_and_record(
         .region
         .clone()
         .or_else(|| states.iter().find_map(|s| s.region().map(str::to_owned)));
-    let standing = Standing::of(&states, &notice.id, &verdict, now);
+    let standing = Standing::of(&states, notice, &verdict, now);
     unit.put_states(states, true);
     unit.record_notice(notice, &verdict, status_of(verdict.outcome));
     schedule(unit, notice, &verdict, region, standing, now);
@@ -730,16 +730,28 @@ struct Standing {
     /// window), else its own. The feed entry and the search document show the deadline a bidder
     /// must meet; the timers stay on the notice's own windows.
     windows: BTreeMap<String, gongshi_domain::period::Window>,
+    /// The version it follows in its first procedure ([`NoticePublished::replaces`]).
+    replaces: Option<Replaces>,
 }
 
 impl Standing {
-    /// `notice_id` (recorded as published in `states`, its procedures) with its `verdict`.
+    /// `notice` (recorded as published in `states`, its procedures) with its `verdict`.
     fn of(
         states: &[ProcedureState],
-        notice_id: &str,
+        notice: &Notice,
         verdict: &Verdict,
         now: DateTime<Utc>,
     ) -> Standing {
+        let notice_id = notice.id.as_str();
+        let first = states.iter().find(|s| s.key == notice.procedure);
+        let replaces = first.and_then(|first| {
+            first
+                .previous_version(notice_id)
+                .map(|(previous, version)| Replaces {
+                    notice_id: previous.to_owned(),
+                    version,
+                })
+        });
         let mut statuses = BTreeMap::new();
         let mut each = Vec::with_capacity(states.len());
         for state in states {
@@ -761,13 +773,18 @@ impl Standing {
                 (name.clone(), window)
             })
             .collect();
-        Standing { statuses, windows }
+        Standing {
+            statuses,
+            windows,
+            replaces,
+        }
     }
 
     /// Puts it on the notice's publication.
     fn carry(self, event: &mut NoticePublished) {
         event.statuses = self.statuses;
         event.windows = self.windows;
+        event.replaces = self.replaces;
     }
 }
 

@@ -17,7 +17,7 @@ mod rejected;
 mod valid;
 
 pub use decided::{Decision, NoticeDecided};
-pub use public::{NoticePublished, PublicEvent, PublicFacts, WindowClosed};
+pub use public::{NoticePublished, PublicEvent, PublicFacts, Replaces, WindowClosed};
 pub use received::{NoticeReceived, RecordReleased};
 pub use rejected::{DocumentRejected, RecordInvalid};
 pub use valid::NoticeValid;

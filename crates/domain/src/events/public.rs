@@ -54,6 +54,22 @@ pub struct NoticePublished {
     /// [`ProcedureState::status_of`]: crate::period::ProcedureState::status_of
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub statuses: BTreeMap<String, Status>,
+    /// The notice this one is a new version of in its first procedure: the latest of its table
+    /// published before it ([`ProcedureState::previous_version`]; never an amendment). Absent for
+    /// the first of its table, and in events from before it was carried.
+    ///
+    /// [`ProcedureState::previous_version`]: crate::period::ProcedureState::previous_version
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Replaces>,
+}
+
+/// What a new version of a notice replaces ([`NoticePublished::replaces`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaces {
+    /// The notice it follows.
+    pub notice_id: String,
+    /// Its own version: 2 for the first re-send.
+    pub version: usize,
 }
 
 impl Event for NoticePublished {
@@ -122,6 +138,7 @@ impl NoticePublished {
                 .map(|f| f.rule.clone())
                 .collect(),
             statuses: BTreeMap::new(),
+            replaces: None,
         }
     }
 

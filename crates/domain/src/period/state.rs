@@ -218,6 +218,30 @@ impl ProcedureState {
         Some((Status::at(own.kind, &windows, &kinds, at), windows))
     }
 
+    /// The version published notice `notice_id` follows: the latest notice of its table published
+    /// before it in its round (a tender re-sent, candidates re-sent with a longer publicity), with
+    /// how many of the table the round has up to it (2 for the first re-send). `None` for the
+    /// first of its table, and for amendments: each 澄清/更正 is an announcement of its own, named
+    /// as such in its title, not a corrected copy of the one before.
+    pub fn previous_version(&self, notice_id: &str) -> Option<(&str, usize)> {
+        let round = self.round_of(notice_id)?;
+        let at = round.iter().position(|s| s.notice_id == notice_id)?;
+        let own = round[at];
+        if own.kind == Kind::Amendment {
+            return None;
+        }
+        let earlier: Vec<&&Stage> = round[..at]
+            .iter()
+            .filter(|s| {
+                s.kind == own.kind
+                    && std::mem::discriminant(&s.body) == std::mem::discriminant(&own.body)
+            })
+            .collect();
+        earlier
+            .last()
+            .map(|previous| (previous.notice_id.as_str(), earlier.len() + 1))
+    }
+
     /// The published stages of published notice `notice_id`'s round, in arrival order, itself
     /// among them ([`crate::lifecycle::round_of`]: a re-tender after a termination opens a new
     /// round). `None` when it is not a published notice of the procedure.
@@ -374,6 +398,42 @@ mod tests {
             published.window_in_force("v2", "bid"),
             "another stage's window of the same name replaces nothing"
         );
+    }
+
+    #[test]
+    fn a_re_sent_notice_follows_the_latest_of_its_table_in_its_round() {
+        use StageStatus::*;
+        let sent = |mut s: Stage, day: u32| {
+            s.sent_at = Some(
+                crate::values::datetime::shanghai()
+                    .with_ymd_and_hms(2025, 7, day, 9, 0, 0)
+                    .unwrap(),
+            );
+            s
+        };
+        let p = procedure(vec![
+            sent(stage("v1", Kind::Tender, Published, &[("bid", 22)]), 1),
+            sent(stage("a1", Kind::Amendment, Published, &[("bid", 25)]), 3),
+            sent(stage("a2", Kind::Amendment, Published, &[("bid", 26)]), 4),
+            sent(stage("held", Kind::Tender, Held, &[("bid", 27)]), 5),
+            sent(stage("v2", Kind::Tender, Published, &[("bid", 29)]), 6),
+            sent(stage("end", Kind::Termination, Published, &[]), 10),
+            sent(stage("again", Kind::Tender, Published, &[("bid", 31)]), 12),
+        ]);
+        assert_eq!(p.previous_version("v1"), None);
+        assert_eq!(
+            p.previous_version("v2"),
+            Some(("v1", 2)),
+            "not the held one"
+        );
+        assert_eq!(p.previous_version("a2"), None, "an amendment is its own");
+        assert_eq!(p.previous_version("end"), None);
+        assert_eq!(
+            p.previous_version("again"),
+            None,
+            "a re-tender after a termination opens a round of its own"
+        );
+        assert_eq!(p.previous_version("held"), None, "not published");
     }
 
     #[test]

@@ -888,6 +888,12 @@ mod tests {
                 delivery_id: "d",
                 attempts: 9,
             }),
+            Box::new(WebhookReceiverPaused {
+                subscription_id: "s",
+                consecutive_failures: 3,
+                paused_ms: 4_000,
+                given_up: 2,
+            }),
             Box::new(TasksAborted {
                 tasks: &["publish"],
                 deadline: d,

@@ -53,6 +53,8 @@ pub struct Item {
     pub status: Option<String>,
     /// The window, for window events.
     pub window: Option<String>,
+    /// For a new version of a notice: the notice it replaces and its own version number.
+    pub replaces: Option<(String, usize)>,
 }
 
 /// A legal window's name in Chinese (`bid` → 投标截止, …).
@@ -64,6 +66,19 @@ pub(crate) fn window_label(window: &str) -> &'static str {
         "announcement" => "公告期结束",
         "challenge" => "质疑期结束",
         _ => "期限结束",
+    }
+}
+
+/// The notice a published notice replaces, and its version ([`NoticePublished::replaces`]).
+///
+/// [`NoticePublished::replaces`]: gongshi_domain::events::NoticePublished::replaces
+fn replaces(event: &Option<PublicEvent>) -> Option<(String, usize)> {
+    match event {
+        Some(PublicEvent::Published(n)) => n
+            .replaces
+            .as_ref()
+            .map(|r| (r.notice_id.clone(), r.version)),
+        _ => None,
     }
 }
 
@@ -131,7 +146,13 @@ impl Item {
                 } else {
                     body.to_owned()
                 };
-                (row.facts.title.clone(), text, None)
+                // A re-sent notice often keeps its title word for word: the entry says it is a
+                // new version, so a reader can tell it from the one it replaces.
+                let title = match replaces(&event) {
+                    Some((_, version)) => format!("【第{version}版】{}", row.facts.title),
+                    None => row.facts.title.clone(),
+                };
+                (title, text, None)
             }
         };
         Item {
@@ -151,6 +172,7 @@ impl Item {
             region: row.facts.region.clone(),
             status: row.facts.status.clone(),
             window,
+            replaces: replaces(&event),
         }
     }
 
@@ -197,6 +219,10 @@ impl Item {
                 "json_url": self.json_url,
             },
         });
+        if let Some((notice_id, version)) = &self.replaces {
+            item["_gongshi"]["replaces"] = json!(notice_id);
+            item["_gongshi"]["version"] = json!(version);
+        }
         if let Some(d) = &self.deadlines {
             item["summary"] = Value::String(d.clone());
         }
