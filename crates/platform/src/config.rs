@@ -31,6 +31,9 @@ pub struct CommonConfig {
     pub data_dir: PathBuf,
     /// Read "now" from this file (an RFC 3339 instant, re-read at every tick; replace it by
     /// renaming a whole file over it) instead of the system clock: for tests and rehearsals.
+    /// It moves the legal clocks (periods, holds, windows, feed and search dates); the moments
+    /// the store records stay PostgreSQL's (a notice's `published_at` in `/v1/notices` and the
+    /// OCDS export, whose `from`/`to` and paging rely on it being the transaction's own time).
     #[arg(long, env = "GONGSHI_CLOCK_FILE")]
     pub clock_file: Option<PathBuf>,
     /// A fixed "now" (RFC 3339 or `yyyy-MM-dd HH:mm`, Beijing time) instead of the system clock.
