@@ -574,6 +574,32 @@ async fn an_event_the_broker_refuses_for_good_is_set_aside_by_the_relay() {
     let (_, body) = p.get(&format!("/v1/receipts/{receipt}")).await;
     assert_eq!(statuses(&body), ["discarded", "published"], "{body:#}");
     assert_eq!(in_feed(id(0)).await, 0);
+    // Enforcement had recorded it as published: the discard withdraws it there too, so that it
+    // is public nowhere (its notice, its procedure) and its windows announce nothing.
+    let start = std::time::Instant::now();
+    loop {
+        let status: String = sqlx::query_scalar("SELECT status FROM notices WHERE notice_id = $1")
+            .bind(id(0))
+            .fetch_one(&db)
+            .await
+            .expect("notice row");
+        if status == "discarded" {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "enforcement still has it {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(p.get(&format!("/v1/notices/{}", id(0))).await.0, 404);
+    let timers: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM timers WHERE notice_id = $1 AND fired_at IS NULL")
+            .bind(id(0))
+            .fetch_one(&db)
+            .await
+            .expect("timers");
+    assert_eq!(timers, 0, "its windows' timers are cancelled");
 }
 
 fn statuses(receipt: &Value) -> Vec<&str> {

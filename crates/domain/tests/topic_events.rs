@@ -136,9 +136,11 @@ fn operator_decisions() {
         reason: "已在国家企业信用信息公示系统核实".into(),
     });
     for (notice, _) in sample_notices() {
-        for (decision, rules) in [
-            (Decision::Release, vec!["BID-DOC-PERIOD".to_owned()]),
-            (Decision::Discard, Vec::new()),
+        for (decision, rules, quarantine_id) in [
+            (Decision::Release, vec!["BID-DOC-PERIOD".to_owned()], None),
+            (Decision::Discard, Vec::new(), None),
+            // A discarded publication the relay set aside.
+            (Decision::Discard, Vec::new(), Some(12)),
         ] {
             let wire = round_trip(&NoticeDecided {
                 decision,
@@ -150,6 +152,7 @@ fn operator_decisions() {
                 decided_by: "wang".into(),
                 reason: "中心复核后决定".into(),
                 audit_id: 7,
+                quarantine_id,
             });
             assert_eq!(wire["key"], notice.procedure.to_string());
         }

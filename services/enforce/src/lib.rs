@@ -258,7 +258,9 @@ impl Enforce {
     /// parked or rejected:
     /// `release` publishes it now with the overridden findings saying who released it and why
     /// (its windows, timers and parked children follow as for any publication); `discard` takes
-    /// it out of its procedures for good. A decision on a notice in any other status changes
+    /// it out of its procedures for good — also a notice published here whose publication the
+    /// broker refused and an operator discarded ([`NoticeDecided::quarantine_id`]): it never
+    /// reached the public, and its procedures no longer count it. A decision on a notice in any other status changes
     /// nothing (it moved on before the decision arrived) and is logged.
     async fn decide(
         &self,
@@ -280,7 +282,11 @@ impl Enforce {
         let status = notices::status(tx, &decided.notice_id).await?;
         let applies = match decided.decision {
             Decision::Release => matches!(status.as_deref(), Some("held" | "rejected")),
-            Decision::Discard => matches!(status.as_deref(), Some("held" | "rejected" | "parked")),
+            Decision::Discard => {
+                matches!(status.as_deref(), Some("held" | "rejected" | "parked"))
+                    // A publication the broker refused, discarded: it never reached the public.
+                    || (status.as_deref() == Some("published") && decided.quarantine_id.is_some())
+            }
         };
         if !applies {
             tracing::warn!(notice = %decided.notice_id, status = ?status, decision = ?decided.decision,

@@ -1,6 +1,7 @@
 //! `notice.released` and `notice.discarded` on [`topics::VALID`](super::topics::VALID): an
 //! operator's decision on a notice enforcement holds, parked or rejected (the console's `release`
-//! and `discard` actions). They travel on enforcement's own topic, keyed by the procedure, so that
+//! and `discard` actions), or on one whose publication the broker refused (a quarantine
+//! discarded). They travel on enforcement's own topic, keyed by the procedure, so that
 //! enforcement applies them in order with the procedure's other notices — never as a direct write
 //! into the public store.
 
@@ -38,15 +39,25 @@ pub struct NoticeDecided {
     pub decided_by: String,
     /// The written reason (at least 4 characters).
     pub reason: String,
-    /// The audit entry of the decision (makes each decision a distinct event).
+    /// The audit entry of the decision (makes each decision a distinct event); 0 for a
+    /// decision that resolves a quarantine ([`quarantine_id`](Self::quarantine_id)).
     pub audit_id: i64,
+    /// Set when the decision discards a publication the broker refused for good (a
+    /// `notice.published` the outbox relay quarantined): enforcement then withdraws a notice it
+    /// had recorded as published but that never reached the public, so that it leaves its
+    /// procedures and `/v1/notices` as any discarded notice does. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_id: Option<i64>,
 }
 
 impl Event for NoticeDecided {
     const TOPIC: &'static str = topics::VALID;
     const TYPE: &'static str = "notice.decided";
     fn event_id(&self) -> String {
-        format!("decided:{}:{}", self.notice_id, self.audit_id)
+        match self.quarantine_id {
+            Some(q) => format!("decided:{}:quarantine:{q}", self.notice_id),
+            None => format!("decided:{}:{}", self.notice_id, self.audit_id),
+        }
     }
     fn key(&self) -> String {
         self.procedure.clone()

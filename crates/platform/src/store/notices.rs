@@ -136,11 +136,17 @@ pub async fn set_status(
     if status == "published" {
         return set_published(conn, &[notice_id]).await;
     }
-    sqlx::query("UPDATE notices SET status = $2, updated_at = now() WHERE notice_id = $1")
-        .bind(notice_id)
-        .bind(status)
-        .execute(&mut *conn)
-        .await?;
+    // A discarded notice is public nowhere: a publication the broker refused had stamped it.
+    sqlx::query(
+        "UPDATE notices SET status = $2, updated_at = now(), \
+           published_at = CASE WHEN $2 = 'discarded' THEN NULL ELSE published_at END, \
+           published_seq = CASE WHEN $2 = 'discarded' THEN NULL ELSE published_seq END \
+         WHERE notice_id = $1",
+    )
+    .bind(notice_id)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -288,13 +288,59 @@ pub struct Redrive {
     pub records: Vec<(String, i32)>,
 }
 
+/// A discarded `notice.published` that the relay set aside never reached the public, but
+/// enforcement recorded its notice as published in its procedures: queues the decision that
+/// withdraws it there ([`NoticeDecided::quarantine_id`]), in the transaction that discards it.
+/// Any other discarded event needs nothing more.
+///
+/// [`NoticeDecided::quarantine_id`]: gongshi_domain::events::NoticeDecided::quarantine_id
+async fn withdraw_unsent_publication(
+    tx: &mut sqlx::PgConnection,
+    quarantined: &QuarantineRow,
+    message: &[u8],
+    operator: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    use gongshi_domain::events::{Decision, Event as _, NoticeDecided, NoticePublished};
+    if quarantined.stage != RELAY_STAGE
+        || quarantined.event_type.as_deref() != Some(NoticePublished::TYPE)
+    {
+        return Ok(());
+    }
+    let published = serde_json::from_slice::<crate::bus::Envelope>(message)
+        .ok()
+        .and_then(|envelope| envelope.decode::<NoticePublished>().ok());
+    let Some(published) = published else {
+        // Only the relay quarantines here, from its own outbox rows: always an envelope.
+        tracing::warn!(
+            quarantine = quarantined.quarantine_id,
+            message = "discarded publication is not a notice.published envelope; enforcement keeps the notice"
+        );
+        return Ok(());
+    };
+    let decided = NoticeDecided {
+        decision: Decision::Discard,
+        notice_id: published.notice_id.clone(),
+        procedure: published.procedure.to_string(),
+        receipt: quarantined.receipt_id.clone().unwrap_or_default(),
+        index: quarantined.record_index.unwrap_or(0),
+        rules: Vec::new(),
+        decided_by: operator.to_owned(),
+        reason: reason.to_owned(),
+        audit_id: 0,
+        quarantine_id: Some(quarantined.quarantine_id),
+    };
+    super::outbox::enqueue(tx, NoticeDecided::TOPIC, &decided.envelope()).await
+}
+
 /// Ends a quarantine (`retried` or `discarded`) by `operator` with `reason`, moving its receipt
 /// records to `received` (a retry: the stage handles it again) or `discarded`. Returns what to
 /// re-send, or `None` when there is no open quarantine with that id. The caller re-sends the
 /// message after this commits: a re-sent event that fails again is quarantined anew.
 ///
 /// Runs in the caller's transaction, which writes the action's audit entries in it too (the
-/// console, `gongshi quarantine`); the caller commits, then re-sends.
+/// console, `gongshi quarantine`); the caller commits, then re-sends. Discarding a publication
+/// the relay set aside also queues its withdrawal from enforcement (a `notice.decided`).
 pub async fn resolve_in(
     tx: &mut sqlx::PgConnection,
     quarantine_id: i64,
@@ -333,6 +379,9 @@ pub async fn resolve_in(
         &["quarantined"],
     )
     .await?;
+    if !retry {
+        withdraw_unsent_publication(tx, &quarantined, &message, operator, reason).await?;
+    }
     Ok(Some(Redrive {
         row: quarantined,
         message,

@@ -375,6 +375,7 @@ pub async fn act(
                 decided_by: operator.to_owned(),
                 reason: reason.to_owned(),
                 audit_id,
+                quarantine_id: None,
             };
             store::outbox::enqueue(&mut tx, NoticeDecided::TOPIC, &event.envelope())
                 .await
