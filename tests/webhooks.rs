@@ -1,7 +1,8 @@
 //! Webhook subscriptions on the real pipeline, delivering to a real HTTP receiver in the test:
 //! the subscriber-token contract, deliveries that survive a SIGKILL of the gateway mid-delivery
 //! and all arrive with a valid signature (checked with the README's Python snippet), retries
-//! after errors, a dead webhook given up after the horizon and shown as failed, a receiver that
+//! after errors, a dead webhook given up after the horizon, shown as failed and redelivered on
+//! request once mended, a receiver that
 //! is down asked once per back-off (circuit breaker), and a receiver
 //! that hangs holding up no other subscriber.
 
@@ -439,6 +440,54 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
             "{view}"
         );
     }
+
+    // The subscriber mends the receiver and asks for what was given up: all three arrive, each
+    // under its own id, and the receiver reads answering again.
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let app = Router::new()
+        .route("/hook", post(accept))
+        .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", dead))
+        .await
+        .expect("the dead port, now answering");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let redeliver = format!("/v1/subscriptions/{id}/redeliver");
+    let post_method = reqwest::Method::POST;
+    assert_eq!(
+        call(
+            &p,
+            post_method.clone(),
+            &redeliver,
+            Some(OTHER_BIDDER),
+            None
+        )
+        .await
+        .0,
+        404,
+        "another token's subscription"
+    );
+    let (status, again) = call(&p, post_method, &redeliver, Some(BIDDER), None).await;
+    assert_eq!((status, &again["requeued"]), (202, &json!(3)), "{again}");
+    let start = Instant::now();
+    let view = loop {
+        let (_, view) = call(
+            &p,
+            reqwest::Method::GET,
+            &format!("/v1/subscriptions/{id}"),
+            Some(BIDDER),
+            None,
+        )
+        .await;
+        if view["deliveries"]["delivered"] == 3 {
+            break view;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(view["receiver"]["state"], "ok", "{view}");
+    assert_eq!(view["deliveries"]["failed"], 0, "{view}");
+    let ids: BTreeSet<String> = got.lock().expect("lock").iter().cloned().collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
 
     let delete = reqwest::Method::DELETE;
     let path = format!("/v1/subscriptions/{id}");

@@ -21,7 +21,7 @@ pub mod subscriptions;
 pub mod views;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use gongshi_platform::api_error::json_rejections;
 use gongshi_platform::{ApiError, Bus, ErrorCode, Store};
 use tokio_util::sync::CancellationToken;
@@ -105,6 +105,10 @@ impl Gateway {
             .route(
                 "/v1/subscriptions/{id}",
                 get(routes::subscriptions::get).delete(routes::subscriptions::delete),
+            )
+            .route(
+                "/v1/subscriptions/{id}/redeliver",
+                post(routes::subscriptions::redeliver),
             )
             .route("/v1/export/ocds", get(routes::export::export))
             .route("/v1/export/ocds/records", get(routes::export::records))

@@ -91,6 +91,7 @@ impl utoipa::Modify for RateLimits {
         routes::subscriptions::list,
         routes::subscriptions::get,
         routes::subscriptions::delete,
+        routes::subscriptions::redeliver,
         routes::health::openapi_json,
         crate::ops::records::api_list,
         crate::ops::records::api_detail,

@@ -219,6 +219,40 @@ pub async fn delete(pool: &PgPool, token_hash: &str, id: &str) -> Result<bool, S
     Ok(done.rows_affected() == 1)
 }
 
+/// Queues again every delivery of one of the token's live subscriptions that was given up
+/// (`failed`), as new (no attempts, a new horizon from now), and clears its receiver's pause:
+/// what a subscriber asks once their receiver is mended. Returns how many were queued again, or
+/// `None` when the token has no such subscription.
+pub async fn redeliver(
+    pool: &PgPool,
+    token_hash: &str,
+    id: &str,
+) -> Result<Option<u64>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let live = sqlx::query(
+        "UPDATE subscriptions SET consecutive_failures = 0, failing_since = NULL, paused_until = NULL \
+         WHERE subscription_id = $1 AND token_hash = $2 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(token_hash)
+    .execute(&mut *tx)
+    .await?;
+    if live.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let queued = sqlx::query(
+        "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = now(), \
+           created_at = now(), last_status = NULL, last_error = NULL, last_attempt_at = NULL \
+         WHERE subscription_id = $1 AND state = 'failed'",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(Some(queued))
+}
+
 /// Ids of live subscriptions whose cursor is behind the feed's head (the fan-out's work; an idle
 /// round costs this one query).
 pub async fn behind_ids(pool: &PgPool) -> Result<Vec<String>, StoreError> {

@@ -325,6 +325,39 @@ pub(crate) async fn get(
     }
 }
 
+/// What `POST /v1/subscriptions/{id}/redeliver` did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Redelivered {
+    /// Deliveries given up before and queued again now.
+    pub requeued: u64,
+}
+
+/// `POST /v1/subscriptions/{id}/redeliver`: once a receiver is mended, queues again every
+/// delivery that was given up (each with its original id as `Idempotency-Key` and a new retry
+/// horizon) and ends the receiver's pause, so the next attempt is now.
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/redeliver", operation_id = "redeliver_subscription", tag = "subscriptions",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 202, description = "Given-up deliveries queued again (`requeued` may be 0); the receiver's pause ended", body = Redelivered),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody),
+        (status = 404, description = "No such subscription of this token", body = ErrorBody)))]
+pub(crate) async fn redeliver(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Redelivered>), ApiError> {
+    let token_hash = owner(&gw, &headers)?;
+    match subscriptions::redeliver(&gw.store.pool, &token_hash, &id)
+        .await
+        .map_err(store_error)?
+    {
+        Some(requeued) => Ok((StatusCode::ACCEPTED, Json(Redelivered { requeued }))),
+        None => Err(not_found(&id)),
+    }
+}
+
 /// `DELETE /v1/subscriptions/{id}`: stops deliveries (undelivered ones are dropped).
 #[utoipa::path(delete, path = "/v1/subscriptions/{id}", operation_id = "delete_subscription", tag = "subscriptions",
     params(("id" = String, Path, description = "Subscription id")),
