@@ -95,12 +95,19 @@ pub fn min_period(
         DayUnit::Calendar => {
             let counted = days_between(start_date, end_d);
             let last = add_days(start_date, n);
-            // Roll-forward only matters when the end could otherwise be on time; look the calendar
-            // up only as far as needed so an unknown year makes fewer answers uncertain.
+            // Whether the rule is met needs the calendar only up to the end (an unknown year
+            // later makes no answer uncertain); the earliest lawful end a refusal names is the
+            // first working day from the nominal last day (民法典 第二百零三条), looked up further
+            // when that year is known, else the nominal day.
             let earliest = if end_d < last {
-                last
+                cal.working_day_on_or_after(last).unwrap_or(last)
             } else {
-                first_working_day_upto(cal, last, end_d)?
+                match first_working_day_upto(cal, last, end_d)? {
+                    Some(day) => day,
+                    None => cal
+                        .working_day_on_or_after(end_d + Days::new(1))
+                        .unwrap_or(end_d + Days::new(1)),
+                }
             };
             (counted, earliest)
         }
@@ -180,15 +187,15 @@ fn first_working_day_upto(
     cal: &Calendar,
     from: NaiveDate,
     upto: NaiveDate,
-) -> Result<NaiveDate, UnknownYear> {
+) -> Result<Option<NaiveDate>, UnknownYear> {
     let mut d = from;
     while d <= upto {
         if cal.is_working_day(d)? {
-            return Ok(d);
+            return Ok(Some(d));
         }
         d = d.succ_opt().ok_or(UnknownYear(0))?;
     }
-    Ok(d)
+    Ok(None)
 }
 
 /// The date `n` days after `date` (saturating at the calendar's end).

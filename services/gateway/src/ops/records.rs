@@ -215,8 +215,9 @@ pub struct RecordDetail {
 }
 
 /// The evidence of a counted-period finding in one line, as `period::checks` records it
-/// (`counted`, `required`, `unit`): `4 个工作日 < 5` for a minimum period (`min_period`), `12 日 > 10`
-/// for a publication delay (`max_delay`).
+/// (`counted`, `required`, `unit`, `limit_date`): `4 个工作日 < 5` for a minimum period
+/// (`min_period`), `3 日，末日为节假日，期限顺延至 2025-04-07` for one long enough whose last day is a
+/// holiday, `12 日 > 10` for a publication delay (`max_delay`).
 fn evidence_text(evidence: &Value, check: Option<&str>) -> Option<String> {
     let counted = evidence.get("counted").and_then(Value::as_u64)?;
     let required = evidence.get("required").and_then(Value::as_u64)?;
@@ -224,8 +225,16 @@ fn evidence_text(evidence: &Value, check: Option<&str>) -> Option<String> {
         Some("working") => "个工作日",
         _ => "日",
     };
-    let op = if check == Some("max_delay") { ">" } else { "<" };
-    Some(format!("{counted} {unit} {op} {required}"))
+    if check == Some("max_delay") {
+        return Some(format!("{counted} {unit} > {required}"));
+    }
+    match evidence.get("limit_date").and_then(Value::as_str) {
+        // Enough days, but the last one is a holiday: the end rolls on to a working day.
+        Some(limit) if counted >= required => Some(format!(
+            "{counted} {unit}，末日为节假日，期限顺延至 {limit}"
+        )),
+        _ => Some(format!("{counted} {unit} < {required}")),
+    }
 }
 
 fn explain(table: &str, errors: &Value) -> Vec<ExplainedError> {
@@ -587,5 +596,41 @@ pub(crate) async fn page_act(
             };
             Ok(pages::html(e.status(), &view))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::evidence_text;
+    use serde_json::json;
+
+    #[test]
+    fn counted_periods_read_as_one_line() {
+        let min = Some("min_period");
+        assert_eq!(
+            evidence_text(
+                &json!({"counted": 4, "required": 5, "unit": "working", "limit_date": "2025-04-09"}),
+                min
+            )
+            .as_deref(),
+            Some("4 个工作日 < 5")
+        );
+        // Enough days, the last a holiday: not "3 日 < 3".
+        assert_eq!(
+            evidence_text(
+                &json!({"counted": 3, "required": 3, "unit": "calendar", "limit_date": "2025-04-07"}),
+                min
+            )
+            .as_deref(),
+            Some("3 日，末日为节假日，期限顺延至 2025-04-07")
+        );
+        assert_eq!(
+            evidence_text(
+                &json!({"counted": 12, "required": 10, "unit": "calendar"}),
+                Some("max_delay")
+            )
+            .as_deref(),
+            Some("12 日 > 10")
+        );
     }
 }

@@ -8,9 +8,9 @@
 //!    task of its own, and records it delivered, to be retried (exponential back-off with jitter)
 //!    or given up after the configured horizon. A worker that dies mid-send leaves the delivery
 //!    due again when its lease runs out: at least once, same `Idempotency-Key`. A receiver that
-//!    fails as a whole (no answer, 5xx, an answer about the endpoint) pauses its subscription: its oldest delivery
-//!    alone tries again when the back-off ends (a circuit breaker, kept in PostgreSQL so that
-//!    every gateway process sees it; see [`subscriptions::Receiver`]).
+//!    fails as a whole (no answer, 5xx, an answer about the endpoint) pauses its subscription:
+//!    its oldest delivery alone tries again when the back-off ends (a circuit breaker, kept in
+//!    PostgreSQL so that every gateway process sees it; see [`subscriptions::Receiver`]).
 //!
 //! No database connection or lock is held while a request is out, and at most one request per
 //! subscription is in flight (of `GONGSHI_WEBHOOK_CONCURRENCY` in all): a receiver that hangs until
