@@ -373,6 +373,9 @@ async fn records_actions_and_their_audit() {
     )
     .await;
     assert_eq!(code, 200);
+    // In flight until validation has checked it again: a second release meanwhile is refused.
+    let (code, _) = act(&p, &r.invalid, "release", "重复点击放行按钮").await;
+    assert_eq!(code, 409);
     // (Valid once released, the award then waits for its procedure's candidate publicity.)
     let released = p.wait_receipt(&r.invalid, |s| s == "parked").await;
     assert_eq!(
@@ -727,4 +730,50 @@ async fn an_operator_releases_a_rejected_notice_in_a_browser() {
     wait_for_text(&b, "main table", "放行发布").await;
     b.screenshot("ops-audit").await;
     b.close().await;
+}
+
+/// A record that fails its table's schema (a tender without its title, SCHEMA-REQUIRED) was
+/// never read into a notice: a release would leave nothing to publish. The console offers only
+/// discard, a release is refused saying why, and the record keeps its error.
+#[tokio::test]
+async fn a_record_that_cannot_form_a_notice_cannot_be_released() {
+    let p = Pipeline::start(NOW).await;
+    let untitled =
+        tender("OPSS", "2025-04-01 09:00").replace("<NOTICE_NAME>", "<NOTICE_NAME_GONE>");
+    let untitled = untitled.replace("</NOTICE_NAME>", "</NOTICE_NAME_GONE>");
+    let receipt = p.submit(&untitled).await;
+    let body = p.wait_receipt(&receipt, |s| s == "invalid").await;
+    assert!(
+        body["records"][0]["errors"]
+            .to_string()
+            .contains("SCHEMA-REQUIRED"),
+        "{body}"
+    );
+    let (_, detail) = ops_get(&p, &format!("/ops/api/records/{receipt}/0")).await;
+    assert_eq!(detail["actions"], json!(["discard"]), "{detail}");
+    assert_eq!(
+        detail["document"]["content_type"], "application/xml",
+        "as sent: {detail}"
+    );
+    let (code, refused) = act(&p, &receipt, "release", "缺标题也放行试试").await;
+    assert_eq!(code, 409, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("SCHEMA-REQUIRED") && message.contains("不能放行"),
+        "{message}"
+    );
+    let (_, body) = p.get(&format!("/v1/receipts/{receipt}")).await;
+    assert_eq!(body["records"][0]["status"], "invalid", "{body}");
+    assert!(
+        body["records"][0]["errors"]
+            .to_string()
+            .contains("SCHEMA-REQUIRED"),
+        "the error stays: {body}"
+    );
+    let (_, audit) = ops_get(&p, "/ops/api/audit").await;
+    assert_eq!(
+        audit["entries"],
+        json!([]),
+        "a refused action is not logged"
+    );
 }

@@ -176,6 +176,7 @@ mod tests {
                 "procedure_page",
                 "readyz",
                 "receipt",
+                "redeliver_subscription",
                 "search",
                 "search_page",
                 "stream",

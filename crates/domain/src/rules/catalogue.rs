@@ -26,6 +26,17 @@ pub enum Stage {
     Publication,
 }
 
+impl Stage {
+    /// Whether an operator may release a record from a rule of this stage. A record that fails a
+    /// document, field or schema rule is never read into a notice (its values could not be read,
+    /// or do not have its table's shape), so a release would leave nothing to publish: the
+    /// platform must send it corrected. Identifier, period and publication rules judge a notice
+    /// that exists.
+    pub fn releasable(self) -> bool {
+        matches!(self, Stage::Identifier | Stage::Period | Stage::Publication)
+    }
+}
+
 /// One rule of the catalogue.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RuleDef {

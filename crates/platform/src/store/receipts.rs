@@ -146,6 +146,16 @@ pub async fn document(pool: &PgPool, receipt_id: &str) -> Result<Option<Vec<u8>>
     Ok(documents(pool, &[receipt_id]).await?.remove(receipt_id))
 }
 
+/// The `Content-Type` a receipt's document was sent with.
+pub async fn content_type(pool: &PgPool, receipt_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT content_type FROM receipts WHERE receipt_id = $1")
+            .bind(receipt_id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
 /// The stored documents of receipts, in one statement, by receipt id (an unknown receipt is
 /// absent).
 pub async fn documents(

@@ -77,6 +77,16 @@ impl Action {
             .filter(|a| a.target(status).is_some())
             .collect()
     }
+
+    /// The actions that apply to `record`: those of its status, without `release` when one of
+    /// its errors is one no release can lift ([`unreleasable_rules`]).
+    pub fn applicable_to(record: &RecordRow) -> Vec<Action> {
+        let mut actions = Action::applicable(&record.status);
+        if !unreleasable_rules(&error_rules(record)).is_empty() {
+            actions.retain(|a| *a != Action::Release);
+        }
+        actions
+    }
 }
 
 /// The body of an action.
@@ -124,6 +134,22 @@ fn reason_of(request: &ActionRequest) -> Result<&str, ApiError> {
 }
 
 /// The rules among a record's errors, in order, each once.
+/// Of a record's failing rules, those no release can lift ([`Stage::releasable`]).
+///
+/// [`Stage::releasable`]: gongshi_domain::rules::Stage::releasable
+pub(crate) fn unreleasable_rules(failing: &[String]) -> Vec<&str> {
+    let catalogue = gongshi_domain::rules::Catalogue::embedded();
+    failing
+        .iter()
+        .filter(|rule| {
+            catalogue
+                .get(rule)
+                .is_some_and(|def| !def.stage.releasable())
+        })
+        .map(String::as_str)
+        .collect()
+}
+
 fn error_rules(record: &RecordRow) -> Vec<String> {
     let mut rules: Vec<String> = Vec::new();
     for e in record.errors.as_array().into_iter().flatten() {
@@ -217,6 +243,16 @@ pub async fn act(
         _ => failing.clone(),
     };
     if action == Action::Release {
+        let unreleasable = unreleasable_rules(&failing);
+        if !unreleasable.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::ActionNotApplicable,
+                format!(
+                    "记录 {receipt}#{index} 违反 {}：其内容无法读成公告（字段值无法读取或不符合数据表结构），放行后也没有可发布的公告，不能放行；请平台改正后重新发送，或作废本记录 (a record failing a document, field or schema rule cannot form a notice: it cannot be released)",
+                    unreleasable.join("、")
+                ),
+            ));
+        }
         if record.status == "invalid" && rules.is_empty() {
             return Err(bad_request(&format!(
                 "记录 {receipt}#{index} 的错误没有可放行的规则 (no rule to release)"
@@ -341,6 +377,11 @@ pub async fn act(
                     .await
                     .map_err(store_error)?;
             }
+            // In flight until validation has checked it again: a second action meanwhile finds
+            // it moved (409), not a record still waiting to be released.
+            store::receipts::move_status_in(&mut tx, receipt, index, "invalid", "received")
+                .await
+                .map_err(store_error)?;
         }
         (Action::Discard, "invalid") => {
             // No stage holds an invalid record any more: the status is the whole action.

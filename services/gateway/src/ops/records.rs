@@ -309,14 +309,17 @@ async fn detail(gw: &Gateway, receipt: &str, index: i32) -> Result<RecordDetail,
             String::from_utf8_lossy(&bytes)
         )
     });
+    let content_type = receipts::content_type(pool, receipt)
+        .await
+        .map_err(store_error)?;
     let audit = operators::audit_of_record(pool, receipt, index)
         .await
         .map_err(store_error)?;
     Ok(RecordDetail {
         errors: explain(&record.table, &record.errors),
-        actions: Action::applicable(&record.status),
+        actions: Action::applicable_to(&record),
         document: RawDocument {
-            content_type: None,
+            content_type,
             size_bytes: bytes.len(),
             text,
         },
