@@ -178,6 +178,20 @@ async fn the_report_counts_what_the_feed_store_holds() {
     p.wait_receipt(&amendment, |s| s == "published").await;
     let candidates = p.submit(&late_candidates()).await;
     p.wait_receipt(&candidates, |s| s == "published").await;
+    // Candidates of Xuzhou's procedure that give no evaluation-report time: W8 cannot judge
+    // them, so they are not counted as within its limit.
+    let unreported = p
+        .submit(
+            &late_candidates()
+                .replace(PROJECT, "E3203000000000078")
+                .replace(SECTION, "E3203000000000078001")
+                .replace(
+                    "<EVALUATION_REPORT_TIME>2025-04-02 09:00</EVALUATION_REPORT_TIME>",
+                    "",
+                ),
+        )
+        .await;
+    p.wait_receipt(&unreported, |s| s == "published").await;
     let award_receipt = p.submit(&award()).await;
     p.wait_receipt(&award_receipt, |s| s == "held").await;
     // An award of a procedure gongshi has never seen waits for its parents: parked. Eight days
@@ -282,7 +296,8 @@ async fn the_report_counts_what_the_feed_store_holds() {
         .expect("Xuzhou");
     assert_eq!(xuzhou["name"], "江苏省 徐州市", "{xuzhou}");
 
-    // The delay rules: the late candidates (W8) and the procurement result (G7) are subject.
+    // The delay rules: the late candidates (W8) and the procurement result (G7) are subject,
+    // not the candidates without an evaluation-report time.
     let w8: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM feed_entries WHERE event_type = 'notice.published' \
          AND entry->'payload'->'warnings' ? 'W8'",

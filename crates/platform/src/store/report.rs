@@ -28,6 +28,9 @@ pub struct PublishedNotice {
     pub published_at: DateTime<Utc>,
     /// Rule ids of its WARN findings (published with the notice).
     pub warnings: Vec<String>,
+    /// The fields its public record carries: a rule between two of them applies only when both
+    /// are there (W8 needs `EVALUATION_REPORT_TIME`).
+    pub fields: Vec<String>,
 }
 
 /// Every notice published (a `notice.published` feed entry) in `[from, until)`, in publication
@@ -42,6 +45,8 @@ pub async fn published(
                 COALESCE(f.category, '') AS category, f.region, f.published_at, \
                 (f.entry->'payload'->>'sent_at')::timestamptz AS sent_at, \
                 COALESCE(ARRAY(SELECT jsonb_array_elements_text(COALESCE(f.entry->'payload'->'warnings', '[]'))), '{}') AS warnings, \
+                COALESCE(ARRAY(SELECT jsonb_object_keys(CASE jsonb_typeof(f.entry->'payload'->'record') \
+                  WHEN 'object' THEN f.entry->'payload'->'record' ELSE '{}'::jsonb END)), '{}') AS fields, \
                 (SELECT min(rc.received_at) FROM receipt_records rr JOIN receipts rc USING (receipt_id) \
                  WHERE rr.notice_id = f.notice_id) AS received_at \
          FROM feed_entries f \
@@ -65,6 +70,7 @@ pub async fn published(
                 received_at: r.try_get("received_at")?,
                 published_at: r.try_get("published_at")?,
                 warnings: r.try_get("warnings")?,
+                fields: r.try_get("fields")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()?)

@@ -6,8 +6,9 @@
 //!
 //! "Published in the period" means a `notice.published` entry in the feed store whose time falls
 //! on a Beijing date from `from` to `to`, both included. The legal time limits are the catalogue's
-//! publication-delay rules (`check = "max_delay"`: W8, G7): a notice of a table such a rule covers
-//! is within its limit unless it was published with that rule's warning.
+//! publication-delay rules (`check = "max_delay"`: W8, G7): a notice of a table such a rule covers,
+//! that gives both fields the delay runs between, is within its limit unless it was published
+//! with that rule's warning.
 
 use crate::Gateway;
 use crate::ops::auth::Operator;
@@ -292,8 +293,14 @@ pub fn compute(
         .filter(|r| r.check.as_deref() == Some("max_delay"))
         .collect();
     delay_rules.sort_by(|a, b| a.id.cmp(&b.id));
+    // A delay between two fields is subject to its rule only when the notice gives both (the
+    // check passes over one without them: W8 without an evaluation-report time is not "within").
     let covers = |rule: &gongshi_domain::rules::RuleDef, n: &PublishedNotice| {
-        rule.tables.is_empty() || rule.tables.contains(&n.table)
+        (rule.tables.is_empty() || rule.tables.contains(&n.table))
+            && ["from", "to"]
+                .iter()
+                .filter_map(|p| rule.param_str(p))
+                .all(|field| n.fields.iter().any(|f| f == field))
     };
     let (mut subject, mut within) = (0, 0);
     for n in published {
@@ -652,6 +659,13 @@ mod tests {
             received_at: Some(at("2025-03-03T09:00:30+08:00")),
             published_at: at("2025-03-03T09:02:00+08:00"),
             warnings: warnings.iter().map(|w| (*w).to_owned()).collect(),
+            fields: [
+                "EVALUATION_REPORT_TIME",
+                "PUBLICITY_START_TIME",
+                "NOTICE_SEND_TIME",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         }
     }
 
@@ -666,10 +680,20 @@ mod tests {
                 &["W8"],
             ),
             notice("TENDER_CANDIDATE_ANNOUNCE", "candidates", None, &[]),
+            // Without an evaluation-report time: W8 cannot be judged, so it is not "within".
+            PublishedNotice {
+                fields: vec!["PUBLICITY_START_TIME".to_owned()],
+                ..notice(
+                    "TENDER_CANDIDATE_ANNOUNCE",
+                    "candidates",
+                    Some("320100"),
+                    &[],
+                )
+            },
         ];
         let date = NaiveDate::from_ymd_opt(2025, 3, 3).expect("date");
         let r = compute(date, date, &published, Vec::new(), Catalogue::embedded());
-        assert_eq!(r.total, 3);
+        assert_eq!(r.total, 4);
         let kinds: Vec<(&str, i64)> = r
             .by_kind
             .iter()
@@ -679,7 +703,7 @@ mod tests {
             kinds,
             [
                 ("tender", 1),
-                ("candidates", 2),
+                ("candidates", 3),
                 ("award", 0),
                 ("amendment", 0),
                 ("termination", 0)
@@ -688,7 +712,7 @@ mod tests {
         assert_eq!(r.by_region[0].code, "320300");
         assert_eq!(r.by_region[0].count, 2);
         assert_eq!(r.by_region[1].name, "未知地区");
-        // W8 covers the two candidate notices; one was late.
+        // W8 covers the two candidate notices that give both times; one was late.
         assert_eq!((r.within_limit.subject, r.within_limit.within), (2, 1));
         let w8 = r
             .within_limit
@@ -707,7 +731,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("kind,candidates,中标候选人公示,2,\n"),
+            text.contains("kind,candidates,中标候选人公示,3,\n"),
             "{text}"
         );
     }
