@@ -591,7 +591,10 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     let start = Instant::now();
     let view = loop {
         let (_, view) = call(&p, reqwest::Method::GET, path, Some(BIDDER), None).await;
-        if view["deliveries"]["pending"] == notices && receiver.refused.load(Ordering::SeqCst) > 0 {
+        if view["deliveries"]["pending"] == notices
+            && receiver.refused.load(Ordering::SeqCst) > 0
+            && view["receiver"]["state"] == "failing"
+        {
             break view;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "{view}");
@@ -647,7 +650,11 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
 
     receiver.down.store(false, Ordering::SeqCst);
     let back = Instant::now();
+    let mut first_taken = None;
     loop {
+        if first_taken.is_none() && !receiver.taken.lock().expect("lock").is_empty() {
+            first_taken = Some(Instant::now());
+        }
         if receiver.taken.lock().expect("lock").len() >= 12 {
             break;
         }
@@ -658,6 +665,10 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    eprintln!(
+        "{notices} deliveries drained in {:?} from the first one's arrival",
+        first_taken.map(|t| t.elapsed())
+    );
     let seqs: Vec<i64> = receiver
         .taken
         .lock()

@@ -98,6 +98,9 @@ impl Worker {
     async fn dispatch(self, poll: Duration, shutdown: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.config.webhook_concurrency.max(1)));
         let busy = Busy::default();
+        // A delivery that ends frees its subscription: the next of its deliveries is claimed then,
+        // not at the next poll (a receiver back after an outage drains at its own pace).
+        let finished = Arc::new(tokio::sync::Notify::new());
         let mut in_flight = tokio::task::JoinSet::new();
         // Past the request's own timeout, so that a lease never runs out while its request is
         // still out.
@@ -123,6 +126,7 @@ impl Worker {
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = tokio::time::sleep(poll) => {}
+                        () = finished.notified() => {}
                     }
                     continue;
                 }
@@ -130,12 +134,16 @@ impl Worker {
             // Only this task leases, so the subscription cannot have become busy meanwhile.
             let sending = busy.take(&d.subscription_id);
             let worker = self.clone();
+            let finished = finished.clone();
             in_flight.spawn(async move {
-                let (_slot, _sending) = (slot, sending);
-                if let Err(e) = worker.deliver(&d).await {
-                    tracing::warn!(delivery = %d.delivery_id, error = %e,
-                        message = "webhook outcome not recorded; sent again when its lease runs out");
+                {
+                    let (_slot, _sending) = (slot, sending);
+                    if let Err(e) = worker.deliver(&d).await {
+                        tracing::warn!(delivery = %d.delivery_id, error = %e,
+                            message = "webhook outcome not recorded; sent again when its lease runs out");
+                    }
                 }
+                finished.notify_one();
             });
         }
         while in_flight.join_next().await.is_some() {}
