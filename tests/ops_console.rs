@@ -327,6 +327,20 @@ async fn records_actions_and_their_audit() {
         (400, &json!("bad-request")),
         "{body}"
     );
+    // No reason at all is the same 400 as a short one (not axum's 422).
+    let r_missing = client()
+        .post(format!(
+            "{}/ops/api/records/{}/0/release",
+            p.url, r.rejected
+        ))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r_missing.status().as_u16(), 400);
+    let body: Value = r_missing.json().await.unwrap_or(Value::Null);
+    assert_eq!(body["error"]["code"], "bad-request", "{body}");
     let (code, _) = act(&p, "no-such-receipt", "discard", "没有这个回执").await;
     assert_eq!(code, 404);
 

@@ -370,8 +370,15 @@ pub(crate) async fn api_act(
     State(gw): State<Gateway>,
     headers: HeaderMap,
     Path((receipt, index, action)): Path<(String, i32, String)>,
-    Json(request): Json<ActionRequest>,
+    body: axum::body::Bytes,
 ) -> Result<Json<ActionResult>, ApiError> {
+    // Read here rather than by axum's extractor, whose refusal of a body without `reason` is a
+    // 422: every malformed body is the same 400 `bad-request`.
+    let request: ActionRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "请求体应为 JSON 对象，含至少 4 个字符的 reason (the body must be a JSON object with a reason of at least 4 characters): {e}"
+        ))
+    })?;
     op.check_csrf(headers.get("x-csrf-token").and_then(|v| v.to_str().ok()))?;
     let action = action_of(&action)?;
     Ok(Json(
