@@ -78,6 +78,36 @@ async fn start_receiver() -> (String, Receiver) {
     )
 }
 
+/// Subscribes `token` to every entry with `url` and the test secret; returns the subscription id.
+async fn subscribe(p: &Pipeline, token: &str, url: &str) -> String {
+    let (status, created) = call(
+        p,
+        reqwest::Method::POST,
+        "/v1/subscriptions",
+        Some(token),
+        Some(json!({"webhook_url": url, "secret": SECRET})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().expect("id").to_owned()
+}
+
+/// Lets the webhook worker reach the test's receivers, which listen on loopback.
+const LOOPBACK: (&str, &str) = ("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
+
+/// A pipeline at 2025-04-10 12:00 running every service with `settings` (environment
+/// variables), its webhook worker polling every 100 ms.
+async fn running(settings: &[(&str, &str)]) -> Pipeline {
+    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
+    p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    for (name, value) in settings {
+        p.set_env(name, value);
+    }
+    p.spawn("run");
+    p.wait_ready().await;
+    p
+}
+
 async fn call(
     p: &Pipeline,
     method: reqwest::Method,
@@ -99,16 +129,14 @@ async fn call(
 
 #[tokio::test]
 async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
-    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
-    p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
-    // One request at a time (150 ms each at the receiver): the ten notices publish within one
-    // batch, and eight requests at once had delivered all of them before the kill.
-    p.set_env("GONGSHI_WEBHOOK_CONCURRENCY", "1");
-    p.set_env("GONGSHI_FEED_POLL_MS", "100");
-    // The receiver listens on loopback.
-    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
-    p.spawn("run");
-    p.wait_ready().await;
+    let mut p = running(&[
+        ("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200"),
+        // One request at a time (150 ms each at the receiver): the ten notices publish within
+        // one batch, and eight requests at once had delivered all of them before the kill.
+        ("GONGSHI_WEBHOOK_CONCURRENCY", "1"),
+        LOOPBACK,
+    ])
+    .await;
     let (hook_url, receiver) = start_receiver().await;
     let post = reqwest::Method::POST;
 
@@ -379,29 +407,18 @@ async fn wait_failed(p: &Pipeline, id: &str, n: i64) -> Value {
 
 #[tokio::test]
 async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
-    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
-    p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
-    p.set_env("GONGSHI_WEBHOOK_GIVE_UP_AFTER", "2");
-    p.set_env("GONGSHI_FEED_POLL_MS", "100");
-    // The receiver listens on loopback.
-    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
-    p.spawn("run");
-    p.wait_ready().await;
+    let p = running(&[
+        ("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200"),
+        ("GONGSHI_WEBHOOK_GIVE_UP_AFTER", "2"),
+        LOOPBACK,
+    ])
+    .await;
     // A port nobody listens on.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let (status, created) = call(
-        &p,
-        reqwest::Method::POST,
-        "/v1/subscriptions",
-        Some(BIDDER),
-        Some(json!({"webhook_url": format!("http://127.0.0.1:{dead}/hook"), "secret": SECRET})),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().expect("id").to_owned();
+    let id = subscribe(&p, BIDDER, &format!("http://127.0.0.1:{dead}/hook")).await;
     for i in 1..=3 {
         p.submit(&works_tender(
             &format!("E320301031920000{i}"),
@@ -548,12 +565,7 @@ async fn flapping(State(r): State<Flapping>, headers: HeaderMap) -> StatusCode {
 #[tokio::test]
 async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_order_when_back() {
     use std::sync::atomic::Ordering;
-    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
-    p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "600");
-    p.set_env("GONGSHI_FEED_POLL_MS", "100");
-    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
-    p.spawn("run");
-    p.wait_ready().await;
+    let p = running(&[("GONGSHI_WEBHOOK_RETRY_BASE_MS", "600"), LOOPBACK]).await;
     let receiver = Flapping::default();
     receiver.down.store(true, Ordering::SeqCst);
     let app = Router::new()
@@ -563,19 +575,8 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     let base = gongshi_tests::serve_locally(app).await;
     let mut paths = Vec::new();
     for (token, url) in [(BIDDER, "hook"), (OTHER_BIDDER, "gone")] {
-        let (status, created) = call(
-            &p,
-            reqwest::Method::POST,
-            "/v1/subscriptions",
-            Some(token),
-            Some(json!({"webhook_url": format!("{base}/{url}"), "secret": SECRET})),
-        )
-        .await;
-        assert_eq!(status, 201, "{created}");
-        paths.push(format!(
-            "/v1/subscriptions/{}",
-            created["id"].as_str().expect("id")
-        ));
+        let id = subscribe(&p, token, &format!("{base}/{url}")).await;
+        paths.push(format!("/v1/subscriptions/{id}"));
     }
     let (path, gone_path) = (&paths[0], &paths[1]);
     let notices = 12;
@@ -709,12 +710,8 @@ async fn accept(State(got): State<Arc<Mutex<Vec<String>>>>, headers: HeaderMap) 
 #[tokio::test]
 async fn receivers_that_hang_hold_up_no_other_subscriber_nor_the_api() {
     const TIMEOUT_MS: u64 = 8_000;
-    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
-    p.set_env("GONGSHI_WEBHOOK_TIMEOUT_MS", &TIMEOUT_MS.to_string());
-    p.set_env("GONGSHI_FEED_POLL_MS", "100");
-    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
-    p.spawn("run");
-    p.wait_ready().await;
+    let timeout = TIMEOUT_MS.to_string();
+    let p = running(&[("GONGSHI_WEBHOOK_TIMEOUT_MS", &timeout), LOOPBACK]).await;
     // The kernel completes the handshake into the backlog; nothing ever reads the request.
     let hanging = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let hanging_url = format!(
@@ -730,17 +727,9 @@ async fn receivers_that_hang_hold_up_no_other_subscriber_nor_the_api() {
     for (token, url) in
         std::iter::repeat_n((BIDDER, hanging_url), 10).chain([(OTHER_BIDDER, good_url)])
     {
-        let (status, created) = call(
-            &p,
-            reqwest::Method::POST,
-            "/v1/subscriptions",
-            Some(token),
-            Some(json!({"webhook_url": url, "secret": SECRET})),
-        )
-        .await;
-        assert_eq!(status, 201, "{created}");
+        let id = subscribe(&p, token, &url).await;
         if token == BIDDER {
-            hanging_ids.push(created["id"].as_str().expect("id").to_owned());
+            hanging_ids.push(id);
         }
     }
     let notices = 12;
@@ -816,12 +805,11 @@ async fn receivers_that_hang_hold_up_no_other_subscriber_nor_the_api() {
 /// gets nothing and the delivery shows why.
 #[tokio::test]
 async fn webhooks_do_not_reach_inside_by_any_spelling() {
-    let mut p = Pipeline::new("2025-04-10T12:00:00+08:00").await;
-    p.set_env("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200");
-    p.set_env("GONGSHI_WEBHOOK_GIVE_UP_AFTER", "2");
-    p.set_env("GONGSHI_FEED_POLL_MS", "100");
-    p.spawn("run");
-    p.wait_ready().await;
+    let p = running(&[
+        ("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200"),
+        ("GONGSHI_WEBHOOK_GIVE_UP_AFTER", "2"),
+    ])
+    .await;
     let (url, receiver) = start_receiver().await;
     let port = url
         .rsplit(':')
