@@ -260,6 +260,11 @@ async fn records_actions_and_their_audit() {
     let (_, by_rule) = ops_get(&p, "/ops/api/records?rule=USCC-CHECK").await;
     assert_eq!(by_rule["total"], 1, "{by_rule}");
     assert_eq!(by_rule["records"][0]["receipt"], r.invalid.as_str());
+    // Invalid, so never a notice, yet named by the title it gives.
+    assert_eq!(
+        by_rule["records"][0]["title"], "OPSI 001标段中标结果公告",
+        "{by_rule}"
+    );
     let (code, bad_date) = ops_get(&p, "/ops/api/records?from=10.4.2025").await;
     assert_eq!(
         (code, &bad_date["error"]["code"]),
@@ -763,6 +768,13 @@ async fn a_record_that_cannot_form_a_notice_cannot_be_released() {
             .contains("SCHEMA-REQUIRED"),
         "{body}"
     );
+    // Listed by what it says it is, though it never became a notice: its procedure (and the
+    // platform filter finds it), no title (the one thing it lacks).
+    let (_, listed) = ops_get(&p, "/ops/api/records?status=invalid&platform=JSGGZY").await;
+    let row = &listed["records"][0];
+    assert_eq!(row["receipt"], receipt.as_str(), "{listed}");
+    assert_eq!(row["procedure"], "JSGGZY/OPSS/OPSS001", "{listed}");
+    assert_eq!(row["title"], Value::Null, "{listed}");
     let (_, detail) = ops_get(&p, &format!("/ops/api/records/{receipt}/0")).await;
     assert_eq!(detail["actions"], json!(["discard"]), "{detail}");
     assert_eq!(

@@ -441,6 +441,63 @@ impl NoticeBody {
 #[error("{0}")]
 pub struct ModelError(String);
 
+/// The procedures a canonical record names: (`PLATFORM_CODE`, its project code, each section
+/// code), a section listed twice once. Empty when it names no section.
+pub fn procedure_keys(table: &TableSpec, canonical: &Map<String, Value>) -> Vec<ProcedureKey> {
+    let text = |field: &Option<String>| {
+        field
+            .as_ref()
+            .and_then(|f| canonical.get(f))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let platform = text(&Some("PLATFORM_CODE".to_owned()));
+    let project = text(&table.project_field);
+    let sections: Vec<String> = match table.sections_field.as_ref().and_then(|f| canonical.get(f)) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    };
+    // A section listed twice (`A;A`) is one procedure: the notice belongs to it once.
+    let mut seen = std::collections::HashSet::new();
+    sections
+        .iter()
+        .filter(|section| seen.insert(section.as_str()))
+        .map(|section| ProcedureKey {
+            platform: platform.clone(),
+            project: project.clone(),
+            section: section.clone(),
+        })
+        .collect()
+}
+
+/// What a record that did not become a notice says it is, as far as its fields could be read:
+/// its title, first procedure and region (the operators' list names it by these). `None` when
+/// none of them could be read.
+pub fn subject_of(table: &TableSpec, canonical: &Map<String, Value>) -> Option<Value> {
+    let text = |field: &Option<String>| {
+        field
+            .as_ref()
+            .and_then(|f| canonical.get(f))
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_owned)
+    };
+    let title = text(&table.title_field);
+    let procedure = procedure_keys(table, canonical)
+        .first()
+        .filter(|k| !k.platform.is_empty() && !k.project.is_empty())
+        .map(ToString::to_string);
+    let region = text(&table.region_field);
+    (title.is_some() || procedure.is_some() || region.is_some())
+        .then(|| serde_json::json!({"title": title, "procedure": procedure, "region": region}))
+}
+
 impl Notice {
     /// Builds the typed notice from a schema-valid canonical record of a notice table.
     pub fn from_canonical(
@@ -466,33 +523,7 @@ impl Notice {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
-        let platform = canonical
-            .get("PLATFORM_CODE")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let project = text(&table.project_field).unwrap_or_default();
-        let sections: Vec<String> =
-            match table.sections_field.as_ref().and_then(|f| canonical.get(f)) {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect(),
-                Some(Value::String(s)) => vec![s.clone()],
-                _ => Vec::new(),
-            };
-        // A section listed twice (`A;A`) is one procedure: the notice belongs to it once.
-        let mut seen = std::collections::HashSet::new();
-        let procedures: Vec<ProcedureKey> = sections
-            .iter()
-            .filter(|section| seen.insert(section.as_str()))
-            .map(|section| ProcedureKey {
-                platform: platform.clone(),
-                project: project.clone(),
-                section: section.clone(),
-            })
-            .collect();
+        let procedures = procedure_keys(table, &canonical);
         let Some(procedure) = procedures.first().cloned() else {
             let e = ModelError(format!("{}: no section code", table.code));
             return Err((e, canonical));

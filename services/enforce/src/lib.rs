@@ -659,6 +659,7 @@ async fn judge(
             errors,
             warnings,
             hold_until: None,
+            subject: None,
         });
         return Ok(Done::Duplicate(notice.id));
     }
@@ -913,6 +914,7 @@ fn receipt_update(
         errors: findings_json(verdict, true),
         warnings: Value::Array(all_warnings),
         hold_until: verdict.hold_until.map(|h| h.with_timezone(&Utc)),
+        subject: None,
     }
 }
 

@@ -407,6 +407,7 @@ mod tests {
             errors: Value::Null,
             warnings: Value::Null,
             hold_until: None,
+            subject: None,
         })
     }
 

@@ -175,6 +175,7 @@ async fn validate_record(
                 errors,
                 warnings,
                 hold_until: None,
+                subject: None,
             });
             telemetry::RecordValid {
                 receipt,
@@ -193,6 +194,12 @@ async fn validate_record(
                 errors,
                 warnings,
                 hold_until: None,
+                // What it says it is, so that operators can tell one invalid record from another.
+                subject: checked.canonical().and_then(|canonical| {
+                    schemas
+                        .table(&checked.table)
+                        .and_then(|table| gongshi_domain::notice::subject_of(table, canonical))
+                }),
             });
             let rejected = RecordInvalid {
                 receipt: receipt.to_owned(),

@@ -190,6 +190,9 @@ pub struct RecordUpdate {
     pub warnings: Value,
     /// When a held record publishes.
     pub hold_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// For a record that did not become a notice, what it says it is (`{"title", "procedure",
+    /// "region"}`, [`gongshi_domain::notice::subject_of`]); `None` keeps what is stored.
+    pub subject: Option<Value>,
 }
 
 /// Sets one record's status (and what goes with it); never moves a record back to `received`.
@@ -212,6 +215,7 @@ pub async fn set_status(
         errors: errors.clone(),
         warnings: warnings.clone(),
         hold_until,
+        subject: None,
     };
     set_statuses(conn, std::slice::from_ref(&update)).await
 }
@@ -226,9 +230,10 @@ pub async fn set_statuses(
     }
     sqlx::query(
         "UPDATE receipt_records r SET status = u.status, notice_id = COALESCE(u.notice_id, r.notice_id), \
-           errors = u.errors, warnings = u.warnings, hold_until = u.hold_until, updated_at = now() \
-         FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[]) \
-           AS u(receipt_id, idx, status, notice_id, errors, warnings, hold_until) \
+           errors = u.errors, warnings = u.warnings, hold_until = u.hold_until, updated_at = now(), \
+           subject = COALESCE(u.subject, r.subject) \
+         FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[], \
+           $8::jsonb[]) AS u(receipt_id, idx, status, notice_id, errors, warnings, hold_until, subject) \
          WHERE r.receipt_id = u.receipt_id AND r.idx = u.idx \
            AND (r.status = 'received' OR u.status <> 'received')",
     )
@@ -239,6 +244,7 @@ pub async fn set_statuses(
     .bind(updates.iter().map(|u| u.errors.clone()).collect::<Vec<_>>())
     .bind(updates.iter().map(|u| u.warnings.clone()).collect::<Vec<_>>())
     .bind(updates.iter().map(|u| u.hold_until).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.subject.clone()).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
     Ok(())

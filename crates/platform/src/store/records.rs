@@ -88,7 +88,7 @@ pub struct RecordRow {
     pub table: String,
     /// The procedure key, when it became a notice.
     pub procedure: Option<String>,
-    /// The notice's title, when it became one.
+    /// The notice's title, when it became one; else the title it gives, when readable.
     pub title: Option<String>,
     /// The notice's id, when it became one.
     pub notice_id: Option<String>,
@@ -109,7 +109,8 @@ pub struct RecordRow {
 }
 
 const SELECT: &str = "SELECT rr.receipt_id, rr.idx, rr.table_code, rr.status, rr.notice_id, rr.errors, \
-     rr.warnings, rr.hold_until, rr.updated_at, r.received_at, n.procedure_key, n.notice->>'title' AS title, \
+     rr.warnings, rr.hold_until, rr.updated_at, r.received_at, COALESCE(n.procedure_key, rr.subject->>'procedure') AS procedure_key, \
+     COALESCE(n.notice->>'title', rr.subject->>'title') AS title, \
      q.quarantine AS quarantine \
      FROM receipt_records rr JOIN receipts r USING (receipt_id) \
      LEFT JOIN notices n ON n.notice_id = rr.notice_id \
@@ -122,7 +123,7 @@ const SELECT: &str = "SELECT rr.receipt_id, rr.idx, rr.table_code, rr.status, rr
 
 const WHERE: &str = "WHERE ($1::text IS NULL OR rr.status = $1) \
      AND ($2::text IS NULL OR rr.errors @> jsonb_build_array(jsonb_build_object('rule', $2::text))) \
-     AND ($3::text IS NULL OR n.platform = $3) \
+     AND ($3::text IS NULL OR COALESCE(n.platform, split_part(rr.subject->>'procedure', '/', 1)) = $3) \
      AND ($4::date IS NULL OR r.received_at >= ($4::date::timestamp AT TIME ZONE 'Asia/Shanghai')) \
      AND ($5::date IS NULL OR r.received_at < (($5::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))";
 

@@ -81,8 +81,8 @@ pub async fn published(
 pub struct Violations {
     /// Rule id.
     pub rule: String,
-    /// GB/T 2260 region code of the record's notice, when known (not for records that never
-    /// became a notice: unreadable or schema-invalid ones).
+    /// GB/T 2260 region code of the record's notice, else its procedure's tender's, else the
+    /// one a record that never became a notice gives; `None` when none is known.
     pub region: Option<String>,
     /// Records.
     pub count: i64,
@@ -99,7 +99,11 @@ pub async fn violations(
 ) -> Result<Vec<Violations>, StoreError> {
     let rows = sqlx::query(
         "SELECT v.rule, v.region, count(*) AS n FROM ( \
-           SELECT DISTINCT rr.receipt_id, rr.idx, f->>'rule' AS rule, n.notice->>'region' AS region \
+           SELECT DISTINCT rr.receipt_id, rr.idx, f->>'rule' AS rule, \
+             COALESCE(n.notice->>'region', \
+               (SELECT t.notice->>'region' FROM notices t WHERE t.procedure_key = n.procedure_key \
+                  AND t.kind = 'tender' AND t.notice->>'region' IS NOT NULL LIMIT 1), \
+               rr.subject->>'region') AS region \
            FROM receipt_records rr JOIN receipts rc USING (receipt_id) \
            LEFT JOIN notices n ON n.notice_id = rr.notice_id \
            CROSS JOIN LATERAL jsonb_array_elements(rr.errors || rr.warnings) f \
