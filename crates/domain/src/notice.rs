@@ -441,19 +441,17 @@ impl NoticeBody {
 #[error("{0}")]
 pub struct ModelError(String);
 
+/// A text field of a canonical record, by its code (none for `None`).
+fn field_text<'a>(canonical: &'a Map<String, Value>, field: Option<&str>) -> Option<&'a str> {
+    field.and_then(|f| canonical.get(f)).and_then(Value::as_str)
+}
+
 /// The procedures a canonical record names: (`PLATFORM_CODE`, its project code, each section
 /// code), a section listed twice once. Empty when it names no section.
 pub fn procedure_keys(table: &TableSpec, canonical: &Map<String, Value>) -> Vec<ProcedureKey> {
-    let text = |field: &Option<String>| {
-        field
-            .as_ref()
-            .and_then(|f| canonical.get(f))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let platform = text(&Some("PLATFORM_CODE".to_owned()));
-    let project = text(&table.project_field);
+    let text = |field: Option<&str>| field_text(canonical, field).unwrap_or_default().to_owned();
+    let platform = text(Some("PLATFORM_CODE"));
+    let project = text(table.project_field.as_deref());
     let sections: Vec<String> = match table.sections_field.as_ref().and_then(|f| canonical.get(f)) {
         Some(Value::Array(items)) => items
             .iter()
@@ -481,10 +479,7 @@ pub fn procedure_keys(table: &TableSpec, canonical: &Map<String, Value>) -> Vec<
 /// none of them could be read.
 pub fn subject_of(table: &TableSpec, canonical: &Map<String, Value>) -> Option<Value> {
     let text = |field: &Option<String>| {
-        field
-            .as_ref()
-            .and_then(|f| canonical.get(f))
-            .and_then(Value::as_str)
+        field_text(canonical, field.as_deref())
             .filter(|s| !s.trim().is_empty())
             .map(str::to_owned)
     };
@@ -516,13 +511,8 @@ impl Notice {
             let e = ModelError(format!("{} is not a notice table", table.code));
             return Err((e, canonical));
         };
-        let text = |field: &Option<String>| -> Option<String> {
-            field
-                .as_ref()
-                .and_then(|f| canonical.get(f))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
+        let text =
+            |field: &Option<String>| field_text(&canonical, field.as_deref()).map(str::to_owned);
         let procedures = procedure_keys(table, &canonical);
         let Some(procedure) = procedures.first().cloned() else {
             let e = ModelError(format!("{}: no section code", table.code));
