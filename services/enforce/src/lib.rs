@@ -260,8 +260,8 @@ impl Enforce {
     /// (its windows, timers and parked children follow as for any publication); `discard` takes
     /// it out of its procedures for good — also a notice published here whose publication the
     /// broker refused and an operator discarded ([`NoticeDecided::quarantine_id`]): it never
-    /// reached the public, and its procedures no longer count it. A decision on a notice in any other status changes
-    /// nothing (it moved on before the decision arrived) and is logged.
+    /// reached the public, and its procedures no longer count it. A decision on a notice in any
+    /// other status changes nothing (it moved on before the decision arrived) and is logged.
     async fn decide(
         &self,
         unit: &mut Unit,

@@ -125,8 +125,9 @@ impl Verdict {
             .cloned()
             .map(|mut f| {
                 // What no longer arises is what held it ("届时自动发布"), which did not happen:
-                // say so in the same finding (it replaces the held verdict's one in the records).
-                if !published {
+                // say so in the same finding (it replaces the held verdict's one in the records),
+                // once, however many holds end.
+                if !published && !f.message.contains("见 HOLD-ENDED") {
                     f.message = format!(
                         "{}；该暂缓已于 {until} 到期，未按此发布，见 HOLD-ENDED (this hold ended without publication)",
                         f.message
@@ -393,5 +394,47 @@ mod tests {
             note.message
         );
         assert!(note.message.contains("wang") && note.message.contains("中心复核后放行"));
+    }
+
+    #[test]
+    fn a_hold_that_ends_unpublished_says_so_once_in_what_held_it() {
+        let at = |day| {
+            crate::values::datetime::shanghai()
+                .with_ymd_and_hms(2025, 4, day, 9, 0, 0)
+                .single()
+        };
+        let mut held = verdict(Outcome::Hold, &[]);
+        held.hold_until = at(8);
+        held.findings.push(Finding::new(
+            "S1",
+            Severity::Warn,
+            "/NOTICE_SEND_TIME",
+            "发布时间在未来，届时自动发布",
+        ));
+        // Judged again at 04-08: held on by another rule, then refused at its end.
+        let mut again = verdict(Outcome::Hold, &[]);
+        again.hold_until = at(11);
+        let again = again.keeping_hold_reasons(&held);
+        let refused = verdict(Outcome::Reject, &["W10"]).keeping_hold_reasons(&again);
+        let s1 = refused
+            .findings
+            .iter()
+            .find(|f| f.rule == "S1")
+            .expect("why it was held stays");
+        assert_eq!(
+            s1.message.matches("到期，未按此发布").count(),
+            1,
+            "{}",
+            s1.message
+        );
+        assert!(s1.message.contains("2025-04-08 09:00"), "{}", s1.message);
+        let published = verdict(Outcome::Publish, &[]).keeping_hold_reasons(&held);
+        assert!(
+            published
+                .findings
+                .iter()
+                .all(|f| !f.message.contains("未按此发布")),
+            "a hold that ended in publication kept its promise"
+        );
     }
 }

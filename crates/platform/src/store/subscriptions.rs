@@ -35,9 +35,9 @@ pub struct Subscription {
 }
 
 /// A subscription's receiver as a whole. When it cannot be reached, times out or answers 5xx
-/// or about the endpoint, all of the subscription's deliveries wait until `paused_until`, then one tries
-/// again; its first 2xx clears this (a circuit breaker: a receiver that is down is asked once per
-/// back-off, not once per queued delivery).
+/// or about the endpoint, all of the subscription's deliveries wait until `paused_until`, then
+/// one tries again; its first 2xx clears this (a circuit breaker: a receiver that is down is
+/// asked once per back-off, not once per queued delivery).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Receiver {
     /// Failures in a row since its last 2xx (0: answering).
