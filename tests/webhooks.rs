@@ -34,10 +34,14 @@ struct Received {
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     seen: Arc<Mutex<HashSet<String>>>,
+    /// Whether it refuses first attempts and takes its time ([`hook`]); otherwise it takes
+    /// every request at once.
+    flaky: bool,
 }
 
-/// Answers 503 to the first attempt of every other delivery (so retries happen) and takes a
-/// while over each request (so deliveries are in flight when the gateway is killed).
+/// Keeps every request. A `flaky` receiver answers 503 to the first attempt of every other
+/// delivery (so retries happen) and takes a while over each request (so deliveries are in flight
+/// when the gateway is killed); any other answers 204 at once.
 async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let h = |name: &str| {
         headers
@@ -52,6 +56,10 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Sta
         idempotency_key: h("idempotency-key"),
         body: String::from_utf8(body.to_vec()).expect("UTF-8 body"),
     };
+    if !r.flaky {
+        r.got.lock().expect("lock").push(received);
+        return StatusCode::NO_CONTENT;
+    }
     tokio::time::sleep(Duration::from_millis(150)).await;
     let first_time = r
         .seen
@@ -67,8 +75,11 @@ async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> Sta
     }
 }
 
-async fn start_receiver() -> (String, Receiver) {
-    let receiver = Receiver::default();
+async fn start_receiver(flaky: bool) -> (String, Receiver) {
+    let receiver = Receiver {
+        flaky,
+        ..Receiver::default()
+    };
     let app = Router::new()
         .route("/hook", post(hook))
         .with_state(receiver.clone());
@@ -137,7 +148,7 @@ async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
         LOOPBACK,
     ])
     .await;
-    let (hook_url, receiver) = start_receiver().await;
+    let (hook_url, receiver) = start_receiver(true).await;
     let post = reqwest::Method::POST;
 
     // The subscriber-token contract and input checks.
@@ -346,24 +357,11 @@ async fn webhooks_survive_a_sigkill_of_the_gateway_and_arrive_signed() {
     assert!(got.len() > 10, "the flaky receiver forced retries");
 
     // The subscription shows its deliveries.
-    let start = Instant::now();
-    loop {
-        let (status, view) = call(
-            &p,
-            reqwest::Method::GET,
-            &format!("/v1/subscriptions/{id}"),
-            Some(BIDDER),
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{view}");
-        if view["deliveries"]["delivered"] == 10 && view["deliveries"]["pending"] == 0 {
-            assert_eq!(view["filters"], json!({"kind": "tender", "region": "32"}));
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "{view}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let view = wait_view(&p, BIDDER, &id, |v| {
+        v["deliveries"]["delivered"] == 10 && v["deliveries"]["pending"] == 0
+    })
+    .await;
+    assert_eq!(view["filters"], json!({"kind": "tender", "region": "32"}));
 }
 
 #[test]
@@ -382,26 +380,28 @@ fn the_readme_gives_subscribers_the_verification_code_the_test_runs() {
     );
 }
 
-/// Polls subscription `id` until `n` of its deliveries are given up (failed); returns its view.
-async fn wait_failed(p: &Pipeline, id: &str, n: i64) -> Value {
+/// Polls `token`'s subscription `id` until its view satisfies `until` (at most 30 s); returns
+/// the view.
+async fn wait_view(p: &Pipeline, token: &str, id: &str, until: impl Fn(&Value) -> bool) -> Value {
     let start = Instant::now();
     loop {
-        let (_, view) = call(
+        let (status, view) = call(
             p,
             reqwest::Method::GET,
             &format!("/v1/subscriptions/{id}"),
-            Some(BIDDER),
+            Some(token),
             None,
         )
         .await;
-        if view["deliveries"]["failed"] == n {
+        assert_eq!(status, 200, "{view}");
+        if until(&view) {
             return view;
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
-            "not given up: {view}"
+            "not reached: {view}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -427,7 +427,7 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
         ))
         .await;
     }
-    let view = wait_failed(&p, &id, 3).await;
+    let view = wait_view(&p, BIDDER, &id, |v| v["deliveries"]["failed"] == 3).await;
     assert_eq!(view["deliveries"]["pending"], 0, "{view}");
     assert_eq!(view["receiver"]["state"], "failing", "{view}");
     assert!(
@@ -485,22 +485,7 @@ async fn a_dead_webhook_is_given_up_after_the_horizon_and_shown_failed() {
     );
     let (status, again) = call(&p, post_method, &redeliver, Some(BIDDER), None).await;
     assert_eq!((status, &again["requeued"]), (202, &json!(3)), "{again}");
-    let start = Instant::now();
-    let view = loop {
-        let (_, view) = call(
-            &p,
-            reqwest::Method::GET,
-            &format!("/v1/subscriptions/{id}"),
-            Some(BIDDER),
-            None,
-        )
-        .await;
-        if view["deliveries"]["delivered"] == 3 {
-            break view;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "{view}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let view = wait_view(&p, BIDDER, &id, |v| v["deliveries"]["delivered"] == 3).await;
     assert_eq!(view["receiver"]["state"], "ok", "{view}");
     assert_eq!(view["deliveries"]["failed"], 0, "{view}");
     let ids: BTreeSet<String> = got.lock().expect("lock").iter().cloned().collect();
@@ -630,7 +615,7 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     assert!(
         gone_view["receiver"]["last_error"]
             .as_str()
-            .is_some_and(|e| e.contains("410") && e.contains("请更新或删除本订阅")),
+            .is_some_and(|e| e.contains("410") && e.contains("请更新") && e.contains("PATCH")),
         "{gone_view}"
     );
     assert!(
@@ -689,6 +674,125 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     assert_eq!(view["receiver"]["state"], "ok", "{view}");
     assert_eq!(view["receiver"]["consecutive_failures"], 0, "{view}");
     assert_eq!(view["deliveries"]["delivered"], notices, "{view}");
+}
+
+/// A subscriber whose receiver moved (the old address answers 410 Gone) mends the subscription
+/// in place: `PATCH` moves it and rolls the secret, the queued deliveries all reach the new
+/// receiver once each in feed order, and while the old secret overlaps each delivery is signed
+/// with both (the README's snippet accepts either key). What cannot be patched is refused by
+/// name and changes nothing; another token's subscription is not found.
+#[tokio::test]
+async fn a_subscriber_moves_its_receiver_and_rolls_its_secret_in_place() {
+    use std::sync::atomic::Ordering;
+    let p = running(&[("GONGSHI_WEBHOOK_RETRY_BASE_MS", "200"), LOOPBACK]).await;
+    let old = Flapping::default();
+    let base = gongshi_tests::serve_locally(
+        Router::new()
+            .route("/gone", post(gone))
+            .with_state(old.clone()),
+    )
+    .await;
+    let id = subscribe(&p, BIDDER, &format!("{base}/gone")).await;
+    for i in 0..3 {
+        p.submit(&works_tender(
+            &format!("E32030103195000{i:02}"),
+            &format!("改址测试工程{i}施工招标公告"),
+            "320300",
+        ))
+        .await;
+    }
+    let view = wait_view(&p, BIDDER, &id, |v| {
+        v["deliveries"]["pending"] == 3 && v["receiver"]["state"] == "failing"
+    })
+    .await;
+    assert!(
+        view["receiver"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("PATCH /v1/subscriptions/{id}"))),
+        "the 410 says how to mend it: {view}"
+    );
+
+    let path = format!("/v1/subscriptions/{id}");
+    let patch = |token: &'static str, body: Value| {
+        let (p, path) = (&p, path.clone());
+        async move { call(p, reqwest::Method::PATCH, &path, Some(token), Some(body)).await }
+    };
+    let (new_url, receiver) = start_receiver(false).await;
+    assert_eq!(
+        patch(OTHER_BIDDER, json!({"webhook_url": new_url})).await.0,
+        404
+    );
+    for (body, names) in [
+        (json!({"region": "32", "webhook_url": new_url}), "region"),
+        (json!({"webhook_url": null}), "webhook_url"),
+        (json!({"secret": "short"}), "secret"),
+        (json!({"webhook_url": "ftp://example.com/hook"}), "ftp"),
+    ] {
+        let (status, refused) = patch(BIDDER, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(names)),
+            "{body} is refused by name: {refused}"
+        );
+    }
+    let (_, unchanged) = call(&p, reqwest::Method::GET, &path, Some(BIDDER), None).await;
+    assert_eq!(
+        unchanged["webhook_url"],
+        format!("{base}/gone"),
+        "{unchanged}"
+    );
+    assert_eq!(unchanged["updated_at"], Value::Null, "{unchanged}");
+
+    let (status, moved) = patch(BIDDER, json!({"webhook_url": new_url, "secret": null})).await;
+    let asked_gone = old.gone.load(Ordering::SeqCst);
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["webhook_url"], new_url.as_str(), "{moved}");
+    assert_eq!(
+        moved["receiver"]["state"], "ok",
+        "a new receiver starts afresh: {moved}"
+    );
+    assert_eq!(moved["filters"], unchanged["filters"], "{moved}");
+    assert!(moved["updated_at"].is_string(), "{moved}");
+    assert!(moved["previous_secret_until"].is_string(), "{moved}");
+    let new_secret = moved["secret"]
+        .as_str()
+        .expect("a generated secret, shown once");
+    assert!(new_secret.len() >= 32, "{moved}");
+
+    let view = wait_view(&p, BIDDER, &id, |v| v["deliveries"]["delivered"] == 3).await;
+    assert_eq!(view["receiver"]["state"], "ok", "{view}");
+    assert_eq!(view["secret"], Value::Null, "shown once only: {view}");
+    assert!(
+        old.gone.load(Ordering::SeqCst) <= asked_gone + 1,
+        "the old address is left alone (one request may have been out)"
+    );
+    let got = receiver.got.lock().expect("lock").clone();
+    let seqs: Vec<i64> = got
+        .iter()
+        .map(|r| {
+            r.delivery
+                .rsplit_once('-')
+                .and_then(|(_, seq)| seq.parse().ok())
+                .expect("delivery id ends with the feed seq")
+        })
+        .collect();
+    assert_eq!(seqs.len(), 3, "once each: {seqs:?}");
+    assert!(seqs.is_sorted(), "in feed order: {seqs:?}");
+    // Both keys verify every delivery while the old one overlaps.
+    let mut dump = Vec::new();
+    for r in &got {
+        assert_eq!(r.signature.matches("v1=").count(), 2, "{}", r.signature);
+        for secret in [SECRET, new_secret] {
+            dump.push(json!({"secret": secret, "signature": r.signature, "body": r.body}));
+        }
+    }
+    let file = p.dir.join("rolled.json");
+    std::fs::write(&file, serde_json::to_string(&dump).expect("json")).expect("write");
+    let verified = run_python("verify_webhook.py", &[file.as_os_str()]);
+    assert_eq!(verified["invalid"], json!([]), "{verified}");
+    assert_eq!(verified["valid"], 6, "{verified}");
 }
 
 /// Answers every delivery at once, keeping its id.
@@ -810,7 +914,7 @@ async fn webhooks_do_not_reach_inside_by_any_spelling() {
         ("GONGSHI_WEBHOOK_GIVE_UP_AFTER", "2"),
     ])
     .await;
-    let (url, receiver) = start_receiver().await;
+    let (url, receiver) = start_receiver(true).await;
     let port = url
         .rsplit(':')
         .next()
@@ -861,13 +965,23 @@ async fn webhooks_do_not_reach_inside_by_any_spelling() {
         "320300",
     ))
     .await;
-    let view = wait_failed(&p, &id, 1).await;
+    let view = wait_view(&p, BIDDER, &id, |v| v["deliveries"]["failed"] == 1).await;
     assert!(
         view["last_failures"][0]["last_error"]
             .as_str()
             .is_some_and(|e| e.contains("内部地址")),
         "{view}"
     );
+    // Moving the subscription inside is refused the same way.
+    let (status, refused) = call(
+        &p,
+        reqwest::Method::PATCH,
+        &format!("/v1/subscriptions/{id}"),
+        Some(BIDDER),
+        Some(json!({"webhook_url": format!("http://[::ffff:127.0.0.1]:{port}/hook")})),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
     assert!(
         receiver.got.lock().expect("lock").is_empty(),
         "nothing reached the receiver inside"

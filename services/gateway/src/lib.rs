@@ -104,7 +104,9 @@ impl Gateway {
             )
             .route(
                 "/v1/subscriptions/{id}",
-                get(routes::subscriptions::get).delete(routes::subscriptions::delete),
+                get(routes::subscriptions::get)
+                    .patch(routes::subscriptions::update)
+                    .delete(routes::subscriptions::delete),
             )
             .route(
                 "/v1/subscriptions/{id}/redeliver",

@@ -90,6 +90,7 @@ impl utoipa::Modify for RateLimits {
         routes::subscriptions::create,
         routes::subscriptions::list,
         routes::subscriptions::get,
+        routes::subscriptions::update,
         routes::subscriptions::delete,
         routes::subscriptions::redeliver,
         routes::health::openapi_json,
@@ -180,6 +181,7 @@ mod tests {
                 "search",
                 "search_page",
                 "stream",
+                "update_subscription",
             ]
         );
         // The feeds and the stream take the filters as the one parameter type declares them.

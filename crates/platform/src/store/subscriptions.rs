@@ -24,6 +24,10 @@ pub struct Subscription {
     pub filters: FeedFilter,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// When its receiver or secret last changed ([`update`]).
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Until when deliveries are signed with the rolled secret too ([`update`]).
+    pub previous_secret_until: Option<DateTime<Utc>>,
     /// The feed seq the fan-out has read up to.
     pub cursor: i64,
     /// Deliveries by state.
@@ -149,6 +153,8 @@ async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, 
         webhook_url: r.try_get("webhook_url")?,
         filters: filters.0,
         created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        previous_secret_until: r.try_get("previous_secret_until")?,
         cursor: r.try_get("cursor_seq")?,
         deliveries: counts,
         receiver: Receiver {
@@ -162,7 +168,8 @@ async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, 
 }
 
 const SUB_COLUMNS: &str = "subscription_id, filter, webhook_url, created_at, cursor_seq, \
-     consecutive_failures, failing_since, paused_until, last_receiver_error";
+     consecutive_failures, failing_since, paused_until, last_receiver_error, updated_at, \
+     CASE WHEN previous_secret_until > now() THEN previous_secret_until END AS previous_secret_until";
 
 /// The token's live subscriptions, oldest first.
 pub async fn list(pool: &PgPool, token_hash: &str) -> Result<Vec<Subscription>, StoreError> {
@@ -216,6 +223,53 @@ pub async fn delete(pool: &PgPool, token_hash: &str, id: &str) -> Result<bool, S
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What [`update`] changes; `None` leaves a part as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Change<'a> {
+    /// A new receiver. A different one starts afresh: its predecessor's failures and pause are
+    /// cleared, and the deliveries waiting go to it at once, in order.
+    pub webhook_url: Option<&'a str>,
+    /// A new HMAC key. The old one is kept for `overlap_secs`, and deliveries meanwhile are
+    /// signed with both.
+    pub secret: Option<&'a str>,
+    /// How long a rolled secret goes on signing, in seconds.
+    pub overlap_secs: i64,
+}
+
+/// Changes one of the token's live subscriptions (its receiver, its secret); false when the
+/// token has no such subscription. The filters and the cursor stay: what was queued is delivered
+/// to the new receiver, and nothing is queued twice.
+pub async fn update(
+    pool: &PgPool,
+    token_hash: &str,
+    id: &str,
+    change: &Change<'_>,
+) -> Result<bool, StoreError> {
+    // The right-hand sides read the row as it was: `previous_secret = secret` keeps the old key.
+    let done = sqlx::query(
+        "UPDATE subscriptions SET \
+           webhook_url = COALESCE($3, webhook_url), \
+           consecutive_failures = CASE WHEN $3 <> webhook_url THEN 0 ELSE consecutive_failures END, \
+           failing_since = CASE WHEN $3 <> webhook_url THEN NULL ELSE failing_since END, \
+           paused_until = CASE WHEN $3 <> webhook_url THEN NULL ELSE paused_until END, \
+           last_receiver_error = CASE WHEN $3 <> webhook_url THEN NULL ELSE last_receiver_error END, \
+           previous_secret = CASE WHEN $4 <> secret THEN secret ELSE previous_secret END, \
+           previous_secret_until = CASE WHEN $4 <> secret \
+             THEN now() + make_interval(secs => $5::double precision) ELSE previous_secret_until END, \
+           secret = COALESCE($4, secret), \
+           updated_at = now() \
+         WHERE subscription_id = $1 AND token_hash = $2 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(token_hash)
+    .bind(change.webhook_url)
+    .bind(change.secret)
+    .bind(change.overlap_secs)
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -336,6 +390,8 @@ pub struct Due {
     pub webhook_url: String,
     /// HMAC key.
     pub secret: String,
+    /// The key it replaced, while that goes on signing too ([`Change::secret`]).
+    pub previous_secret: Option<String>,
 }
 
 /// Leases the next due delivery of a live subscription, leaving out the subscriptions in `busy`
@@ -359,7 +415,8 @@ pub async fn claim_due(
              AND NOT (d2.subscription_id = ANY($1)) \
              ORDER BY d2.next_attempt_at, d2.seq LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED) \
          RETURNING d.delivery_id, d.subscription_id, d.body, d.attempts, s.consecutive_failures, \
-                   s.webhook_url, s.secret",
+                   s.webhook_url, s.secret, \
+                   CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret",
     )
     .bind(busy)
     .bind(lease_ms)
@@ -374,6 +431,7 @@ pub async fn claim_due(
             receiver_failures: r.try_get("consecutive_failures")?,
             webhook_url: r.try_get("webhook_url")?,
             secret: r.try_get("secret")?,
+            previous_secret: r.try_get("previous_secret")?,
         })
     })
     .transpose()
@@ -460,17 +518,23 @@ pub async fn attempt_failed(
     if !attempt.receiver_down {
         return Ok(given_up);
     }
-    let paused_until: DateTime<Utc> = sqlx::query_scalar(
+    // Only while the subscription still points where this attempt went: a receiver moved
+    // meanwhile ([`update`]) does not inherit its predecessor's failure.
+    let Some(paused_until): Option<DateTime<Utc>> = sqlx::query_scalar(
         "UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1, \
            failing_since = COALESCE(failing_since, now()), last_receiver_error = $3, \
            paused_until = now() + make_interval(secs => $2::double precision / 1000) \
-         WHERE subscription_id = $1 RETURNING paused_until",
+         WHERE subscription_id = $1 AND webhook_url = $4 RETURNING paused_until",
     )
     .bind(&due.subscription_id)
     .bind(attempt.retry_in_ms)
     .bind(attempt.error)
-    .fetch_one(&mut *tx)
-    .await?;
+    .bind(&due.webhook_url)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(given_up);
+    };
     given_up.others = sqlx::query(
         "UPDATE deliveries d SET state = 'failed', \
            last_error = COALESCE(d.last_error, '接收方自 ' || \

@@ -1,6 +1,6 @@
-//! `POST/GET/DELETE /v1/subscriptions`: a bidder's saved search (the feeds' filters and `q`) with
-//! a webhook URL and secret, behind a subscriber token (`GONGSHI_SUBSCRIBER_TOKENS`); each token
-//! sees and manages only its own subscriptions. Deliveries: see `subscriptions::worker`.
+//! `POST/GET/PATCH/DELETE /v1/subscriptions`: a bidder's saved search (the feeds' filters and `q`)
+//! with a webhook URL and secret, behind a subscriber token (`GONGSHI_SUBSCRIBER_TOKENS`); each
+//! token sees and manages only its own subscriptions. Deliveries: see `subscriptions::worker`.
 
 use crate::Gateway;
 use crate::routes::store_error;
@@ -60,6 +60,10 @@ pub struct SubscriptionView {
     pub filters: FeedFilter,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// When its receiver or secret last changed (`PATCH`).
+    pub updated_at: Option<DateTime<Utc>>,
+    /// While a rolled secret still signs beside the current one: until when.
+    pub previous_secret_until: Option<DateTime<Utc>>,
     /// The feed seq the fan-out has read up to.
     pub cursor: i64,
     /// Deliveries by state.
@@ -149,6 +153,8 @@ impl From<Subscription> for SubscriptionView {
             webhook_url: crate::subscriptions::shown_url(&s.webhook_url),
             filters: s.filters,
             created_at: s.created_at,
+            updated_at: s.updated_at,
+            previous_secret_until: s.previous_secret_until,
             cursor: s.cursor,
             deliveries: DeliveryCounts {
                 pending: s.deliveries.pending,
@@ -243,22 +249,7 @@ pub(crate) async fn create(
     let url = webhook_url(&new.webhook_url, gw.config.webhook_allow_private)
         .map_err(ApiError::bad_request)?;
     let filter = FeedFilter::parse(&new.filter).map_err(ApiError::bad_request)?;
-    let (secret, generated) = match new.secret {
-        Some(s) if (16..=256).contains(&s.chars().count()) => (s, false),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "secret: 应为 16 到 256 个字符 (16 to 256 characters)",
-            ));
-        }
-        None => (
-            format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            ),
-            true,
-        ),
-    };
+    let (secret, generated) = secret_or_generated(new.secret)?;
     let id = format!("sub_{}", uuid::Uuid::now_v7().simple());
     subscriptions::create(&gw.store.pool, &id, &token_hash, &filter, &url, &secret)
         .await
@@ -279,6 +270,133 @@ pub(crate) async fn create(
         response.headers_mut().insert(header::LOCATION, v);
     }
     Ok(response)
+}
+
+/// A subscriber's secret as given (16–256 characters, else 400), or a fresh one when none was:
+/// `(secret, generated)`.
+fn secret_or_generated(given: Option<String>) -> Result<(String, bool), ApiError> {
+    match given {
+        Some(s) if (16..=256).contains(&s.chars().count()) => Ok((s, false)),
+        Some(_) => Err(ApiError::bad_request(
+            "secret: 应为 16 到 256 个字符 (16 to 256 characters)",
+        )),
+        None => Ok((
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
+            true,
+        )),
+    }
+}
+
+/// How long a rolled secret goes on signing deliveries beside the new one: a day, for the
+/// receiver to be given the new key.
+pub const SECRET_OVERLAP_SECS: i64 = 86_400;
+
+/// The body of `PATCH /v1/subscriptions/{id}` (a JSON merge patch, RFC 7396): a member left out
+/// stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SubscriptionChange {
+    /// A new receiver (checked as at creation). The deliveries waiting go to it, in order, and
+    /// its predecessor's failures and pause are forgotten; given-up ones stay given up until
+    /// `POST …/redeliver`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_url: Option<Option<String>>,
+    /// A new HMAC key (16–256 characters), or `null` for a generated one, shown once in the
+    /// answer. The old key goes on signing beside it for a day ([`SECRET_OVERLAP_SECS`]).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Option<String>>,
+    /// Any other member, filters included: refused with its name. A saved search is not changed
+    /// in place (what was queued under the old one would be delivered under the new name).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub unknown: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// A member given, even as `null` (`Some(None)`), apart from one left out (`None`, the default).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PATCH /v1/subscriptions/{id}`: moves the receiver or rolls the secret; the saved search, the
+/// cursor and the deliveries stay.
+#[utoipa::path(patch, path = "/v1/subscriptions/{id}", operation_id = "update_subscription", tag = "subscriptions",
+    params(("id" = String, Path, description = "Subscription id")),
+    request_body(content = SubscriptionChange, content_type = "application/merge-patch+json"),
+    security(("subscriber_token" = [])),
+    responses(
+        (status = 200, description = "Changed; a generated secret is shown this once", body = SubscriptionView),
+        (status = 400, description = "Bad URL or secret, a null URL, or a member that cannot be changed (filters: make a new subscription)", body = ErrorBody),
+        (status = 401, description = "No bearer token", body = ErrorBody),
+        (status = 403, description = "Not a subscriber token", body = ErrorBody),
+        (status = 404, description = "No such subscription of this token", body = ErrorBody)))]
+pub(crate) async fn update(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let token_hash = owner(&gw, &headers)?;
+    let change: SubscriptionChange = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "请求体应为 JSON 对象 (the body must be a JSON merge patch with webhook_url and/or secret): {e}"
+        ))
+    })?;
+    if !change.unknown.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "{}: 不能修改 (cannot be changed: only webhook_url and secret can; for other filters              create a new subscription and delete this one)",
+            change
+                .unknown
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("、")
+        )));
+    }
+    let url = match change.webhook_url {
+        None => None,
+        Some(None) => {
+            return Err(ApiError::bad_request(
+                "webhook_url: 不能为空 (cannot be null; DELETE the subscription to stop deliveries)",
+            ));
+        }
+        Some(Some(u)) => {
+            Some(webhook_url(&u, gw.config.webhook_allow_private).map_err(ApiError::bad_request)?)
+        }
+    };
+    let secret = change.secret.map(secret_or_generated).transpose()?;
+    let changed = subscriptions::update(
+        &gw.store.pool,
+        &token_hash,
+        &id,
+        &subscriptions::Change {
+            webhook_url: url.as_deref(),
+            secret: secret.as_ref().map(|(s, _)| s.as_str()),
+            overlap_secs: SECRET_OVERLAP_SECS,
+        },
+    )
+    .await
+    .map_err(store_error)?;
+    let view = match subscriptions::get(&gw.store.pool, &token_hash, &id)
+        .await
+        .map_err(store_error)?
+    {
+        Some(s) if changed => s,
+        _ => return Err(not_found(&id)),
+    };
+    let mut view = SubscriptionView::from(view);
+    if let Some((s, true)) = secret {
+        view.secret = Some(s);
+    }
+    Ok(Json(view))
 }
 
 /// `GET /v1/subscriptions`.

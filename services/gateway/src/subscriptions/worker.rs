@@ -290,7 +290,15 @@ impl Worker {
             .header("content-type", "application/json; charset=utf-8")
             .header(
                 signature::HEADER,
-                signature::sign(&d.secret, timestamp, d.body.as_bytes()),
+                // A rolled secret first, the current one last (`signature`).
+                signature::sign(
+                    d.previous_secret
+                        .iter()
+                        .chain([&d.secret])
+                        .map(String::as_str),
+                    timestamp,
+                    d.body.as_bytes(),
+                ),
             )
             .header("Gongshi-Delivery", &d.delivery_id)
             .header("Idempotency-Key", &d.delivery_id)
@@ -302,7 +310,7 @@ impl Worker {
             Ok(r) => Err(Failed {
                 status: Some(r.status().as_u16()),
                 retry_after_ms: retry_after_ms(r.headers()),
-                error: answered(&r),
+                error: answered(&r, &d.subscription_id),
             }),
             Err(e) => {
                 // Without the URL: the subscriber knows it, and it may hold a password that the
@@ -351,8 +359,8 @@ impl Failed {
     }
 }
 
-/// What a receiver's non-2xx answer means for its subscriber.
-fn answered(r: &reqwest::Response) -> String {
+/// What a receiver's non-2xx answer means for the subscriber of `subscription`.
+fn answered(r: &reqwest::Response, subscription: &str) -> String {
     let status = r.status();
     let hint = match status.as_u16() {
         300..=399 => {
@@ -361,9 +369,15 @@ fn answered(r: &reqwest::Response) -> String {
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("?");
-            format!("；不跟随重定向，请把订阅的地址改为 {to} (redirects are not followed)")
+            format!(
+                "；不跟随重定向，请把订阅的地址改为 {to}（PATCH /v1/subscriptions/{subscription} 的 \
+                 webhook_url） (redirects are not followed)"
+            )
         }
-        404 | 410 => "；接收地址不存在，请更新或删除本订阅 (the webhook URL is gone)".to_owned(),
+        404 | 410 => format!(
+            "；接收地址不存在，请更新（PATCH /v1/subscriptions/{subscription} 的 webhook_url）或删除\
+             本订阅 (the webhook URL is gone)"
+        ),
         401 | 403 => "；接收方拒绝了本服务的请求 (the receiver refuses gongshi)".to_owned(),
         _ => String::new(),
     };
