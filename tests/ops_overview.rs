@@ -2,7 +2,8 @@
 //! `/ops/api/overview` and `/ops/` with the event and the error at once; a consumer hanging on
 //! one event (no error at all) is red within a minute from its broker-side lag; `/metrics` passes
 //! `promtool check metrics`; the Grafana dashboard and Prometheus files in `docker/` are valid and
-//! chart only metrics gongshi exports.
+//! chart only metrics gongshi exports; a failing webhook receiver is listed for operators by its
+//! origin only.
 
 use gongshi_tests::{OPERATOR_TOKEN, Pipeline, generated_tender, run_python};
 use serde_json::Value;
@@ -286,6 +287,97 @@ async fn a_consumer_hanging_on_one_event_is_red_within_a_minute() {
         "no red banner once it caught up"
     );
     b.screenshot("ops-overview").await;
+    b.close().await;
+}
+
+/// A bidder's receiver that answers 503 shows on the overview under 订阅推送 (JSON, page and
+/// gauges): its subscription, its origin only (the path holds the bidder's own credential, which
+/// is not shown), since when it fails, its waiting deliveries and its last error.
+#[tokio::test]
+async fn a_failing_webhook_receiver_is_listed_for_operators_by_its_origin_only() {
+    use axum::http::StatusCode;
+    use fantoccini::Locator::Css;
+    let mut p = Pipeline::new("2025-03-05T10:00:00+08:00").await;
+    p.set_env("GONGSHI_WEBHOOK_ALLOW_PRIVATE", "true");
+    p.set_env("GONGSHI_FEED_POLL_MS", "100");
+    p.spawn("run");
+    p.wait_ready().await;
+    let calm = overview(&p).await;
+    assert_eq!(calm["webhooks"]["subscriptions"], 0, "{calm:#}");
+    let down = axum::Router::new().route(
+        "/hook/{credential}",
+        axum::routing::post(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+    );
+    let origin = gongshi_tests::serve_locally(down).await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/subscriptions", p.url))
+        .bearer_auth("bidder-one-token")
+        .json(&serde_json::json!({"webhook_url": format!("{origin}/hook/BIDDER-CREDENTIAL?k=v")}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.expect("JSON")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let receipt = p.submit(&generated_tender(3, "WHK")).await;
+    p.wait_receipt(&receipt, |s| s == "published").await;
+    let start = Instant::now();
+    let view = loop {
+        let o = overview(&p).await;
+        if o["webhooks"]["failing_total"] == 1 {
+            break o;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{o:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let webhooks = &view["webhooks"];
+    assert_eq!(webhooks["subscriptions"], 1, "{webhooks:#}");
+    assert_eq!(webhooks["pending"], 1, "{webhooks:#}");
+    let failing = &webhooks["failing"][0];
+    assert_eq!(failing["subscription_id"], id.as_str(), "{webhooks:#}");
+    assert_eq!(failing["receiver"], origin.as_str(), "{webhooks:#}");
+    assert_eq!(failing["pending"], 1, "{webhooks:#}");
+    assert!(failing["failing_since"].is_string(), "{webhooks:#}");
+    assert!(
+        failing["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503")),
+        "{webhooks:#}"
+    );
+    let html = page(&p, "/ops/").await;
+    assert!(html.contains("订阅推送") && html.contains(&id), "{html}");
+    for shown in [view.to_string(), html] {
+        assert!(!shown.contains("BIDDER-CREDENTIAL"), "{shown}");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", p.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "gongshi_webhook_receivers_failing 1"),
+        "{metrics}"
+    );
+    let b = gongshi_tests::browser::Browser::start(1280, 1500).await;
+    b.sign_in_at(&format!("{}/ops/", p.url), OPERATOR_TOKEN)
+        .await;
+    let row = b
+        .client
+        .wait()
+        .for_element(Css("tr.row-warn"))
+        .await
+        .expect("the failing receiver's row");
+    let text = row.text().await.expect("row text");
+    assert!(
+        text.contains(&origin.replace("http://", "")) && text.contains("503"),
+        "{text}"
+    );
+    b.screenshot("ops-overview-webhooks").await;
     b.close().await;
 }
 

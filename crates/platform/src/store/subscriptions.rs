@@ -307,6 +307,88 @@ pub async fn redeliver(
     Ok(Some(queued))
 }
 
+/// Webhook delivery across every live subscription: what the operators' overview shows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Live subscriptions.
+    pub subscriptions: i64,
+    /// Deliveries waiting for a first or further attempt.
+    pub pending: i64,
+    /// When the oldest of them was queued.
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+    /// Deliveries given up and not queued again since.
+    pub failed: i64,
+    /// Receivers failing now, the longest-failing first (at most [`FAILING_SHOWN`]).
+    pub failing: Vec<Failing>,
+    /// How many receivers are failing in all.
+    pub failing_total: i64,
+}
+
+/// Failing receivers listed in a [`Summary`].
+pub const FAILING_SHOWN: i64 = 20;
+
+/// A subscription whose receiver is failing as a whole ([`Receiver`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Failing {
+    /// Subscription id.
+    pub subscription_id: String,
+    /// Its webhook URL as stored (the caller shows what it may).
+    pub webhook_url: String,
+    /// Its receiver.
+    pub receiver: Receiver,
+    /// Its deliveries waiting.
+    pub pending: i64,
+}
+
+/// The [`Summary`] of webhook delivery now.
+pub async fn summary(pool: &PgPool) -> Result<Summary, StoreError> {
+    let totals = sqlx::query(
+        // Each count through a partial index: delivered deliveries are never read.
+        "SELECT (SELECT count(*) FROM subscriptions WHERE deleted_at IS NULL) AS subscriptions, \
+                (SELECT count(*) FROM subscriptions WHERE deleted_at IS NULL AND consecutive_failures > 0) AS failing, \
+                (SELECT count(*) FROM deliveries WHERE state = 'pending') AS pending, \
+                (SELECT min(created_at) FROM deliveries WHERE state = 'pending') AS oldest_pending_at, \
+                (SELECT count(*) FROM deliveries d JOIN subscriptions s USING (subscription_id) \
+                   WHERE d.state = 'failed' AND s.deleted_at IS NULL) AS failed",
+    )
+    .fetch_one(pool)
+    .await?;
+    let failing = sqlx::query(
+        "SELECT s.subscription_id, s.webhook_url, s.consecutive_failures, s.failing_since, \
+                s.paused_until, s.last_receiver_error, \
+                (SELECT count(*) FROM deliveries d WHERE d.subscription_id = s.subscription_id \
+                   AND d.state = 'pending') AS pending \
+         FROM subscriptions s WHERE s.deleted_at IS NULL AND s.consecutive_failures > 0 \
+         ORDER BY s.failing_since, s.subscription_id LIMIT $1",
+    )
+    .bind(FAILING_SHOWN)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Failing {
+            subscription_id: r.try_get("subscription_id")?,
+            webhook_url: r.try_get("webhook_url")?,
+            receiver: Receiver {
+                consecutive_failures: r.try_get("consecutive_failures")?,
+                failing_since: r.try_get("failing_since")?,
+                paused_until: r.try_get("paused_until")?,
+                last_error: r.try_get("last_receiver_error")?,
+            },
+            pending: r.try_get("pending")?,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Summary {
+        subscriptions: totals.try_get("subscriptions")?,
+        pending: totals.try_get("pending")?,
+        oldest_pending_at: totals.try_get("oldest_pending_at")?,
+        failed: totals.try_get("failed")?,
+        failing,
+        failing_total: totals.try_get("failing")?,
+    })
+}
+
 /// Ids of live subscriptions whose cursor is behind the feed's head (the fan-out's work; an idle
 /// round costs this one query).
 pub async fn behind_ids(pool: &PgPool) -> Result<Vec<String>, StoreError> {

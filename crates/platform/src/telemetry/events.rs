@@ -279,6 +279,22 @@ impl InternalEvent for RecordsCounted<'_> {
     }
 }
 
+/// The gateway measured webhook delivery for the operators' overview.
+#[derive(Debug)]
+pub struct WebhooksMeasured {
+    /// Receivers failing as a whole now.
+    pub receivers_failing: i64,
+    /// Deliveries waiting.
+    pub deliveries_pending: i64,
+}
+
+impl InternalEvent for WebhooksMeasured {
+    fn emit(&self) {
+        metrics::gauge!(names::WEBHOOK_RECEIVERS_FAILING.name).set(self.receivers_failing as f64);
+        metrics::gauge!(names::WEBHOOK_DELIVERIES_PENDING.name).set(self.deliveries_pending as f64);
+    }
+}
+
 /// The gateway checked whether a dependency (bus, store, index) answers.
 #[derive(Debug)]
 pub struct DependencyChecked<'a> {
@@ -912,6 +928,10 @@ mod tests {
             Box::new(DependencyChecked {
                 dependency: "bus",
                 up: true,
+            }),
+            Box::new(WebhooksMeasured {
+                receivers_failing: 1,
+                deliveries_pending: 4,
             }),
         ];
         metrics::with_local_recorder(&recorder, || {

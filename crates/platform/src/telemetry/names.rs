@@ -220,6 +220,20 @@ pub const RECORDS_BY_STATUS: Metric = Metric {
     labels: &["status"],
     help: "Receipt records in each status (received, published, held, parked, invalid, rejected, quarantined, discarded, duplicate), over every record ever received.",
 };
+/// Webhook receivers failing now.
+pub const WEBHOOK_RECEIVERS_FAILING: Metric = Metric {
+    name: "gongshi_webhook_receivers_failing",
+    kind: Kind::Gauge,
+    labels: &[],
+    help: "Subscriptions whose receiver is failing as a whole now (paused between attempts), measured at scrape time. Many at once points at the gateway's own egress rather than the bidders.",
+};
+/// Webhook deliveries waiting.
+pub const WEBHOOK_DELIVERIES_PENDING: Metric = Metric {
+    name: "gongshi_webhook_deliveries_pending",
+    kind: Kind::Gauge,
+    labels: &[],
+    help: "Webhook deliveries waiting for a first or further attempt, over every live subscription, measured at scrape time.",
+};
 /// Whether a dependency answers.
 pub const DEPENDENCY_UP: Metric = Metric {
     name: "gongshi_dependency_up",
@@ -340,6 +354,8 @@ pub const ALL: &[Metric] = &[
     WEBHOOK_DELIVERIES,
     WEBHOOK_DELIVERIES_GIVEN_UP,
     WEBHOOK_RECEIVER_PAUSES,
+    WEBHOOK_RECEIVERS_FAILING,
+    WEBHOOK_DELIVERIES_PENDING,
     HTTP_RATE_LIMITED,
     SHUTDOWN_TASKS_ABORTED,
 ];

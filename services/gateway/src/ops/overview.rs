@@ -1,7 +1,8 @@
 //! The overview (`GET /ops/` and `GET /ops/api/overview`): records received and published per
 //! minute (a chart of the last 24 hours), records by receipt status, per consumer group its lag
 //! from the broker, the age of its oldest unprocessed event and the event it is retrying with
-//! the error, and the health of the bus, the store and the search index.
+//! the error, the health of the bus, the store and the search index, and webhook delivery
+//! (订阅推送): deliveries waiting and given up, and the receivers failing now.
 //!
 //! Whether a consumer is stuck is decided once, in [`ConsumerState::of`], for the JSON and the
 //! page alike: retrying an event, or an unprocessed event older than [`STUCK_AFTER_S`], is red.
@@ -19,9 +20,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Timelike as _, Utc};
 use gongshi_platform::bus::{self, lag::GroupLag};
-use gongshi_platform::store::{overview::Minute, retries::Retrying};
+use gongshi_platform::store::{overview::Minute, retries::Retrying, subscriptions};
 use gongshi_platform::telemetry::InternalEvent as _;
-use gongshi_platform::telemetry::events::{ConsumerMeasured, DependencyChecked, RecordsCounted};
+use gongshi_platform::telemetry::events::{
+    ConsumerMeasured, DependencyChecked, RecordsCounted, WebhooksMeasured,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -53,6 +56,73 @@ pub struct Overview {
     pub consumers: Vec<Consumer>,
     /// What the pipeline depends on.
     pub health: DependencyHealth,
+    /// Webhook delivery; `null` when the store could not say.
+    pub webhooks: Option<Webhooks>,
+}
+
+/// Webhook delivery (订阅推送) over every live subscription. A failing receiver is its
+/// subscriber's to mend (`PATCH /v1/subscriptions/{id}`); many failing at once points at the
+/// gateway's own egress.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Webhooks {
+    /// Live subscriptions.
+    pub subscriptions: i64,
+    /// Deliveries waiting for a first or further attempt.
+    pub pending: i64,
+    /// Seconds since the oldest waiting delivery was queued; `null` when none waits.
+    pub oldest_pending_age_s: Option<i64>,
+    /// Deliveries given up and not queued again since (`POST /v1/subscriptions/{id}/redeliver`).
+    pub failed: i64,
+    /// Receivers failing now, in all.
+    pub failing_total: i64,
+    /// The longest-failing of them (at most 20).
+    pub failing: Vec<FailingReceiver>,
+}
+
+/// A subscription whose receiver is failing as a whole.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FailingReceiver {
+    /// Subscription id.
+    pub subscription_id: String,
+    /// The receiver's origin (scheme, host, port): its path may hold the bidder's credentials.
+    pub receiver: String,
+    /// Failures in a row.
+    pub consecutive_failures: i32,
+    /// Since when.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// No delivery is sent before this instant.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// Its deliveries waiting.
+    pub pending: i64,
+    /// What went wrong last.
+    pub last_error: Option<String>,
+}
+
+impl Webhooks {
+    fn of(s: subscriptions::Summary, now: DateTime<Utc>) -> Webhooks {
+        Webhooks {
+            subscriptions: s.subscriptions,
+            pending: s.pending,
+            oldest_pending_age_s: s
+                .oldest_pending_at
+                .map(|at| (now - at).num_seconds().max(0)),
+            failed: s.failed,
+            failing_total: s.failing_total,
+            failing: s
+                .failing
+                .into_iter()
+                .map(|f| FailingReceiver {
+                    receiver: crate::subscriptions::receiver_origin(&f.webhook_url),
+                    subscription_id: f.subscription_id,
+                    consecutive_failures: f.receiver.consecutive_failures,
+                    failing_since: f.receiver.failing_since,
+                    paused_until: f.receiver.paused_until,
+                    pending: f.pending,
+                    last_error: f.receiver.last_error,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Records per minute, averaged over the last five minutes; `null` when the store could not say.
@@ -218,10 +288,11 @@ pub async fn measure(gw: &Gateway) -> Overview {
             .map(|s| async move { gw.bus.group_lag(s.group, s.topic).await.ok() }),
     );
     let since = now - Duration::minutes(RATE_MINUTES as i64 - 1);
-    let (counts, recent, retries, lags, readiness, index) = tokio::join!(
+    let (counts, recent, retries, webhooks, lags, readiness, index) = tokio::join!(
         gongshi_platform::store::overview::status_counts(pool),
         gongshi_platform::store::overview::per_minute(pool, since, now),
         gongshi_platform::store::retries::list(pool),
+        subscriptions::summary(pool),
         lags,
         health::readiness(gw),
         health::index_health(gw),
@@ -267,6 +338,14 @@ pub async fn measure(gw: &Gateway) -> Overview {
         }
         .emit();
     }
+    let webhooks = soft("webhooks", webhooks).map(|w| Webhooks::of(w, now));
+    if let Some(w) = &webhooks {
+        WebhooksMeasured {
+            receivers_failing: w.failing_total,
+            deliveries_pending: w.pending,
+        }
+        .emit();
+    }
     Overview {
         now,
         counts,
@@ -280,6 +359,7 @@ pub async fn measure(gw: &Gateway) -> Overview {
             store: readiness.store,
             index,
         },
+        webhooks,
     }
 }
 
@@ -307,6 +387,19 @@ struct OverviewPage {
     stuck: usize,
     received_24h: i64,
     published_24h: i64,
+    webhooks: Option<WebhooksRow>,
+}
+
+struct WebhooksRow {
+    w: Webhooks,
+    oldest_pending: String,
+    failing: Vec<FailingRow>,
+}
+
+struct FailingRow {
+    f: FailingReceiver,
+    since: String,
+    paused_until: String,
 }
 
 struct StatusRow {
@@ -502,6 +595,21 @@ pub async fn page(op: Operator, State(gw): State<Gateway>) -> Response {
             stuck,
             received_24h: series.iter().map(|m| m.received).sum(),
             published_24h: series.iter().map(|m| m.published).sum(),
+            webhooks: overview.webhooks.map(|w| WebhooksRow {
+                oldest_pending: w
+                    .oldest_pending_age_s
+                    .map_or_else(|| "—".to_owned(), duration_zh),
+                failing: w
+                    .failing
+                    .iter()
+                    .map(|f| FailingRow {
+                        since: f.failing_since.map(format::beijing).unwrap_or_default(),
+                        paused_until: f.paused_until.map(format::beijing).unwrap_or_default(),
+                        f: f.clone(),
+                    })
+                    .collect(),
+                w,
+            }),
         },
     )
 }

@@ -55,9 +55,30 @@ pub(crate) fn shown_url(stored: &str) -> String {
     }
 }
 
+/// A stored webhook URL as operators see it: its origin (scheme, host, port) only. The path and
+/// query may carry the bidder's own credentials, which are not the trading centre's to read.
+pub(crate) fn receiver_origin(stored: &str) -> String {
+    reqwest::Url::parse(stored).map_or_else(
+        |_| "（地址无法解析）".to_owned(),
+        |url| url.origin().ascii_serialization(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{shown_url, webhook_url};
+    use super::{receiver_origin, shown_url, webhook_url};
+
+    #[test]
+    fn operators_see_a_receivers_origin_only() {
+        assert_eq!(
+            receiver_origin("https://u:p@hooks.example.com:8443/t/SECRET?k=v"),
+            "https://hooks.example.com:8443"
+        );
+        assert_eq!(
+            receiver_origin("http://投标.example.cn/hook"),
+            "http://xn--3hqu58c.example.cn"
+        );
+    }
 
     #[test]
     fn a_password_in_a_webhook_url_is_not_shown() {
