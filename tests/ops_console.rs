@@ -324,8 +324,6 @@ async fn records_actions_and_their_audit() {
         (409, &json!("action-not-applicable")),
         "{body}"
     );
-    let (code, _) = act(&p, &r.parked, "release", "提前发布试试").await;
-    assert_eq!(code, 409);
     let (code, body) = act(&p, &r.rejected, "release", "ok").await;
     assert_eq!(
         (code, &body["error"]["code"]),
@@ -401,6 +399,28 @@ async fn records_actions_and_their_audit() {
         released["records"][0]["warnings"][0]["released"]["released_by"],
         "ops-test"
     );
+    // Parked for a parent that will not come through gongshi (published before the centre ran
+    // it): released without it, the award publishes and says which stage it went without.
+    let (code, done) = act(
+        &p,
+        &r.invalid,
+        "release",
+        "候选人公示已于系统上线前在原平台发布",
+    )
+    .await;
+    assert_eq!(code, 200, "{done}");
+    assert_eq!(
+        (done["before"].as_str(), done["after"].as_str()),
+        (Some("parked"), Some("published"))
+    );
+    let published = p.wait_receipt(&r.invalid, |s| s == "published").await;
+    let (_, notice) = p
+        .get(&format!("/v1/notices/{}", notice_of(&published)))
+        .await;
+    assert!(
+        notice.to_string().contains("未收到本项目的中标候选人公示"),
+        "{notice}"
+    );
 
     // discard: the parked notice never publishes, not even when its tender arrives.
     let (code, done) = act(&p, &r.parked, "discard", "重复录入，以平台重新推送的为准").await;
@@ -445,6 +465,7 @@ async fn records_actions_and_their_audit() {
             ),
             ("retry", r.quarantined.as_str(), "quarantined", "received"),
             ("discard", r.parked.as_str(), "parked", "discarded"),
+            ("release", r.invalid.as_str(), "parked", "published"),
             ("release", r.invalid.as_str(), "invalid", "published"),
             ("release", r.held.as_str(), "held", "published"),
             ("release", r.rejected.as_str(), "rejected", "published"),
@@ -456,7 +477,7 @@ async fn records_actions_and_their_audit() {
             .iter()
             .all(|e| e["operator"] == "ops-test" && e["at"].is_string())
     );
-    assert_eq!(entries[5]["reason"], reason);
+    assert_eq!(entries[6]["reason"], reason);
     // Append-only: the table refuses to change history.
     let pool = p.db().await;
     let refused = sqlx::query("UPDATE operator_audit SET reason = 'x'")

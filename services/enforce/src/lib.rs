@@ -281,7 +281,7 @@ impl Enforce {
         let mut states = unit.take_states(tx, &keys).await?;
         let status = notices::status(tx, &decided.notice_id).await?;
         let applies = match decided.decision {
-            Decision::Release => matches!(status.as_deref(), Some("held" | "rejected")),
+            Decision::Release => matches!(status.as_deref(), Some("held" | "rejected" | "parked")),
             Decision::Discard => {
                 matches!(status.as_deref(), Some("held" | "rejected" | "parked"))
                     // A publication the broker refused, discarded: it never reached the public.

@@ -49,7 +49,7 @@ enum Command {
     /// Events the consumers set aside (隔离): list them, retry one through its stage, or discard it.
     Quarantine(quarantine::QuarantineArgs),
     /// Release a record from one rule with a reason (the console's release action, audited): an
-    /// invalid record is validated again, a held or rejected notice published now.
+    /// invalid record is validated again, a held, rejected or parked notice published now.
     Release(release::ReleaseArgs),
 }
 

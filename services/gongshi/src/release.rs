@@ -4,7 +4,7 @@
 //! the same checks and the same audit entry. For an invalid record the release travels as a
 //! `record.released` event: validation records it, checks the record again with that rule's
 //! findings released (who and why kept on them), and a record nothing else blocks continues
-//! through enforcement and publication like any other; a held or rejected notice's release goes
+//! through enforcement and publication like any other; a held, rejected or parked notice's release goes
 //! to enforcement as `notice.decided`. The events are queued in the outbox and sent by the running
 //! pipeline's relay (within a tick), never from here: nothing checks this process's topic prefix.
 

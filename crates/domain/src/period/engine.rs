@@ -67,12 +67,12 @@ impl Verdict {
         self.outcome == Outcome::Hold && self.hold_until.is_none()
     }
 
-    /// The verdict after an operator's release (the console's `release` action on a held or
-    /// rejected notice): the ERROR findings of `rules` (every ERROR finding when `rules` is
-    /// empty) become released warnings naming who and why; a hold is lifted with an INFO
-    /// finding `OPERATOR-RELEASE` saying the same, so that the published notice shows it was
-    /// released by the centre. The outcome is `publish` when nothing else still blocks, else it
-    /// stays as it was.
+    /// The verdict after an operator's release (the console's `release` action on a held,
+    /// rejected or parked notice): the ERROR findings of `rules` (every ERROR finding when
+    /// `rules` is empty) become released warnings naming who and why; a hold is lifted, and a
+    /// notice parked for its parent stage published without it, each with an INFO finding
+    /// `OPERATOR-RELEASE` saying so, so that the published notice shows it was released by the
+    /// centre. The outcome is `publish` when nothing else still blocks, else it stays as it was.
     pub fn released(mut self, rules: &[String], release: &crate::finding::Release) -> Verdict {
         for f in &mut self.findings {
             if f.is_error() && (rules.is_empty() || rules.contains(&f.rule)) {
@@ -96,6 +96,25 @@ impl Verdict {
                     ),
                 )
             });
+        }
+        // Parked for a parent that will not come through gongshi (published before the centre
+        // ran it, or elsewhere): the operator publishes it without, and the notice says so.
+        if self.outcome == Outcome::Park {
+            let awaited = self.awaiting.map_or("前序公告", Kind::zh);
+            self.findings.push(crate::finding::Finding {
+                released: Some(release.clone()),
+                ..crate::finding::Finding::new(
+                    "OPERATOR-RELEASE",
+                    crate::finding::Severity::Info,
+                    "",
+                    format!(
+                        "未收到本项目的{awaited}，交易中心运营人员 {} 放行发布：{} \
+                         (published without its parent stage by the centre)",
+                        release.released_by, release.reason
+                    ),
+                )
+            });
+            self.awaiting = None;
         }
         if !self.findings.iter().any(crate::finding::Finding::is_error) {
             self.outcome = Outcome::Publish;
@@ -394,6 +413,25 @@ mod tests {
             note.message
         );
         assert!(note.message.contains("wang") && note.message.contains("中心复核后放行"));
+    }
+
+    #[test]
+    fn a_released_parked_notice_says_which_parent_it_went_without() {
+        let mut parked = verdict(Outcome::Park, &[]);
+        parked.awaiting = Some(Kind::Candidates);
+        let released = parked.released(&[], &release());
+        assert_eq!(released.outcome, Outcome::Publish);
+        assert_eq!(released.awaiting, None);
+        let note = released
+            .findings
+            .iter()
+            .find(|f| f.rule == "OPERATOR-RELEASE")
+            .expect("a finding says it was released");
+        assert!(
+            note.message.contains("未收到本项目的中标候选人公示") && note.message.contains("wang"),
+            "{}",
+            note.message
+        );
     }
 
     #[test]

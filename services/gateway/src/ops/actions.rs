@@ -1,5 +1,5 @@
 //! The operators' actions on one record (api.md "Operators"): `retry` a quarantined record,
-//! `release` a held, rejected or invalid one (publish now, overriding the rules that block it),
+//! `release` a held, rejected, parked or invalid one (publish now, overriding the rules that block it),
 //! `discard` one that should never be published. Each action is checked against the record's
 //! status (409 `action-not-applicable` otherwise), written as one append-only audit entry, and
 //! carried out by the pipeline through an event sent via the outbox in the same transaction — so
@@ -23,7 +23,7 @@ pub const MIN_REASON_CHARS: usize = 4;
 pub enum Action {
     /// Process a quarantined record again.
     Retry,
-    /// Publish a held, rejected or invalid record now, overriding the rules that block it.
+    /// Publish a held, rejected, parked or invalid record now, overriding the rules that block it.
     Release,
     /// Never publish the record.
     Discard,
@@ -62,7 +62,7 @@ impl Action {
     pub fn target(self, status: &str) -> Option<&'static str> {
         match (self, status) {
             (Action::Retry, "quarantined") => Some("received"),
-            (Action::Release, "held" | "rejected" | "invalid") => Some("published"),
+            (Action::Release, "held" | "rejected" | "invalid" | "parked") => Some("published"),
             (Action::Discard, "quarantined" | "invalid" | "held" | "rejected" | "parked") => {
                 Some("discarded")
             }
@@ -492,7 +492,7 @@ mod tests {
                 ("received", vec![]),
                 ("invalid", vec!["release", "discard"]),
                 ("rejected", vec!["release", "discard"]),
-                ("parked", vec!["discard"]),
+                ("parked", vec!["release", "discard"]),
                 ("held", vec!["release", "discard"]),
                 ("published", vec![]),
                 ("duplicate", vec![]),

@@ -76,7 +76,7 @@ mod tests {
         );
         assert_eq!(
             receiver_origin("http://投标.example.cn/hook"),
-            "http://xn--3hqu58c.example.cn"
+            "http://xn--oru24j.example.cn"
         );
     }
 
