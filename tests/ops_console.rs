@@ -421,6 +421,35 @@ async fn records_actions_and_their_audit() {
         notice.to_string().contains("未收到本项目的中标候选人公示"),
         "{notice}"
     );
+    // Both releases are on the public notice, each with its rule and reason (the validation
+    // one was missing from the JSON before: helper-found), and no operator's name.
+    let releases: Vec<(String, String)> = notice["releases"]
+        .as_array()
+        .expect("releases")
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            (s("rule"), s("reason"))
+        })
+        .collect();
+    assert!(
+        releases
+            .iter()
+            .any(|(rule, reason)| rule == "OPERATOR-RELEASE"
+                && reason == "候选人公示已于系统上线前在原平台发布"),
+        "{notice}"
+    );
+    assert!(
+        releases
+            .iter()
+            .any(|(rule, reason)| rule != "OPERATOR-RELEASE"
+                && reason == "已在国家企业信用信息公示系统核实"),
+        "{notice}"
+    );
+    assert!(
+        !notice["releases"].to_string().contains("ops-test"),
+        "{notice}"
+    );
 
     // discard: the parked notice never publishes, not even when its tender arrives.
     let (code, done) = act(&p, &r.parked, "discard", "重复录入，以平台重新推送的为准").await;

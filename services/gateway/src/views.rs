@@ -469,6 +469,66 @@ pub struct NoticeView {
     /// Its stage's whole chain, each version with its changes (`GET /v1/notices/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub versions: Option<Vec<VersionEntry>>,
+    /// The trading centre's releases of it from a rule, at validation or enforcement, each rule
+    /// once (`GET /v1/notices/{id}` only; empty when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub releases: Option<Vec<Released>>,
+}
+
+/// An operator's release of a notice from a rule (`Finding.released`), as the public sees it:
+/// the rule and the written reason, not the operator's name (a person's name is not for the
+/// public pages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Released {
+    /// Rule id (`USCC-CHECK`, `W9`, or `OPERATOR-RELEASE` for a hold lifted early or a parked
+    /// notice published without its parent stage).
+    pub rule: String,
+    /// The rule's title.
+    pub title: String,
+    /// The written reason.
+    pub reason: String,
+}
+
+/// The releases of `n`: those on its verdict's findings (period rules) and those on its records'
+/// validation warnings (`receipt_records`), each (rule, reason) once.
+pub async fn releases_of(
+    pool: &sqlx::PgPool,
+    n: &PublicNotice,
+) -> Result<Vec<Released>, StoreError> {
+    let at_validation =
+        gongshi_platform::store::receipts::released_rules_of_notice(pool, &n.notice_id).await?;
+    let from_verdict = n.outcome["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            Some((
+                f["rule"].as_str()?.to_owned(),
+                f["released"]["reason"].as_str()?.to_owned(),
+            ))
+        });
+    let mut out: Vec<Released> = Vec::new();
+    for (rule, reason) in from_verdict.chain(at_validation) {
+        let title = gongshi_domain::rules::Catalogue::embedded()
+            .get(&rule)
+            .map_or(
+                if rule == "OPERATOR-RELEASE" {
+                    "交易中心人工放行"
+                } else {
+                    ""
+                },
+                |r| r.title.as_str(),
+            )
+            .to_owned();
+        if !out.iter().any(|r| r.rule == rule && r.reason == reason) {
+            out.push(Released {
+                rule,
+                title,
+                reason,
+            });
+        }
+    }
+    Ok(out)
 }
 
 impl From<&diff::FieldChange> for ChangeView {
@@ -535,5 +595,6 @@ pub(crate) fn notice_view(
         version: version_view(link),
         changes: changes_view(link.map(|l| l.changes.as_slice()).unwrap_or_default()),
         versions,
+        releases: None,
     }
 }

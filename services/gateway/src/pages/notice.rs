@@ -7,7 +7,10 @@ use super::people::{self, Fact, Summary};
 use super::{cached, error_page, format, unavailable};
 use crate::Gateway;
 use crate::routes::plausible_id;
-use crate::views::{NoticeView, Section, notice_view, sections_of, version_links, version_order};
+use crate::views::{
+    NoticeView, Released, Section, notice_view, releases_of, sections_of, version_links,
+    version_order,
+};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -15,9 +18,7 @@ use axum::response::Response;
 use gongshi_domain::Kind;
 use gongshi_domain::lifecycle::Status;
 use gongshi_domain::period::{Clock, Standing};
-use gongshi_domain::rules::Catalogue;
 use gongshi_platform::store::notices::{self, PublicNotice};
-use gongshi_platform::store::receipts;
 use std::collections::HashMap;
 
 /// One legal clock as the page lists it.
@@ -93,15 +94,6 @@ pub struct VersionRow {
     pub changes: Vec<String>,
     /// The section a version of some sections only belongs to.
     pub section: Option<String>,
-}
-
-/// An operator's release of the notice from a rule (`Finding.released`): the rule and the
-/// reason. The operator's name is not shown: a person's name is not for the public pages.
-pub struct Released {
-    /// Rule id and title.
-    pub rule: String,
-    /// The written reason.
-    pub reason: String,
 }
 
 /// The notice page.
@@ -253,33 +245,6 @@ pub(crate) fn published_on(n: &PublicNotice) -> String {
         .unwrap_or_default()
 }
 
-/// The operators' releases of the notice: those on its verdict's findings (period rules) and
-/// `at_validation` (rule, reason) from its records' warnings, each rule once.
-fn releases(n: &PublicNotice, at_validation: Vec<(String, String)>) -> Vec<Released> {
-    let from_verdict = n.outcome["findings"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| {
-            Some((
-                f["rule"].as_str()?.to_owned(),
-                f["released"]["reason"].as_str()?.to_owned(),
-            ))
-        });
-    let mut out: Vec<Released> = Vec::new();
-    for (rule, reason) in from_verdict.chain(at_validation) {
-        let title = Catalogue::embedded()
-            .get(&rule)
-            .map(|r| r.title.as_str())
-            .unwrap_or_default();
-        let rule = format!("{rule} {title}");
-        if !out.iter().any(|r| r.rule == rule && r.reason == reason) {
-            out.push(Released { rule, reason });
-        }
-    }
-    out
-}
-
 /// A change as people read it: `投标文件递交截止时间：2025-03-25 09:30 → 2025-04-01 09:30`.
 pub(crate) fn change_line(table: &str, c: &crate::views::ChangeView) -> String {
     let table = gongshi_domain::Schemas::embedded().table(table);
@@ -389,7 +354,7 @@ fn page(
     n: &PublicNotice,
     sections: &[Section<'_>],
     view: &NoticeView,
-    released: Vec<(String, String)>,
+    released: Vec<Released>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> NoticePage {
     let siblings: &[PublicNotice] = sections.first().map(|s| &*s.notices).unwrap_or_default();
@@ -461,7 +426,7 @@ fn page(
         status_class: status_class(status),
         regime: people::regime_of(n).zh(),
         head: head_facts(&summary, n),
-        released: releases(n, released),
+        released,
         clocks,
         sections: section_rows,
         notes,
@@ -522,7 +487,7 @@ pub async fn notice(
         Err(e) => return unavailable(e),
     };
     let view = notice_view(&n, &sections, now, true);
-    let released = match receipts::released_rules_of_notice(&gw.store.pool, &n.notice_id).await {
+    let released = match releases_of(&gw.store.pool, &n).await {
         Ok(r) => r,
         Err(e) => return unavailable(e),
     };

@@ -1,9 +1,11 @@
-//! `GET /v1/notices/{id}`: one published notice with its lifecycle status, legal windows and its
-//! stage's versions (built in `views`).
+//! `GET /v1/notices/{id}`: one published notice with its lifecycle status, legal windows, its
+//! stage's versions and the trading centre's releases of it (built in `views`).
 
 use crate::Gateway;
 use crate::routes::{plausible_id, store_error};
-use crate::views::{NoticeView, Section, notice_view, sections_of, version_links, version_order};
+use crate::views::{
+    NoticeView, Section, notice_view, releases_of, sections_of, version_links, version_order,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use gongshi_platform::api_error::ErrorBody;
@@ -44,5 +46,7 @@ pub(crate) async fn notice(
     let sections = sections_of(&gw.store.pool, &n, here)
         .await
         .map_err(store_error)?;
-    Ok(Json(notice_view(&n, &sections, gw.clock.now(), true)))
+    let mut view = notice_view(&n, &sections, gw.clock.now(), true);
+    view.releases = Some(releases_of(&gw.store.pool, &n).await.map_err(store_error)?);
+    Ok(Json(view))
 }
