@@ -243,12 +243,7 @@ async fn a_consumer_hanging_on_one_event_is_red_within_a_minute() {
         .expect("the red banner in the browser");
     b.screenshot("ops-overview-stuck").await;
     // The gauges say it too.
-    let metrics = reqwest::get(format!("{}/metrics", p.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (_, metrics) = p.get_text("/metrics").await;
     assert!(
         metrics
             .lines()
@@ -351,12 +346,7 @@ async fn a_failing_webhook_receiver_is_listed_for_operators_by_its_origin_only()
     for shown in [view.to_string(), html] {
         assert!(!shown.contains("BIDDER-CREDENTIAL"), "{shown}");
     }
-    let metrics = reqwest::get(format!("{}/metrics", p.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (_, metrics) = p.get_text("/metrics").await;
     assert!(
         metrics
             .lines()
@@ -412,12 +402,7 @@ async fn metrics_pass_promtool_and_every_gongshi_metric_is_described() {
     let p = Pipeline::start("2025-03-05T10:00:00+08:00").await;
     let receipt = p.submit(&generated_tender(1, "PRM")).await;
     p.wait_receipt(&receipt, |s| s == "published").await;
-    let metrics = reqwest::get(format!("{}/metrics", p.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (_, metrics) = p.get_text("/metrics").await;
     let (ok, out) = promtool(&["check", "metrics"], metrics.as_bytes());
     assert!(
         ok && out.trim().is_empty(),

@@ -66,12 +66,7 @@ async fn ingest_answers_the_http_contract() {
         (404, Some("receipt-not-found"))
     );
     assert_eq!(p.get("/healthz").await.0, 200);
-    let metrics = reqwest::get(format!("{}/metrics", p.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (_, metrics) = p.get_text("/metrics").await;
     assert!(
         metrics.contains("gongshi_documents_received_total"),
         "{metrics}"

@@ -120,12 +120,7 @@ async fn poison_events_are_set_aside_and_the_events_behind_them_flow() {
     assert_eq!(body["records"][0]["status"], "quarantined", "{body}");
 
     // Metrics count them by stage and reason.
-    let metrics = reqwest::get(format!("{}/metrics", p.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (_, metrics) = p.get_text("/metrics").await;
     assert!(
         metrics
             .lines()
