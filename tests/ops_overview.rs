@@ -285,9 +285,10 @@ async fn a_consumer_hanging_on_one_event_is_red_within_a_minute() {
     b.close().await;
 }
 
-/// A bidder's receiver that answers 503 shows on the overview under 订阅推送 (JSON, page and
-/// gauges): its subscription, its origin only (the path holds the bidder's own credential, which
-/// is not shown), since when it fails, its waiting deliveries and its last error.
+/// A bidder's receiver that answers with a redirect shows on the overview under 订阅推送 (JSON,
+/// page and gauges): its subscription, its origin only (the path holds the bidder's own
+/// credential, which is not shown, nor in the redirect's address in the error), since when it
+/// fails, its waiting deliveries and its last error. The subscriber sees the whole address.
 #[tokio::test]
 async fn a_failing_webhook_receiver_is_listed_for_operators_by_its_origin_only() {
     use axum::http::StatusCode;
@@ -299,9 +300,15 @@ async fn a_failing_webhook_receiver_is_listed_for_operators_by_its_origin_only()
     p.wait_ready().await;
     let calm = overview(&p).await;
     assert_eq!(calm["webhooks"]["subscriptions"], 0, "{calm:#}");
+    // Moved: it redirects (not followed), naming its new address with the credential again.
     let down = axum::Router::new().route(
         "/hook/{credential}",
-        axum::routing::post(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+        axum::routing::post(|| async {
+            (
+                StatusCode::FOUND,
+                [("location", "/moved/BIDDER-CREDENTIAL?k=v")],
+            )
+        }),
     );
     let origin = gongshi_tests::serve_locally(down).await;
     let r = reqwest::Client::new()
@@ -338,8 +345,23 @@ async fn a_failing_webhook_receiver_is_listed_for_operators_by_its_origin_only()
     assert!(
         failing["last_error"]
             .as_str()
-            .is_some_and(|e| e.contains("503")),
+            .is_some_and(|e| e.contains("302") && e.contains(&format!("改为 {origin}（"))),
         "{webhooks:#}"
+    );
+    let own: Value = reqwest::Client::new()
+        .get(format!("{}/v1/subscriptions/{id}", p.url))
+        .bearer_auth("bidder-one-token")
+        .send()
+        .await
+        .expect("subscription")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        own["receiver"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&format!("{origin}/moved/BIDDER-CREDENTIAL?k=v"))),
+        "the subscriber is told where it moved: {own}"
     );
     let html = page(&p, "/ops/").await;
     assert!(html.contains("订阅推送") && html.contains(&id), "{html}");
@@ -364,7 +386,7 @@ async fn a_failing_webhook_receiver_is_listed_for_operators_by_its_origin_only()
         .expect("the failing receiver's row");
     let text = row.text().await.expect("row text");
     assert!(
-        text.contains(&origin.replace("http://", "")) && text.contains("503"),
+        text.contains(&origin.replace("http://", "")) && text.contains("302"),
         "{text}"
     );
     b.screenshot("ops-overview-webhooks").await;

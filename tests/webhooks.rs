@@ -676,11 +676,27 @@ async fn a_receiver_that_is_down_is_asked_once_per_back_off_and_gets_all_in_orde
     assert_eq!(view["deliveries"]["delivered"], notices, "{view}");
 }
 
-/// A subscriber whose receiver moved (the old address answers 410 Gone) mends the subscription
-/// in place: `PATCH` moves it and rolls the secret, the queued deliveries all reach the new
-/// receiver once each in feed order, and while the old secret overlaps each delivery is signed
-/// with both (the README's snippet accepts either key). What cannot be patched is refused by
-/// name and changes nothing; another token's subscription is not found.
+/// The old address of a receiver that moved: while `down` is false it refuses each delivery on
+/// its own (422, come back in an hour); once `down`, it fails as a whole (503). Counts requests.
+async fn moved_away(State(r): State<Flapping>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    use std::sync::atomic::Ordering;
+    r.refused.fetch_add(1, Ordering::SeqCst);
+    if r.down.load(Ordering::SeqCst) {
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    } else {
+        (StatusCode::UNPROCESSABLE_ENTITY, [("retry-after", "3600")]).into_response()
+    }
+}
+
+/// A subscriber whose receiver moved mends the subscription in place. Its old address refused
+/// two deliveries one by one (each to come back in an hour) and then failed as a whole (the
+/// subscription paused with the third). `PATCH` rolls the secret twice (as a client retrying a
+/// lost answer would) and moves the receiver: all three deliveries reach the new receiver at
+/// once, in feed order, once each, and each is signed with the original key and both rolled ones
+/// (the README's snippet accepts any). What cannot be patched is refused by name and changes
+/// nothing, a patch that changes nothing changes nothing, and another token's subscription is
+/// not found.
 #[tokio::test]
 async fn a_subscriber_moves_its_receiver_and_rolls_its_secret_in_place() {
     use std::sync::atomic::Ordering;
@@ -688,29 +704,34 @@ async fn a_subscriber_moves_its_receiver_and_rolls_its_secret_in_place() {
     let old = Flapping::default();
     let base = gongshi_tests::serve_locally(
         Router::new()
-            .route("/gone", post(gone))
+            .route("/old", post(moved_away))
             .with_state(old.clone()),
     )
     .await;
-    let id = subscribe(&p, BIDDER, &format!("{base}/gone")).await;
-    for i in 0..3 {
-        p.submit(&works_tender(
+    let id = subscribe(&p, BIDDER, &format!("{base}/old")).await;
+    let tender = |i: usize| {
+        works_tender(
             &format!("E32030103195000{i:02}"),
             &format!("改址测试工程{i}施工招标公告"),
             "320300",
-        ))
-        .await;
+        )
+    };
+    for i in 0..2 {
+        p.submit(&tender(i)).await;
     }
+    wait_view(&p, BIDDER, &id, |v| {
+        v["last_failures"]
+            .as_array()
+            .is_some_and(|f| f.len() == 2 && f.iter().all(|f| f["last_status"] == 422))
+    })
+    .await;
+    old.down.store(true, Ordering::SeqCst);
+    p.submit(&tender(2)).await;
     let view = wait_view(&p, BIDDER, &id, |v| {
         v["deliveries"]["pending"] == 3 && v["receiver"]["state"] == "failing"
     })
     .await;
-    assert!(
-        view["receiver"]["last_error"]
-            .as_str()
-            .is_some_and(|e| e.contains(&format!("PATCH /v1/subscriptions/{id}"))),
-        "the 410 says how to mend it: {view}"
-    );
+    assert!(view["receiver"]["paused_until"].is_string(), "{view}");
 
     let path = format!("/v1/subscriptions/{id}");
     let patch = |token: &'static str, body: Value| {
@@ -733,20 +754,42 @@ async fn a_subscriber_moves_its_receiver_and_rolls_its_secret_in_place() {
         assert!(
             refused["error"]["message"]
                 .as_str()
-                .is_some_and(|m| m.contains(names)),
+                .is_some_and(|m| m.contains(names) && !m.contains("   ")),
             "{body} is refused by name: {refused}"
         );
+    }
+    // Nothing to change: nothing changes.
+    for body in [
+        json!({}),
+        json!({"webhook_url": format!("{base}/old"), "secret": SECRET}),
+    ] {
+        let (status, same) = patch(BIDDER, body.clone()).await;
+        assert_eq!(status, 200, "{body}: {same}");
+        assert_eq!(same["updated_at"], Value::Null, "{body}: {same}");
+        assert_eq!(same["secret"], Value::Null, "{body}: {same}");
     }
     let (_, unchanged) = call(&p, reqwest::Method::GET, &path, Some(BIDDER), None).await;
     assert_eq!(
         unchanged["webhook_url"],
-        format!("{base}/gone"),
+        format!("{base}/old"),
         "{unchanged}"
     );
-    assert_eq!(unchanged["updated_at"], Value::Null, "{unchanged}");
+    assert_eq!(unchanged["receiver"]["state"], "failing", "{unchanged}");
 
-    let (status, moved) = patch(BIDDER, json!({"webhook_url": new_url, "secret": null})).await;
-    let asked_gone = old.gone.load(Ordering::SeqCst);
+    // Two rolls in a row, then the move.
+    let mut keys = vec![SECRET.to_owned()];
+    for _ in 0..2 {
+        let (status, rolled) = patch(BIDDER, json!({"secret": null})).await;
+        assert_eq!(status, 200, "{rolled}");
+        assert!(rolled["previous_secret_until"].is_string(), "{rolled}");
+        let key = rolled["secret"]
+            .as_str()
+            .expect("a generated secret, shown once");
+        assert!(key.len() >= 32, "{rolled}");
+        keys.push(key.to_owned());
+    }
+    let asked_old = old.refused.load(Ordering::SeqCst);
+    let (status, moved) = patch(BIDDER, json!({"webhook_url": new_url})).await;
     assert_eq!(status, 200, "{moved}");
     assert_eq!(moved["webhook_url"], new_url.as_str(), "{moved}");
     assert_eq!(
@@ -755,17 +798,13 @@ async fn a_subscriber_moves_its_receiver_and_rolls_its_secret_in_place() {
     );
     assert_eq!(moved["filters"], unchanged["filters"], "{moved}");
     assert!(moved["updated_at"].is_string(), "{moved}");
-    assert!(moved["previous_secret_until"].is_string(), "{moved}");
-    let new_secret = moved["secret"]
-        .as_str()
-        .expect("a generated secret, shown once");
-    assert!(new_secret.len() >= 32, "{moved}");
+    assert_eq!(moved["secret"], Value::Null, "{moved}");
 
+    // At once: the two refused deliveries do not wait out their hour.
     let view = wait_view(&p, BIDDER, &id, |v| v["deliveries"]["delivered"] == 3).await;
     assert_eq!(view["receiver"]["state"], "ok", "{view}");
-    assert_eq!(view["secret"], Value::Null, "shown once only: {view}");
     assert!(
-        old.gone.load(Ordering::SeqCst) <= asked_gone + 1,
+        old.refused.load(Ordering::SeqCst) <= asked_old + 1,
         "the old address is left alone (one request may have been out)"
     );
     let got = receiver.got.lock().expect("lock").clone();
@@ -780,11 +819,11 @@ async fn a_subscriber_moves_its_receiver_and_rolls_its_secret_in_place() {
         .collect();
     assert_eq!(seqs.len(), 3, "once each: {seqs:?}");
     assert!(seqs.is_sorted(), "in feed order: {seqs:?}");
-    // Both keys verify every delivery while the old one overlaps.
+    // Every key verifies every delivery while the rolled ones overlap.
     let mut dump = Vec::new();
     for r in &got {
-        assert_eq!(r.signature.matches("v1=").count(), 2, "{}", r.signature);
-        for secret in [SECRET, new_secret] {
+        assert_eq!(r.signature.matches("v1=").count(), 3, "{}", r.signature);
+        for secret in &keys {
             dump.push(json!({"secret": secret, "signature": r.signature, "body": r.body}));
         }
     }
@@ -792,7 +831,7 @@ async fn a_subscriber_moves_its_receiver_and_rolls_its_secret_in_place() {
     std::fs::write(&file, serde_json::to_string(&dump).expect("json")).expect("write");
     let verified = run_python("verify_webhook.py", &[file.as_os_str()]);
     assert_eq!(verified["invalid"], json!([]), "{verified}");
-    assert_eq!(verified["valid"], 6, "{verified}");
+    assert_eq!(verified["valid"], 9, "{verified}");
 }
 
 /// Answers every delivery at once, keeping its id.

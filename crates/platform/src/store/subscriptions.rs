@@ -26,7 +26,7 @@ pub struct Subscription {
     pub created_at: DateTime<Utc>,
     /// When its receiver or secret last changed ([`update`]).
     pub updated_at: Option<DateTime<Utc>>,
-    /// Until when deliveries are signed with the rolled secret too ([`update`]).
+    /// Until when deliveries are signed with a rolled secret too (the latest of them; [`update`]).
     pub previous_secret_until: Option<DateTime<Utc>>,
     /// The feed seq the fan-out has read up to.
     pub cursor: i64,
@@ -169,7 +169,8 @@ async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, 
 
 const SUB_COLUMNS: &str = "subscription_id, filter, webhook_url, created_at, cursor_seq, \
      consecutive_failures, failing_since, paused_until, last_receiver_error, updated_at, \
-     CASE WHEN previous_secret_until > now() THEN previous_secret_until END AS previous_secret_until";
+     (SELECT max((k->>'until')::timestamptz) FROM jsonb_array_elements(previous_secrets) AS k \
+      WHERE (k->>'until')::timestamptz > now()) AS previous_secret_until";
 
 /// The token's live subscriptions, oldest first.
 pub async fn list(pool: &PgPool, token_hash: &str) -> Result<Vec<Subscription>, StoreError> {
@@ -230,47 +231,89 @@ pub async fn delete(pool: &PgPool, token_hash: &str, id: &str) -> Result<bool, S
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Change<'a> {
     /// A new receiver. A different one starts afresh: its predecessor's failures and pause are
-    /// cleared, and the deliveries waiting go to it at once, in order.
+    /// cleared, and every delivery waiting, a delivery's own back-off included, goes to it at
+    /// once, in feed order.
     pub webhook_url: Option<&'a str>,
-    /// A new HMAC key. The old one is kept for `overlap_secs`, and deliveries meanwhile are
-    /// signed with both.
+    /// A new HMAC key. The old one goes on signing beside it for `overlap_secs` (with the keys
+    /// rolled before it still in their overlap, at most [`MAX_PREVIOUS_SECRETS`]).
     pub secret: Option<&'a str>,
     /// How long a rolled secret goes on signing, in seconds.
     pub overlap_secs: i64,
 }
 
+/// Rolled secrets kept signing at once (the newest): enough for a roll retried after a lost
+/// answer, or rolled again by mistake, without signing every delivery with a growing list.
+pub const MAX_PREVIOUS_SECRETS: i64 = 3;
+
 /// Changes one of the token's live subscriptions (its receiver, its secret); false when the
 /// token has no such subscription. The filters and the cursor stay: what was queued is delivered
-/// to the new receiver, and nothing is queued twice.
+/// to the new receiver, and nothing is queued twice. A change to what it already is changes
+/// nothing (`updated_at` included).
 pub async fn update(
     pool: &PgPool,
     token_hash: &str,
     id: &str,
     change: &Change<'_>,
 ) -> Result<bool, StoreError> {
-    // The right-hand sides read the row as it was: `previous_secret = secret` keeps the old key.
-    let done = sqlx::query(
-        "UPDATE subscriptions SET \
-           webhook_url = COALESCE($3, webhook_url), \
-           consecutive_failures = CASE WHEN $3 <> webhook_url THEN 0 ELSE consecutive_failures END, \
-           failing_since = CASE WHEN $3 <> webhook_url THEN NULL ELSE failing_since END, \
-           paused_until = CASE WHEN $3 <> webhook_url THEN NULL ELSE paused_until END, \
-           last_receiver_error = CASE WHEN $3 <> webhook_url THEN NULL ELSE last_receiver_error END, \
-           previous_secret = CASE WHEN $4 <> secret THEN secret ELSE previous_secret END, \
-           previous_secret_until = CASE WHEN $4 <> secret \
-             THEN now() + make_interval(secs => $5::double precision) ELSE previous_secret_until END, \
-           secret = COALESCE($4, secret), \
-           updated_at = now() \
-         WHERE subscription_id = $1 AND token_hash = $2 AND deleted_at IS NULL",
+    let mut tx = pool.begin().await?;
+    let Some(row) = sqlx::query(
+        "SELECT webhook_url, secret FROM subscriptions \
+         WHERE subscription_id = $1 AND token_hash = $2 AND deleted_at IS NULL FOR UPDATE",
     )
     .bind(id)
     .bind(token_hash)
-    .bind(change.webhook_url)
-    .bind(change.secret)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let url: String = row.try_get("webhook_url")?;
+    let secret: String = row.try_get("secret")?;
+    let moved = change.webhook_url.filter(|u| *u != url);
+    let rolled = change.secret.filter(|s| *s != secret);
+    if moved.is_none() && rolled.is_none() {
+        return Ok(true);
+    }
+    sqlx::query(
+        "UPDATE subscriptions SET \
+           webhook_url = COALESCE($2, webhook_url), \
+           consecutive_failures = CASE WHEN $2 IS NULL THEN consecutive_failures ELSE 0 END, \
+           failing_since = CASE WHEN $2 IS NULL THEN failing_since END, \
+           paused_until = CASE WHEN $2 IS NULL THEN paused_until END, \
+           last_receiver_error = CASE WHEN $2 IS NULL THEN last_receiver_error END, \
+           previous_secrets = CASE WHEN $3 IS NULL THEN previous_secrets ELSE ( \
+             SELECT COALESCE(jsonb_agg(k ORDER BY (k->>'until')::timestamptz), '[]'::jsonb) FROM ( \
+               SELECT k FROM ( \
+                 SELECT k FROM jsonb_array_elements(previous_secrets) AS k \
+                   WHERE (k->>'until')::timestamptz > now() \
+                 UNION ALL SELECT jsonb_build_object('secret', secret, \
+                   'until', now() + make_interval(secs => $4::double precision)) \
+               ) AS rolled ORDER BY (k->>'until')::timestamptz DESC LIMIT $5 \
+             ) AS newest) END, \
+           secret = COALESCE($3, secret), \
+           updated_at = now() \
+         WHERE subscription_id = $1",
+    )
+    .bind(id)
+    .bind(moved)
+    .bind(rolled)
     .bind(change.overlap_secs)
-    .execute(pool)
+    .bind(MAX_PREVIOUS_SECRETS)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if moved.is_some() {
+        // Back in feed order for the new receiver: a delivery the old one refused on its own
+        // waited out its own back-off.
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = created_at \
+             WHERE subscription_id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Queues again every delivery of one of the token's live subscriptions that was given up
@@ -472,8 +515,8 @@ pub struct Due {
     pub webhook_url: String,
     /// HMAC key.
     pub secret: String,
-    /// The key it replaced, while that goes on signing too ([`Change::secret`]).
-    pub previous_secret: Option<String>,
+    /// The keys it replaced that go on signing too, oldest first ([`Change::secret`]).
+    pub previous_secrets: Vec<String>,
 }
 
 /// Leases the next due delivery of a live subscription, leaving out the subscriptions in `busy`
@@ -498,7 +541,9 @@ pub async fn claim_due(
              ORDER BY d2.next_attempt_at, d2.seq LIMIT 1 FOR UPDATE OF d2 SKIP LOCKED) \
          RETURNING d.delivery_id, d.subscription_id, d.body, d.attempts, s.consecutive_failures, \
                    s.webhook_url, s.secret, \
-                   CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret",
+                   ARRAY(SELECT k->>'secret' FROM jsonb_array_elements(s.previous_secrets) AS k \
+                         WHERE (k->>'until')::timestamptz > now() \
+                         ORDER BY (k->>'until')::timestamptz) AS previous_secrets",
     )
     .bind(busy)
     .bind(lease_ms)
@@ -513,7 +558,7 @@ pub async fn claim_due(
             receiver_failures: r.try_get("consecutive_failures")?,
             webhook_url: r.try_get("webhook_url")?,
             secret: r.try_get("secret")?,
-            previous_secret: r.try_get("previous_secret")?,
+            previous_secrets: r.try_get("previous_secrets")?,
         })
     })
     .transpose()

@@ -94,7 +94,7 @@ pub struct FailingReceiver {
     pub paused_until: Option<DateTime<Utc>>,
     /// Its deliveries waiting.
     pub pending: i64,
-    /// What went wrong last.
+    /// What went wrong last (any URL in it cut to its origin).
     pub last_error: Option<String>,
 }
 
@@ -118,7 +118,11 @@ impl Webhooks {
                     failing_since: f.receiver.failing_since,
                     paused_until: f.receiver.paused_until,
                     pending: f.pending,
-                    last_error: f.receiver.last_error,
+                    last_error: f
+                        .receiver
+                        .last_error
+                        .as_deref()
+                        .map(crate::subscriptions::origins_only),
                 })
                 .collect(),
         }

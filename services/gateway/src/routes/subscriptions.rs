@@ -72,7 +72,7 @@ pub struct SubscriptionView {
     pub receiver: ReceiverView,
     /// The latest deliveries that failed or are being retried after an error.
     pub last_failures: Vec<DeliveryFailure>,
-    /// The generated secret, in the answer to the `POST` that generated it only.
+    /// The generated secret, in the answer to the `POST` or `PATCH` that generated it only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
@@ -296,19 +296,20 @@ fn secret_or_generated(given: Option<String>) -> Result<(String, bool), ApiError
 pub const SECRET_OVERLAP_SECS: i64 = 86_400;
 
 /// The body of `PATCH /v1/subscriptions/{id}` (a JSON merge patch, RFC 7396): a member left out
-/// stays as it is.
+/// stays as it is; any member other than these two is refused (400) with its name.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SubscriptionChange {
-    /// A new receiver (checked as at creation). The deliveries waiting go to it, in order, and
-    /// its predecessor's failures and pause are forgotten; given-up ones stay given up until
-    /// `POST …/redeliver`.
+    /// A new receiver (checked as at creation; not null). Every delivery waiting goes to it at
+    /// once, in feed order, and its predecessor's failures and pause are forgotten; given-up
+    /// ones stay given up until `POST …/redeliver`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     pub webhook_url: Option<Option<String>>,
     /// A new HMAC key (16–256 characters), or `null` for a generated one, shown once in the
-    /// answer. The old key goes on signing beside it for a day ([`SECRET_OVERLAP_SECS`]).
+    /// answer. The old key goes on signing beside it for a day (86,400 s), as do up to three
+    /// keys rolled before it while theirs lasts.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required = false)]
     pub secret: Option<Option<String>>,
     /// Any other member, filters included: refused with its name. A saved search is not changed
     /// in place (what was queued under the old one would be delivered under the new name).
@@ -352,7 +353,8 @@ pub(crate) async fn update(
     })?;
     if !change.unknown.is_empty() {
         return Err(ApiError::bad_request(format!(
-            "{}: 不能修改 (cannot be changed: only webhook_url and secret can; for other filters              create a new subscription and delete this one)",
+            "{}: 不能修改 (cannot be changed: only webhook_url and secret can; for other filters \
+             create a new subscription and delete this one)",
             change
                 .unknown
                 .keys()

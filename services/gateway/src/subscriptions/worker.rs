@@ -290,9 +290,9 @@ impl Worker {
             .header("content-type", "application/json; charset=utf-8")
             .header(
                 signature::HEADER,
-                // A rolled secret first, the current one last (`signature`).
+                // Rolled secrets first, the current one last (`signature`).
                 signature::sign(
-                    d.previous_secret
+                    d.previous_secrets
                         .iter()
                         .chain([&d.secret])
                         .map(String::as_str),
@@ -368,7 +368,16 @@ fn answered(r: &reqwest::Response, subscription: &str) -> String {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or("?");
+                // A relative Location (RFC 9110 §10.2.2) is named in full, and a password in
+                // it masked.
+                .map_or_else(
+                    || "?".to_owned(),
+                    |l| {
+                        r.url()
+                            .join(l)
+                            .map_or_else(|_| l.to_owned(), |u| super::shown_url(u.as_str()))
+                    },
+                );
             format!(
                 "；不跟随重定向，请把订阅的地址改为 {to}（PATCH /v1/subscriptions/{subscription} 的 \
                  webhook_url） (redirects are not followed)"
