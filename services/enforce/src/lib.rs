@@ -140,23 +140,35 @@ impl Enforce {
         Ok(())
     }
 
-    /// Relays the outbox whenever woken, and every tick (what a failed relay left), until
-    /// `shutdown`; then once more.
+    /// Relays the outbox whenever woken, from where its last pass ended (what this stage just
+    /// committed; [`store::outbox::relay_from`]), and the whole queue every tick, woken or not
+    /// (what a pass from a place skips, what a failed relay left), until `shutdown`; then the
+    /// whole queue once more.
     async fn relay_loop(self, wanted: &Notify, shutdown: CancellationToken) {
+        let mut ticks = tokio::time::interval(self.tick);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next = 0;
         loop {
-            tokio::select! {
+            let from = tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = wanted.notified() => {}
-                () = tokio::time::sleep(self.tick) => {}
-            }
-            self.relay().await;
+                () = wanted.notified() => next,
+                _ = ticks.tick() => 0,
+            };
+            // Places only grow: a whole pass that found little leaves the cursor where it was.
+            next = self.relay(from).await.map_or(0, |read| read.max(next));
         }
-        self.relay().await;
+        self.relay(0).await;
     }
 
-    async fn relay(&self) {
-        if let Err(e) = store::outbox::relay(&self.store.pool, &self.bus).await {
-            tracing::warn!(error = %format!("{e:#}"), message = "outbox relay incomplete; retried on the next tick");
+    /// Relays the outbox after place `from`; returns the last place it read, or `None` after a
+    /// failure (the next pass then reads the whole queue).
+    async fn relay(&self, from: i64) -> Option<i64> {
+        match store::outbox::relay_from(&self.store.pool, &self.bus, from).await {
+            Ok(relayed) => Some(relayed.next),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), message = "outbox relay incomplete; retried on the next tick");
+                None
+            }
         }
     }
 

@@ -99,18 +99,40 @@ struct Queued {
 /// removes it from the queue, its records `quarantined`. The operator's retry sends it to its
 /// topic once the topic takes it.
 pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
+    Ok(relay_from(pool, bus, 0).await?.sent)
+}
+
+/// What [`relay_from`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relayed {
+    /// Events that left the queue.
+    pub sent: usize,
+    /// Where the next pass for new events may start: the last place (`ord`) it read.
+    pub next: i64,
+}
+
+/// [`relay`] of the events queued after place `after` (`ord`; 0 for the whole queue). A stage
+/// woken by its own commits relays from where its last pass ended: the head of the queue is a
+/// run of rows deleted since, dead until vacuum, and a scan from the start read every one of them
+/// each time (at 500 notices/s the relay's query was 28 % of PostgreSQL's time, 3.8 ms a call).
+/// A pass from a place skips what committed behind it meanwhile (another transaction's lower
+/// place, an event locked by another relay, a writer's event after its grace): the caller makes
+/// a whole pass (`0`) every tick as well.
+pub async fn relay_from(pool: &PgPool, bus: &Bus, after: i64) -> Result<Relayed, StoreError> {
     let mut sent = 0;
+    let mut after = after;
     loop {
         let mut tx = pool.begin().await?;
         let rows = sqlx::query(
             "SELECT event_id, topic, ord, envelope FROM outbox \
-             WHERE relay_after IS NULL OR relay_after <= clock_timestamp() \
+             WHERE ord > $1 AND (relay_after IS NULL OR relay_after <= clock_timestamp()) \
              ORDER BY ord LIMIT 200 FOR UPDATE SKIP LOCKED",
         )
+        .bind(after)
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
-            return Ok(sent);
+            return Ok(Relayed { sent, next: after });
         }
         let mut queued: Vec<Queued> = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -152,6 +174,7 @@ pub async fn relay(pool: &PgPool, bus: &Bus) -> Result<usize, StoreError> {
                 queued: rows.len(),
             });
         }
+        after = queued.last().map_or(after, |q| q.ord);
     }
 }
 
