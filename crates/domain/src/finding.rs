@@ -69,12 +69,14 @@ impl Finding {
         self
     }
 
-    /// The finding as released from its rule by `release`: WARN, its message saying so.
+    /// The finding as released from its rule by `release`: WARN, its message saying so with the
+    /// reason. The message is public, so it names the centre, not the operator (who is in
+    /// `released`, for the console and the audit).
     pub fn released(mut self, release: Release) -> Self {
         self.severity = Severity::Warn;
         self.message = format!(
-            "{}〔已由 {} 放行：{} (released by the operator)〕",
-            self.message, release.released_by, release.reason
+            "{}〔交易中心已放行：{} (released by the centre)〕",
+            self.message, release.reason
         );
         self.released = Some(release);
         self

@@ -475,6 +475,18 @@ pub struct NoticeView {
     pub releases: Option<Vec<Released>>,
 }
 
+/// A verdict's findings as the public sees them: who released one (`released.released_by`, an
+/// operator's account or name) is for the console and the audit, not the public.
+fn public_findings(findings: &Value) -> Value {
+    let mut out = findings.clone();
+    for f in out.as_array_mut().into_iter().flatten() {
+        if let Some(released) = f.get_mut("released").and_then(Value::as_object_mut) {
+            released.remove("released_by");
+        }
+    }
+    out
+}
+
 /// An operator's release of a notice from a rule (`Finding.released`), as the public sees it:
 /// the rule and the written reason, not the operator's name (a person's name is not for the
 /// public pages).
@@ -590,7 +602,7 @@ pub(crate) fn notice_view(
         published_at: n.published_at,
         data_timestamp: n.data_timestamp,
         warnings,
-        findings: verdict["findings"].clone(),
+        findings: public_findings(&verdict["findings"]),
         windows: verdict["windows"].clone(),
         version: version_view(link),
         changes: changes_view(link.map(|l| l.changes.as_slice()).unwrap_or_default()),

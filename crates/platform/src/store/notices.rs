@@ -369,6 +369,41 @@ pub async fn waiting_in(
         .collect()
 }
 
+/// A parked notice's kind, the stage it awaits (its verdict's `awaiting`), and the notices of
+/// that stage in its procedure that gongshi holds unpublished (parked, held or rejected), as
+/// (notice id, status): what an operator's release of it must not jump ahead of.
+pub async fn parked_parent(
+    pool: &PgPool,
+    notice_id: &str,
+) -> Result<(Option<String>, Option<String>, Vec<(String, String)>), StoreError> {
+    let Some(row) = sqlx::query(
+        "SELECT kind, procedure_key, outcome->>'awaiting' AS awaiting FROM notices WHERE notice_id = $1",
+    )
+    .bind(notice_id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok((None, None, Vec::new()));
+    };
+    let kind: String = row.try_get("kind")?;
+    let awaiting: Option<String> = row.try_get("awaiting")?;
+    let key: String = row.try_get("procedure_key")?;
+    let parents = match &awaiting {
+        Some(stage) => {
+            sqlx::query_as(
+                "SELECT notice_id, status FROM notices WHERE procedure_key = $1 AND kind = $2 \
+             AND status IN ('parked', 'held', 'rejected') ORDER BY first_seen",
+            )
+            .bind(&key)
+            .bind(stage)
+            .fetch_all(pool)
+            .await?
+        }
+        None => Vec::new(),
+    };
+    Ok((Some(kind), awaiting, parents))
+}
+
 /// The stored notice document of a notice id.
 pub async fn notice_json(
     conn: &mut PgConnection,

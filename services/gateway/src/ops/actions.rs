@@ -120,9 +120,13 @@ pub struct ActionResult {
     pub audit_id: i64,
 }
 
+/// The longest reason kept, in characters: a reason is shown on the public notice of a release.
+pub const MAX_REASON_CHARS: usize = 500;
+
 fn reason_of(request: &ActionRequest) -> Result<&str, ApiError> {
     let reason = request.reason.trim();
-    if reason.chars().count() < MIN_REASON_CHARS {
+    let chars = reason.chars().count();
+    if chars < MIN_REASON_CHARS {
         return Err(ApiError::new(
             ErrorCode::BadRequest,
             format!(
@@ -130,7 +134,57 @@ fn reason_of(request: &ActionRequest) -> Result<&str, ApiError> {
             ),
         ));
     }
+    if chars > MAX_REASON_CHARS {
+        return Err(bad_request(&format!(
+            "reason 超过 {MAX_REASON_CHARS} 个字符 (a reason of at most {MAX_REASON_CHARS} characters)"
+        )));
+    }
+    // Shown on the public page and stored as text: control characters (a NUL PostgreSQL
+    // refuses) are a paste gone wrong, not a reason. Line breaks are kept.
+    if let Some(c) = reason
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(bad_request(&format!(
+            "reason 含控制字符 U+{:04X} (a control character is not allowed in a reason)",
+            u32::from(c)
+        )));
+    }
     Ok(reason)
+}
+
+/// Why a parked record cannot be released, when it cannot: an amendment (its tender, published
+/// later, would be taken for a newer version and undo it), or a notice whose awaited parent
+/// stage is in gongshi already, parked, held or refused (releasing the child would publish it
+/// ahead of a parent that is still to be published: the parent is the one to act on).
+async fn parked_release_refusal(
+    store: &gongshi_platform::store::Store,
+    record: &RecordRow,
+) -> Result<Option<String>, ApiError> {
+    let Some(notice_id) = record.notice_id.as_deref() else {
+        return Ok(None);
+    };
+    let (kind, awaiting, waiting_parents) = store::notices::parked_parent(&store.pool, notice_id)
+        .await
+        .map_err(crate::routes::store_error)?;
+    if kind.as_deref() == Some("amendment") {
+        return Ok(Some(
+            "澄清/更正公告依附于其招标公告，不能在招标公告之前单独放行：招标公告到达后它会自动处理；\
+             若招标公告不会再来，请作废本记录并由平台重新推送完整的招标公告 \
+             (an amendment cannot be released ahead of its tender)"
+                .to_owned(),
+        ));
+    }
+    if let Some((parent, status)) = waiting_parents.first() {
+        return Ok(Some(format!(
+            "本项目的{}已在本系统中（{parent}，状态 {status}），请先处理该公告，本记录随之自动处理 \
+             (the parent stage it waits for is here already: act on that one)",
+            awaiting.as_deref().map_or("前序公告", |a| {
+                gongshi_domain::Kind::parse(a).map_or("前序公告", gongshi_domain::Kind::zh)
+            }),
+        )));
+    }
+    Ok(None)
 }
 
 /// The rules among a record's errors, in order, each once.
@@ -220,6 +274,15 @@ pub async fn act(
             ),
         ));
     };
+    if action == Action::Release
+        && record.status == "parked"
+        && let Some(why) = parked_release_refusal(store, &record).await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::ActionNotApplicable,
+            format!("记录 {receipt}#{index} 不能放行：{why}"),
+        ));
+    }
     let failing = error_rules(&record);
     let rules = match &request.rules {
         Some(named) if named.is_empty() => {

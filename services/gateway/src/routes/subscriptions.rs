@@ -306,8 +306,8 @@ pub struct SubscriptionChange {
     #[schema(value_type = String, required = false)]
     pub webhook_url: Option<Option<String>>,
     /// A new HMAC key (16–256 characters), or `null` for a generated one, shown once in the
-    /// answer. The old key goes on signing beside it for a day (86,400 s), as do up to three
-    /// keys rolled before it while theirs lasts.
+    /// answer. The old key goes on signing beside it for a day (86,400 s), and so do keys
+    /// rolled before it while their day lasts: the newest three rolled keys at most.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, required = false)]
     pub secret: Option<Option<String>>,
