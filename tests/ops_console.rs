@@ -872,3 +872,68 @@ async fn a_record_that_cannot_form_a_notice_cannot_be_released() {
         "a refused action is not logged"
     );
 }
+
+/// An operator's decision that reaches enforcement after its notice moved on (here: a discard of
+/// a notice published meanwhile, as when a parked notice's parent arrives while the discard is
+/// in flight) changes nothing, and the audit log says so under the operator's name, after the
+/// entry the console wrote: the log never shows a live notice as discarded without a word.
+#[tokio::test]
+async fn a_decision_that_arrives_too_late_says_so_in_the_audit() {
+    use gongshi_domain::events::{Decision, Event as _, NoticeDecided};
+    let p = Pipeline::start("2025-04-10T12:00:00+08:00").await;
+    let receipt = p.submit(&tender("OPSL", "2025-04-01 09:00")).await;
+    let published = p.wait_receipt(&receipt, |s| s == "published").await;
+    let notice_id = notice_of(&published);
+    let late = NoticeDecided {
+        decision: Decision::Discard,
+        notice_id: notice_id.clone(),
+        procedure: "JSGGZY/OPSL/OPSL001".to_owned(),
+        receipt: receipt.clone(),
+        index: 0,
+        rules: Vec::new(),
+        decided_by: "ops-test".to_owned(),
+        reason: "待前序公告的记录作废".to_owned(),
+        audit_id: 4242,
+        quarantine_id: None,
+    };
+    let envelope = serde_json::to_vec(&late.envelope()).expect("json");
+    p.produce(NoticeDecided::TOPIC, &late.procedure, &envelope)
+        .await;
+    let start = Instant::now();
+    let entry = loop {
+        let (_, audit) = ops_get(&p, "/ops/api/audit").await;
+        if let Some(e) = audit["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["receipt"] == receipt.as_str())
+        {
+            break e.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{audit}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        (
+            &entry["operator"],
+            &entry["action"],
+            &entry["before"],
+            &entry["after"]
+        ),
+        (
+            &json!("ops-test"),
+            &json!("discard"),
+            &json!("published"),
+            &json!("published")
+        ),
+        "{entry}"
+    );
+    assert!(
+        entry["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("未执行") && r.contains("#4242")),
+        "{entry}"
+    );
+    let (status, _) = p.get(&format!("/v1/notices/{notice_id}")).await;
+    assert_eq!(status, 200, "still published");
+}

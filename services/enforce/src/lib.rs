@@ -305,6 +305,7 @@ impl Enforce {
                 message = "operator decision does not apply to the notice's status; nothing changed");
             unit.put_states(states, false);
             settle_receipt(tx, &decided.notice_id, status.as_deref()).await?;
+            not_applied(tx, &decided, status.as_deref()).await?;
             return Ok(Done::Nothing);
         }
         match decided.decision {
@@ -738,6 +739,44 @@ async fn settle_receipt(
         None
     };
     store::receipts::set_status_by_notice(tx, notice_id, status, hold_until).await
+}
+
+/// Says in the audit log that an operator's decision came too late: the notice moved on
+/// before it arrived (its parent arrived and published it, or its hold ended), so the entry the
+/// console wrote ("parked → discarded") is followed by one saying what happened instead. Not for
+/// a decision on a quarantine (no operator entry of its own to answer).
+async fn not_applied(
+    tx: &mut PgConnection,
+    decided: &NoticeDecided,
+    status: Option<&str>,
+) -> Result<(), store::StoreError> {
+    if decided.audit_id == 0 {
+        return Ok(());
+    }
+    let status = status.unwrap_or("unknown");
+    let action = match decided.decision {
+        Decision::Release => "release",
+        Decision::Discard => "discard",
+    };
+    store::operators::append(
+        tx,
+        &store::operators::NewAuditEntry {
+            operator: &decided.decided_by,
+            action,
+            receipt: &decided.receipt,
+            index: decided.index,
+            reason: &format!(
+                "未执行：公告在此操作（审计 #{}）到达前已变为 {status}，操作未生效 \
+                 (not applied: the notice had moved on before the decision arrived)",
+                decided.audit_id
+            ),
+            before: status,
+            after: status,
+            detail: serde_json::json!({"not_applied": decided.audit_id}),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// Where a published notice stands in its procedures, as its `notice.published` event says.
