@@ -54,6 +54,18 @@ pub struct Receiver {
     pub last_error: Option<String>,
 }
 
+impl Receiver {
+    /// Read from a `subscriptions` row.
+    fn of(r: &sqlx::postgres::PgRow) -> Result<Receiver, sqlx::Error> {
+        Ok(Receiver {
+            consecutive_failures: r.try_get("consecutive_failures")?,
+            failing_since: r.try_get("failing_since")?,
+            paused_until: r.try_get("paused_until")?,
+            last_error: r.try_get("last_receiver_error")?,
+        })
+    }
+}
+
 /// Deliveries by state.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counts {
@@ -157,12 +169,7 @@ async fn view(pool: &PgPool, r: &sqlx::postgres::PgRow) -> Result<Subscription, 
         previous_secret_until: r.try_get("previous_secret_until")?,
         cursor: r.try_get("cursor_seq")?,
         deliveries: counts,
-        receiver: Receiver {
-            consecutive_failures: r.try_get("consecutive_failures")?,
-            failing_since: r.try_get("failing_since")?,
-            paused_until: r.try_get("paused_until")?,
-            last_error: r.try_get("last_receiver_error")?,
-        },
+        receiver: Receiver::of(r)?,
         last_failures: failures,
     })
 }
@@ -412,12 +419,7 @@ pub async fn summary(pool: &PgPool) -> Result<Summary, StoreError> {
         Ok(Failing {
             subscription_id: r.try_get("subscription_id")?,
             webhook_url: r.try_get("webhook_url")?,
-            receiver: Receiver {
-                consecutive_failures: r.try_get("consecutive_failures")?,
-                failing_since: r.try_get("failing_since")?,
-                paused_until: r.try_get("paused_until")?,
-                last_error: r.try_get("last_receiver_error")?,
-            },
+            receiver: Receiver::of(r)?,
             pending: r.try_get("pending")?,
         })
     })
