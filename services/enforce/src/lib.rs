@@ -754,15 +754,11 @@ async fn not_applied(
         return Ok(());
     }
     let status = status.unwrap_or("unknown");
-    let action = match decided.decision {
-        Decision::Release => "release",
-        Decision::Discard => "discard",
-    };
     store::operators::append(
         tx,
         &store::operators::NewAuditEntry {
             operator: &decided.decided_by,
-            action,
+            action: decided.decision.as_str(),
             receipt: &decided.receipt,
             index: decided.index,
             reason: &format!(

@@ -13,10 +13,21 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
     /// Publish now, overriding the rules named (a held notice's hold, a rejected notice's period
-    /// rule): the published notice says who released it and why.
+    /// rule, a parked notice's wait for its parent): the published notice says the centre
+    /// released it and why (who is kept for the console and the audit).
     Release,
     /// Never publish: the notice leaves its procedure.
     Discard,
+}
+
+impl Decision {
+    /// Its name on the wire and in the audit log (`release`, `discard`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Decision::Release => "release",
+            Decision::Discard => "discard",
+        }
+    }
 }
 
 /// An operator's decision on one notice that enforcement holds, parked or rejected.
@@ -61,5 +72,20 @@ impl Event for NoticeDecided {
     }
     fn key(&self) -> String {
         self.procedure.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Decision;
+
+    #[test]
+    fn a_decisions_name_is_its_wire_name() {
+        for d in [Decision::Release, Decision::Discard] {
+            assert_eq!(
+                serde_json::to_value(d).expect("json"),
+                serde_json::json!(d.as_str())
+            );
+        }
     }
 }
