@@ -178,29 +178,50 @@ fn cpu_shares(before: &BTreeMap<&'static str, u64>) -> String {
 }
 
 /// How the tail spreads over the run: p99 of each second of sending (by arrival), as the median
-/// second's and the worst second's. A worst second far above the median is a stall (something
-/// took the cores for a moment); all seconds high is a load the machine does not keep up with.
+/// second's, and the three worst seconds' with the two halves of the path (to enforce's start, and
+/// from it to the feed) so that a stall names the stage it happened in. A worst second far above
+/// the median is a stall (something took the cores for a moment); all seconds high is a load the
+/// machine does not keep up with.
 fn by_second(rows: &[(f64, f64, f64)]) -> String {
     let Some(first) = rows.iter().map(|r| r.2).min_by(f64::total_cmp) else {
         return "no samples".to_owned();
     };
-    let mut seconds: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-    for (total, _, at) in rows {
-        seconds.entry((at - first) as u64).or_default().push(*total);
+    let mut seconds: BTreeMap<u64, [Vec<f64>; 3]> = BTreeMap::new();
+    for (total, to_enforce, at) in rows {
+        let [t, e, f] = seconds.entry((at - first) as u64).or_default();
+        t.push(*total);
+        e.push(*to_enforce);
+        f.push(total - to_enforce);
     }
-    let mut p99s: Vec<(f64, u64)> = seconds
+    let mut p99s: Vec<(u64, [f64; 3])> = seconds
         .into_iter()
-        .map(|(s, mut v)| {
-            v.sort_by(f64::total_cmp);
-            (percentile(&v, 0.99), s)
+        .map(|(s, parts)| {
+            (
+                s,
+                parts.map(|mut v| {
+                    v.sort_by(f64::total_cmp);
+                    percentile(&v, 0.99)
+                }),
+            )
         })
         .collect();
-    p99s.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let median = p99s[p99s.len() / 2].0;
-    let (worst, at) = p99s[p99s.len() - 1];
+    p99s.sort_by(|a, b| a.1[0].total_cmp(&b.1[0]));
+    let median = p99s[p99s.len() / 2].1[0];
+    let worst: Vec<String> = p99s
+        .iter()
+        .rev()
+        .take(3)
+        .map(|(s, [t, e, f])| {
+            // The instant too, to find the second in the server logs (PostgreSQL's checkpoints).
+            let at = chrono::DateTime::from_timestamp(first as i64 + *s as i64, 0)
+                .map(|t| t.format("%H:%M:%S UTC").to_string())
+                .unwrap_or_default();
+            format!("second {} ({at}) {t:.1} ms ({e:.1} + {f:.1})", s + 1)
+        })
+        .collect();
     format!(
-        "p99 of each second sent: median second {median:.1} ms, worst second {worst:.1} ms (second {})",
-        at + 1
+        "p99 of each second sent: median second {median:.1} ms; worst (to enforce + to feed): {}",
+        worst.join(", ")
     )
 }
 
