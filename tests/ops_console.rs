@@ -255,6 +255,21 @@ async fn records_actions_and_their_audit() {
             assert!(row.get(field).is_some(), "{status} lacks {field}: {row}");
         }
     }
+    // The list's 问题 column says why a held or parked record waits: its hold-and-park finding
+    // is a warning, not an error (the column was empty for them).
+    for (status, shown) in [
+        ("parked", "S2 尚未收到该标段的招标（采购）公告"),
+        ("held", "S1 "),
+    ] {
+        let page = ops_request(&p, &format!("/ops/records?status={status}")).await;
+        let html = page.text().await.expect("html");
+        let cell = html
+            .split("<tbody>")
+            .nth(1)
+            .and_then(|rows| rows.split("<td>").nth(4))
+            .unwrap_or_default();
+        assert!(cell.starts_with(shown), "{status}: 问题 column is {cell:?}");
+    }
     let (_, held) = ops_get(&p, "/ops/api/records?status=held").await;
     assert!(held["records"][0]["hold_until"].is_string(), "{held}");
     let (_, by_rule) = ops_get(&p, "/ops/api/records?rule=USCC-CHECK").await;

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use gongshi_domain::Schemas;
-use gongshi_domain::rules::Catalogue;
+use gongshi_domain::rules::{Catalogue, Stage};
 use gongshi_platform::api_error::ErrorBody;
 use gongshi_platform::store::operators::{self, AuditEntry};
 use gongshi_platform::store::receipts;
@@ -416,26 +416,43 @@ impl RecordsPage<'_> {
     fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         format::beijing(*at)
     }
-    fn first_error(&self, r: &RecordRow) -> String {
-        r.errors
+    /// What the 问题 column says of a record: its first error, else its open quarantine, else
+    /// for a held or parked record the finding that holds or parks it (a hold-and-park rule of
+    /// the catalogue, stage `publication`: S1, S2, W11, OBJECTION-HOLD, which are warnings, not
+    /// errors, so the column was empty for every parked record).
+    fn problem(&self, r: &RecordRow) -> String {
+        let finding = |e: &Value| {
+            format!(
+                "{} {}",
+                e.get("rule").and_then(Value::as_str).unwrap_or_default(),
+                e.get("message").and_then(Value::as_str).unwrap_or_default()
+            )
+        };
+        if let Some(e) = r.errors.as_array().and_then(|a| a.first()) {
+            return finding(e);
+        }
+        if let Some(q) = &r.quarantine {
+            return format!(
+                "{} 阶段：{}",
+                q.get("stage").and_then(Value::as_str).unwrap_or_default(),
+                q.get("error").and_then(Value::as_str).unwrap_or_default()
+            );
+        }
+        if !matches!(r.status.as_str(), "held" | "parked") {
+            return String::new();
+        }
+        let catalogue = Catalogue::embedded();
+        r.warnings
             .as_array()
-            .and_then(|a| a.first())
-            .map(|e| {
-                format!(
-                    "{} {}",
-                    e.get("rule").and_then(Value::as_str).unwrap_or_default(),
-                    e.get("message").and_then(Value::as_str).unwrap_or_default()
-                )
+            .into_iter()
+            .flatten()
+            .find(|w| {
+                w.get("rule")
+                    .and_then(Value::as_str)
+                    .and_then(|rule| catalogue.get(rule))
+                    .is_some_and(|d| d.stage == Stage::Publication)
             })
-            .or_else(|| {
-                r.quarantine.as_ref().map(|q| {
-                    format!(
-                        "{} 阶段：{}",
-                        q.get("stage").and_then(Value::as_str).unwrap_or_default(),
-                        q.get("error").and_then(Value::as_str).unwrap_or_default()
-                    )
-                })
-            })
+            .map(finding)
             .unwrap_or_default()
     }
     fn selected(&self, status: &str) -> bool {
