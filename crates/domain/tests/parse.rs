@@ -90,6 +90,16 @@ fn records_and_sub_records_carry_the_line_of_their_start_tag() {
         checked.iter().map(|r| r.line).collect::<Vec<_>>(),
         [5, 30, 56]
     );
+    // A record with no field element has its line counted at its end; nested ones at their
+    // first field, in whatever order they close.
+    let doc = "<BATCH>\n<A>\n<R>\n<X>1</X>\n</R>\n</A>\n<B/>\n<C>\n</C>\n<D><Y>2</Y></D>\n</BATCH>";
+    let parsed = Document::parse(doc.as_bytes(), Limits::default()).expect("parses");
+    let records = parsed.records();
+    assert_eq!(
+        records.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [2, 7, 8, 10]
+    );
+    assert_eq!(records[0].children[0].line, 3);
 }
 
 #[test]

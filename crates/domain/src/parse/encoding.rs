@@ -2,9 +2,12 @@
 
 use super::DocumentError;
 use encoding_rs::{Encoding, UTF_8};
+use std::borrow::Cow;
 
 /// Decodes a document to UTF-8 text, honouring a byte-order mark or an XML `encoding=` declaration.
-pub fn decode(bytes: &[u8]) -> Result<String, DocumentError> {
+/// UTF-8 (nearly every document) is only validated and comes back borrowed from `bytes`: a copy
+/// of a batch of several hundred KB cost more than reading it (and fresh pages for each).
+pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, DocumentError> {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         return strict(enc, &bytes[bom_len..]);
     }
@@ -21,7 +24,14 @@ pub fn decode(bytes: &[u8]) -> Result<String, DocumentError> {
     strict(enc, bytes)
 }
 
-fn strict(enc: &'static Encoding, bytes: &[u8]) -> Result<String, DocumentError> {
+fn strict<'a>(enc: &'static Encoding, bytes: &'a [u8]) -> Result<Cow<'a, str>, DocumentError> {
+    if enc == UTF_8 {
+        // simdutf8 accepts exactly what `std::str::from_utf8` accepts, several times faster on
+        // text that is mostly Chinese (three-byte sequences); the error path finds the offset.
+        if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+            return Ok(Cow::Borrowed(text));
+        }
+    }
     let (text, had_errors) = enc.decode_without_bom_handling(bytes);
     if had_errors {
         let at = first_bad_offset(enc, bytes);
@@ -30,7 +40,7 @@ fn strict(enc: &'static Encoding, bytes: &[u8]) -> Result<String, DocumentError>
             detail: format!("第 {at} 字节处的字节序列无效 (invalid byte sequence at byte {at})"),
         });
     }
-    Ok(text.into_owned())
+    Ok(text)
 }
 
 fn first_bad_offset(enc: &'static Encoding, bytes: &[u8]) -> usize {

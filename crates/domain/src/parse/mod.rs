@@ -156,7 +156,13 @@ impl Document {
                 // the second pass (for_each_record) then cannot fail half-way.
                 let mut count = 0;
                 xml::read_records(&text, limits, |_| count += 1)?;
-                (Body::Streamed { text, limits }, count)
+                (
+                    Body::Streamed {
+                        text: text.into_owned(),
+                        limits,
+                    },
+                    count,
+                )
             }
             Format::Json => {
                 let value = json::parse(&text)?;

@@ -19,11 +19,16 @@ struct Frame<'a> {
     fields: Vec<RawField>,
     children: Vec<RawRecord>,
     has_elements: bool,
-    line: usize,
+    /// Where its start tag begins, in bytes into the document.
+    offset: usize,
+    /// Its start tag's line, counted once it is known to be a record (its first child element,
+    /// or its end): a field never needs one, and counting for every field was a tenth of the
+    /// time spent reading.
+    line: Option<usize>,
 }
 
 impl<'a> Frame<'a> {
-    fn new(name: Cow<'a, str>, line: usize) -> Self {
+    fn new(name: Cow<'a, str>, offset: usize) -> Self {
         Self {
             name,
             text: Cow::Borrowed(""),
@@ -31,7 +36,8 @@ impl<'a> Frame<'a> {
             fields: Vec::new(),
             children: Vec::new(),
             has_elements: false,
-            line,
+            offset,
+            line: None,
         }
     }
 
@@ -56,12 +62,12 @@ impl<'a> Frame<'a> {
         }
     }
 
-    fn into_record(self) -> RawRecord {
+    fn into_record(self, lines: &mut LineTracker<'_>) -> RawRecord {
         RawRecord {
+            line: self.line.unwrap_or_else(|| lines.line_at(self.offset)),
             table: self.name.into_owned(),
             fields: self.fields,
             children: self.children,
-            line: self.line,
             // `read_records` refuses any other character before a record is handed out.
             xml_chars_only: true,
         }
@@ -75,7 +81,10 @@ fn in_source<'a>(source: &'a str, part: &str) -> Option<&'a str> {
     source.get(start..start.checked_add(part.len())?)
 }
 
-/// Counts lines incrementally so that finding a record's line stays linear in the document.
+/// Counts lines incrementally so that finding a record's line stays linear in the document. Asked
+/// in document order (a record's line is asked for at its first child, before any later start
+/// tag's); an offset before the last one asked (only a record with no child element, asked at its
+/// end) is counted from the start.
 struct LineTracker<'a> {
     text: &'a str,
     pos: usize,
@@ -85,13 +94,14 @@ struct LineTracker<'a> {
 impl LineTracker<'_> {
     fn line_at(&mut self, offset: usize) -> usize {
         let offset = offset.min(self.text.len());
-        if offset >= self.pos {
-            self.line += self.text.as_bytes()[self.pos..offset]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count();
-            self.pos = offset;
+        if offset < self.pos {
+            return line_column(self.text, offset).0;
         }
+        self.line += self.text.as_bytes()[self.pos..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.pos = offset;
         self.line
     }
 }
@@ -163,18 +173,35 @@ pub fn read_records<'a>(
                 if stack.is_empty() {
                     record_depth = Some(usize::from(name == BATCH));
                 } else if let Some(parent) = stack.last_mut() {
+                    if parent.line.is_none() {
+                        parent.line = Some(lines.line_at(parent.offset));
+                    }
                     parent.start_child();
                 }
-                let line = lines.line_at(usize::try_from(before).unwrap_or(usize::MAX));
-                stack.push(Frame::new(name, line));
+                stack.push(Frame::new(
+                    name,
+                    usize::try_from(before).unwrap_or(usize::MAX),
+                ));
                 if is_empty {
-                    close(&mut stack, record_depth, &mut emit, &mut root_done)
-                        .map_err(|m| err_at(reader.buffer_position(), m))?;
+                    close(
+                        &mut stack,
+                        record_depth,
+                        &mut emit,
+                        &mut root_done,
+                        &mut lines,
+                    )
+                    .map_err(|m| err_at(reader.buffer_position(), m))?;
                 }
             }
             Event::End(_) => {
-                close(&mut stack, record_depth, &mut emit, &mut root_done)
-                    .map_err(|m| err_at(reader.buffer_position(), m))?;
+                close(
+                    &mut stack,
+                    record_depth,
+                    &mut emit,
+                    &mut root_done,
+                    &mut lines,
+                )
+                .map_err(|m| err_at(reader.buffer_position(), m))?;
             }
             Event::Text(t) => {
                 not_xml_chars(&t[..], before).map_err(|(at, m)| err_at(at, m))?;
@@ -279,6 +306,7 @@ fn close(
     record_depth: Option<usize>,
     emit: &mut impl FnMut(RawRecord),
     root_done: &mut bool,
+    lines: &mut LineTracker<'_>,
 ) -> Result<(), String> {
     let frame = stack.pop().ok_or("多余的结束标签 (unexpected end tag)")?;
     let depth = stack.len();
@@ -293,7 +321,7 @@ fn close(
     }
     match record_depth {
         Some(rd) if depth == rd => {
-            emit(frame.into_record());
+            emit(frame.into_record(lines));
             Ok(())
         }
         Some(rd) if depth < rd => {
@@ -305,7 +333,7 @@ fn close(
                 .last_mut()
                 .ok_or("记录结构错误 (record structure broken)")?;
             if frame.has_elements {
-                parent.children.push(frame.into_record());
+                parent.children.push(frame.into_record(lines));
             } else {
                 parent.fields.push(RawField {
                     name: frame.name.into_owned(),
