@@ -357,6 +357,41 @@ async fn control_characters_are_removed_with_a_warning_and_every_feed_page_stays
     );
     let before_view = notice(&p, &notice_ids(&receipts["before"])[0]).await;
     assert_eq!(title_of(&before_view), clean_before.0, "{before_view}");
+    // The notice says what was removed from the text it publishes, field by field; a clean one
+    // says nothing.
+    let removed: Vec<(&str, &str)> = case_view["removed_characters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["path"].as_str().unwrap_or_default(),
+                r["message"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        removed.iter().map(|r| r.0).collect::<Vec<_>>(),
+        ["/NOTICE_CONTENT", "/NOTICE_NAME"],
+        "{case_view}"
+    );
+    assert!(
+        removed[1]
+            .1
+            .starts_with("NOTICE_NAME 公告标题 含有公告无法发布的字符，已删除：U+000B ×1"),
+        "{case_view}"
+    );
+    assert_eq!(
+        before_view["removed_characters"],
+        json!([]),
+        "{before_view}"
+    );
+    let page = get_text(&format!("{}/notices/{}", p.url, notice_ids(case_r)[0])).await;
+    assert!(
+        page.contains("发布时删除了原文中无法显示的字符")
+            && page.contains("NOTICE_NAME 公告标题 含有公告无法发布的字符，已删除：U+000B ×1"),
+        "the notice page does not say what was removed"
+    );
     for (name, view) in [
         ("case", &case_view),
         ("generated", &generated_view),

@@ -473,6 +473,36 @@ pub struct NoticeView {
     /// once (`GET /v1/notices/{id}` only; empty when none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub releases: Option<Vec<Released>>,
+    /// Characters validation removed from its text before it was published (rule `TEXT-CHARS`:
+    /// outside XML 1.0, or bidirectional controls), each field once, so that a reader knows the
+    /// published text is not byte for byte what the platform sent (`GET /v1/notices/{id}` only;
+    /// empty when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_characters: Option<Vec<Removal>>,
+}
+
+/// Characters removed from one field of a notice at validation (`TEXT-CHARS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Removal {
+    /// JSON Pointer of the field in the record, e.g. `/NOTICE_NAME`.
+    pub path: String,
+    /// What was removed, naming the field with its Chinese label and each character with its
+    /// count: `NOTICE_NAME 公告标题 含有公告无法发布的字符，已删除：U+000B ×1 (…)`.
+    pub message: String,
+}
+
+/// The characters validation removed from `n`'s text (its records' `TEXT-CHARS` warnings).
+pub async fn removals_of(
+    pool: &sqlx::PgPool,
+    n: &PublicNotice,
+) -> Result<Vec<Removal>, StoreError> {
+    Ok(
+        gongshi_platform::store::receipts::warnings_of_notice(pool, &n.notice_id, "TEXT-CHARS")
+            .await?
+            .into_iter()
+            .map(|(path, message)| Removal { path, message })
+            .collect(),
+    )
 }
 
 /// A verdict's findings as the public sees them: who released one (`released.released_by`, an
@@ -608,5 +638,6 @@ pub(crate) fn notice_view(
         changes: changes_view(link.map(|l| l.changes.as_slice()).unwrap_or_default()),
         versions,
         releases: None,
+        removed_characters: None,
     }
 }

@@ -447,6 +447,28 @@ pub async fn released_rules_of_notice(
         .collect::<Result<_, sqlx::Error>>()?)
 }
 
+/// The warnings of rule `rule` on the records that became notice `notice_id`, each (path,
+/// message) once, by path: what validation changed in the text that was published (`TEXT-CHARS`).
+pub async fn warnings_of_notice(
+    pool: &PgPool,
+    notice_id: &str,
+    rule: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT COALESCE(w->>'path', '') AS path, COALESCE(w->>'message', '') AS message \
+         FROM receipt_records, jsonb_array_elements(warnings) AS w \
+         WHERE notice_id = $1 AND w->>'rule' = $2 ORDER BY 1, 2",
+    )
+    .bind(notice_id)
+    .bind(rule)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Ok((r.try_get("path")?, r.try_get("message")?)))
+        .collect::<Result<_, sqlx::Error>>()?)
+}
+
 /// Moves a record from status `from` to `to` (an operator's action: a released `invalid` record
 /// goes back to `received` to be validated again); false when it was not in `from`.
 pub async fn move_status(

@@ -303,12 +303,13 @@ async fn detail(gw: &Gateway, receipt: &str, index: i32) -> Result<RecordDetail,
         .await
         .map_err(store_error)?
         .unwrap_or_default();
-    let text = gongshi_domain::parse::decode(&bytes).unwrap_or_else(|e| {
-        format!(
+    let text = match gongshi_domain::parse::decode(&bytes) {
+        Ok(text) => text.into_owned(),
+        Err(e) => format!(
             "（原始文件无法按声明的编码解码：{e}；以下为按 UTF-8 宽松解码的内容）\n{}",
             String::from_utf8_lossy(&bytes)
-        )
-    });
+        ),
+    };
     let content_type = receipts::content_type(pool, receipt)
         .await
         .map_err(store_error)?;

@@ -8,8 +8,8 @@ use super::{cached, error_page, format, unavailable};
 use crate::Gateway;
 use crate::routes::plausible_id;
 use crate::views::{
-    NoticeView, Released, Section, notice_view, releases_of, sections_of, version_links,
-    version_order,
+    NoticeView, Released, Removal, Section, notice_view, releases_of, removals_of, sections_of,
+    version_links, version_order,
 };
 use askama::Template;
 use axum::extract::{Path, State};
@@ -116,6 +116,8 @@ pub struct NoticePage {
     pub head: Vec<Fact>,
     /// Releases by the centre.
     pub released: Vec<Released>,
+    /// Characters validation removed from its text (`TEXT-CHARS`), each field once.
+    pub removed: Vec<Removal>,
     /// Legal clocks.
     pub clocks: Vec<ClockRow>,
     /// A notice of several sections: where it stands in each (empty for one).
@@ -427,6 +429,7 @@ fn page(
         regime: people::regime_of(n).zh(),
         head: head_facts(&summary, n),
         released,
+        removed: view.removed_characters.clone().unwrap_or_default(),
         clocks,
         sections: section_rows,
         notes,
@@ -486,9 +489,13 @@ pub async fn notice(
         Ok(s) => s,
         Err(e) => return unavailable(e),
     };
-    let view = notice_view(&n, &sections, now, true);
+    let mut view = notice_view(&n, &sections, now, true);
     let released = match releases_of(&gw.store.pool, &n).await {
         Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    view.removed_characters = match removals_of(&gw.store.pool, &n).await {
+        Ok(r) => Some(r),
         Err(e) => return unavailable(e),
     };
     cached(

@@ -4,7 +4,8 @@
 use crate::Gateway;
 use crate::routes::{plausible_id, store_error};
 use crate::views::{
-    NoticeView, Section, notice_view, releases_of, sections_of, version_links, version_order,
+    NoticeView, Section, notice_view, releases_of, removals_of, sections_of, version_links,
+    version_order,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -48,5 +49,6 @@ pub(crate) async fn notice(
         .map_err(store_error)?;
     let mut view = notice_view(&n, &sections, gw.clock.now(), true);
     view.releases = Some(releases_of(&gw.store.pool, &n).await.map_err(store_error)?);
+    view.removed_characters = Some(removals_of(&gw.store.pool, &n).await.map_err(store_error)?);
     Ok(Json(view))
 }
