@@ -5,8 +5,8 @@ use encoding_rs::{Encoding, UTF_8};
 use std::borrow::Cow;
 
 /// Decodes a document to UTF-8 text, honouring a byte-order mark or an XML `encoding=` declaration.
-/// UTF-8 (nearly every document) is only validated and comes back borrowed from `bytes`: a copy
-/// of a batch of several hundred KB cost more than reading it (and fresh pages for each).
+/// UTF-8 (nearly every document) is only validated and comes back borrowed from `bytes`: only a
+/// document too large to keep its records (read twice) needs its own copy of the text.
 pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, DocumentError> {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         return strict(enc, &bytes[bom_len..]);
